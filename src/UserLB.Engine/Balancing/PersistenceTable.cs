@@ -1,0 +1,50 @@
+using UserLB.Engine.Config;
+using UserLB.Packets;
+
+namespace UserLB.Engine.Balancing;
+
+/// <summary>
+/// Source persistence (nftlb's persistence map, Zevenet's "recent" match): the key fields of a client → the backend it got,
+/// for persist-ttl seconds after its last new connection.
+/// </summary>
+public sealed class PersistenceTable
+{
+    private readonly Dictionary<(int Farm, ulong Key), (int BackendId, long ExpiresNs)> _map = [];
+    private readonly int _max;
+
+    public PersistenceTable(int maxEntries = 1 << 20) => _max = maxEntries;
+
+    public int Count => _map.Count;
+
+    private static ulong KeyOf(in SchedInput input, HashFields fields) => MaglevScheduler.FieldHash(input, fields);
+
+    public bool TryGet(int farmId, in SchedInput input, HashFields fields, long nowNs, out int backendId)
+    {
+        var key = (farmId, KeyOf(input, fields));
+        if (_map.TryGetValue(key, out var v))
+        {
+            if (v.ExpiresNs > nowNs)
+            {
+                backendId = v.BackendId;
+                return true;
+            }
+            _map.Remove(key);
+        }
+        backendId = -1;
+        return false;
+    }
+
+    public void Set(int farmId, in SchedInput input, HashFields fields, int backendId, long expiresNs)
+    {
+        if (_map.Count >= _max) Purge(expiresNs - 1);
+        _map[(farmId, KeyOf(input, fields))] = (backendId, expiresNs);
+    }
+
+    private void Purge(long nowNs)
+    {
+        List<(int, ulong)>? dead = null;
+        foreach (var kv in _map) if (kv.Value.ExpiresNs <= nowNs) (dead ??= []).Add(kv.Key);
+        if (dead is null) { _map.Clear(); return; }
+        foreach (var k in dead) _map.Remove(k);
+    }
+}

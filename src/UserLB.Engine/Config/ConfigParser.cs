@@ -1,0 +1,859 @@
+using System.Buffers;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace UserLB.Engine.Config;
+
+/// <summary>
+/// Reads and writes farm configurations in nftlb's JSON format: <c>{"farms": [ {farm}, ... ]}</c>.
+/// </summary>
+/// <remarks>
+/// <para>nftlb wants every value as a JSON string; numbers are accepted too (a numeric <c>mark</c> is decimal,
+/// a string one hexadecimal as in nftlb), list values (<c>virtual-ports</c>, <c>sched-param</c>,
+/// <c>persistence</c>, <c>log</c>) may also be JSON arrays, and on/off switches may be booleans. Keys may come
+/// in any order; enum values are case-insensitive. Unknown keys are errors.</para>
+/// <para>Rejected on purpose, with a message saying so: nftlb policies and address objects
+/// (<c>policies</c>, <c>addresses</c>, unless empty), renaming (<c>newname</c>), rate limits in units other
+/// than per second, state <c>config_error</c> (nftlb output only), and a key repeated in one object with
+/// different values.</para>
+/// </remarks>
+public static class ConfigParser
+{
+    private static readonly JsonDocumentOptions DocumentOptions = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = false,
+    };
+
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Indented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>Parses a complete document; defaults are applied and every farm and backend must be complete.</summary>
+    /// <exception cref="ConfigException">The document is not valid; the message says where.</exception>
+    public static LoadBalancerConfig Parse(string json) => Apply(LoadBalancerConfig.Empty, ParsePatch(json));
+
+    /// <summary>
+    /// Parses a partial document for an upsert: only the keys it names. Values are checked (types, enums,
+    /// addresses, ports, duplicate names) but completeness is not; that is <see cref="Apply"/>'s job.
+    /// </summary>
+    /// <exception cref="ConfigException">The document is not valid; the message says where.</exception>
+    public static ConfigPatch ParsePatch(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        using var doc = ReadJson(json);
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw Where.Root.Error("the document must be a JSON object like {\"farms\": [...]}, got " + ConfigValues.Describe(root));
+        }
+
+        var farms = ImmutableArray<FarmPatch>.Empty;
+        foreach (var (key, value) in Properties(root, Where.Root))
+        {
+            var w = Where.Root.WithKey(key);
+            switch (key)
+            {
+                case "farms":
+                    farms = ParseFarms(value, w);
+                    break;
+                case "policies":
+                case "addresses":
+                    RejectUnlessEmpty(value, w, "nftlb " + key + " objects are not supported by UserLB");
+                    break;
+                default:
+                    throw Where.Root.Error("unknown key " + Where.Quote(key) + " (expected \"farms\")");
+            }
+        }
+
+        return new ConfigPatch(farms);
+    }
+
+    /// <summary>
+    /// Applies an upsert: farms and backends that exist (matched by name) get only the named keys changed;
+    /// new ones start from the defaults and must then be complete (a farm needs <c>virtual-addr</c>, a
+    /// backend <c>ip-addr</c>). <c>"action": "delete"</c> removes a farm, backend or session. Either the whole
+    /// patch applies and a new configuration is returned, or nothing does and this throws. Farms and backends
+    /// the patch does not change are the same instances as in <paramref name="current"/>.
+    /// </summary>
+    /// <exception cref="ConfigException">The result would be incomplete or inconsistent; the message says where.</exception>
+    public static LoadBalancerConfig Apply(LoadBalancerConfig current, ConfigPatch patch)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        ArgumentNullException.ThrowIfNull(patch);
+
+        var farms = new List<FarmConfig?>(current.Farms);
+        var slots = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < farms.Count; i++)
+        {
+            slots.TryAdd(farms[i]!.Name, i);
+        }
+
+        var changed = false;
+        foreach (var fp in patch.Farms)
+        {
+            var w = Where.ForFarm(fp.Name, fp.Index);
+            var exists = slots.TryGetValue(fp.Name, out var slot) && farms[slot] is not null;
+            if (fp.Action == ConfigAction.Delete)
+            {
+                if (!exists)
+                {
+                    throw w.WithKey("action").Error("cannot delete: there is no such farm");
+                }
+
+                farms[slot] = null;
+                changed = true;
+                continue;
+            }
+
+            var draft = exists ? FarmDraft.From(farms[slot]!) : new FarmDraft(fp.Name) { Dirty = true };
+            ApplyFarm(draft, fp, w);
+            var built = draft.Build(w);
+            if (exists)
+            {
+                changed |= !ReferenceEquals(built, farms[slot]);
+                farms[slot] = built;
+            }
+            else
+            {
+                slots[fp.Name] = farms.Count;
+                farms.Add(built);
+                changed = true;
+            }
+        }
+
+        if (!changed)
+        {
+            return current;
+        }
+
+        return new LoadBalancerConfig { Farms = [.. farms.Where(f => f is not null).Select(f => f!)] };
+    }
+
+    /// <summary>
+    /// Writes <paramref name="config"/> as an nftlb-style document: every value a string, <c>name</c> first in
+    /// each object, all farm and backend keys written (so defaults are explicit). <see cref="Parse"/> reads it back
+    /// to an equal configuration.
+    /// </summary>
+    public static string Serialize(LoadBalancerConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartArray("farms");
+            foreach (var farm in config.Farms)
+            {
+                WriteFarm(writer, farm);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
+    }
+
+    // ---- reading ------------------------------------------------------------------------------------
+
+    private static JsonDocument ReadJson(string json)
+    {
+        try
+        {
+            return JsonDocument.Parse(json, DocumentOptions);
+        }
+        catch (JsonException ex)
+        {
+            var line = (ex.LineNumber ?? 0) + 1;
+            var position = (ex.BytePositionInLine ?? 0) + 1;
+            var detail = ex.Message;
+            var cut = detail.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            if (cut >= 0)
+            {
+                detail = detail[..cut];
+            }
+
+            throw new ConfigException(
+                string.Create(CultureInfo.InvariantCulture, $"invalid JSON at line {line}, position {position}: {detail.TrimEnd()}"), ex);
+        }
+    }
+
+    /// <summary>The properties of an object; a key repeated with the same value counts once, with another value it is an error.</summary>
+    private static List<(string Key, JsonElement Value)> Properties(JsonElement obj, Where w)
+    {
+        var list = new List<(string, JsonElement)>();
+        var seen = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var p in obj.EnumerateObject())
+        {
+            if (seen.TryGetValue(p.Name, out var previous))
+            {
+                if (!JsonElement.DeepEquals(previous, p.Value))
+                {
+                    throw w.WithKey(p.Name).Error("the key is given twice with different values");
+                }
+
+                continue;
+            }
+
+            seen.Add(p.Name, p.Value);
+            list.Add((p.Name, p.Value));
+        }
+
+        return list;
+    }
+
+    private static string? FindName(List<(string Key, JsonElement Value)> props, string key, Where w)
+    {
+        foreach (var (k, v) in props)
+        {
+            if (k == key)
+            {
+                return ConfigValues.Scalar(v, w.WithKey(key));
+            }
+        }
+
+        return null;
+    }
+
+    private static void RejectUnlessEmpty(JsonElement value, Where w, string why)
+    {
+        if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() == 0)
+        {
+            return;
+        }
+
+        throw w.Error(why);
+    }
+
+    private static ImmutableArray<FarmPatch> ParseFarms(JsonElement value, Where w)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw w.Error("expected an array of farms, got " + ConfigValues.Describe(value));
+        }
+
+        var result = ImmutableArray.CreateBuilder<FarmPatch>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            var farm = ParseFarm(item, index);
+            if (!names.Add(farm.Name))
+            {
+                throw Where.ForFarm(farm.Name, index).Error("duplicate farm name (farm names must be unique)");
+            }
+
+            result.Add(farm);
+            index++;
+        }
+
+        return result.ToImmutable();
+    }
+
+    private static FarmPatch ParseFarm(JsonElement e, int index)
+    {
+        var w = Where.ForFarm(null, index);
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            throw w.Error("expected an object, got " + ConfigValues.Describe(e));
+        }
+
+        var props = Properties(e, w);
+        var name = FindName(props, "name", w) ?? throw w.Error("missing key \"name\"");
+        name = ConfigValues.Name(name, w.WithKey("name"));
+        w = Where.ForFarm(name, index);
+
+        ConfigAction? action = null;
+        var keys = ImmutableArray.CreateBuilder<string>();
+        var setters = ImmutableArray.CreateBuilder<Action<FarmDraft>>();
+        var backends = ImmutableArray<BackendPatch>.Empty;
+        var sessions = ImmutableArray<SessionPatch>.Empty;
+        foreach (var (key, value) in props)
+        {
+            var kw = w.WithKey(key);
+            switch (key)
+            {
+                case "name":
+                    continue;
+                case "action":
+                    action = ConfigValues.Enum(ConfigValues.Actions, ConfigValues.Scalar(value, kw), kw);
+                    continue;
+                case "backends":
+                    backends = ParseBackends(value, w, kw);
+                    continue;
+                case "sessions":
+                    sessions = ParseSessions(value, w, kw);
+                    continue;
+                case "policies":
+                    RejectUnlessEmpty(value, kw, "nftlb policies (blacklists/whitelists) are not supported by UserLB");
+                    continue;
+                case "addresses":
+                    RejectUnlessEmpty(value, kw, "nftlb farm address objects are not supported by UserLB; use \"virtual-addr\"");
+                    continue;
+                case "newname":
+                    throw kw.Error("renaming is not supported; delete the farm and create it under the new name");
+            }
+
+            setters.Add(FarmSetter(key, value, kw) ?? throw w.Error("unknown key " + Where.Quote(key)));
+            keys.Add(key);
+        }
+
+        return new FarmPatch(name, index, action, keys.ToImmutable(), setters.ToImmutable(), backends, sessions);
+    }
+
+    private static Action<FarmDraft>? FarmSetter(string key, JsonElement v, Where w)
+    {
+        switch (key)
+        {
+            case "family":
+                {
+                    var x = ConfigValues.Enum(ConfigValues.Families, ConfigValues.Scalar(v, w), w);
+                    return d => d.Family = x;
+                }
+
+            case "virtual-addr":
+                {
+                    var x = ConfigValues.Ip(ConfigValues.Scalar(v, w), w);
+                    return d => d.VirtualAddress = x;
+                }
+
+            case "virtual-ports":
+                {
+                    var x = ConfigValues.PortList(ConfigValues.ScalarOrList(v, w, ','), w);
+                    return d => d.VirtualPorts = x;
+                }
+
+            case "source-addr":
+                {
+                    var x = ConfigValues.OptionalIp(ConfigValues.Scalar(v, w), w);
+                    return d => d.SourceAddress = x;
+                }
+
+            case "mode":
+                {
+                    var x = ConfigValues.Enum(ConfigValues.Modes, ConfigValues.Scalar(v, w), w);
+                    return d => d.Mode = x;
+                }
+
+            case "protocol":
+                {
+                    var x = ConfigValues.Enum(ConfigValues.Protocols, ConfigValues.Scalar(v, w), w);
+                    return d => d.Protocol = x;
+                }
+
+            case "scheduler":
+                {
+                    var x = ConfigValues.Enum(ConfigValues.Schedulers, ConfigValues.Scalar(v, w), w);
+                    return d => d.Scheduler = x;
+                }
+
+            case "sched-param":
+                {
+                    var x = ConfigValues.HashFieldSet(ConfigValues.ScalarOrList(v, w, ' '), w);
+                    return d => d.SchedParam = x;
+                }
+
+            case "persistence":
+                {
+                    var x = ConfigValues.HashFieldSet(ConfigValues.ScalarOrList(v, w, ' '), w);
+                    return d => d.Persistence = x;
+                }
+
+            case "persist-ttl":
+                {
+                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
+                    return d => d.PersistTtlSeconds = x;
+                }
+
+            case "state":
+                {
+                    var x = ConfigValues.Enum(ConfigValues.States, ConfigValues.Scalar(v, w), w);
+                    return d => d.State = x;
+                }
+
+            case "priority":
+                {
+                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 1);
+                    return d => d.Priority = x;
+                }
+
+            case "iface":
+                {
+                    var x = ConfigValues.Iface(ConfigValues.Scalar(v, w), w);
+                    return d => d.Iface = x;
+                }
+
+            case "oface":
+                {
+                    var x = ConfigValues.Iface(ConfigValues.Scalar(v, w), w);
+                    return d => d.Oface = x;
+                }
+
+            case "ether-addr":
+                {
+                    var x = ConfigValues.Mac(ConfigValues.Scalar(v, w), w);
+                    return d => d.EtherAddr = x;
+                }
+
+            case "mark":
+                {
+                    var x = ConfigValues.Mark(v, w);
+                    return d => d.Mark = x;
+                }
+
+            case "log":
+                {
+                    var x = ConfigValues.Log(v, w);
+                    return d => d.Log = x;
+                }
+
+            case "helper":
+                {
+                    var x = ConfigValues.Helper(ConfigValues.Scalar(v, w), w);
+                    return d => d.Helper = x;
+                }
+
+            case "new-rtlimit":
+                {
+                    var x = ConfigValues.RatePerSecond(ConfigValues.Scalar(v, w), w);
+                    return d => d.NewRateLimit = x;
+                }
+
+            case "new-rtlimit-burst":
+                {
+                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
+                    return d => d.NewRateLimitBurst = x;
+                }
+
+            case "rst-rtlimit":
+                {
+                    var x = ConfigValues.RatePerSecond(ConfigValues.Scalar(v, w), w);
+                    return d => d.RstRateLimit = x;
+                }
+
+            case "rst-rtlimit-burst":
+                {
+                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
+                    return d => d.RstRateLimitBurst = x;
+                }
+
+            case "est-connlimit":
+                {
+                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
+                    return d => d.EstConnLimit = x;
+                }
+
+            case "tcp-strict":
+                {
+                    var x = ConfigValues.Switch(v, w);
+                    return d => d.TcpStrict = x;
+                }
+
+            case "limits-ttl":
+                {
+                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
+                    return d => d.LimitsTtlSeconds = x;
+                }
+        }
+
+        var extra = FarmExtra(key, v, w);
+        if (extra is null)
+        {
+            return null;
+        }
+
+        var text = extra;
+        return text.Length == 0 ? d => d.Extras.Remove(key) : d => d.Extras[key] = text;
+    }
+
+    /// <summary>Keys nftlb accepts on a farm that UserLB keeps verbatim without acting on them; null if not one.</summary>
+    private static string? FarmExtra(string key, JsonElement v, Where w) => key switch
+    {
+        "fqdn" or "log-prefix" or "new-rtlimit-log-prefix" or "rst-rtlimit-log-prefix"
+            or "est-connlimit-log-prefix" or "tcp-strict-log-prefix" => ConfigValues.AnyText(ConfigValues.Scalar(v, w), w),
+        "iether-addr" or "oether-addr" => ConfigValues.Mac(ConfigValues.Scalar(v, w), w) ?? string.Empty,
+        "responsettl" => ConfigValues.NonNegativeText(ConfigValues.Scalar(v, w), w),
+        "log-rtlimit" => ConfigValues.AnyRateText(ConfigValues.Scalar(v, w), w),
+        "queue" => ConfigValues.QueueText(ConfigValues.Scalar(v, w), w),
+        "flow-offload" or "intra-connect" => ConfigValues.PrintSwitch(ConfigValues.Switch(v, w)),
+        "verdict" => ConfigValues.VerdictText(ConfigValues.ScalarOrList(v, w, ' '), w),
+        _ => null,
+    };
+
+    private static ImmutableArray<BackendPatch> ParseBackends(JsonElement value, Where farm, Where w)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw w.Error("expected an array of backends, got " + ConfigValues.Describe(value));
+        }
+
+        var result = ImmutableArray.CreateBuilder<BackendPatch>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            var b = ParseBackend(item, farm, index);
+            if (!names.Add(b.Name))
+            {
+                throw farm.ForBackend(b.Name, index).Error("duplicate backend name (backend names must be unique within a farm)");
+            }
+
+            result.Add(b);
+            index++;
+        }
+
+        return result.ToImmutable();
+    }
+
+    private static BackendPatch ParseBackend(JsonElement e, Where farm, int index)
+    {
+        var w = farm.ForBackend(null, index);
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            throw w.Error("expected an object, got " + ConfigValues.Describe(e));
+        }
+
+        var props = Properties(e, w);
+        var name = FindName(props, "name", w) ?? throw w.Error("missing key \"name\"");
+        name = ConfigValues.Name(name, w.WithKey("name"));
+        w = farm.ForBackend(name, index);
+
+        ConfigAction? action = null;
+        var keys = ImmutableArray.CreateBuilder<string>();
+        var setters = ImmutableArray.CreateBuilder<Action<BackendDraft>>();
+        foreach (var (key, value) in props)
+        {
+            var kw = w.WithKey(key);
+            switch (key)
+            {
+                case "name":
+                    continue;
+                case "action":
+                    action = ConfigValues.Enum(ConfigValues.Actions, ConfigValues.Scalar(value, kw), kw);
+                    continue;
+                case "newname":
+                    throw kw.Error("renaming is not supported; delete the backend and create it under the new name");
+            }
+
+            setters.Add(BackendSetter(key, value, kw) ?? throw w.Error("unknown key " + Where.Quote(key)));
+            keys.Add(key);
+        }
+
+        return new BackendPatch(name, index, action, keys.ToImmutable(), setters.ToImmutable());
+    }
+
+    private static Action<BackendDraft>? BackendSetter(string key, JsonElement v, Where w)
+    {
+        switch (key)
+        {
+            case "ip-addr":
+                {
+                    var x = ConfigValues.Ip(ConfigValues.Scalar(v, w), w);
+                    return d => d.Address = x;
+                }
+
+            case "port":
+                {
+                    var x = ConfigValues.Port(ConfigValues.Scalar(v, w), w);
+                    return d => d.Port = x;
+                }
+
+            case "source-addr":
+                {
+                    var x = ConfigValues.OptionalIp(ConfigValues.Scalar(v, w), w);
+                    return d => d.SourceAddress = x;
+                }
+
+            case "weight":
+                {
+                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
+                    return d => d.Weight = x;
+                }
+
+            case "priority":
+                {
+                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 1);
+                    return d => d.Priority = x;
+                }
+
+            case "mark":
+                {
+                    var x = ConfigValues.Mark(v, w);
+                    return d => d.Mark = x;
+                }
+
+            case "est-connlimit":
+                {
+                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
+                    return d => d.EstConnLimit = x;
+                }
+
+            case "state":
+                {
+                    var x = ConfigValues.Enum(ConfigValues.States, ConfigValues.Scalar(v, w), w);
+                    return d => d.State = x;
+                }
+
+            case "ether-addr":
+                {
+                    var x = ConfigValues.Mac(ConfigValues.Scalar(v, w), w);
+                    return d => d.EtherAddr = x;
+                }
+        }
+
+        string? extra = key switch
+        {
+            "fqdn" or "est-connlimit-log-prefix" => ConfigValues.AnyText(ConfigValues.Scalar(v, w), w),
+            "oface" => ConfigValues.Iface(ConfigValues.Scalar(v, w), w) ?? string.Empty,
+            _ => null,
+        };
+        if (extra is null)
+        {
+            return null;
+        }
+
+        var text = extra;
+        return text.Length == 0 ? d => d.Extras.Remove(key) : d => d.Extras[key] = text;
+    }
+
+    private static ImmutableArray<SessionPatch> ParseSessions(JsonElement value, Where farm, Where w)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw w.Error("expected an array of sessions, got " + ConfigValues.Describe(value));
+        }
+
+        var result = ImmutableArray.CreateBuilder<SessionPatch>();
+        var clients = new HashSet<string>(StringComparer.Ordinal);
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            var sw = farm.ForSession(null, index);
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                throw sw.Error("expected an object, got " + ConfigValues.Describe(item));
+            }
+
+            var props = Properties(item, sw);
+            var client = FindName(props, "client", sw) ?? throw sw.Error("missing key \"client\"");
+            if (client.Trim().Length == 0)
+            {
+                throw sw.WithKey("client").Error("the client cannot be empty");
+            }
+
+            client = ConfigValues.AnyText(client, sw.WithKey("client"));
+            sw = farm.ForSession(client, index);
+            string? backend = null;
+            ConfigAction? action = null;
+            foreach (var (key, v) in props)
+            {
+                var kw = sw.WithKey(key);
+                switch (key)
+                {
+                    case "client":
+                        break;
+                    case "backend":
+                        backend = ConfigValues.Name(ConfigValues.Scalar(v, kw), kw);
+                        break;
+                    case "action":
+                        action = ConfigValues.Enum(ConfigValues.Actions, ConfigValues.Scalar(v, kw), kw);
+                        break;
+                    default:
+                        throw sw.Error("unknown key " + Where.Quote(key));
+                }
+            }
+
+            if (!clients.Add(client))
+            {
+                throw sw.Error("duplicate session client");
+            }
+
+            result.Add(new SessionPatch(client, backend, action));
+            index++;
+        }
+
+        return result.ToImmutable();
+    }
+
+    // ---- applying -----------------------------------------------------------------------------------
+
+    private static void ApplyFarm(FarmDraft draft, FarmPatch fp, Where w)
+    {
+        foreach (var set in fp.Setters)
+        {
+            set(draft);
+            draft.Dirty = true;
+        }
+
+        foreach (var bp in fp.Backends)
+        {
+            var bw = w.ForBackend(bp.Name, bp.Index);
+            var at = draft.FindBackend(bp.Name);
+            if (bp.Action == ConfigAction.Delete)
+            {
+                if (at < 0)
+                {
+                    throw bw.WithKey("action").Error("cannot delete: there is no such backend in this farm");
+                }
+
+                draft.Backends.RemoveAt(at);
+                draft.Sessions.RemoveAll(s => string.Equals(s.Backend, bp.Name, StringComparison.Ordinal));
+                draft.Dirty = true;
+                continue;
+            }
+
+            BackendDraft bd;
+            if (at < 0)
+            {
+                bd = new BackendDraft(bp.Name) { Dirty = true };
+                draft.Backends.Add(bd);
+                draft.Dirty = true;
+            }
+            else
+            {
+                bd = draft.Backends[at];
+            }
+
+            foreach (var set in bp.Setters)
+            {
+                set(bd);
+                bd.Dirty = true;
+            }
+        }
+
+        foreach (var sp in fp.Sessions)
+        {
+            var at = draft.FindSession(sp.Client);
+            if (sp.Action == ConfigAction.Delete)
+            {
+                if (at < 0)
+                {
+                    throw w.ForSession(sp.Client, 0).WithKey("action").Error("cannot delete: there is no such session in this farm");
+                }
+
+                draft.Sessions.RemoveAt(at);
+                draft.Dirty = true;
+                continue;
+            }
+
+            if (sp.Backend is null)
+            {
+                if (at < 0)
+                {
+                    throw w.ForSession(sp.Client, 0).Error("missing key \"backend\" (a new session needs one)");
+                }
+
+                continue;
+            }
+
+            var session = new StaticSession(sp.Client, sp.Backend);
+            if (at < 0)
+            {
+                draft.Sessions.Add(session);
+                draft.Dirty = true;
+            }
+            else if (draft.Sessions[at] != session)
+            {
+                draft.Sessions[at] = session;
+                draft.Dirty = true;
+            }
+        }
+    }
+
+    // ---- writing ------------------------------------------------------------------------------------
+
+    private static void WriteFarm(Utf8JsonWriter w, FarmConfig f)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", f.Name);
+        w.WriteString("family", ConfigValues.Text(ConfigValues.Families, f.Family));
+        w.WriteString("virtual-addr", f.VirtualAddress.ToString());
+        w.WriteString("virtual-ports", ConfigValues.PrintPorts(f.VirtualPorts));
+        w.WriteString("source-addr", f.SourceAddress?.ToString() ?? string.Empty);
+        w.WriteString("mode", ConfigValues.Text(ConfigValues.Modes, f.Mode));
+        w.WriteString("protocol", ConfigValues.Text(ConfigValues.Protocols, f.Protocol));
+        w.WriteString("scheduler", ConfigValues.Text(ConfigValues.Schedulers, f.Scheduler));
+        w.WriteString("sched-param", ConfigValues.PrintHashFields(f.SchedParam));
+        w.WriteString("persistence", ConfigValues.PrintHashFields(f.Persistence));
+        w.WriteString("persist-ttl", Int(f.PersistTtlSeconds));
+        w.WriteString("helper", f.Helper);
+        w.WriteString("log", ConfigValues.PrintLog(f.Log));
+        w.WriteString("mark", ConfigValues.PrintMark(f.Mark));
+        w.WriteString("priority", Int(f.Priority));
+        w.WriteString("state", ConfigValues.Text(ConfigValues.States, f.State));
+        w.WriteString("limits-ttl", Int(f.LimitsTtlSeconds));
+        w.WriteString("new-rtlimit", ConfigValues.PrintRate(f.NewRateLimit));
+        w.WriteString("new-rtlimit-burst", Int(f.NewRateLimitBurst));
+        w.WriteString("rst-rtlimit", ConfigValues.PrintRate(f.RstRateLimit));
+        w.WriteString("rst-rtlimit-burst", Int(f.RstRateLimitBurst));
+        w.WriteString("est-connlimit", Int(f.EstConnLimit));
+        w.WriteString("tcp-strict", ConfigValues.PrintSwitch(f.TcpStrict));
+        WriteOptional(w, "iface", f.Iface);
+        WriteOptional(w, "oface", f.Oface);
+        WriteOptional(w, "ether-addr", f.EtherAddr);
+        foreach (var (key, value) in f.Extras)
+        {
+            w.WriteString(key, value);
+        }
+
+        w.WriteStartArray("backends");
+        foreach (var b in f.Backends)
+        {
+            WriteBackend(w, b);
+        }
+
+        w.WriteEndArray();
+        if (!f.Sessions.IsDefaultOrEmpty)
+        {
+            w.WriteStartArray("sessions");
+            foreach (var s in f.Sessions)
+            {
+                w.WriteStartObject();
+                w.WriteString("client", s.Client);
+                w.WriteString("backend", s.Backend);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static void WriteBackend(Utf8JsonWriter w, BackendConfig b)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", b.Name);
+        w.WriteString("ip-addr", b.Address.ToString());
+        w.WriteString("port", b.Port == 0 ? string.Empty : Int(b.Port));
+        w.WriteString("source-addr", b.SourceAddress?.ToString() ?? string.Empty);
+        w.WriteString("weight", Int(b.Weight));
+        w.WriteString("priority", Int(b.Priority));
+        w.WriteString("mark", ConfigValues.PrintMark(b.Mark));
+        w.WriteString("est-connlimit", Int(b.EstConnLimit));
+        w.WriteString("state", ConfigValues.Text(ConfigValues.States, b.State));
+        WriteOptional(w, "ether-addr", b.EtherAddr);
+        foreach (var (key, value) in b.Extras)
+        {
+            w.WriteString(key, value);
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static void WriteOptional(Utf8JsonWriter w, string key, string? value)
+    {
+        if (value is not null)
+        {
+            w.WriteString(key, value);
+        }
+    }
+
+    private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,53 @@
+namespace UserLB.Engine.Conntrack;
+
+[Flags]
+public enum ConnStatus : byte
+{
+    None = 0,
+    InUse = 1,
+    SeenReply = 2,
+    Assured = 4,
+    /// <summary>Source manipulated in the original direction (SNAT / NAT mode).</summary>
+    SrcNat = 8,
+    /// <summary>Destination manipulated in the original direction (DNAT, both modes).</summary>
+    DstNat = 16,
+}
+
+/// <summary>
+/// One tracked connection (nf_conn): reachable from its original tuple and its reply tuple. With NAT the reply tuple is
+/// the inverse of the translated original, so the two tuples alone say how to translate either direction.
+/// </summary>
+public struct ConnEntry
+{
+    public FlowTuple Original;
+    public FlowTuple Reply;
+    public long CreatedNs;
+    public long ExpiresNs;
+    public ulong OriginalPackets;
+    public ulong OriginalBytes;
+    public ulong ReplyPackets;
+    public ulong ReplyBytes;
+    public uint Id;
+    public uint Mark;
+    public int FarmId;
+    public int BackendId;
+    public ConnStatus Status;
+    public TcpState TcpState;
+
+    public readonly bool InUse => (Status & ConnStatus.InUse) != 0;
+    public readonly bool Assured => (Status & ConnStatus.Assured) != 0;
+    public readonly bool SeenReply => (Status & ConnStatus.SeenReply) != 0;
+}
+
+/// <summary>What a conntrack event reports (conntrack -E): NEW, UPDATE (state change / assured), DESTROY.</summary>
+public enum ConnEventType : byte
+{
+    New,
+    Update,
+    Destroy,
+}
+
+public interface IConntrackEvents
+{
+    void OnEvent(ConnEventType type, in ConnEntry entry, long nowNs);
+}

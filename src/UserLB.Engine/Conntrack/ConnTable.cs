@@ -1,0 +1,206 @@
+using System.Runtime.CompilerServices;
+
+namespace UserLB.Engine.Conntrack;
+
+/// <summary>
+/// The connection table, after nf_conntrack_core.c: entries in one struct array; each entry is hashed under both its
+/// original and its reply tuple (two nodes, <c>2·index + direction</c>) into one bucket array, with a keyed hash whose key
+/// comes from the injected RNG. Expired entries are removed when met (lookup) and by an incremental sweep.
+/// When full, a new entry first evicts an entry that is not ASSURED (early_drop); otherwise insertion fails.
+/// Not thread-safe: one table per worker.
+/// </summary>
+public sealed class ConnTable
+{
+    private const int InitialCapacity = 1024;
+    private const int EarlyDropScan = 64;
+    private const int Nil = -1;
+
+    private readonly int[] _buckets;
+    private readonly int _bucketMask;
+    private readonly ulong _hashKey;
+    private ConnEntry[] _entries;
+    private int[] _next; // chain link per node (2 per entry); for free entries _next[2i] links the free list
+    private int _freeHead = Nil;
+    private int _highWater; // entries [0, _highWater) have been used at some time
+    private int _sweepCursor;
+    private uint _nextId = 1;
+
+    public ConnTable(int maxEntries, ulong hashKey)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxEntries, 1);
+        Max = maxEntries;
+        int buckets = (int)Math.Min(1 << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, maxEntries / 2)));
+        _buckets = new int[buckets];
+        Array.Fill(_buckets, Nil);
+        _bucketMask = buckets - 1;
+        _hashKey = hashKey;
+        int initial = Math.Min(InitialCapacity, maxEntries);
+        _entries = new ConnEntry[initial];
+        _next = new int[initial * 2];
+    }
+
+    public int Max { get; }
+    public int Count { get; private set; }
+    public int HighWater => _highWater;
+    public IConntrackEvents? Events { get; set; }
+    public long EarlyDrops { get; private set; }
+
+    public ref ConnEntry this[int index] => ref _entries[index];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int BucketOf(in FlowTuple t) => (int)(t.Hash(_hashKey) & (uint)_bucketMask);
+
+    /// <summary>Finds the entry holding <paramref name="tuple"/> in either direction. Expired entries are removed and not returned.</summary>
+    public int Lookup(in FlowTuple tuple, long nowNs, out bool isReply)
+    {
+        int node = _buckets[BucketOf(tuple)];
+        while (node != Nil)
+        {
+            int index = node >> 1;
+            ref ConnEntry e = ref _entries[index];
+            bool reply = (node & 1) != 0;
+            if ((reply ? e.Reply : e.Original).Equals(tuple))
+            {
+                if (e.ExpiresNs <= nowNs)
+                {
+                    Remove(index, nowNs);
+                    break;
+                }
+                isReply = reply;
+                return index;
+            }
+            node = _next[node];
+        }
+        isReply = false;
+        return Nil;
+    }
+
+    /// <summary>True when some live entry already uses <paramref name="tuple"/> (either direction): nf_nat_used_tuple.</summary>
+    public bool IsTaken(in FlowTuple tuple, long nowNs) => Lookup(tuple, nowNs, out _) != Nil;
+
+    /// <summary>Inserts a new entry; early-drops an unassured entry when full. Returns the index, or -1 when the table is full.</summary>
+    public int Insert(in FlowTuple original, in FlowTuple reply, long nowNs, long timeoutNs, ConnStatus natStatus, Random random)
+    {
+        if (Count >= Max && !EarlyDrop(nowNs, random)) return Nil;
+        int index = AllocateSlot();
+        ref ConnEntry e = ref _entries[index];
+        e = default;
+        e.Original = original;
+        e.Reply = reply;
+        e.CreatedNs = nowNs;
+        e.ExpiresNs = nowNs + timeoutNs;
+        e.Id = _nextId++;
+        e.Status = ConnStatus.InUse | natStatus;
+        Link(index * 2, BucketOf(original));
+        Link(index * 2 + 1, BucketOf(reply));
+        Count++;
+        return index;
+    }
+
+    private int AllocateSlot()
+    {
+        if (_freeHead != Nil)
+        {
+            int i = _freeHead;
+            _freeHead = _next[i * 2];
+            return i;
+        }
+        if (_highWater == _entries.Length) Grow();
+        return _highWater++;
+    }
+
+    private void Grow()
+    {
+        int size = (int)Math.Min((long)Max, (long)_entries.Length * 2);
+        Array.Resize(ref _entries, size);
+        Array.Resize(ref _next, size * 2);
+    }
+
+    private void Link(int node, int bucket)
+    {
+        _next[node] = _buckets[bucket];
+        _buckets[bucket] = node;
+    }
+
+    private void Unlink(int node, in FlowTuple t)
+    {
+        int bucket = BucketOf(t);
+        int cur = _buckets[bucket];
+        if (cur == node)
+        {
+            _buckets[bucket] = _next[node];
+            return;
+        }
+        while (cur != Nil)
+        {
+            int nxt = _next[cur];
+            if (nxt == node)
+            {
+                _next[cur] = _next[node];
+                return;
+            }
+            cur = nxt;
+        }
+    }
+
+    /// <summary>Removes an entry (DESTROY event).</summary>
+    public void Remove(int index, long nowNs)
+    {
+        ref ConnEntry e = ref _entries[index];
+        if (!e.InUse) return;
+        Events?.OnEvent(ConnEventType.Destroy, e, nowNs);
+        Unlink(index * 2, e.Original);
+        Unlink(index * 2 + 1, e.Reply);
+        e.Status = ConnStatus.None;
+        _next[index * 2] = _freeHead;
+        _freeHead = index;
+        Count--;
+    }
+
+    /// <summary>Changes the timeout of a live entry.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Refresh(int index, long nowNs, long timeoutNs) => _entries[index].ExpiresNs = nowNs + timeoutNs;
+
+    /// <summary>early_drop: evict one entry that is not ASSURED, scanning from a random place.</summary>
+    private bool EarlyDrop(long nowNs, Random random)
+    {
+        if (_highWater == 0) return false;
+        int start = random.Next(_highWater);
+        int scan = Math.Min(EarlyDropScan, _highWater);
+        int expiredOrUnassured = Nil;
+        for (int k = 0; k < scan; k++)
+        {
+            int i = (start + k) % _highWater;
+            ref ConnEntry e = ref _entries[i];
+            if (!e.InUse) continue;
+            if (e.ExpiresNs <= nowNs) { expiredOrUnassured = i; break; }
+            if (!e.Assured && expiredOrUnassured == Nil) expiredOrUnassured = i;
+        }
+        if (expiredOrUnassured == Nil) return false;
+        Remove(expiredOrUnassured, nowNs);
+        EarlyDrops++;
+        return true;
+    }
+
+    /// <summary>Incremental garbage collection (gc_worker): examines up to <paramref name="budget"/> slots and frees expired entries.</summary>
+    public int Sweep(long nowNs, int budget)
+    {
+        if (_highWater == 0) return 0;
+        int freed = 0;
+        for (int k = 0; k < budget; k++)
+        {
+            if (_sweepCursor >= _highWater) _sweepCursor = 0;
+            int i = _sweepCursor++;
+            ref ConnEntry e = ref _entries[i];
+            if (e.InUse && e.ExpiresNs <= nowNs)
+            {
+                Remove(i, nowNs);
+                freed++;
+            }
+        }
+        return freed;
+    }
+
+    /// <summary>Removes every expired entry now (used at the end of a replay and by tests).</summary>
+    public int SweepAll(long nowNs) => Sweep(nowNs, _highWater);
+}

@@ -1,0 +1,61 @@
+using UserLB.Packets;
+
+namespace UserLB.Engine;
+
+/// <summary>
+/// Per-engine counters (one engine per worker, so plain fields; readers tolerate stale values).
+/// Accounting invariant: <c>RxFrames == Forwarded + Consumed + Dropped + PendingNeighbor</c>.
+/// </summary>
+public sealed class EngineCounters
+{
+    public long RxFrames;
+    public long RxBytes;
+    public long TxFrames;
+    public long TxBytes;
+    /// <summary>Received frames sent on (after NAT).</summary>
+    public long Forwarded;
+    /// <summary>Received frames answered or absorbed by the engine itself (ARP, NDP, echo to a VIP).</summary>
+    public long Consumed;
+    public long NewFlows;
+    public long NatPortRemaps;
+    public long IcmpErrorsRelayed;
+    public long ArpRepliesSent;
+    public long ArpRequestsSent;
+    public long NdpAdvertisementsSent;
+    public long NdpSolicitationsSent;
+    public long EchoRepliesSent;
+    public readonly long[] Drops = new long[(int)DropReason.Count];
+    public BackendCounters[] Backends = [];
+    public FarmCounters[] Farms = [];
+
+    public long Dropped
+    {
+        get
+        {
+            long sum = 0;
+            foreach (var d in Drops) sum += d;
+            return sum;
+        }
+    }
+
+    internal void EnsureIds(int backends, int farms)
+    {
+        if (Backends.Length < backends) Array.Resize(ref Backends, Math.Max(backends, Backends.Length * 2));
+        if (Farms.Length < farms) Array.Resize(ref Farms, Math.Max(farms, Farms.Length * 2));
+    }
+}
+
+public struct BackendCounters
+{
+    public long Connections;
+    public long Packets;
+    public long Bytes;
+}
+
+public struct FarmCounters
+{
+    public long Connections;
+    public long Packets;
+    public long Bytes;
+    public long Drops;
+}

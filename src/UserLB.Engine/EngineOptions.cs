@@ -1,0 +1,26 @@
+using UserLB.Engine.Conntrack;
+using UserLB.Packets;
+
+namespace UserLB.Engine;
+
+public sealed record EngineOptions
+{
+    /// <summary>nf_conntrack_max.</summary>
+    public int MaxConnections { get; init; } = 262_144;
+    /// <summary>Seed for every random choice (scheduling, hash key, NAT port search). Null = unpredictable.</summary>
+    public int? Seed { get; init; }
+    public ConntrackTimeoutSettings Timeouts { get; init; } = ConntrackTimeoutSettings.Default;
+    /// <summary>nf_conntrack_tcp_loose: pick up TCP connections mid-stream (a farm's tcp-strict turns it off for that farm).</summary>
+    public bool TcpLoose { get; init; } = true;
+    /// <summary>The engine's MAC on each port (port = index). Frames it sends carry it as their source.</summary>
+    public IReadOnlyList<MacAddress> PortMacs { get; init; } = [DefaultMac];
+    /// <summary>Accept IP frames whatever their destination MAC (replay: the capture holds only what reached the LB).</summary>
+    public bool AcceptAnyDestinationMac { get; init; }
+    /// <summary>Port names (for farms' iface/oface) by port index.</summary>
+    public IReadOnlyList<string> PortNames { get; init; } = [];
+    /// <summary>Slots of the connection table examined per received frame by the incremental sweep.</summary>
+    public int SweepPerFrame { get; init; } = 4;
+
+    /// <summary>A locally administered address ("02:75:6c:62" = "ulb"), used when nothing better is known.</summary>
+    public static readonly MacAddress DefaultMac = new(0x0275_6C62_0001UL);
+}

@@ -1,0 +1,27 @@
+using UserLB.Engine.Config;
+using UserLB.Packets;
+
+namespace UserLB.Engine.Farms;
+
+/// <summary>A backend as the data path sees it: immutable, part of one snapshot.</summary>
+public sealed class BackendRuntime
+{
+    public required int Id { get; init; }
+    public required string Name { get; init; }
+    public required int FarmId { get; init; }
+    public required IpAddr Address { get; init; }
+    /// <summary>0 = keep the client's destination port.</summary>
+    public required ushort Port { get; init; }
+    public required int Weight { get; init; }
+    public required int Priority { get; init; }
+    public required ObjectState State { get; init; }
+    public required bool Healthy { get; init; }
+    public required uint Mark { get; init; }
+    /// <summary>Position in the farm's configured backend list (the N in the FARM_&lt;farm&gt;_N_ comment).</summary>
+    public required int Index { get; init; }
+    public IpAddr? SourceAddress { get; init; }
+    public required BackendConfig Config { get; init; }
+
+    /// <summary>Up and passing its health check.</summary>
+    public bool Available => State == ObjectState.Up && Healthy;
+}

@@ -1,0 +1,161 @@
+using System.Collections.Frozen;
+using System.Collections.Immutable;
+using UserLB.Engine.Balancing;
+using UserLB.Engine.Config;
+using UserLB.Packets;
+
+namespace UserLB.Engine.Farms;
+
+/// <summary>
+/// Everything the data path needs from the configuration, built once per change and swapped atomically (YARP's
+/// ClusterState): farms by virtual address, backends by stable id, the addresses the engine owns (answers ARP/NDP for).
+/// </summary>
+public sealed class EngineSnapshot
+{
+    private readonly FrozenDictionary<IpAddr, FarmRuntime[]> _farmsByVip;
+
+    private EngineSnapshot(LoadBalancerConfig config, ImmutableArray<FarmRuntime> farms, BackendRuntime?[] backendsById,
+        FrozenDictionary<IpAddr, FarmRuntime[]> byVip, FrozenSet<IpAddr> local, long generation)
+    {
+        Config = config;
+        Farms = farms;
+        BackendsById = backendsById;
+        _farmsByVip = byVip;
+        LocalAddresses = local;
+        Generation = generation;
+    }
+
+    public LoadBalancerConfig Config { get; }
+    public ImmutableArray<FarmRuntime> Farms { get; }
+    /// <summary>Indexed by backend id; null where a backend was removed.</summary>
+    public BackendRuntime?[] BackendsById { get; }
+    /// <summary>VIPs and SNAT source addresses: the engine answers ARP/NDP for them and receives traffic addressed to them.</summary>
+    public FrozenSet<IpAddr> LocalAddresses { get; }
+    public long Generation { get; }
+
+    public static EngineSnapshot Empty { get; } = Build(LoadBalancerConfig.Empty, new IdRegistry(), null, 0);
+
+    /// <summary>The first farm (in configuration order) that takes this protocol and destination.</summary>
+    public FarmRuntime? FindFarm(IpAddr dst, byte protocol, ushort dstPort)
+    {
+        if (!_farmsByVip.TryGetValue(dst, out var farms)) return null;
+        foreach (var f in farms)
+            if (f.MatchesProtocol(protocol) && f.MatchesPort(dstPort)) return f;
+        return null;
+    }
+
+    public bool IsVirtualAddress(IpAddr address) => _farmsByVip.ContainsKey(address);
+
+    public BackendRuntime? Backend(int id) => (uint)id < (uint)BackendsById.Length ? BackendsById[id] : null;
+
+    public FarmRuntime? FindFarmByName(string name)
+    {
+        foreach (var f in Farms) if (f.Name == name) return f;
+        return null;
+    }
+
+    /// <param name="unhealthy">Backends failing their health checks, as "farm/backend".</param>
+    public static EngineSnapshot Build(LoadBalancerConfig config, IdRegistry ids, IReadOnlySet<string>? unhealthy, long generation)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(ids);
+        var farms = ImmutableArray.CreateBuilder<FarmRuntime>(config.Farms.Length);
+        var byVip = new Dictionary<IpAddr, List<FarmRuntime>>();
+        var local = new HashSet<IpAddr>();
+        var byId = new List<BackendRuntime?>();
+        foreach (var fc in config.Farms)
+        {
+            int farmId = ids.FarmId(fc.Name);
+            var vip = IpAddr.FromIPAddress(fc.VirtualAddress);
+            var snat = fc.SourceAddress is null ? vip : IpAddr.FromIPAddress(fc.SourceAddress);
+            var backends = ImmutableArray.CreateBuilder<BackendRuntime>(fc.Backends.Length);
+            for (int i = 0; i < fc.Backends.Length; i++)
+            {
+                var bc = fc.Backends[i];
+                int id = ids.BackendId(fc.Name, bc.Name);
+                var b = new BackendRuntime
+                {
+                    Id = id,
+                    Name = bc.Name,
+                    FarmId = farmId,
+                    Address = IpAddr.FromIPAddress(bc.Address),
+                    Port = bc.Port,
+                    Weight = bc.Weight,
+                    Priority = bc.Priority,
+                    State = bc.State,
+                    Healthy = unhealthy is null || !unhealthy.Contains(fc.Name + "/" + bc.Name),
+                    Mark = bc.Mark != 0 ? bc.Mark : (uint)(0x200 + id),
+                    Index = i,
+                    SourceAddress = bc.SourceAddress is null ? null : IpAddr.FromIPAddress(bc.SourceAddress),
+                    Config = bc,
+                };
+                backends.Add(b);
+                while (byId.Count <= id) byId.Add(null);
+                byId[id] = b;
+                if (b.SourceAddress is { } bs && fc.Mode == FarmMode.Snat) local.Add(bs);
+            }
+            var all = backends.ToImmutable();
+            var levelInput = new List<(int, bool)>(all.Length);
+            foreach (var b in all) levelInput.Add((b.Priority, b.Available));
+            int level = FarmRuntime.ComputeLevel(levelInput);
+            var candidates = ImmutableArray.CreateBuilder<BackendRuntime>();
+            foreach (var b in all)
+                if (b.Available && b.Weight > 0 && b.Priority <= level) candidates.Add(b);
+            var cands = candidates.ToImmutable();
+            var weights = new int[cands.Length];
+            var keys = new ulong[cands.Length];
+            for (int i = 0; i < cands.Length; i++)
+            {
+                weights[i] = cands[i].Weight;
+                keys[i] = Schedulers.KeyOf(cands[i].Name);
+            }
+            var farm = new FarmRuntime
+            {
+                Id = farmId,
+                Config = fc,
+                VirtualAddress = vip,
+                SnatAddress = snat,
+                SourceNat = fc.Mode == FarmMode.Snat,
+                Backends = all,
+                Candidates = cands,
+                Level = level,
+                Scheduler = Schedulers.Create(fc.Scheduler, fc.SchedParam, weights, keys),
+                Ports = [.. fc.VirtualPorts],
+            };
+            farms.Add(farm);
+            if (!byVip.TryGetValue(vip, out var list)) byVip[vip] = list = [];
+            list.Add(farm);
+            local.Add(vip);
+            if (farm.SourceNat) local.Add(snat);
+        }
+        return new EngineSnapshot(config, farms.ToImmutable(), [.. byId],
+            byVip.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ToArray()), local.ToFrozenSet(), generation);
+    }
+}
+
+/// <summary>Stable numeric ids for farms and backends by name, never reused within a process (conntrack entries keep them).</summary>
+public sealed class IdRegistry
+{
+    private readonly Dictionary<string, int> _farms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _backends = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    public int FarmId(string farm)
+    {
+        lock (_lock)
+        {
+            if (!_farms.TryGetValue(farm, out int id)) _farms[farm] = id = _farms.Count;
+            return id;
+        }
+    }
+
+    public int BackendId(string farm, string backend)
+    {
+        lock (_lock)
+        {
+            string key = farm + "\0" + backend;
+            if (!_backends.TryGetValue(key, out int id)) _backends[key] = id = _backends.Count;
+            return id;
+        }
+    }
+}

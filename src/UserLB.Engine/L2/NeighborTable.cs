@@ -1,0 +1,150 @@
+using UserLB.Packets;
+
+namespace UserLB.Engine.L2;
+
+/// <summary>
+/// IP → MAC (and the port it was seen on), learned from ARP/NDP and from the source of received frames; frames for an
+/// unresolved next hop wait in a small queue (the kernel's unres_qlen) while the engine solicits.
+/// </summary>
+public sealed class NeighborTable
+{
+    public const int MaxQueuedPerNeighbor = 8;
+    public const int MaxSolicitations = 3;
+    public const long SolicitIntervalNs = 1_000_000_000;
+
+    private readonly Dictionary<IpAddr, Neighbor> _entries = [];
+    private readonly Dictionary<IpAddr, Pending> _pending = [];
+    private readonly int _maxEntries;
+
+    public NeighborTable(int maxEntries = 65536) => _maxEntries = maxEntries;
+
+    public int Count => _entries.Count;
+    public int PendingFrames { get; private set; }
+
+    /// <summary>Bumped whenever a mapping changes, so per-flow caches of a next hop's MAC can be validated cheaply.</summary>
+    public int Version { get; private set; }
+
+    public bool TryGet(IpAddr ip, out MacAddress mac, out int port)
+    {
+        if (_entries.TryGetValue(ip, out var n))
+        {
+            mac = n.Mac;
+            port = n.Port;
+            return true;
+        }
+        mac = default;
+        port = -1;
+        return false;
+    }
+
+    /// <summary>Learns or refreshes a mapping. Returns true when it is new or changed.</summary>
+    public bool Learn(IpAddr ip, MacAddress mac, int port, long nowNs)
+    {
+        if (ip.IsZero || mac.IsMulticast || mac.IsZero) return false;
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, ip);
+        if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
+        {
+            if (slot.Mac == mac && slot.Port == port) { slot.SeenNs = nowNs; return false; }
+            slot = new Neighbor(mac, port, nowNs);
+            Version++;
+            return true;
+        }
+        if (_entries.Count >= _maxEntries) EvictOldest();
+        _entries[ip] = new Neighbor(mac, port, nowNs);
+        Version++;
+        return true;
+    }
+
+    private void EvictOldest()
+    {
+        IpAddr oldest = default;
+        long t = long.MaxValue;
+        foreach (var kv in _entries)
+            if (kv.Value.SeenNs < t) { t = kv.Value.SeenNs; oldest = kv.Key; }
+        _entries.Remove(oldest);
+    }
+
+    /// <summary>Queues a copy of a frame waiting for <paramref name="ip"/>. Returns whether a solicitation should be sent now;
+    /// <paramref name="queued"/> is false when the queue was full (the frame is dropped).</summary>
+    public bool Enqueue(IpAddr ip, ReadOnlySpan<byte> frame, int egressPort, long nowNs, out bool queued)
+    {
+        if (!_pending.TryGetValue(ip, out var p))
+        {
+            p = new Pending { FirstNs = nowNs, LastSolicitNs = long.MinValue };
+            _pending[ip] = p;
+        }
+        queued = p.Frames.Count < MaxQueuedPerNeighbor;
+        if (queued)
+        {
+            p.Frames.Add((frame.ToArray(), egressPort));
+            PendingFrames++;
+        }
+        if (p.Solicitations < MaxSolicitations && nowNs - p.LastSolicitNs >= SolicitIntervalNs)
+        {
+            p.Solicitations++;
+            p.LastSolicitNs = nowNs;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Takes the frames waiting for <paramref name="ip"/> (after it was learned).</summary>
+    public List<(byte[] Frame, int Port)>? TakePending(IpAddr ip)
+    {
+        if (_pending.Count == 0 || !_pending.Remove(ip, out var p)) return null;
+        PendingFrames -= p.Frames.Count;
+        return p.Frames;
+    }
+
+    /// <summary>Drops the queues of neighbours that did not answer <see cref="MaxSolicitations"/> solicitations. Returns frames dropped.</summary>
+    public int ExpirePending(long nowNs)
+    {
+        if (_pending.Count == 0) return 0;
+        int dropped = 0;
+        List<IpAddr>? dead = null;
+        foreach (var kv in _pending)
+        {
+            var p = kv.Value;
+            if (p.Solicitations >= MaxSolicitations && nowNs - p.LastSolicitNs >= SolicitIntervalNs)
+                (dead ??= []).Add(kv.Key);
+        }
+        if (dead is null) return 0;
+        foreach (var ip in dead)
+        {
+            _pending.Remove(ip, out var p);
+            dropped += p!.Frames.Count;
+            PendingFrames -= p.Frames.Count;
+        }
+        return dropped;
+    }
+
+    /// <summary>Neighbours with frames waiting that are due another solicitation.</summary>
+    public void CollectDueSolicitations(long nowNs, List<IpAddr> into)
+    {
+        foreach (var kv in _pending)
+        {
+            var p = kv.Value;
+            if (p.Solicitations < MaxSolicitations && nowNs - p.LastSolicitNs >= SolicitIntervalNs)
+            {
+                p.Solicitations++;
+                p.LastSolicitNs = nowNs;
+                into.Add(kv.Key);
+            }
+        }
+    }
+
+    public IEnumerable<(IpAddr Ip, MacAddress Mac, int Port)> Entries()
+    {
+        foreach (var kv in _entries) yield return (kv.Key, kv.Value.Mac, kv.Value.Port);
+    }
+
+    private record struct Neighbor(MacAddress Mac, int Port, long SeenNs);
+
+    private sealed class Pending
+    {
+        public List<(byte[] Frame, int Port)> Frames { get; } = [];
+        public long FirstNs { get; init; }
+        public long LastSolicitNs { get; set; }
+        public int Solicitations { get; set; }
+    }
+}

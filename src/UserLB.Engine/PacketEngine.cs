@@ -1,0 +1,563 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using UserLB.Engine.Balancing;
+using UserLB.Engine.Config;
+using UserLB.Engine.Conntrack;
+using UserLB.Engine.Farms;
+using UserLB.Engine.L2;
+using UserLB.Packets;
+
+namespace UserLB.Engine;
+
+/// <summary>
+/// The packet engine: one instance per worker, fed frames by an I/O engine (live interface, capture file or test).
+/// Per frame: parse → verify → ARP/NDP → conntrack lookup (CONNMARK restore) or, for a new flow, farm match + schedule
+/// (mangle MARK) + DNAT/SNAT binding (nat table) → rewrite in place with incremental checksums → neighbour resolution → send.
+/// No allocation and no exception on the forwarding path.
+/// </summary>
+public sealed partial class PacketEngine
+{
+    private readonly EngineOptions _options;
+    private readonly IFrameSink _sink;
+    private readonly Random _random;
+    private readonly ConnTable _table;
+    private readonly NeighborTable _neighbors = new();
+    private readonly MacAddress[] _portMacs;
+    private readonly byte[] _scratch = new byte[256];
+    private readonly List<IpAddr> _dueSolicits = [];
+    private readonly PersistenceTable _persistence = new();
+    private EngineSnapshot _snapshot = EngineSnapshot.Empty;
+    private int[] _farmIngressPort = [];
+    private int[] _farmEgressPort = [];
+    private long _frameNumber;
+    private long _lastHousekeepingNs = long.MinValue;
+
+    public PacketEngine(EngineOptions options, IFrameSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(sink);
+        _options = options;
+        _sink = sink;
+        _random = options.Seed is int seed ? new Random(seed) : new Random();
+        ulong hashKey = (ulong)_random.NextInt64() ^ ((ulong)_random.NextInt64() << 1);
+        _table = new ConnTable(options.MaxConnections, hashKey);
+        _portMacs = options.PortMacs.Count > 0 ? [.. options.PortMacs] : [EngineOptions.DefaultMac];
+    }
+
+    public EngineCounters Counters { get; } = new();
+    public ConnTable Table => _table;
+    public NeighborTable Neighbors => _neighbors;
+    public EngineSnapshot Snapshot => Volatile.Read(ref _snapshot);
+    public IPacketTrace? Trace { get; set; }
+
+    /// <summary>Raised once per kind when a frame shows veth offloads at work (partial checksum, GSO/GRO super-frame).</summary>
+    public event Action<DropReason>? OffloadDetected;
+    private bool _offloadReported;
+
+    /// <summary>Changes the owned MAC of a port (replay learns it from the capture).</summary>
+    public void SetPortMac(int port, MacAddress mac)
+    {
+        if ((uint)port < (uint)_portMacs.Length) _portMacs[port] = mac;
+    }
+
+    public MacAddress PortMac(int port) => _portMacs[(uint)port < (uint)_portMacs.Length ? port : 0];
+
+    /// <summary>Installs a new configuration snapshot. Flows keep their backends; flows of removed backends are flushed lazily.</summary>
+    public void Apply(EngineSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        int maxFarm = 0, maxBackend = snapshot.BackendsById.Length;
+        foreach (var f in snapshot.Farms) maxFarm = Math.Max(maxFarm, f.Id + 1);
+        var ingress = new int[maxFarm];
+        var egress = new int[maxFarm];
+        foreach (var f in snapshot.Farms)
+        {
+            ingress[f.Id] = PortIndex(f.Config.Iface);
+            egress[f.Id] = PortIndex(f.Config.Oface ?? f.Config.Iface);
+        }
+        Counters.EnsureIds(maxBackend, maxFarm);
+        _farmIngressPort = ingress;
+        _farmEgressPort = egress;
+        Volatile.Write(ref _snapshot, snapshot);
+    }
+
+    private int PortIndex(string? name)
+    {
+        if (name is null) return -1;
+        for (int i = 0; i < _options.PortNames.Count; i++)
+            if (_options.PortNames[i] == name) return i;
+        return -1;
+    }
+
+    // ------------------------------------------------------------------ receive
+
+    /// <summary>Processes one received frame. <paramref name="frame"/> is rewritten in place when forwarded.</summary>
+    public void Process(Span<byte> frame, int port, long nowNs)
+    {
+        Counters.RxFrames++;
+        Counters.RxBytes += frame.Length;
+        _frameNumber++;
+        var snapshot = Volatile.Read(ref _snapshot);
+        var reason = PacketParser.Parse(frame, out var p);
+        if (Trace is not null) TraceFrame(frame, p, reason, nowNs);
+        if (reason != DropReason.None)
+        {
+            Drop(reason);
+            return;
+        }
+        if (p.Kind == FrameKind.Arp)
+        {
+            HandleArp(frame, p, port, snapshot, nowNs);
+        }
+        else
+        {
+            ProcessIp(frame, ref p, port, snapshot, nowNs);
+        }
+        if (_options.SweepPerFrame > 0) _table.Sweep(nowNs, _options.SweepPerFrame);
+        if (nowNs - _lastHousekeepingNs >= NeighborTable.SolicitIntervalNs) Housekeeping(nowNs);
+    }
+
+    /// <summary>Timer work: expire connections, retry or give up neighbour solicitations. Call periodically when idle.</summary>
+    public void Housekeeping(long nowNs)
+    {
+        _lastHousekeepingNs = nowNs;
+        int dropped = _neighbors.ExpirePending(nowNs);
+        if (dropped > 0)
+        {
+            Counters.Drops[(int)DropReason.NeighborUnresolved] += dropped;
+            Trace?.Step(Inv($"neighbour: {dropped} queued frame(s) dropped, no answer to {NeighborTable.MaxSolicitations} solicitations"));
+        }
+        _dueSolicits.Clear();
+        _neighbors.CollectDueSolicitations(nowNs, _dueSolicits);
+        foreach (var ip in _dueSolicits) Solicit(ip, default, -1, Volatile.Read(ref _snapshot));
+    }
+
+    private void ProcessIp(Span<byte> frame, ref PacketInfo p, int port, EngineSnapshot snapshot, long nowNs)
+    {
+        var ethDst = MacAddress.Read(frame);
+        if (!_options.AcceptAnyDestinationMac && !ethDst.IsMulticast && ethDst != PortMac(port))
+        {
+            Drop(DropReason.NotForUs);
+            return;
+        }
+        if (!p.IsV6 && !ChecksumVerifier.Ipv4HeaderValid(frame, p))
+        {
+            Drop(DropReason.Ipv4BadChecksum);
+            return;
+        }
+        var l4Check = ChecksumVerifier.VerifyL4(frame, p);
+        if (l4Check != DropReason.None)
+        {
+            Drop(l4Check);
+            return;
+        }
+        var srcMac = MacAddress.Read(frame[Offsets.EthSrc..]);
+        if (_neighbors.Learn(p.Src, srcMac, port, nowNs)) FlushPending(p.Src, nowNs);
+
+        if (p.IsIcmp)
+        {
+            if (p.IsV6 && p.IcmpType is >= IcmpTypes.V6RouterSolicitation and <= 137)
+            {
+                HandleNdp(frame, p, port, snapshot, nowNs);
+                return;
+            }
+            if (IcmpTypes.IsError(p.IsV6, p.IcmpType))
+            {
+                HandleIcmpError(frame, ref p, port, snapshot, nowNs);
+                return;
+            }
+        }
+
+        var tuple = FlowTuple.From(p);
+        int index = _table.Lookup(tuple, nowNs, out bool reply);
+        if (index >= 0)
+        {
+            ref var e = ref _table[index];
+            if (snapshot.Backend(e.BackendId) is null)
+            {
+                Trace?.Step(Inv($"conntrack: entry {e.Id} belonged to a removed backend: destroyed"));
+                _table.Remove(index, nowNs);
+                index = -1;
+            }
+        }
+        if (index < 0)
+        {
+            if (p.IsIcmp && IcmpTypes.IsEchoRequest(p.IsV6, p.IcmpType) && snapshot.LocalAddresses.Contains(p.Dst))
+            {
+                AnswerEcho(frame, p, port);
+                return;
+            }
+            NewFlow(frame, ref p, port, snapshot, nowNs, tuple);
+            return;
+        }
+        ExistingFlow(frame, ref p, snapshot, nowNs, index, reply);
+    }
+
+    private void ExistingFlow(Span<byte> frame, ref PacketInfo p, EngineSnapshot snapshot, long nowNs, int index, bool reply)
+    {
+        ref var e = ref _table[index];
+        bool seenReplyBefore = e.SeenReply;
+        var oldStatus = e.Status;
+        var oldState = e.TcpState;
+        if (p.Protocol == IpProtocols.Tcp)
+        {
+            var u = TcpStateTable.Update(e.TcpState, reply, p.TcpFlags);
+            if (u.Kind == TcpTransition.Invalid)
+            {
+                Trace?.Step(Inv($"conntrack: INVALID tcp flags in {e.TcpState.ToConntrackName()}: not NATed"));
+                Drop(DropReason.TcpInvalid);
+                return;
+            }
+            if (u.Reopen && !reply)
+            {
+                Trace?.Step(Inv($"conntrack: SYN in {e.TcpState.ToConntrackName()} reopens the connection: old entry {e.Id} destroyed"));
+                _table.Remove(index, nowNs);
+                NewFlow(frame, ref p, -1, snapshot, nowNs, FlowTuple.From(p));
+                return;
+            }
+            if (u.Kind == TcpTransition.Move)
+            {
+                e.TcpState = u.NewState;
+                if (u.ShouldSetAssured(seenReplyBefore)) e.Status |= ConnStatus.Assured;
+            }
+            if (u.ShouldDeleteOnRst(seenReplyBefore))
+            {
+                Account(ref e, reply, p);
+                Trace?.Step("conntrack: RST before any reply: entry destroyed");
+                Translate(frame, ref p, e, reply);
+                var nextHop = reply ? e.Original.Src : e.Reply.Src;
+                int farmId = e.FarmId;
+                _table.Remove(index, nowNs);
+                Send(frame, ref p, nextHop, farmId, reply, snapshot, nowNs);
+                return;
+            }
+            if (u.ShouldRefreshTimeout(seenReplyBefore))
+                _table.Refresh(index, nowNs, _options.Timeouts.TcpTimeout(e.TcpState, seenReplyBefore || reply) * 1_000_000_000L);
+        }
+        else if (p.Protocol == IpProtocols.Udp)
+        {
+            if (seenReplyBefore || reply)
+            {
+                bool stream = nowNs - e.CreatedNs > 2_000_000_000L;
+                _table.Refresh(index, nowNs, (stream ? _options.Timeouts.UdpStreamSeconds : _options.Timeouts.UdpSeconds) * 1_000_000_000L);
+                if (stream && seenReplyBefore) e.Status |= ConnStatus.Assured;
+            }
+            else
+            {
+                _table.Refresh(index, nowNs, _options.Timeouts.UdpSeconds * 1_000_000_000L);
+            }
+        }
+        else
+        {
+            long t = p.IsIcmp ? _options.Timeouts.IcmpSeconds : _options.Timeouts.GenericSeconds;
+            _table.Refresh(index, nowNs, t * 1_000_000_000L);
+            if (reply && !p.IsIcmp) e.Status |= ConnStatus.Assured;
+        }
+        if (reply) e.Status |= ConnStatus.SeenReply;
+        Account(ref e, reply, p);
+        if (Trace is not null) TraceExisting(e, reply, oldState, oldStatus, nowNs);
+        Translate(frame, ref p, e, reply);
+        Send(frame, ref p, reply ? e.Original.Src : e.Reply.Src, e.FarmId, reply, snapshot, nowNs);
+    }
+
+    private void Account(ref ConnEntry e, bool reply, in PacketInfo p)
+    {
+        int bytes = p.IpLength;
+        if (reply) { e.ReplyPackets++; e.ReplyBytes += (ulong)bytes; }
+        else { e.OriginalPackets++; e.OriginalBytes += (ulong)bytes; }
+        var bc = Counters.Backends;
+        if ((uint)e.BackendId < (uint)bc.Length)
+        {
+            bc[e.BackendId].Packets++;
+            bc[e.BackendId].Bytes += bytes;
+        }
+        var fc = Counters.Farms;
+        if ((uint)e.FarmId < (uint)fc.Length)
+        {
+            fc[e.FarmId].Packets++;
+            fc[e.FarmId].Bytes += bytes;
+        }
+    }
+
+    /// <summary>Applies the entry's manipulations to a packet of the flow (nf_nat_packet): original direction → towards the
+    /// reply tuple's source (the backend), reply direction → back to the original tuple.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Translate(Span<byte> frame, ref PacketInfo p, in ConnEntry e, bool reply)
+    {
+        if (!reply)
+        {
+            if ((e.Status & ConnStatus.SrcNat) != 0) PacketRewriter.SetSource(frame, ref p, e.Reply.Dst, e.Reply.DstPort);
+            if ((e.Status & ConnStatus.DstNat) != 0) PacketRewriter.SetDestination(frame, ref p, e.Reply.Src, e.Reply.SrcPort);
+        }
+        else
+        {
+            if ((e.Status & ConnStatus.DstNat) != 0) PacketRewriter.SetSource(frame, ref p, e.Original.Dst, e.Original.DstPort);
+            if ((e.Status & ConnStatus.SrcNat) != 0) PacketRewriter.SetDestination(frame, ref p, e.Original.Src, e.Original.SrcPort);
+        }
+    }
+
+    // ------------------------------------------------------------------ new flows
+
+    private void NewFlow(Span<byte> frame, ref PacketInfo p, int port, EngineSnapshot snapshot, long nowNs, in FlowTuple tuple)
+    {
+        var farm = snapshot.FindFarm(p.Dst, p.Protocol, p.DstPort);
+        if (farm is null)
+        {
+            Trace?.Step(snapshot.IsVirtualAddress(p.Dst)
+                ? Inv($"mangle PREROUTING: no farm of {p.Dst} takes {IpProtocols.Name(p.Protocol)} port {p.DstPort}")
+                : "mangle PREROUTING: no tracked flow and no farm: not forwarded");
+            Drop(p.Protocol is IpProtocols.Tcp or IpProtocols.Udp or IpProtocols.Sctp || snapshot.IsVirtualAddress(p.Dst)
+                ? DropReason.NoFarm : DropReason.UnsupportedProtocol);
+            return;
+        }
+        if (!farm.IsUp)
+        {
+            Trace?.Step(Inv($"farm {farm.Name} is {farm.Config.State.ToString().ToLowerInvariant()}: no new flows"));
+            Drop(DropReason.FarmDown);
+            return;
+        }
+        var tcpState = TcpState.None;
+        if (p.Protocol == IpProtocols.Tcp && !TcpStateTable.TryStartNew(p.TcpFlags, _options.TcpLoose && !farm.Config.TcpStrict, out tcpState))
+        {
+            Trace?.Step(Inv($"conntrack: tcp flags {FormatTcpFlags(p.TcpFlags)} cannot start a connection: INVALID"));
+            Drop(DropReason.TcpNoSynForNewFlow);
+            return;
+        }
+
+        var input = new SchedInput(p.Src, p.Dst, p.SrcPort, p.DstPort, MacAddress.Read(frame[Offsets.EthSrc..]), MacAddress.Read(frame));
+        BackendRuntime? backend = null;
+        string why = "";
+        if (farm.Config.Persistence != HashFields.None
+            && _persistence.TryGet(farm.Id, input, farm.Config.Persistence, nowNs, out int persistedId)
+            && snapshot.Backend(persistedId) is { } pb && Contains(farm.Candidates, pb))
+        {
+            backend = pb;
+            if (Trace is not null) why = "persistence: same client as before";
+        }
+        if (backend is null)
+        {
+            int pick = farm.Scheduler.Pick(input, _random, out ulong detail);
+            if (pick < 0)
+            {
+                Trace?.Step(Inv($"farm {farm.Name}: no backend available (level {farm.Level})"));
+                Drop(DropReason.NoBackend);
+                return;
+            }
+            backend = farm.Candidates[pick];
+            if (Trace is not null) why = DescribePick(farm, pick, detail);
+        }
+        if (backend.Address.IsV4 != p.Src.IsV4)
+        {
+            Trace?.Step(Inv($"farm {farm.Name}: backend {backend.Name} is of the other address family"));
+            Drop(DropReason.NoBackend);
+            return;
+        }
+
+        ushort backendPort = backend.Port != 0 && p.HasPorts ? backend.Port : p.DstPort;
+        var status = ConnStatus.DstNat;
+        FlowTuple replyTuple;
+        if (farm.SourceNat)
+        {
+            var snatAddress = backend.SourceAddress ?? farm.SnatAddress;
+            status |= ConnStatus.SrcNat;
+            replyTuple = new FlowTuple(backend.Address, snatAddress, backendPort, p.SrcPort, p.Protocol);
+            if (!UniqueTuple(ref replyTuple, nowNs))
+            {
+                Trace?.Step("nat POSTROUTING: SNAT: no free source port");
+                Drop(DropReason.NatPortsExhausted);
+                return;
+            }
+        }
+        else
+        {
+            replyTuple = new FlowTuple(backend.Address, p.Src, backendPort, p.SrcPort, p.Protocol);
+            if (_table.IsTaken(replyTuple, nowNs))
+            {
+                Trace?.Step("nat PREROUTING: DNAT: the reply tuple is already in use by another connection");
+                Drop(DropReason.NatPortsExhausted);
+                return;
+            }
+        }
+
+        long timeout = p.Protocol switch
+        {
+            IpProtocols.Tcp => _options.Timeouts.TcpTimeout(tcpState, false),
+            IpProtocols.Udp => _options.Timeouts.UdpSeconds,
+            IpProtocols.Icmp or IpProtocols.Icmpv6 => _options.Timeouts.IcmpSeconds,
+            _ => _options.Timeouts.GenericSeconds,
+        };
+        int index = _table.Insert(tuple, replyTuple, nowNs, timeout * 1_000_000_000L, status, _random);
+        if (index < 0)
+        {
+            Trace?.Step(Inv($"conntrack: table full ({_table.Count}/{_table.Max}) and every entry is ASSURED: dropped"));
+            Drop(DropReason.TableFull);
+            return;
+        }
+        ref var e = ref _table[index];
+        e.TcpState = tcpState;
+        e.FarmId = farm.Id;
+        e.BackendId = backend.Id;
+        e.Mark = backend.Mark;
+        if (farm.Config.Persistence != HashFields.None)
+            _persistence.Set(farm.Id, input, farm.Config.Persistence, backend.Id, nowNs + farm.Config.PersistTtlSeconds * 1_000_000_000L);
+        Counters.NewFlows++;
+        if ((uint)backend.Id < (uint)Counters.Backends.Length) Counters.Backends[backend.Id].Connections++;
+        if ((uint)farm.Id < (uint)Counters.Farms.Length) Counters.Farms[farm.Id].Connections++;
+        _table.Events?.OnEvent(ConnEventType.New, e, nowNs);
+        if (Trace is not null) TraceNew(farm, backend, why, e, nowNs);
+        Account(ref e, false, p);
+        Translate(frame, ref p, e, false);
+        Send(frame, ref p, e.Reply.Src, farm.Id, false, snapshot, nowNs);
+    }
+
+    private static bool Contains(System.Collections.Immutable.ImmutableArray<BackendRuntime> list, BackendRuntime b)
+    {
+        foreach (var x in list) if (ReferenceEquals(x, b)) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// get_unique_tuple for SNAT: keep the client's port when the reply tuple is free; else search the port's class
+    /// (1–511, 600–1023, 1024–65535) from a random offset, up to 128 candidates, halving the attempts with a new offset
+    /// until fewer than 16 remain (nf_nat_l4proto_unique_tuple).
+    /// </summary>
+    private bool UniqueTuple(ref FlowTuple reply, long nowNs)
+    {
+        if (!_table.IsTaken(reply, nowNs)) return true;
+        ushort original = reply.DstPort;
+        int min, rangeSize;
+        if (original < 1024)
+        {
+            if (original < 512) { min = 1; rangeSize = 511; }
+            else { min = 600; rangeSize = 1023 - 600 + 1; }
+        }
+        else
+        {
+            min = 1024;
+            rangeSize = 65535 - 1024 + 1;
+        }
+        int attempts = Math.Min(rangeSize, 128);
+        int offset = _random.Next(65536);
+        while (true)
+        {
+            for (int i = 0; i < attempts; i++, offset++)
+            {
+                var candidate = reply with { DstPort = (ushort)(min + (offset % rangeSize)) };
+                if (!_table.IsTaken(candidate, nowNs))
+                {
+                    Trace?.Step(Inv($"nat: reply tuple {reply.Format()} in use: source port {original} → {candidate.DstPort} (get_unique_tuple)"));
+                    reply = candidate;
+                    Counters.NatPortRemaps++;
+                    return true;
+                }
+            }
+            if (attempts >= rangeSize || attempts < 16) return false;
+            attempts /= 2;
+            offset = _random.Next(65536);
+        }
+    }
+
+    // ------------------------------------------------------------------ transmit
+
+    /// <summary>Routes a translated packet: TTL, MACs for the next hop (queued while unresolved), send.</summary>
+    private void Send(Span<byte> frame, ref PacketInfo p, IpAddr nextHop, int farmId, bool toClient, EngineSnapshot snapshot, long nowNs)
+    {
+        if (!PacketRewriter.DecrementTtl(frame, p))
+        {
+            Trace?.Step("forward: TTL exceeded");
+            Drop(DropReason.TtlExceeded);
+            return;
+        }
+        var ports = toClient ? _farmIngressPort : _farmEgressPort;
+        int configuredPort = (uint)farmId < (uint)ports.Length ? ports[farmId] : -1;
+        var packet = frame[..p.PacketEnd];
+        if (_neighbors.TryGet(nextHop, out var mac, out int port))
+        {
+            Transmit(packet, mac, port);
+            Counters.Forwarded++;
+            if (Trace is not null) Trace.Step(Inv($"out port{port}: {DescribePacket(p)} to {mac}"));
+            return;
+        }
+        int egress = configuredPort >= 0 ? configuredPort : 0;
+        PortMac(egress).Write(packet[Offsets.EthSrc..]);
+        bool solicit = _neighbors.Enqueue(nextHop, packet, egress, nowNs, out bool queued);
+        if (!queued)
+        {
+            Trace?.Step(Inv($"neighbour {nextHop} unresolved and its queue is full: dropped"));
+            Drop(DropReason.NeighborUnresolved);
+        }
+        else
+        {
+            Trace?.Step(Inv($"neighbour {nextHop} unknown: frame queued until it answers"));
+        }
+        if (solicit) Solicit(nextHop, p.Src, egress, snapshot);
+    }
+
+    private void Transmit(Span<byte> packet, MacAddress dst, int port)
+    {
+        dst.Write(packet);
+        PortMac(port).Write(packet[Offsets.EthSrc..]);
+        Counters.TxFrames++;
+        Counters.TxBytes += packet.Length;
+        _sink.Send(packet, port);
+    }
+
+    private void FlushPending(IpAddr ip, long nowNs)
+    {
+        var frames = _neighbors.TakePending(ip);
+        if (frames is null || !_neighbors.TryGet(ip, out var mac, out int port)) return;
+        foreach (var (f, _) in frames)
+        {
+            Transmit(f, mac, port);
+            Counters.Forwarded++;
+        }
+        Trace?.Step(Inv($"neighbour {ip} is at {mac}: {frames.Count} queued frame(s) sent"));
+    }
+
+    /// <summary>Sends an ARP request or an NDP neighbour solicitation for <paramref name="target"/>.</summary>
+    private void Solicit(IpAddr target, IpAddr preferredSource, int port, EngineSnapshot snapshot)
+    {
+        var source = snapshot.LocalAddresses.Contains(preferredSource) ? preferredSource : PickLocalAddress(snapshot, target.IsV4);
+        int first = port >= 0 ? port : 0, last = port >= 0 ? port : _portMacs.Length - 1;
+        for (int pt = first; pt <= last; pt++)
+        {
+            int len;
+            if (target.IsV4)
+            {
+                len = NeighborMessages.WriteArp(_scratch, NeighborMessages.ArpRequest, MacAddress.Broadcast, PortMac(pt), source.V4, MacAddress.Zero, target.V4);
+                Counters.ArpRequestsSent++;
+            }
+            else
+            {
+                var group = NeighborMessages.SolicitedNode(target);
+                len = NeighborMessages.WriteNdp(_scratch, IcmpTypes.V6NeighborSolicitation, MacAddress.Ipv6Multicast((uint)group.Lo), PortMac(pt), source, group, target, false);
+                Counters.NdpSolicitationsSent++;
+            }
+            Counters.TxFrames++;
+            Counters.TxBytes += len;
+            _sink.Send(_scratch.AsSpan(0, len), pt);
+        }
+        Trace?.Step(Inv($"neighbour: {(target.IsV4 ? "ARP who-has" : "NDP solicitation for")} {target} tell {source}"));
+    }
+
+    private static IpAddr PickLocalAddress(EngineSnapshot snapshot, bool v4)
+    {
+        foreach (var f in snapshot.Farms)
+            if (f.VirtualAddress.IsV4 == v4) return f.VirtualAddress;
+        return v4 ? IpAddr.FromV4(0) : default;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Drop(DropReason reason)
+    {
+        Counters.Drops[(int)reason]++;
+        if (reason is DropReason.PartialChecksumOffload or DropReason.GsoSuperFrame && !_offloadReported)
+        {
+            _offloadReported = true;
+            OffloadDetected?.Invoke(reason);
+        }
+        if (Trace is not null) Trace.Step("drop: " + reason.Name());
+    }
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,57 @@
+using System.Buffers.Binary;
+
+namespace UserLB.Packets;
+
+/// <summary>Arrival checks as conntrack does with nf_conntrack_checksum=1: a full sum, once per received frame.</summary>
+public static class ChecksumVerifier
+{
+    public static bool Ipv4HeaderValid(ReadOnlySpan<byte> frame, in PacketInfo info) =>
+        Checksum.Verifies(Checksum.Sum(frame.Slice(info.L3Offset, info.L3HeaderLength)));
+
+    /// <summary>The pseudo-header sum of the packet's L4 segment (IPv4 or IPv6).</summary>
+    public static ulong PseudoHeaderSum(ReadOnlySpan<byte> frame, in PacketInfo info)
+    {
+        var ip = frame[info.L3Offset..];
+        return info.IsV6
+            ? Checksum.PseudoHeaderV6(ip[Offsets.Ip6Src..], ip[Offsets.Ip6Dst..], info.Protocol, info.L4Length)
+            : Checksum.PseudoHeaderV4(ip[Offsets.Ip4Src..], ip[Offsets.Ip4Dst..], info.Protocol, info.L4Length);
+    }
+
+    /// <summary>Offset of the L4 checksum field within the L4 header, or -1 when the protocol has none we handle.</summary>
+    public static int L4ChecksumOffset(byte protocol) => protocol switch
+    {
+        IpProtocols.Tcp => Offsets.TcpChecksum,
+        IpProtocols.Udp => Offsets.UdpChecksum,
+        IpProtocols.Icmp or IpProtocols.Icmpv6 => Offsets.IcmpChecksum,
+        _ => -1,
+    };
+
+    /// <summary>Verifies the transport checksum. Recognises a CHECKSUM_PARTIAL frame (tx offload on a veth): the field
+    /// then holds only the folded pseudo-header sum.</summary>
+    public static DropReason VerifyL4(ReadOnlySpan<byte> frame, in PacketInfo info)
+    {
+        var l4 = frame.Slice(info.L4Offset, info.L4Length);
+        switch (info.Protocol)
+        {
+            case IpProtocols.Tcp:
+            case IpProtocols.Udp:
+            {
+                int field = info.Protocol == IpProtocols.Tcp ? Offsets.TcpChecksum : Offsets.UdpChecksum;
+                ushort stored = BinaryPrimitives.ReadUInt16BigEndian(l4[field..]);
+                if (info.Protocol == IpProtocols.Udp && stored == 0)
+                    return info.IsV6 ? DropReason.L4BadChecksum : DropReason.None; // IPv4: no checksum; IPv6: mandatory
+                ulong pseudo = PseudoHeaderSum(frame, info);
+                if (Checksum.Verifies(Checksum.Sum(l4, pseudo))) return DropReason.None;
+                return stored == Checksum.Fold(pseudo) ? DropReason.PartialChecksumOffload : DropReason.L4BadChecksum;
+            }
+            case IpProtocols.Icmp:
+                return Checksum.Verifies(Checksum.Sum(l4)) ? DropReason.None : DropReason.L4BadChecksum;
+            case IpProtocols.Icmpv6:
+                return Checksum.Verifies(Checksum.Sum(l4, PseudoHeaderSum(frame, info))) ? DropReason.None : DropReason.L4BadChecksum;
+            case IpProtocols.Sctp:
+                return Crc32C.VerifySctp(l4) ? DropReason.None : DropReason.L4BadChecksum;
+            default:
+                return DropReason.None;
+        }
+    }
+}

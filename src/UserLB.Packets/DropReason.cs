@@ -1,0 +1,80 @@
+namespace UserLB.Packets;
+
+/// <summary>Why a frame was not forwarded. Every received frame ends either forwarded, consumed (ARP/NDP) or dropped with one of these.</summary>
+public enum DropReason : byte
+{
+    None = 0,
+    // Layer 2
+    FrameTruncated,
+    VlanTruncated,
+    UnsupportedEtherType,
+    NotForUs,
+    ArpMalformed,
+    ArpNotForUs,
+    // IPv4
+    Ipv4Truncated,
+    Ipv4BadVersion,
+    Ipv4BadHeaderLength,
+    Ipv4BadTotalLength,
+    Ipv4BadChecksum,
+    Ipv4Fragment,
+    // IPv6
+    Ipv6Truncated,
+    Ipv6BadVersion,
+    Ipv6BadPayloadLength,
+    Ipv6ExtensionTruncated,
+    Ipv6ExtensionChainTooLong,
+    Ipv6Fragment,
+    // Layer 4
+    L4Truncated,
+    TcpBadHeaderLength,
+    UdpBadLength,
+    L4BadChecksum,
+    PartialChecksumOffload,
+    GsoSuperFrame,
+    UnsupportedProtocol,
+    IcmpMalformed,
+    NdpMalformed,
+    // Decisions
+    NoFarm,
+    FarmDown,
+    NoBackend,
+    TcpInvalid,
+    TcpNoSynForNewFlow,
+    TableFull,
+    NatPortsExhausted,
+    IcmpErrorUntracked,
+    TtlExceeded,
+    NeighborUnresolved,
+    FlowBackendRemoved,
+    RateLimited,
+    ConnLimit,
+    QueueFull,
+    Count,
+}
+
+public static class DropReasons
+{
+    private static readonly string[] Names = BuildNames();
+
+    private static string[] BuildNames()
+    {
+        var names = new string[(int)DropReason.Count];
+        for (var i = 0; i < names.Length; i++)
+        {
+            var s = ((DropReason)i).ToString();
+            var sb = new System.Text.StringBuilder(s.Length + 4);
+            for (var j = 0; j < s.Length; j++)
+            {
+                var c = s[j];
+                if (char.IsUpper(c) && j > 0) sb.Append('_');
+                sb.Append(char.ToLowerInvariant(c));
+            }
+            names[i] = sb.ToString();
+        }
+        return names;
+    }
+
+    /// <summary>snake_case name used in traces, stats and metrics (e.g. "ipv4_bad_checksum").</summary>
+    public static string Name(this DropReason reason) => (uint)reason < (uint)Names.Length ? Names[(int)reason] : "unknown";
+}
