@@ -208,18 +208,9 @@ public static class ConfigParser
         return list;
     }
 
-    private static string? FindName(List<(string Key, JsonElement Value)> props, string key, Where w)
-    {
-        foreach (var (k, v) in props)
-        {
-            if (k == key)
-            {
-                return ConfigValues.Scalar(v, w.WithKey(key));
-            }
-        }
-
-        return null;
-    }
+    /// <summary>The identifying key of an object (name, client), read before the rest so that messages can name the object.</summary>
+    private static string? FindName(JsonElement obj, string key, Where w) =>
+        obj.TryGetProperty(key, out var v) ? ConfigValues.Scalar(v, w.WithKey(key)) : null;
 
     private static void RejectUnlessEmpty(JsonElement value, Where w, string why)
     {
@@ -264,10 +255,9 @@ public static class ConfigParser
             throw w.Error("expected an object, got " + ConfigValues.Describe(e));
         }
 
-        var props = Properties(e, w);
-        var name = FindName(props, "name", w) ?? throw w.Error("missing key \"name\"");
-        name = ConfigValues.Name(name, w.WithKey("name"));
+        var name = ConfigValues.Name(FindName(e, "name", w) ?? throw w.Error("missing key \"name\""), w.WithKey("name"));
         w = Where.ForFarm(name, index);
+        var props = Properties(e, w);
 
         ConfigAction? action = null;
         var keys = ImmutableArray.CreateBuilder<string>();
@@ -519,10 +509,9 @@ public static class ConfigParser
             throw w.Error("expected an object, got " + ConfigValues.Describe(e));
         }
 
-        var props = Properties(e, w);
-        var name = FindName(props, "name", w) ?? throw w.Error("missing key \"name\"");
-        name = ConfigValues.Name(name, w.WithKey("name"));
+        var name = ConfigValues.Name(FindName(e, "name", w) ?? throw w.Error("missing key \"name\""), w.WithKey("name"));
         w = farm.ForBackend(name, index);
+        var props = Properties(e, w);
 
         ConfigAction? action = null;
         var keys = ImmutableArray.CreateBuilder<string>();
@@ -640,8 +629,7 @@ public static class ConfigParser
                 throw sw.Error("expected an object, got " + ConfigValues.Describe(item));
             }
 
-            var props = Properties(item, sw);
-            var client = FindName(props, "client", sw) ?? throw sw.Error("missing key \"client\"");
+            var client = FindName(item, "client", sw) ?? throw sw.Error("missing key \"client\"");
             if (client.Trim().Length == 0)
             {
                 throw sw.WithKey("client").Error("the client cannot be empty");
@@ -649,6 +637,7 @@ public static class ConfigParser
 
             client = ConfigValues.AnyText(client, sw.WithKey("client"));
             sw = farm.ForSession(client, index);
+            var props = Properties(item, sw);
             string? backend = null;
             ConfigAction? action = null;
             foreach (var (key, v) in props)

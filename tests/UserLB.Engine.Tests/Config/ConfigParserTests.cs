@@ -74,15 +74,25 @@ public class ConfigParserTests
         }
         """;
 
-    private static string FarmWith(string extraKeys) => $$"""
-        {"farms": [{"name": "app", "virtual-addr": "192.168.101.250", {{extraKeys}}
-          "backends": [{"name": "bck0", "ip-addr": "192.168.1.10"}]}]}
-        """;
+    /// <summary>A valid farm "app" with backend "bck0", where <paramref name="key"/> is set (or replaced) to the raw JSON <paramref name="json"/>.</summary>
+    private static string FarmWith(string key, string json)
+    {
+        var vip = key == "virtual-addr" ? string.Empty : "\"virtual-addr\": \"192.168.101.250\",";
+        return $$"""
+            {"farms": [{"name": "app", {{vip}} "{{key}}": {{json}},
+              "backends": [{"name": "bck0", "ip-addr": "192.168.1.10"}]}]}
+            """;
+    }
 
-    private static string BackendWith(string extraKeys) => $$"""
-        {"farms": [{"name": "app", "virtual-addr": "192.168.101.250",
-          "backends": [{"name": "bck1", "ip-addr": "192.168.1.11", {{extraKeys}} "state": "up"}]}]}
-        """;
+    /// <summary>A valid farm "app" with backend "bck1", where the backend's <paramref name="key"/> is set (or replaced) to <paramref name="json"/>.</summary>
+    private static string BackendWith(string key, string json)
+    {
+        var ip = key == "ip-addr" ? string.Empty : "\"ip-addr\": \"192.168.1.11\",";
+        return $$"""
+            {"farms": [{"name": "app", "virtual-addr": "192.168.101.250",
+              "backends": [{"name": "bck1", {{ip}} "{{key}}": {{json}}, "priority": "1"}]}]}
+            """;
+    }
 
     // ---- defaults and the reference farm ------------------------------------------------------------
 
@@ -152,7 +162,7 @@ public class ConfigParserTests
         var farm = Assert.Single(config.Farms);
         Assert.Equal("app", farm.Name);
         Assert.Equal(IPAddress.Parse("192.168.101.250"), farm.VirtualAddress);
-        Assert.Equal([new PortRange(443, 443)], farm.VirtualPorts);
+        Assert.Equal([new PortRange(443, 443)], farm.VirtualPorts.ToArray());
         Assert.True(farm.MatchesPort(443));
         Assert.False(farm.MatchesPort(80));
         Assert.Equal(FarmProtocol.Tcp, farm.Protocol);
@@ -170,7 +180,7 @@ public class ConfigParserTests
 
         Assert.Equal(AddressFamilyKind.Inet, farm.Family);
         Assert.Equal(IPAddress.Parse("2001:db8::1"), farm.VirtualAddress);
-        Assert.Equal([new PortRange(80, 80), new PortRange(443, 443), new PortRange(8000, 8010)], farm.VirtualPorts);
+        Assert.Equal([new PortRange(80, 80), new PortRange(443, 443), new PortRange(8000, 8010)], farm.VirtualPorts.ToArray());
         Assert.Equal(IPAddress.Parse("192.168.0.1"), farm.SourceAddress);
         Assert.Equal(FarmMode.Dnat, farm.Mode);
         Assert.Equal(FarmProtocol.Udp, farm.Protocol);
@@ -196,7 +206,7 @@ public class ConfigParserTests
         Assert.Equal("[FNAME]", farm.Extras["log-prefix"]);
         Assert.Equal("-1", farm.Extras["queue"]);
         Assert.Equal("off", farm.Extras["flow-offload"]);
-        Assert.Equal([new StaticSession("10.0.0.1 . 1234", "v4")], farm.Sessions);
+        Assert.Equal([new StaticSession("10.0.0.1 . 1234", "v4")], farm.Sessions.ToArray());
 
         var v4 = farm.Backends[0];
         Assert.Equal(8443, v4.Port);
@@ -223,7 +233,7 @@ public class ConfigParserTests
             """);
 
         var farm = config.Farms[0];
-        Assert.Equal([PortRange.Single(443)], farm.VirtualPorts);
+        Assert.Equal([PortRange.Single(443)], farm.VirtualPorts.ToArray());
         Assert.Equal((30, 2, 50, 7, 90), (farm.PersistTtlSeconds, farm.Priority, farm.NewRateLimit, farm.EstConnLimit, farm.LimitsTtlSeconds));
         Assert.Equal(524u, farm.Mark); // a JSON number is decimal; a string mark is hexadecimal, as in nftlb
         var b = farm.Backends[0];
@@ -238,7 +248,7 @@ public class ConfigParserTests
               "scheduler":"hash","sched-param":["srcip","dstport"],"persistence":["srcip"],"log":["input","output"],"tcp-strict":true}]}
             """).Farms[0];
 
-        Assert.Equal([PortRange.Single(80), PortRange.Single(443), new PortRange(8000, 8010)], farm.VirtualPorts);
+        Assert.Equal([PortRange.Single(80), PortRange.Single(443), new PortRange(8000, 8010)], farm.VirtualPorts.ToArray());
         Assert.Equal(HashFields.SrcIp | HashFields.DstPort, farm.SchedParam);
         Assert.Equal(HashFields.SrcIp, farm.Persistence);
         Assert.Equal(LogTargets.Input | LogTargets.Output, farm.Log);
@@ -395,7 +405,7 @@ public class ConfigParserTests
     [InlineData("mode", "null", "expected a string or a number, got null")]
     public void Parse_InvalidFarmValue_MessageNamesFarmAndKey(string key, string json, string expected)
     {
-        var ex = Assert.Throws<ConfigException>(() => ConfigParser.Parse(FarmWith($"\"{key}\": {json},")));
+        var ex = Assert.Throws<ConfigException>(() => ConfigParser.Parse(FarmWith(key, json)));
 
         Assert.Contains("farm \"app\"", ex.Message);
         Assert.Contains($"\"{key}\"", ex.Message);
@@ -418,10 +428,11 @@ public class ConfigParserTests
     [InlineData("ether-addr", "\"1:2:3\"", "is not a MAC address")]
     [InlineData("action", "\"explode\"", "is not one of: none, start, stop, reload, delete, flush")]
     [InlineData("virtual-addr", "\"10.0.0.1\"", "unknown key \"virtual-addr\"")]
+    [InlineData("priority", "\"2\"", "the key is given twice with different values")]
     [InlineData("weight", "[1]", "expected a string or a number, got an array")]
     public void Parse_InvalidBackendValue_MessageNamesFarmBackendAndKey(string key, string json, string expected)
     {
-        var ex = Assert.Throws<ConfigException>(() => ConfigParser.Parse(BackendWith($"\"{key}\": {json},")));
+        var ex = Assert.Throws<ConfigException>(() => ConfigParser.Parse(BackendWith(key, json)));
 
         Assert.Contains("farm \"app\", backend \"bck1\"", ex.Message);
         Assert.Contains($"\"{key}\"", ex.Message);
@@ -432,7 +443,7 @@ public class ConfigParserTests
     [Fact]
     public void Parse_BackendWeight_ExactMessage()
     {
-        var ex = Assert.Throws<ConfigException>(() => ConfigParser.Parse(BackendWith("\"weight\": \"abc\",")));
+        var ex = Assert.Throws<ConfigException>(() => ConfigParser.Parse(BackendWith("weight", "\"abc\"")));
 
         Assert.Equal("farm \"app\", backend \"bck1\", key \"weight\": \"abc\" is not a non-negative integer", ex.Message);
         Assert.Equal("weight", ex.Key);
@@ -441,7 +452,7 @@ public class ConfigParserTests
     [Fact]
     public void Parse_WeightZero_Accepted()
     {
-        var farm = ConfigParser.Parse(BackendWith("\"weight\": \"0\",")).Farms[0];
+        var farm = ConfigParser.Parse(BackendWith("weight", "\"0\"")).Farms[0];
 
         Assert.Equal(0, farm.Backends[0].Weight);
     }
@@ -582,7 +593,7 @@ public class ConfigParserTests
         Assert.Empty(farm.Keys);
         var backend = Assert.Single(farm.Backends);
         Assert.Equal("bck1", backend.Name);
-        Assert.Equal(["state"], backend.Keys);
+        Assert.Equal(["state"], backend.Keys.ToArray());
         Assert.Null(backend.Action);
     }
 

@@ -47,7 +47,7 @@ public class NftlbCorpusTests
         Assert.Equal(50, farm.PersistTtlSeconds);
         Assert.Equal(
             [new StaticSession("192.168.44.4 . 95", "bck0"), new StaticSession("192.168.44.4 . 96", "bck1"), new StaticSession("192.168.44.4 . 97", "bck1")],
-            farm.Sessions);
+            farm.Sessions.ToArray());
         Assert.Equal([(ushort)10, (ushort)20], farm.Backends.Select(b => b.Port));
     }
 

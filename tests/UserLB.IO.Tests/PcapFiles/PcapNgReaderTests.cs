@@ -351,6 +351,44 @@ public sealed class PcapNgReaderTests
         Assert.Contains(expected, ex.Message);
     }
 
+    [Theory]
+    [InlineData((byte)29)]
+    [InlineData((byte)0xC0)]
+    public void TryReadNext_UnsupportedIfTsresol_SetsError(byte tsResol)
+    {
+        byte[] file = new PcapNgBuilder()
+            .Section(false)
+            .Interface((ushort)LinkTypes.Ethernet)
+            .EnhancedPacket(0, 1, Frame(10, 0))
+            .Interface((ushort)LinkTypes.Ethernet, tsResol: tsResol)
+            .EnhancedPacket(1, 1, Frame(10, 0))
+            .ToArray();
+
+        using PcapReader reader = ReaderFor(file);
+        Assert.True(reader.TryReadNext(out _));
+        Assert.False(reader.TryReadNext(out _));
+        Assert.NotNull(reader.Error);
+        Assert.Contains("if_tsresol", reader.Error);
+    }
+
+    [Fact]
+    public void TryReadNext_CorruptSecondSectionHeader_SetsErrorWithoutThrowing()
+    {
+        PcapNgBuilder builder = new PcapNgBuilder()
+            .Section(false)
+            .Interface((ushort)LinkTypes.Ethernet)
+            .EnhancedPacket(0, 1, Frame(10, 0));
+        int secondSection = builder.Length;
+        byte[] file = builder.Section(true, byteOrderMagic: 0xDEADBEEF).ToArray();
+
+        using PcapReader reader = ReaderFor(file);
+        Assert.True(reader.TryReadNext(out _));
+        Assert.False(reader.TryReadNext(out _));
+        Assert.NotNull(reader.Error);
+        Assert.Contains("byte-order magic", reader.Error);
+        Assert.Contains($"byte offset {secondSection}", reader.Error);
+    }
+
     [Fact]
     public void Open_TruncatedSectionHeader_Throws()
     {

@@ -1,0 +1,55 @@
+using UserLB.Cli;
+using UserLB.Cli.Commands;
+using UserLB.Engine.Config;
+
+const string TopUsage = """
+    usage: userlb <command> [options]
+
+    commands:
+      replay   run the engine offline over a capture (userlb replay --help)
+      version  print the version
+
+    Every command takes --help.
+    """;
+
+if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+{
+    Console.Out.WriteLine(TopUsage);
+    return args.Length == 0 ? 2 : 0;
+}
+
+try
+{
+    return args[0] switch
+    {
+        "replay" => ReplayCommand.Run(args[1..]),
+        "version" or "--version" => Version(),
+        _ => throw new UsageException($"unknown command \"{args[0]}\" (try userlb --help)"),
+    };
+}
+catch (UsageException ex)
+{
+    Console.Error.WriteLine($"userlb: {ex.Message}");
+    return 2;
+}
+catch (ConfigException ex)
+{
+    Console.Error.WriteLine($"userlb: invalid config: {ex.Message}");
+    return 2;
+}
+catch (InvalidDataException ex)
+{
+    Console.Error.WriteLine($"userlb: {ex.Message}");
+    return 2;
+}
+catch (IOException ex)
+{
+    Console.Error.WriteLine($"userlb: {ex.Message}");
+    return 2;
+}
+
+static int Version()
+{
+    Console.Out.WriteLine("userlb " + (typeof(UsageException).Assembly.GetName().Version?.ToString() ?? "0"));
+    return 0;
+}
