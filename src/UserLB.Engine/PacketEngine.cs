@@ -30,7 +30,8 @@ public sealed partial class PacketEngine
     private int[] _farmIngressPort = [];
     private int[] _farmEgressPort = [];
     private long _frameNumber;
-    private long _lastHousekeepingNs = long.MinValue;
+    private long _lastHousekeepingNs;
+    private bool _housekept;
 
     public PacketEngine(EngineOptions options, IFrameSink sink)
     {
@@ -114,13 +115,14 @@ public sealed partial class PacketEngine
             ProcessIp(frame, ref p, port, snapshot, nowNs);
         }
         if (_options.SweepPerFrame > 0) _table.Sweep(nowNs, _options.SweepPerFrame);
-        if (nowNs - _lastHousekeepingNs >= NeighborTable.SolicitIntervalNs) Housekeeping(nowNs);
+        if (!_housekept || nowNs - _lastHousekeepingNs >= NeighborTable.SolicitIntervalNs) Housekeeping(nowNs);
     }
 
     /// <summary>Timer work: expire connections, retry or give up neighbour solicitations. Call periodically when idle.</summary>
     public void Housekeeping(long nowNs)
     {
         _lastHousekeepingNs = nowNs;
+        _housekept = true;
         int dropped = _neighbors.ExpirePending(nowNs);
         if (dropped > 0)
         {

@@ -70,7 +70,7 @@ public sealed class NeighborTable
     {
         if (!_pending.TryGetValue(ip, out var p))
         {
-            p = new Pending { FirstNs = nowNs, LastSolicitNs = long.MinValue };
+            p = new Pending { FirstNs = nowNs, LastSolicitNs = nowNs - SolicitIntervalNs };
             _pending[ip] = p;
         }
         queued = p.Frames.Count < MaxQueuedPerNeighbor;

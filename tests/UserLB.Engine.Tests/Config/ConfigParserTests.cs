@@ -90,7 +90,7 @@ public class ConfigParserTests
         var ip = key == "ip-addr" ? string.Empty : "\"ip-addr\": \"192.168.1.11\",";
         return $$"""
             {"farms": [{"name": "app", "virtual-addr": "192.168.101.250",
-              "backends": [{"name": "bck1", {{ip}} "{{key}}": {{json}}, "priority": "1"}]}]}
+              "backends": [{"name": "bck1", {{ip}} "{{key}}": {{json}}, "state": "up"}]}]}
             """;
     }
 
@@ -428,7 +428,7 @@ public class ConfigParserTests
     [InlineData("ether-addr", "\"1:2:3\"", "is not a MAC address")]
     [InlineData("action", "\"explode\"", "is not one of: none, start, stop, reload, delete, flush")]
     [InlineData("virtual-addr", "\"10.0.0.1\"", "unknown key \"virtual-addr\"")]
-    [InlineData("priority", "\"2\"", "the key is given twice with different values")]
+    [InlineData("state", "\"down\"", "the key is given twice with different values")]
     [InlineData("weight", "[1]", "expected a string or a number, got an array")]
     public void Parse_InvalidBackendValue_MessageNamesFarmBackendAndKey(string key, string json, string expected)
     {

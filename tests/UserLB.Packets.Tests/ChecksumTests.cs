@@ -1,0 +1,77 @@
+using System.Buffers.Binary;
+using UserLB.Packets;
+
+namespace UserLB.Packets.Tests;
+
+public class ChecksumTests
+{
+    private static ushort Reference(ReadOnlySpan<byte> data)
+    {
+        // Plain RFC 1071: 16-bit words, end-around carry, complement.
+        uint sum = 0;
+        for (int i = 0; i < data.Length; i += 2)
+        {
+            uint w = (uint)data[i] << 8;
+            if (i + 1 < data.Length) w |= data[i + 1];
+            sum += w;
+            sum = (sum & 0xFFFF) + (sum >> 16);
+        }
+        return (ushort)~sum;
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(20)]
+    [InlineData(1499)]
+    public void Compute_RandomData_MatchesPlainRfc1071(int length)
+    {
+        var rnd = new Random(length);
+        var data = new byte[length];
+        rnd.NextBytes(data);
+        Assert.Equal(Reference(data), Checksum.Compute(data));
+    }
+
+    [Fact]
+    public void Update16_ManyRandomEdits_MatchesFullRecompute()
+    {
+        var rnd = new Random(42);
+        var data = new byte[64];
+        for (int n = 0; n < 10_000; n++)
+        {
+            rnd.NextBytes(data);
+            BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(10), 0);
+            ushort check = Checksum.Compute(data);
+            BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(10), check);
+            int at = rnd.Next(5) * 2; // a word before the checksum field (offsets 0-8)
+            ushort old = BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(at));
+            ushort neu = (ushort)rnd.Next(65536);
+            BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(at), neu);
+            ushort updated = Checksum.Update16(check, old, neu);
+            BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(10), updated);
+            Assert.True(Checksum.Verifies(Checksum.Sum(data)), $"iteration {n}");
+        }
+    }
+
+    [Fact]
+    public void UpdateSum_Ipv6AddressChange_MatchesFullRecompute()
+    {
+        var rnd = new Random(7);
+        var data = new byte[80];
+        for (int n = 0; n < 2_000; n++)
+        {
+            rnd.NextBytes(data);
+            BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(40), 0);
+            ushort check = Checksum.Compute(data);
+            var oldAddr = IpAddr.ReadV6(data);
+            var newBytes = new byte[16];
+            rnd.NextBytes(newBytes);
+            var newAddr = IpAddr.ReadV6(newBytes);
+            newAddr.WriteV6(data);
+            ushort updated = Checksum.UpdateSum(check, oldAddr.WordSum(false), newAddr.WordSum(false));
+            BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(40), updated);
+            Assert.True(Checksum.Verifies(Checksum.Sum(data)), $"iteration {n}");
+        }
+    }
+}
