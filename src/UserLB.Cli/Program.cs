@@ -6,6 +6,7 @@ const string TopUsage = """
     usage: userlb <command> [options]
 
     commands:
+      run      forward live on interfaces (userlb run --help)
       replay   run the engine offline over a capture (userlb replay --help)
       version  print the version
 
@@ -23,6 +24,7 @@ try
     return args[0] switch
     {
         "replay" => ReplayCommand.Run(args[1..]),
+        "run" => RunCommand.Run(args[1..]),
         "version" or "--version" => Version(),
         _ => throw new UsageException($"unknown command \"{args[0]}\" (try userlb --help)"),
     };
@@ -38,6 +40,11 @@ catch (ConfigException ex)
     return 2;
 }
 catch (InvalidDataException ex)
+{
+    Console.Error.WriteLine($"userlb: {ex.Message}");
+    return 2;
+}
+catch (InvalidOperationException ex)
 {
     Console.Error.WriteLine($"userlb: {ex.Message}");
     return 2;

@@ -1,0 +1,94 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using UserLB.Engine;
+using UserLB.Engine.Config;
+using UserLB.Engine.Farms;
+using UserLB.IO.Live;
+using UserLB.Packets;
+
+namespace UserLB.Cli.Commands;
+
+internal static partial class RunCommand
+{
+    public const string Usage = """
+        usage: userlb run --config FARMS.json [--engine pcap|afpacket] [--seed N] [--max-conns N]
+
+        Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
+        name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
+        interfaces and IP forwarding off in this host (namespace), so that the kernel does not answer that traffic too.
+          --engine     pcap (libpcap via SharpPcap, default) or afpacket (raw AF_PACKET socket)
+          --seed N     repeatable random choices
+          --max-conns  connection table size (default 262144)
+        """;
+
+    public static int Run(string[] argv)
+    {
+        var args = new Args(argv, ["config", "engine", "seed", "max-conns"], []);
+        if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
+        var config = ConfigLoader.Load(args.Require("config"));
+        string engineKind = args.Get("engine") ?? "pcap";
+        if (engineKind is not ("pcap" or "afpacket")) throw new UsageException($"option --engine: \"{engineKind}\" is not pcap or afpacket");
+        args.TryGetInt("seed", out int? seed);
+        args.TryGetInt("max-conns", out int? maxConns);
+
+        var names = new List<string>();
+        foreach (var f in config.Farms)
+        {
+            if (string.IsNullOrEmpty(f.Iface)) throw new UsageException($"farm \"{f.Name}\": key \"iface\" is required for userlb run (the client-side interface)");
+            foreach (var n in new[] { f.Iface, f.Oface ?? f.Iface })
+                if (!names.Contains(n)) names.Add(n);
+        }
+        foreach (var n in names) Interfaces.MacOf(n); // clear error for a missing interface before opening anything
+
+        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+        var log = loggerFactory.CreateLogger("userlb");
+        var ports = new IPortIo[names.Count];
+        try
+        {
+            for (int i = 0; i < names.Count; i++)
+                ports[i] = engineKind == "afpacket" ? new AfPacketPort(names[i]) : new PcapPort(names[i]);
+        }
+        catch
+        {
+            foreach (var p in ports) p?.Dispose();
+            throw;
+        }
+
+        var macs = new MacAddress[ports.Length];
+        for (int i = 0; i < ports.Length; i++) macs[i] = ports[i].Mac;
+        using var forwarder = new LiveForwarder(ports, sink => new PacketEngine(new EngineOptions
+        {
+            Seed = seed,
+            MaxConnections = maxConns ?? 262_144,
+            PortMacs = macs,
+            PortNames = names,
+        }, sink));
+        var engine = forwarder.Engine;
+        engine.OffloadDetected += reason => Log.Offload(log, reason.Name());
+        engine.Apply(EngineSnapshot.Build(config, new IdRegistry(), null, 1));
+
+        using var stop = new ManualResetEventSlim();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+        forwarder.Start();
+        string interfaces = string.Join(", ", names);
+        Log.Started(log, engineKind, interfaces, config.Farms.Length);
+        stop.Wait();
+        forwarder.Stop();
+        var c = engine.Counters;
+        Log.Stopped(log, c.RxFrames, c.Forwarded, c.Consumed, c.Dropped, c.NewFlows, forwarder.QueueDrops);
+        return 0;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "forwarding with the {Engine} engine on {Interfaces}: {Farms} farm(s)")]
+        public static partial void Started(ILogger logger, string engine, string interfaces, int farms);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "stopped: {Rx} frames received, {Forwarded} forwarded, {Answered} answered, {Dropped} dropped; {Flows} connections; {QueueDrops} queue drops")]
+        public static partial void Stopped(ILogger logger, long rx, long forwarded, long answered, long dropped, long flows, long queueDrops);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "frames with offloads seen ({Reason}): the interfaces hand over partial checksums or GSO/GRO super-frames; fix with `ethtool -K DEV tx off rx off tso off gso off gro off` on every interface on the path")]
+        public static partial void Offload(ILogger logger, string reason);
+    }
+}

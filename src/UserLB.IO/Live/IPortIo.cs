@@ -1,0 +1,31 @@
+using UserLB.Packets;
+
+namespace UserLB.IO.Live;
+
+/// <summary>One interface the engine owns: receive frames arriving at it (never its own sends), send frames out of it.</summary>
+public interface IPortIo : IDisposable
+{
+    string Name { get; }
+    MacAddress Mac { get; }
+
+    /// <summary>Blocks up to a few milliseconds for one frame; copies it into <paramref name="buffer"/>. Returns its length, 0 on timeout, -1 when closed.</summary>
+    int Receive(Span<byte> buffer);
+
+    void Send(ReadOnlySpan<byte> frame);
+}
+
+public static class Interfaces
+{
+    /// <summary>Throws a clear error when the interface does not exist.</summary>
+    public static MacAddress MacOf(string name)
+    {
+        string path = $"/sys/class/net/{name}/address";
+        if (string.IsNullOrWhiteSpace(name) || name.Contains('/', StringComparison.Ordinal) || !File.Exists(path))
+            throw new InvalidOperationException($"interface \"{name}\" does not exist (see `ip link`)");
+        var text = File.ReadAllText(path).Trim();
+        return MacAddress.TryParse(text, out var mac) ? mac : throw new InvalidOperationException($"interface \"{name}\" has no Ethernet address (\"{text}\")");
+    }
+
+    public static int IndexOf(string name) =>
+        int.Parse(File.ReadAllText($"/sys/class/net/{name}/ifindex").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,137 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.ObjectPool;
+using UserLB.Engine;
+using UserLB.Packets;
+
+namespace UserLB.IO.Live;
+
+/// <summary>
+/// Live pipeline: one receive thread per port → a bounded channel (full = counted drop) → the worker that owns the
+/// engine (run to completion: parse, conntrack, NAT, send). Frame buffers come from an object pool; nothing is
+/// allocated per packet in steady state.
+/// </summary>
+public sealed class LiveForwarder : IDisposable
+{
+    public const int BufferSize = 2048;
+    private readonly IPortIo[] _ports;
+    private readonly PacketEngine _engine;
+    private readonly Channel<RxItem> _queue;
+    private readonly ObjectPool<byte[]> _pool;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Thread> _threads = [];
+    private long _queueDrops;
+    private long _oversize;
+
+    public LiveForwarder(IPortIo[] ports, Func<IFrameSink, PacketEngine> createEngine, TimeProvider? time = null, int queueCapacity = 8192)
+    {
+        ArgumentNullException.ThrowIfNull(ports);
+        ArgumentNullException.ThrowIfNull(createEngine);
+        _ports = ports;
+        _time = time ?? TimeProvider.System;
+        _queue = Channel.CreateBounded<RxItem>(new BoundedChannelOptions(queueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = ports.Length == 1,
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full; the receiver counts the drop
+        });
+        _pool = new DefaultObjectPool<byte[]>(new BufferPolicy(), queueCapacity + 64);
+        _engine = createEngine(new PortSink(ports));
+    }
+
+    public PacketEngine Engine => _engine;
+    public long QueueDrops => Interlocked.Read(ref _queueDrops);
+    public int QueueDepth => _queue.Reader.CanCount ? _queue.Reader.Count : -1;
+
+    /// <summary>Engine time in nanoseconds from the injected clock.</summary>
+    public long NowNs() => (long)(_time.GetTimestamp() * (1_000_000_000.0 / _time.TimestampFrequency));
+
+    public void Start()
+    {
+        for (int i = 0; i < _ports.Length; i++)
+        {
+            int port = i;
+            var t = new Thread(() => ReceiveLoop(port)) { IsBackground = true, Name = "rx-" + _ports[i].Name };
+            _threads.Add(t);
+        }
+        var w = new Thread(WorkerLoop) { IsBackground = true, Name = "worker-0" };
+        _threads.Add(w);
+        foreach (var t in _threads) t.Start();
+    }
+
+    private void ReceiveLoop(int port)
+    {
+        var io = _ports[port];
+        var ct = _stop.Token;
+        byte[] buffer = _pool.Get();
+        while (!ct.IsCancellationRequested)
+        {
+            int n = io.Receive(buffer);
+            if (n < 0) break;
+            if (n == 0) continue;
+            if (n >= BufferSize) Interlocked.Increment(ref _oversize);
+            if (_queue.Writer.TryWrite(new RxItem(buffer, n, port, NowNs())))
+                buffer = _pool.Get();
+            else
+                Interlocked.Increment(ref _queueDrops);
+        }
+        _pool.Return(buffer);
+    }
+
+    private void WorkerLoop()
+    {
+        var reader = _queue.Reader;
+        var ct = _stop.Token;
+        long lastHousekeeping = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            while (reader.TryRead(out var item))
+            {
+                _engine.Process(item.Buffer.AsSpan(0, item.Length), item.Port, item.TimestampNs);
+                _pool.Return(item.Buffer);
+            }
+            long now = NowNs();
+            if (now - lastHousekeeping > 100_000_000)
+            {
+                _engine.Housekeeping(now);
+                _engine.Table.Sweep(now, 4096);
+                lastHousekeeping = now;
+            }
+            var wait = reader.WaitToReadAsync(ct);
+            if (!wait.IsCompleted)
+            {
+                try { wait.AsTask().Wait(50, ct); }
+                catch (OperationCanceledException) { break; }
+            }
+        }
+    }
+
+    public void Stop()
+    {
+        _stop.Cancel();
+        foreach (var t in _threads) t.Join(2000);
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        foreach (var p in _ports) p.Dispose();
+        _stop.Dispose();
+    }
+
+    private readonly record struct RxItem(byte[] Buffer, int Length, int Port, long TimestampNs);
+
+    private sealed class BufferPolicy : PooledObjectPolicy<byte[]>
+    {
+        public override byte[] Create() => new byte[BufferSize];
+        public override bool Return(byte[] obj) => true;
+    }
+
+    private sealed class PortSink(IPortIo[] ports) : IFrameSink
+    {
+        public void Send(ReadOnlySpan<byte> frame, int port)
+        {
+            if ((uint)port < (uint)ports.Length) ports[port].Send(frame);
+        }
+    }
+}
