@@ -19,11 +19,12 @@ internal static partial class RunCommand
           --engine     pcap (libpcap via SharpPcap, default) or afpacket (raw AF_PACKET socket)
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
+          --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
         """;
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "seed", "max-conns"], []);
+        var args = new Args(argv, ["config", "engine", "seed", "max-conns", "status-file"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         var config = ConfigLoader.Load(args.Require("config"));
         string engineKind = args.Get("engine") ?? "pcap";
@@ -64,6 +65,7 @@ internal static partial class RunCommand
             PortNames = names,
         }, sink));
         var engine = forwarder.Engine;
+        if (args.Get("status-file") is { } statusPath) forwarder.Periodic = (e, now) => StatusFile.Write(statusPath, e, now, forwarder.QueueDrops);
         engine.OffloadDetected += reason => Log.Offload(log, reason.Name());
         engine.Apply(EngineSnapshot.Build(config, new IdRegistry(), null, 1));
 

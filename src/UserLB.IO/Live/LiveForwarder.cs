@@ -40,6 +40,9 @@ public sealed class LiveForwarder : IDisposable
     }
 
     public PacketEngine Engine => _engine;
+
+    /// <summary>Called about once a second on the worker thread (which owns the engine), e.g. to write a status file.</summary>
+    public Action<PacketEngine, long>? Periodic { get; set; }
     public long QueueDrops => Interlocked.Read(ref _queueDrops);
     public int QueueDepth => _queue.Reader.CanCount ? _queue.Reader.Count : -1;
 
@@ -82,7 +85,7 @@ public sealed class LiveForwarder : IDisposable
     {
         var reader = _queue.Reader;
         var ct = _stop.Token;
-        long lastHousekeeping = 0;
+        long lastHousekeeping = 0, lastPeriodic = 0;
         while (!ct.IsCancellationRequested)
         {
             while (reader.TryRead(out var item))
@@ -96,6 +99,11 @@ public sealed class LiveForwarder : IDisposable
                 _engine.Housekeeping(now);
                 _engine.Table.Sweep(now, 4096);
                 lastHousekeeping = now;
+            }
+            if (Periodic is { } periodic && now - lastPeriodic >= 1_000_000_000)
+            {
+                lastPeriodic = now;
+                periodic(_engine, now);
             }
             var wait = reader.WaitToReadAsync(ct);
             if (!wait.IsCompleted)

@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Lab backend: an HTTP server answering "<name> saw <client-ip>" and a UDP server answering the same. Logs each client."""
+import socket, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+name, http_port, udp_port, log_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+lock = threading.Lock()
+
+def log(kind, addr):
+    with lock, open(log_path, "a") as f:
+        f.write(f"{kind} {addr}\n")
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def do_GET(self):
+        body = f"{name} saw {self.client_address[0]}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        log("tcp", self.client_address[0])
+    def log_message(self, *a):
+        pass
+
+def udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", udp_port))
+    while True:
+        data, addr = s.recvfrom(2048)
+        s.sendto(f"{name} saw {addr[0]}\n".encode(), addr)
+        log("udp", addr[0])
+
+threading.Thread(target=udp, daemon=True).start()
+ThreadingHTTPServer(("0.0.0.0", http_port), H).serve_forever()
