@@ -1,0 +1,45 @@
+using System.Diagnostics;
+
+namespace UserLB.Cli.Tests;
+
+/// <summary>
+/// Runs ./run-lab.sh (its own namespaces, removed on exit) for each engine: real TCP and UDP through userlb in NAT and
+/// DTA mode. Needs root; CI runs as root.
+/// </summary>
+[Collection("lab")]
+public class LabTests
+{
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "UserLB.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("UserLB.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    [Theory]
+    [InlineData("pcap")]
+    [InlineData("afpacket")]
+    public void RunLab_BothModes_EveryRequestSucceedsAndBackendsSeeTheRightSource(string engine)
+    {
+        if (Environment.UserName != "root")
+        {
+            Console.WriteLine($"LabTests skipped: needs root for network namespaces (running as {Environment.UserName})");
+            return;
+        }
+        var psi = new ProcessStartInfo(Path.Combine(RepoRoot(), "run-lab.sh"), ["--engine", engine, "-n", "6"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = RepoRoot(),
+        };
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(240_000), "run-lab.sh timed out\n" + output);
+        Assert.True(p.ExitCode == 0, output);
+        Assert.Contains("== all requests succeeded in both modes", output);
+        // NAT mode: backends see the VIP; DTA mode: they see the client.
+        Assert.Contains("tcp 192.168.101.250", output);
+        Assert.Contains("tcp 192.168.101.1 ", output);
+        Assert.Contains("12 succeeded, 0 failed", output);
+    }
+}
