@@ -153,11 +153,9 @@ public sealed partial class PacketEngine
             Drop(l4Check);
             return;
         }
-        var srcMac = MacAddress.Read(frame[Offsets.EthSrc..]);
-        if (_neighbors.Learn(p.Src, srcMac, port, nowNs)) FlushPending(p.Src, nowNs);
-
         if (p.IsIcmp)
         {
+            LearnSender(frame, p, port, nowNs);
             if (p.IsV6 && p.IcmpType is >= IcmpTypes.V6RouterSolicitation and <= 137)
             {
                 HandleNdp(frame, p, port, snapshot, nowNs);
@@ -172,6 +170,9 @@ public sealed partial class PacketEngine
 
         var tuple = FlowTuple.From(p);
         int index = _table.Lookup(tuple, nowNs, out bool reply);
+        // Learn the sender's MAC when it can matter: new flows, the first reply, and every frame that is not a plain
+        // packet of an established flow (established flows keep their next hop cached in the entry).
+        if (index < 0 || !_table[index].SeenReply || p.IsIcmp) LearnSender(frame, p, port, nowNs);
         if (index >= 0)
         {
             ref var e = ref _table[index];
@@ -193,6 +194,11 @@ public sealed partial class PacketEngine
             return;
         }
         ExistingFlow(frame, ref p, snapshot, nowNs, index, reply);
+    }
+
+    private void LearnSender(ReadOnlySpan<byte> frame, in PacketInfo p, int port, long nowNs)
+    {
+        if (_neighbors.Learn(p.Src, MacAddress.Read(frame[Offsets.EthSrc..]), port, nowNs)) FlushPending(p.Src, nowNs);
     }
 
     private void ExistingFlow(Span<byte> frame, ref PacketInfo p, EngineSnapshot snapshot, long nowNs, int index, bool reply)
@@ -259,7 +265,36 @@ public sealed partial class PacketEngine
         Account(ref e, reply, p);
         if (Trace is not null) TraceExisting(e, reply, oldState, oldStatus, nowNs);
         Translate(frame, ref p, e, reply);
-        Send(frame, ref p, reply ? e.Original.Src : e.Reply.Src, e.FarmId, reply, snapshot, nowNs);
+        if (e.NeighborVersion == _neighbors.Version && e.NeighborVersion != 0)
+        {
+            var mac = reply ? e.NextHopMacReply : e.NextHopMacOriginal;
+            if (!mac.IsZero)
+            {
+                if (!PacketRewriter.DecrementTtl(frame, p))
+                {
+                    Drop(DropReason.TtlExceeded);
+                    return;
+                }
+                int port = reply ? e.NextHopPortReply : e.NextHopPortOriginal;
+                Transmit(frame[..p.PacketEnd], mac, port);
+                Counters.Forwarded++;
+                if (Trace is not null) Trace.Step(Inv($"out port{port}: {DescribePacket(p)} to {mac}"));
+                return;
+            }
+        }
+        var hop = reply ? e.Original.Src : e.Reply.Src;
+        Send(frame, ref p, hop, e.FarmId, reply, snapshot, nowNs);
+        if (_neighbors.TryGet(hop, out var learned, out int learnedPort))
+        {
+            if (e.NeighborVersion != _neighbors.Version)
+            {
+                e.NextHopMacOriginal = default;
+                e.NextHopMacReply = default;
+                e.NeighborVersion = _neighbors.Version;
+            }
+            if (reply) { e.NextHopMacReply = learned; e.NextHopPortReply = (short)learnedPort; }
+            else { e.NextHopMacOriginal = learned; e.NextHopPortOriginal = (short)learnedPort; }
+        }
     }
 
     private void Account(ref ConnEntry e, bool reply, in PacketInfo p)

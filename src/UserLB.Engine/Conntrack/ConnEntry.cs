@@ -1,3 +1,5 @@
+using UserLB.Packets;
+
 namespace UserLB.Engine.Conntrack;
 
 [Flags]
@@ -33,6 +35,12 @@ public struct ConnEntry
     public int BackendId;
     public ConnStatus Status;
     public TcpState TcpState;
+    /// <summary>Next hop's MAC and port per direction (0 original, 1 reply), valid while the neighbour table's version is <see cref="NeighborVersion"/>.</summary>
+    public MacAddress NextHopMacOriginal;
+    public MacAddress NextHopMacReply;
+    public short NextHopPortOriginal;
+    public short NextHopPortReply;
+    public int NeighborVersion;
 
     public readonly bool InUse => (Status & ConnStatus.InUse) != 0;
     public readonly bool Assured => (Status & ConnStatus.Assured) != 0;

@@ -22,7 +22,7 @@ public sealed class NeighborTable
     public int PendingFrames { get; private set; }
 
     /// <summary>Bumped whenever a mapping changes, so per-flow caches of a next hop's MAC can be validated cheaply.</summary>
-    public int Version { get; private set; }
+    public int Version { get; private set; } = 1;
 
     public bool TryGet(IpAddr ip, out MacAddress mac, out int port)
     {
