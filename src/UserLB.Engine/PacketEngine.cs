@@ -244,11 +244,13 @@ public sealed partial class PacketEngine
         }
         else if (p.Protocol == IpProtocols.Udp)
         {
-            if (seenReplyBefore || reply)
+            // nf_conntrack_udp_packet: SEEN_REPLY is set after the handler, so the first reply still gets the unreplied
+            // timeout; later packets of a flow older than 2 s get the stream timeout and ASSURED.
+            if (seenReplyBefore)
             {
                 bool stream = nowNs - e.CreatedNs > 2_000_000_000L;
                 _table.Refresh(index, nowNs, (stream ? _options.Timeouts.UdpStreamSeconds : _options.Timeouts.UdpSeconds) * 1_000_000_000L);
-                if (stream && seenReplyBefore) e.Status |= ConnStatus.Assured;
+                if (stream) e.Status |= ConnStatus.Assured;
             }
             else
             {
@@ -436,7 +438,7 @@ public sealed partial class PacketEngine
         e.BackendId = backend.Id;
         e.Mark = backend.Mark;
         if (farm.Config.Persistence != HashFields.None)
-            _persistence.Set(farm.Id, input, farm.Config.Persistence, backend.Id, nowNs + farm.Config.PersistTtlSeconds * 1_000_000_000L);
+            _persistence.Set(farm.Id, input, farm.Config.Persistence, backend.Id, nowNs, nowNs + farm.Config.PersistTtlSeconds * 1_000_000_000L);
         Counters.NewFlows++;
         if ((uint)backend.Id < (uint)Counters.Backends.Length) Counters.Backends[backend.Id].Connections++;
         if ((uint)farm.Id < (uint)Counters.Farms.Length) Counters.Farms[farm.Id].Connections++;

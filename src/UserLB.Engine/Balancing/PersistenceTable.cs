@@ -34,9 +34,9 @@ public sealed class PersistenceTable
         return false;
     }
 
-    public void Set(int farmId, in SchedInput input, HashFields fields, int backendId, long expiresNs)
+    public void Set(int farmId, in SchedInput input, HashFields fields, int backendId, long nowNs, long expiresNs)
     {
-        if (_map.Count >= _max) Purge(expiresNs - 1);
+        if (_map.Count >= _max) Purge(nowNs);
         _map[(farmId, KeyOf(input, fields))] = (backendId, expiresNs);
     }
 
@@ -44,7 +44,7 @@ public sealed class PersistenceTable
     {
         List<(int, ulong)>? dead = null;
         foreach (var kv in _map) if (kv.Value.ExpiresNs <= nowNs) (dead ??= []).Add(kv.Key);
-        if (dead is null) { _map.Clear(); return; }
+        if (dead is null) return; // all live: the new key still goes in (the map grows past its soft limit)
         foreach (var k in dead) _map.Remove(k);
     }
 }

@@ -15,7 +15,7 @@ public class PersistenceTableTests
     public void TryGet_WithinTtl_ReturnsBackendForAnyPortOfTheClient()
     {
         var t = new PersistenceTable();
-        t.Set(0, Client(1), HashFields.SrcIp, backendId: 7, expiresNs: 60 * S);
+        t.Set(0, Client(1), HashFields.SrcIp, backendId: 7, nowNs: 0, expiresNs: 60 * S);
         Assert.True(t.TryGet(0, Client(1, 50000), HashFields.SrcIp, 59 * S, out int b));
         Assert.Equal(7, b);
         Assert.False(t.TryGet(0, Client(2), HashFields.SrcIp, 1 * S, out _));
@@ -26,23 +26,23 @@ public class PersistenceTableTests
     public void TryGet_AtOrAfterExpiry_MissAndRemoved()
     {
         var t = new PersistenceTable();
-        t.Set(0, Client(1), HashFields.SrcIp, 7, 60 * S);
+        t.Set(0, Client(1), HashFields.SrcIp, 7, 0, 60 * S);
         Assert.False(t.TryGet(0, Client(1), HashFields.SrcIp, 60 * S, out int b));
         Assert.Equal(-1, b);
         Assert.Equal(0, t.Count);
     }
 
-    [Fact(Skip = "engine bug: PersistenceTable.Set purges with expiresNs-1 as 'now', deleting live entries when full")]
+    [Fact]
     public void Set_TableFull_PurgesOnlyExpiredEntries()
     {
         var t = new PersistenceTable(maxEntries: 4);
         // Clients 1 and 2 expired at 10 s; clients 3 and 4 were set at 19 s with a 60 s TTL (live until 79 s).
-        t.Set(0, Client(1), HashFields.SrcIp, 1, 10 * S);
-        t.Set(0, Client(2), HashFields.SrcIp, 2, 10 * S);
-        t.Set(0, Client(3), HashFields.SrcIp, 3, 79 * S);
-        t.Set(0, Client(4), HashFields.SrcIp, 4, 79 * S);
+        t.Set(0, Client(1), HashFields.SrcIp, 1, 0, 10 * S);
+        t.Set(0, Client(2), HashFields.SrcIp, 2, 0, 10 * S);
+        t.Set(0, Client(3), HashFields.SrcIp, 3, 19 * S, 79 * S);
+        t.Set(0, Client(4), HashFields.SrcIp, 4, 19 * S, 79 * S);
         // At 20 s client 5 arrives (TTL 60 s): the table is full, two entries are expired and can make room.
-        t.Set(0, Client(5), HashFields.SrcIp, 5, 80 * S);
+        t.Set(0, Client(5), HashFields.SrcIp, 5, 20 * S, 80 * S);
         Assert.True(t.TryGet(0, Client(3), HashFields.SrcIp, 21 * S, out int b3), "live client 3 was purged");
         Assert.Equal(3, b3);
         Assert.True(t.TryGet(0, Client(4), HashFields.SrcIp, 21 * S, out _), "live client 4 was purged");
