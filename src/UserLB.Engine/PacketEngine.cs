@@ -53,7 +53,8 @@ public sealed partial class PacketEngine
 
     /// <summary>Raised once per kind when a frame shows veth offloads at work (partial checksum, GSO/GRO super-frame).</summary>
     public event Action<DropReason>? OffloadDetected;
-    private bool _offloadReported;
+    private bool _partialChecksumReported;
+    private bool _gsoReported;
 
     /// <summary>Changes the owned MAC of a port (replay learns it from the capture).</summary>
     public void SetPortMac(int port, MacAddress mac)
@@ -590,9 +591,14 @@ public sealed partial class PacketEngine
     private void Drop(DropReason reason)
     {
         Counters.Drops[(int)reason]++;
-        if (reason is DropReason.PartialChecksumOffload or DropReason.GsoSuperFrame && !_offloadReported)
+        if (reason == DropReason.PartialChecksumOffload && !_partialChecksumReported)
         {
-            _offloadReported = true;
+            _partialChecksumReported = true;
+            OffloadDetected?.Invoke(reason);
+        }
+        else if (reason == DropReason.GsoSuperFrame && !_gsoReported)
+        {
+            _gsoReported = true;
             OffloadDetected?.Invoke(reason);
         }
         if (Trace is not null) Trace.Step("drop: " + reason.Name());
