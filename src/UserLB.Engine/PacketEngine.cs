@@ -217,7 +217,7 @@ public sealed partial class PacketEngine
                 Drop(DropReason.TcpInvalid);
                 return;
             }
-            if (u.Reopen && !reply)
+            if (u.Reopen)
             {
                 Trace?.Step(Inv($"conntrack: SYN in {e.TcpState.ToConntrackName()} reopens the connection: old entry {e.Id} destroyed"));
                 _table.Remove(index, nowNs);
