@@ -47,7 +47,7 @@ public static class NeighborMessages
         icmp.Clear();
         icmp[0] = type;
         if (type == IcmpTypes.V6NeighborAdvertisement)
-            icmp[4] = (byte)((solicited ? 0x40 : 0) | 0x20); // S (solicited) and O (override)
+            icmp[4] = (byte)(0x80 | (solicited ? 0x40 : 0) | 0x20); // R (the LB forwards: a router, RFC 4861 §7.2.4), S, O
         target.WriteV6(icmp[8..]);
         icmp[24] = type == IcmpTypes.V6NeighborSolicitation ? (byte)1 : (byte)2; // source / target link-layer address
         icmp[25] = 1; // 8 bytes
