@@ -2,25 +2,28 @@
 # UserLB's main job: a real lab in network namespaces, traffic through UserLB in NAT and DTA mode, results printed.
 #   ./run-lab.sh [--keep] [--engine pcap|afpacket] [-n N]     run both modes (--keep leaves the lab up afterwards)
 #   ./run-lab.sh down                                          remove the lab
+#   USERLB_LAB_PREFIX=xy ./run-lab.sh                           namespaces xyc, xylb, ... instead of ulc, ullb, ...
 # Topology (namespaces made here; nothing else is touched):
 #   ulc (client 192.168.101.1) --veth-- ullb [lbc | lbs] --veth-- ulsw (bridge) --veth-- ulb0 (192.168.1.10), ulb1 (192.168.1.11)
 #   The LB namespace keeps 192.168.101.254 on lbc and 192.168.1.1 (the backends' gateway) on lbs, IP forwarding off,
 #   and no VIP: userlb owns lbc/lbs, answers ARP for the VIP 192.168.101.250 and forwards.
 set -euo pipefail
 cd "$(dirname "$0")"
-P=ul; ENGINE=pcap; KEEP=0; N=20; CMD=run
+P=${USERLB_LAB_PREFIX:-ul}; ENGINE=pcap; KEEP=0; N=20; CMD=run
 while [ $# -gt 0 ]; do
   case "$1" in
     down) CMD=down ;;
     --keep) KEEP=1 ;;
     --engine) ENGINE=$2; shift ;;
     -n) N=$2; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run-lab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 [ "$(id -u)" = 0 ] || { echo "run-lab.sh: must run as root (network namespaces)" >&2; exit 1; }
+# One lab per prefix at a time (USERLB_LAB_PREFIX picks another set of namespace names): wait for a running one.
+mkdir -p /run/lock; exec 9>"/run/lock/userlb-lab-$P.lock"; flock 9
 NS="${P}c ${P}lb ${P}sw ${P}b0 ${P}b1"
 WORK=$(mktemp -d /tmp/userlb-lab.XXXXXX)
 USERLB_PID=""
