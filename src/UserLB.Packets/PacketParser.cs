@@ -196,6 +196,8 @@ public static class PacketParser
             if (ip.Length < Offsets.Ip4MinHeader || ip[0] >> 4 != 4) return DropReason.IcmpMalformed;
             int ihl = (ip[0] & 0xF) * 4;
             if (ihl < Offsets.Ip4MinHeader || ip.Length < ihl + 8) return DropReason.IcmpMalformed;
+            // A quoted header with a bad checksum is garbage: relaying it would forward a frame with a wrong checksum.
+            if (!Checksum.Verifies(Checksum.Sum(ip[..ihl]))) return DropReason.IcmpMalformed;
             info.L3HeaderLength = ihl;
             info.Protocol = ip[Offsets.Ip4Protocol];
             info.Src = IpAddr.ReadV4(ip[Offsets.Ip4Src..]);
