@@ -36,6 +36,9 @@ public sealed record BackendConfig
     /// <summary><c>ether-addr</c>: the backend's MAC address (needed for DSR), e.g. <c>02:02:02:02:02:02</c>.</summary>
     public string? EtherAddr { get; init; }
 
+    /// <summary><c>health-check</c>: this backend's own check (overrides the farm's); null = the farm's.</summary>
+    public HealthCheckConfig? HealthCheck { get; init; }
+
     /// <summary>
     /// Other keys nftlb accepts on a backend that UserLB does not act on (<c>fqdn</c>,
     /// <c>est-connlimit-log-prefix</c>, <c>oface</c>), kept verbatim so that they round-trip.
@@ -56,6 +59,7 @@ public sealed record BackendConfig
                 && Mark == other.Mark
                 && EstConnLimit == other.EstConnLimit
                 && EtherAddr == other.EtherAddr
+                && Equals(HealthCheck, other.HealthCheck)
                 && ConfigEquality.ExtrasEqual(Extras, other.Extras)));
 
     /// <inheritdoc/>
@@ -72,6 +76,7 @@ public sealed record BackendConfig
         h.Add(Mark);
         h.Add(EstConnLimit);
         h.Add(EtherAddr);
+        h.Add(HealthCheck);
         h.Add(ConfigEquality.ExtrasHash(Extras));
         return h.ToHashCode();
     }

@@ -450,6 +450,12 @@ public static class ConfigParser
                     var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
                     return d => d.LimitsTtlSeconds = x;
                 }
+
+            case HealthCheckValues.Key:
+                {
+                    var x = HealthCheckValues.Parse(v, w);
+                    return d => d.HealthCheck = x;
+                }
         }
 
         var extra = FarmExtra(key, v, w);
@@ -593,6 +599,12 @@ public static class ConfigParser
                 {
                     var x = ConfigValues.Mac(ConfigValues.Scalar(v, w), w);
                     return d => d.EtherAddr = x;
+                }
+
+            case HealthCheckValues.Key:
+                {
+                    var x = HealthCheckValues.Parse(v, w);
+                    return d => d.HealthCheck = x;
                 }
         }
 
@@ -786,6 +798,11 @@ public static class ConfigParser
         WriteOptional(w, "iface", f.Iface);
         WriteOptional(w, "oface", f.Oface);
         WriteOptional(w, "ether-addr", f.EtherAddr);
+        if (f.HealthCheck is { } fhc)
+        {
+            HealthCheckValues.Write(w, fhc);
+        }
+
         foreach (var (key, value) in f.Extras)
         {
             w.WriteString(key, value);
@@ -828,6 +845,11 @@ public static class ConfigParser
         w.WriteString("est-connlimit", Int(b.EstConnLimit));
         w.WriteString("state", ConfigValues.Text(ConfigValues.States, b.State));
         WriteOptional(w, "ether-addr", b.EtherAddr);
+        if (b.HealthCheck is { } bhc)
+        {
+            HealthCheckValues.Write(w, bhc);
+        }
+
         foreach (var (key, value) in b.Extras)
         {
             w.WriteString(key, value);

@@ -64,6 +64,8 @@ internal sealed class FarmDraft
 
     public LogTargets Log { get; set; }
 
+    public HealthCheckConfig? HealthCheck { get; set; }
+
     public List<BackendDraft> Backends { get; } = [];
 
     public List<StaticSession> Sessions { get; } = [];
@@ -100,6 +102,7 @@ internal sealed class FarmDraft
             LimitsTtlSeconds = f.LimitsTtlSeconds,
             Helper = f.Helper,
             Log = f.Log,
+            HealthCheck = f.HealthCheck,
         };
         foreach (var b in f.Backends)
         {
@@ -192,6 +195,7 @@ internal sealed class FarmDraft
             LimitsTtlSeconds = LimitsTtlSeconds,
             Helper = Helper,
             Log = Log,
+            HealthCheck = HealthCheck,
             Backends = backends.MoveToImmutable(),
             Sessions = [.. Sessions],
             Extras = Extras.ToImmutableSortedDictionary(StringComparer.Ordinal),
@@ -237,6 +241,8 @@ internal sealed class BackendDraft
 
     public string? EtherAddr { get; set; }
 
+    public HealthCheckConfig? HealthCheck { get; set; }
+
     public SortedDictionary<string, string> Extras { get; } = new(StringComparer.Ordinal);
 
     public static BackendDraft From(BackendConfig b)
@@ -253,6 +259,7 @@ internal sealed class BackendDraft
             Mark = b.Mark,
             EstConnLimit = b.EstConnLimit,
             EtherAddr = b.EtherAddr,
+            HealthCheck = b.HealthCheck,
         };
         foreach (var (k, v) in b.Extras)
         {
@@ -270,6 +277,13 @@ internal sealed class BackendDraft
         }
 
         FarmDraft.CheckFamily(farm.Family, Address, w.WithKey("ip-addr"));
+        var check = HealthCheck ?? farm.HealthCheck;
+        if (check is { Type: HealthCheckType.Tcp or HealthCheckType.Http } && check.Port == 0 && Port == 0 && farm.VirtualPorts.IsDefaultOrEmpty)
+        {
+            throw w.WithKey(HealthCheck is null ? "port" : HealthCheckValues.Key + ".port").Error(
+                "nothing to probe: the " + (HealthCheck is null ? "farm's" : "backend's") + " health check needs a port (the farm takes every port and the backend has no \"port\")");
+        }
+
         if (SourceAddress is not null && SourceAddress.AddressFamily != Address.AddressFamily)
         {
             throw w.WithKey("source-addr").Error(SourceAddress + " is an " + ConfigValues.FamilyName(SourceAddress)
@@ -293,6 +307,7 @@ internal sealed class BackendDraft
             Mark = Mark,
             EstConnLimit = EstConnLimit,
             EtherAddr = EtherAddr,
+            HealthCheck = HealthCheck,
             Extras = Extras.ToImmutableSortedDictionary(StringComparer.Ordinal),
         };
     }

@@ -105,6 +105,9 @@ public sealed record FarmConfig
     /// <summary><c>log</c>: where new connections are logged (default none).</summary>
     public LogTargets Log { get; init; }
 
+    /// <summary><c>health-check</c>: the check of every backend that has none of its own; null = none.</summary>
+    public HealthCheckConfig? HealthCheck { get; init; }
+
     /// <summary>The farm's backends, in configuration order.</summary>
     public ImmutableArray<BackendConfig> Backends { get; init; } = ImmutableArray<BackendConfig>.Empty;
 
@@ -206,6 +209,7 @@ public sealed record FarmConfig
                 && LimitsTtlSeconds == other.LimitsTtlSeconds
                 && Helper == other.Helper
                 && Log == other.Log
+                && Equals(HealthCheck, other.HealthCheck)
                 && ConfigEquality.SequenceEqual(Backends, other.Backends)
                 && ConfigEquality.SequenceEqual(Sessions, other.Sessions)
                 && ConfigEquality.ExtrasEqual(Extras, other.Extras)));
@@ -229,6 +233,7 @@ public sealed record FarmConfig
         h.Add(Mark);
         h.Add(Helper);
         h.Add(Log);
+        h.Add(HealthCheck);
         h.Add(ConfigEquality.SequenceHash(Backends));
         h.Add(ConfigEquality.SequenceHash(Sessions));
         h.Add(ConfigEquality.ExtrasHash(Extras));
