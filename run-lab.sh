@@ -28,12 +28,10 @@ NS="${P}c ${P}lb ${P}sw ${P}b0 ${P}b1"
 WORK=$(mktemp -d /tmp/userlb-lab.XXXXXX)
 USERLB_PID=""
 
+source lab/topo.sh
 down() {
   [ -n "$USERLB_PID" ] && kill "$USERLB_PID" 2>/dev/null && wait "$USERLB_PID" 2>/dev/null || true
-  for n in $NS; do
-    for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
-    ip netns del "$n" 2>/dev/null || true
-  done
+  lab_down "$P"
 }
 if [ "$CMD" = down ]; then down; rm -rf "$WORK"; echo "lab removed"; exit 0; fi
 
@@ -50,38 +48,14 @@ install_deps() {
   command -v dotnet >/dev/null || { echo "run-lab.sh: the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
 }
 
-offloads_off() { ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true; }
-
-up() {
-  down
-  for n in $NS; do ip netns add "$n"; ip -n "$n" link set lo up; done
-  ip link add c0 netns ${P}c type veth peer name lbc netns ${P}lb
-  ip link add lbs netns ${P}lb type veth peer name swlb netns ${P}sw
-  ip -n ${P}sw link add br0 type bridge; ip -n ${P}sw link set br0 up
-  ip -n ${P}sw link set swlb master br0 up
-  ip -n ${P}c addr add 192.168.101.1/24 dev c0; ip -n ${P}c link set c0 up
-  ip -n ${P}lb addr add 192.168.101.254/24 dev lbc; ip -n ${P}lb link set lbc up
-  ip -n ${P}lb addr add 192.168.1.1/24 dev lbs; ip -n ${P}lb link set lbs up
-  ip netns exec ${P}lb sysctl -qw net.ipv4.ip_forward=0
-  for i in 0 1; do
-    ip link add sw$i netns ${P}sw type veth peer name eth0 netns ${P}b$i
-    ip -n ${P}sw link set sw$i master br0 up
-    ip -n ${P}b$i addr add 192.168.1.1$i/24 dev eth0; ip -n ${P}b$i link set eth0 up
-    ip -n ${P}b$i route add default via 192.168.1.1
-    offloads_off ${P}b$i eth0; offloads_off ${P}sw sw$i
-  done
-  offloads_off ${P}c c0; offloads_off ${P}lb lbc; offloads_off ${P}lb lbs; offloads_off ${P}sw swlb
-  for i in 0 1; do
-    ip netns exec ${P}b$i python3 lab/server.py bck$i 80 5000 "$WORK/b$i.log" >/dev/null 2>&1 &
-  done
-}
-
 farms() { # $1 = snat|dnat
+  local ifaces='"iface":"lbc","oface":"lbs"'
+  [ "$ENGINE" = tap ] && ifaces='"iface":"lbt","oface":"lbt"'
   cat <<JSON
 {"farms":[
- {"name":"web","virtual-addr":"192.168.101.250","virtual-ports":"80","protocol":"tcp","mode":"$1","scheduler":"weight","iface":"lbc","oface":"lbs",
+ {"name":"web","virtual-addr":"192.168.101.250","virtual-ports":"80","protocol":"tcp","mode":"$1","scheduler":"weight",$ifaces,
   "backends":[{"name":"bck0","ip-addr":"192.168.1.10","weight":"1"},{"name":"bck1","ip-addr":"192.168.1.11","weight":"1"}]},
- {"name":"dns","virtual-addr":"192.168.101.250","virtual-ports":"5000","protocol":"udp","mode":"$1","scheduler":"rr","iface":"lbc","oface":"lbs",
+ {"name":"dns","virtual-addr":"192.168.101.250","virtual-ports":"5000","protocol":"udp","mode":"$1","scheduler":"rr",$ifaces,
   "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
 JSON
 }
@@ -92,7 +66,7 @@ install_deps
 echo "== building UserLB"
 dotnet build src/UserLB.Cli -c Release -nologo -clp:ErrorsOnly -v q >/dev/null
 USERLB="dotnet $(pwd)/src/UserLB.Cli/bin/Release/net10.0/userlb.dll"
-up
+lab_up "$P" "$([ "$ENGINE" = tap ] && echo tap || echo veth)" "$WORK"
 failed=0
 for mode in snat dnat; do
   label=$([ $mode = snat ] && echo "NAT mode (snat)" || echo "DTA mode (dnat)")

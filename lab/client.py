@@ -14,7 +14,7 @@ for i in range(n):
                 data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         if head.startswith(b"HTTP/1.0 200") and b" saw " in body:
-            ok += 1; tcp[body.decode().strip()] += 1
+            ok += 1; tcp[body.decode().splitlines()[0]] += 1
         else:
             fail += 1; print(f"tcp request {i}: bad reply {data[:80]!r}")
     except OSError as e:
@@ -24,7 +24,7 @@ for i in range(n):
     try:
         s.sendto(f"ping {i}".encode(), (vip, udp_port))
         data, _ = s.recvfrom(2048)
-        ok += 1; udp[data.decode().strip()] += 1
+        ok += 1; udp[data.decode().splitlines()[0]] += 1
     except OSError as e:
         fail += 1; print(f"udp exchange {i}: {e}")
     finally:

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Lab backend: an HTTP server answering "<name> saw <client-ip>" and a UDP server answering the same. Logs each client."""
+"""Lab backend: HTTP_PORTS (e.g. 80 or 80,443) HTTP servers answering "<name> saw <client-ip>" then "port <client-port> <local-port>", and a UDP server
+answering the same. Logs each client."""
 import socket, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-name, http_port, udp_port, log_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+name, http_ports, udp_port, log_path = sys.argv[1], [int(p) for p in sys.argv[2].split(",")], int(sys.argv[3]), sys.argv[4]
 lock = threading.Lock()
 
 def log(kind, addr):
@@ -13,7 +14,7 @@ def log(kind, addr):
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     def do_GET(self):
-        body = f"{name} saw {self.client_address[0]}\n".encode()
+        body = f"{name} saw {self.client_address[0]}\nport {self.client_address[1]} {self.server.server_address[1]}\n".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -27,8 +28,10 @@ def udp():
     s.bind(("0.0.0.0", udp_port))
     while True:
         data, addr = s.recvfrom(2048)
-        s.sendto(f"{name} saw {addr[0]}\n".encode(), addr)
+        s.sendto(f"{name} saw {addr[0]}\nport {addr[1]} {udp_port}\n".encode(), addr)
         log("udp", addr[0])
 
 threading.Thread(target=udp, daemon=True).start()
-ThreadingHTTPServer(("0.0.0.0", http_port), H).serve_forever()
+for p in http_ports[1:]:
+    threading.Thread(target=ThreadingHTTPServer(("0.0.0.0", p), H).serve_forever, daemon=True).start()
+ThreadingHTTPServer(("0.0.0.0", http_ports[0]), H).serve_forever()

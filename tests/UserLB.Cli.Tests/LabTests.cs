@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using UserLB.Cli.Tests.Lab;
 
 namespace UserLB.Cli.Tests;
 
@@ -9,28 +10,21 @@ namespace UserLB.Cli.Tests;
 [Collection("lab")]
 public class LabTests
 {
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "UserLB.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("UserLB.sln not found above " + AppContext.BaseDirectory);
-    }
-
     [Theory]
     [InlineData("pcap")]
     [InlineData("afpacket")]
     public void RunLab_BothModes_EveryRequestSucceedsAndBackendsSeeTheRightSource(string engine)
     {
-        if (Environment.UserName != "root")
+        if (!LiveLab.IsRoot)
         {
             Console.WriteLine($"LabTests skipped: needs root for network namespaces (running as {Environment.UserName})");
             return;
         }
-        var psi = new ProcessStartInfo(Path.Combine(RepoRoot(), "run-lab.sh"), ["--engine", engine, "-n", "6"])
+        var psi = new ProcessStartInfo(Path.Combine(LiveLab.RepoRoot(), "run-lab.sh"), ["--engine", engine, "-n", "6"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = RepoRoot(),
+            WorkingDirectory = LiveLab.RepoRoot(),
         };
         using var p = Process.Start(psi)!;
         string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The lab topology in network namespaces, shared by ./run-lab.sh (which sources it) and the lab tests:
+#   lab/topo.sh up PREFIX veth|tap WORKDIR     build it and start lab/server.py on each backend (logs in WORKDIR)
+#   lab/topo.sh down PREFIX                    remove it (and every process in its namespaces)
+# veth: PREFIXc (client 192.168.101.1) --veth-- PREFIXlb [lbc | lbs] --veth-- PREFIXsw (bridge) -- PREFIXb0 .10, PREFIXb1 .11
+#   The LB namespace keeps 192.168.101.254 on lbc, 192.168.1.1 (the backends' gateway) on lbs, IP forwarding off and
+#   no VIP: userlb owns lbc and lbs (pcap/afpacket), answers ARP for the VIP 192.168.101.250 and forwards.
+# tap: the same namespaces, but the LB namespace's kernel routes and userlb sits on a TAP device lbt (persistent, made
+#   here; userlb attaches with TUNSETIFF): IP forwarding on, the VIP routed into lbt (proxy ARP on lbc answers the
+#   client for it), everything arriving from the backends (lbs) policy-routed into lbt via the VIP (so DTA replies
+#   reach userlb too), proxy ARP on lbt so userlb's ARP for clients and backends is answered by the kernel.
+lab_ns() { echo "${1}c ${1}lb ${1}sw ${1}b0 ${1}b1"; }
+
+lab_down() {
+  local n p
+  for n in $(lab_ns "$1"); do
+    for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+    ip netns del "$n" 2>/dev/null || true
+  done
+}
+
+lab_offloads_off() { ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true; }
+
+lab_up() { # PREFIX veth|tap WORKDIR
+  local P=$1 kind=$2 work=$3 n i
+  lab_down "$P"
+  for n in $(lab_ns "$P"); do ip netns add "$n"; ip -n "$n" link set lo up; done
+  ip link add c0 netns "${P}c" type veth peer name lbc netns "${P}lb"
+  ip link add lbs netns "${P}lb" type veth peer name swlb netns "${P}sw"
+  ip -n "${P}sw" link add br0 type bridge; ip -n "${P}sw" link set br0 up
+  ip -n "${P}sw" link set swlb master br0 up
+  ip -n "${P}c" addr add 192.168.101.1/24 dev c0; ip -n "${P}c" link set c0 up
+  ip -n "${P}lb" addr add 192.168.101.254/24 dev lbc; ip -n "${P}lb" link set lbc up
+  ip -n "${P}lb" addr add 192.168.1.1/24 dev lbs; ip -n "${P}lb" link set lbs up
+  for i in 0 1; do
+    ip link add "sw$i" netns "${P}sw" type veth peer name eth0 netns "${P}b$i"
+    ip -n "${P}sw" link set "sw$i" master br0 up
+    ip -n "${P}b$i" addr add "192.168.1.1$i/24" dev eth0; ip -n "${P}b$i" link set eth0 up
+    ip -n "${P}b$i" route add default via 192.168.1.1
+    lab_offloads_off "${P}b$i" eth0; lab_offloads_off "${P}sw" "sw$i"
+  done
+  lab_offloads_off "${P}c" c0; lab_offloads_off "${P}lb" lbc; lab_offloads_off "${P}lb" lbs; lab_offloads_off "${P}sw" swlb
+  local L="ip netns exec ${P}lb"
+  if [ "$kind" = tap ]; then
+    ip -n "${P}lb" tuntap add dev lbt mode tap
+    ip -n "${P}lb" link set lbt up
+    $L sysctl -qw net.ipv4.ip_forward=1
+    for n in all default lbc lbs lbt; do $L sysctl -qw "net.ipv4.conf.$n.rp_filter=0"; done
+    for n in lbc lbt; do
+      $L sysctl -qw "net.ipv4.conf.$n.proxy_arp=1"
+      $L sysctl -qw "net.ipv4.neigh.$n.proxy_delay=0"
+    done
+    ip -n "${P}lb" route add 192.168.101.250/32 dev lbt
+    ip -n "${P}lb" rule add iif lbs lookup 100 pref 100
+    ip -n "${P}lb" route add default via 192.168.101.250 dev lbt onlink table 100
+  else
+    $L sysctl -qw net.ipv4.ip_forward=0
+  fi
+  for i in 0 1; do
+    ip netns exec "${P}b$i" python3 lab/server.py "bck$i" 80 5000 "$work/b$i.log" >/dev/null 2>&1 &
+  done
+  # Wait until both backends listen (the lab tests start probing right away).
+  for _ in $(seq 50); do
+    ip netns exec "${P}b0" ss -ltn 2>/dev/null | grep -q ':80 ' && ip netns exec "${P}b1" ss -ltn 2>/dev/null | grep -q ':80 ' && break
+    sleep 0.1
+  done
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  cd "$(dirname "$0")/.."
+  case "${1:-}" in
+    up) lab_up "$2" "$3" "$4" ;;
+    down) lab_down "$2" ;;
+    *) sed -n '2,12p' "$0"; exit 2 ;;
+  esac
+fi

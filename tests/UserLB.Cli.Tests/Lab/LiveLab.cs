@@ -1,0 +1,170 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace UserLB.Cli.Tests.Lab;
+
+/// <summary>What one probe spec (e.g. "tcp:80:200") observed, as printed by lab/probe.py.</summary>
+public sealed record ProbeResult(int Ok, int Fail, IReadOnlyList<string> Errors, IReadOnlyDictionary<string, int> By,
+    int SawOwnPort, IReadOnlyDictionary<string, int> BackendPort, IReadOnlyDictionary<string, int> ReplyFrom)
+{
+    /// <summary>Answers from <paramref name="backend"/> ("bck0"), whatever it saw as the client.</summary>
+    public int CountOf(string backend)
+    {
+        int n = 0;
+        foreach (var (k, v) in By)
+            if (k.StartsWith(backend + " ", StringComparison.Ordinal)) n += v;
+        return n;
+    }
+
+    /// <summary>The client addresses the backends saw (distinct).</summary>
+    public IReadOnlySet<string> SeenClients()
+    {
+        var set = new HashSet<string>();
+        foreach (var k in By.Keys) set.Add(k[(k.IndexOf(' ', StringComparison.Ordinal) + 1)..]);
+        return set;
+    }
+
+    public override string ToString() =>
+        $"ok={Ok} fail={Fail} errors=[{string.Join("; ", Errors)}] by={{{string.Join(", ", By.Select(kv => $"{kv.Key}: {kv.Value}"))}}} " +
+        $"saw_own_port={SawOwnPort} backend_port={{{string.Join(", ", BackendPort.Select(kv => $"{kv.Key}: {kv.Value}"))}}} " +
+        $"reply_from={{{string.Join(", ", ReplyFrom.Select(kv => $"{kv.Key}: {kv.Value}"))}}}";
+}
+
+/// <summary>One lab run: the probe results by spec, userlb's log and last status file.</summary>
+public sealed record LabRun(IReadOnlyDictionary<string, ProbeResult> Probes, string UserlbLog, string Status)
+{
+    public ProbeResult this[string spec] => Probes[spec];
+
+    public string Describe(string spec) => $"{spec}: {Probes[spec]}\n--- userlb log:\n{UserlbLog}\n--- status:\n{Status}";
+}
+
+/// <summary>
+/// Builds the lab topology (lab/topo.sh, namespaces with the given prefix, removed afterwards), runs
+/// <c>userlb run</c> in the LB namespace with the given farms, runs lab/probe.py from the client namespace and returns
+/// what it observed. Needs root.
+/// </summary>
+public static class LiveLab
+{
+    public const string Vip = "192.168.101.250";
+    public const string Client = "192.168.101.1";
+    private static readonly ConcurrentDictionary<string, Lazy<LabRun>> Cache = new();
+
+    public static bool IsRoot => Environment.UserName == "root";
+
+    public static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "UserLB.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("UserLB.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>The topology an engine needs: the TAP engine sits behind the LB namespace's routing, the others own veths.</summary>
+    public static string TopologyOf(string engine) => engine == "tap" ? "tap" : "veth";
+
+    /// <summary>The farms' iface/oface JSON for an engine in the lab topology.</summary>
+    public static string IfacesOf(string engine) =>
+        engine == "tap" ? "\"iface\":\"lbt\",\"oface\":\"lbt\"" : "\"iface\":\"lbc\",\"oface\":\"lbs\"";
+
+    /// <summary>Runs (once per key; later calls get the cached result) the lab for one engine.</summary>
+    public static LabRun RunOnce(string key, string prefix, string engine, string farmsJson, string[] probes, string[]? extraArgs = null) =>
+        Cache.GetOrAdd(key, _ => new Lazy<LabRun>(() => Run(prefix, engine, farmsJson, probes, extraArgs))).Value;
+
+    public static LabRun Run(string prefix, string engine, string farmsJson, string[] probes, string[]? extraArgs = null)
+    {
+        string root = RepoRoot();
+        string work = Directory.CreateTempSubdirectory("userlb-livelab-").FullName;
+        int userlbPid = 0;
+        try
+        {
+            Sh(root, $"lab/topo.sh up {prefix} {TopologyOf(engine)} {work}", 60);
+            string farms = Path.Combine(work, "farms.json");
+            File.WriteAllText(farms, farmsJson);
+            string dll = Path.Combine(AppContext.BaseDirectory, "userlb.dll");
+            string log = Path.Combine(work, "userlb.log");
+            string extra = extraArgs is null ? "" : " " + string.Join(' ', extraArgs);
+            string pid = Sh(root, $"ip netns exec {prefix}lb dotnet {dll} run --config {farms} --engine {engine} --status-file {work}/status{extra} >{log} 2>&1 & echo $!", 10);
+            userlbPid = int.Parse(pid.Trim(), CultureInfo.InvariantCulture);
+            var sw = Stopwatch.StartNew();
+            while (!File.ReadAllText(log).Contains("forwarding with", StringComparison.Ordinal))
+            {
+                if (sw.Elapsed > TimeSpan.FromSeconds(20) || !Alive(userlbPid))
+                    throw new InvalidOperationException("userlb did not start:\n" + File.ReadAllText(log));
+                Thread.Sleep(100);
+            }
+            string json = Sh(root, $"ip netns exec {prefix}c python3 lab/probe.py {Vip} {string.Join(' ', probes)}", 240);
+            Thread.Sleep(1200); // one status-file period
+            Stop(ref userlbPid);
+            string status = File.Exists(Path.Combine(work, "status")) ? File.ReadAllText(Path.Combine(work, "status")) : "";
+            return new LabRun(ParseProbes(json), File.ReadAllText(log), status);
+        }
+        finally
+        {
+            Stop(ref userlbPid);
+            Sh(root, $"lab/topo.sh down {prefix}", 60, check: false);
+            Directory.Delete(work, true);
+        }
+    }
+
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
+
+    private static void Stop(ref int pid)
+    {
+        if (pid == 0) return;
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            p.Kill(); // SIGKILL is fine: the namespaces go away right after
+            p.WaitForExit(5000);
+        }
+        catch (ArgumentException)
+        {
+            // already gone
+        }
+        pid = 0;
+    }
+
+    public static string Sh(string dir, string command, int timeoutSeconds, bool check = true)
+    {
+        var psi = new ProcessStartInfo("bash", ["-c", command])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = dir,
+        };
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(timeoutSeconds * 1000))
+        {
+            p.Kill(true);
+            throw new TimeoutException($"`{command}` timed out");
+        }
+        if (check && p.ExitCode != 0) throw new InvalidOperationException($"`{command}` exited {p.ExitCode}:\n{stdout}\n{stderr.Result}");
+        return stdout;
+    }
+
+    private static Dictionary<string, ProbeResult> ParseProbes(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var result = new Dictionary<string, ProbeResult>();
+        foreach (var spec in doc.RootElement.EnumerateObject())
+        {
+            var o = spec.Value;
+            result[spec.Name] = new ProbeResult(
+                o.GetProperty("ok").GetInt32(), o.GetProperty("fail").GetInt32(),
+                [.. o.GetProperty("errors").EnumerateArray().Select(e => e.GetString() ?? "")],
+                Counts(o.GetProperty("by")), o.GetProperty("saw_own_port").GetInt32(),
+                Counts(o.GetProperty("backend_port")), Counts(o.GetProperty("reply_from")));
+        }
+        return result;
+    }
+
+    private static Dictionary<string, int> Counts(JsonElement e)
+    {
+        var d = new Dictionary<string, int>();
+        foreach (var p in e.EnumerateObject()) d[p.Name] = p.Value.GetInt32();
+        return d;
+    }
+}
