@@ -8,6 +8,7 @@ const string TopUsage = """
     commands:
       run      forward live on interfaces (userlb run --help)
       replay   run the engine offline over a capture (userlb replay --help)
+      rules    print the equivalent iptables / nftables ruleset (userlb rules --help)
       version  print the version
 
     Every command takes --help.
@@ -25,6 +26,7 @@ try
     {
         "replay" => ReplayCommand.Run(args[1..]),
         "run" => RunCommand.Run(args[1..]),
+        "rules" => RulesCommand.Run(args[1..]),
         "version" or "--version" => Version(),
         _ => throw new UsageException($"unknown command \"{args[0]}\" (try userlb --help)"),
     };

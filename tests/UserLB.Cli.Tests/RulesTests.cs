@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using UserLB.Cli.Commands;
+
+namespace UserLB.Cli.Tests;
+
+/// <summary><c>userlb rules</c>: options, and lab/rules-lab.sh (the printed rules pasted into a kernel balance as configured).</summary>
+[Collection("lab")]
+public sealed class RulesTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("userlb-rules-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Config()
+    {
+        var path = Path.Combine(_dir, "farms.json");
+        File.WriteAllText(path, """
+            {"farms":[{"name":"app","virtual-addr":"192.168.101.250","virtual-ports":"443","scheduler":"weight",
+              "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
+            """);
+        return path;
+    }
+
+    private static string Capture(Func<int> run, out int code)
+    {
+        var old = Console.Out;
+        using var sw = new StringWriter();
+        Console.SetOut(sw);
+        try { code = run(); }
+        finally { Console.SetOut(old); }
+        return sw.ToString();
+    }
+
+    [Fact]
+    public void Run_Default_PrintsMangleAndNatListings()
+    {
+        var text = Capture(() => RulesCommand.Run(["--config", Config()]), out int code);
+        Assert.Equal(0, code);
+        Assert.Contains("# iptables -t mangle -n -L PREROUTING", text);
+        Assert.Contains("MARK set 0x200", text);
+        Assert.Contains("to:192.168.101.250", text);
+    }
+
+    [Fact]
+    public void Run_Nft_PrintsNftlbStyleTable()
+    {
+        var text = Capture(() => RulesCommand.Run(["--config", Config(), "--nft"]), out int code);
+        Assert.Equal(0, code);
+        Assert.StartsWith("table ip nftlb {", text);
+    }
+
+    [Theory]
+    [InlineData("--format", "xml")]
+    [InlineData("--family", "ipx")]
+    public void Run_BadOption_UsageError(string option, string value) =>
+        Assert.Throws<UsageException>(() => RulesCommand.Run(["--config", Config(), option, value]));
+
+    [Fact]
+    public void Run_NftWithFormat_UsageError() =>
+        Assert.Throws<UsageException>(() => RulesCommand.Run(["--config", Config(), "--nft", "--format", "save"]));
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RulesLab_PastedIntoKernel_ForwardsWithConfiguredShares(bool nft)
+    {
+        if (Environment.UserName != "root")
+        {
+            Console.WriteLine($"RulesTests lab skipped: needs root for network namespaces (running as {Environment.UserName})");
+            return;
+        }
+        var root = RepoRoot();
+        var psi = new ProcessStartInfo(Path.Combine(root, "lab", "rules-lab.sh"), nft ? ["--nft"] : [])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = root,
+        };
+        psi.Environment["USERLB_LAB_PREFIX"] = "op";
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string output = await p.StandardOutput.ReadToEndAsync();
+        Assert.True(p.WaitForExit(60_000), "rules-lab.sh timed out\n" + output);
+        output += await stderr;
+        Assert.True(p.ExitCode == 0, output);
+        Assert.Contains("== shares as configured", output);
+        if (!nft) Assert.Contains("== kernel listing identical to userlb rules' listing", output);
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "UserLB.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("UserLB.sln not found above " + AppContext.BaseDirectory);
+    }
+}
