@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # UserLB's main job: a real lab in network namespaces, traffic through UserLB in NAT and DTA mode, results printed.
-#   ./run-lab.sh [--keep] [--engine pcap|afpacket] [-n N]     run both modes (--keep leaves the lab up afterwards)
-#   ./run-lab.sh down                                          remove the lab
-#   USERLB_LAB_PREFIX=xy ./run-lab.sh                           namespaces xyc, xylb, ... instead of ulc, ullb, ...
-# Topology (namespaces made here; nothing else is touched):
+#   ./run-lab.sh [--keep] [--engine pcap|afpacket|tap] [-n N]     run both modes (--keep leaves the lab up afterwards)
+#   ./run-lab.sh down                                              remove the lab
+#   USERLB_LAB_PREFIX=xy ./run-lab.sh                               namespaces xyc, xylb, ... instead of ulc, ullb, ...
+# Topology (namespaces made here by lab/topo.sh; nothing else is touched):
 #   ulc (client 192.168.101.1) --veth-- ullb [lbc | lbs] --veth-- ulsw (bridge) --veth-- ulb0 (192.168.1.10), ulb1 (192.168.1.11)
-#   The LB namespace keeps 192.168.101.254 on lbc and 192.168.1.1 (the backends' gateway) on lbs, IP forwarding off,
-#   and no VIP: userlb owns lbc/lbs, answers ARP for the VIP 192.168.101.250 and forwards.
+#   pcap/afpacket: the LB namespace keeps 192.168.101.254 on lbc and 192.168.1.1 (the backends' gateway) on lbs, IP
+#   forwarding off, and no VIP: userlb owns lbc/lbs, answers ARP for the VIP 192.168.101.250 and forwards.
+#   tap: the LB namespace's kernel routes (forwarding on): the VIP and everything from the backends go into the TAP
+#   device lbt, where userlb answers ARP for the VIP and writes the translated frames back (see lab/topo.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
 P=${USERLB_LAB_PREFIX:-ul}; ENGINE=pcap; KEEP=0; N=20; CMD=run
@@ -16,7 +18,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1 ;;
     --engine) ENGINE=$2; shift ;;
     -n) N=$2; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "run-lab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

@@ -47,6 +47,8 @@ public sealed class EngineCounters
 
 public struct BackendCounters
 {
+    /// <summary>Connections in the table now (what <c>est-connlimit</c> of a backend limits).</summary>
+    public long Active;
     public long Connections;
     public long Packets;
     public long Bytes;
@@ -54,6 +56,8 @@ public struct BackendCounters
 
 public struct FarmCounters
 {
+    /// <summary>Connections in the table now.</summary>
+    public long Active;
     public long Connections;
     public long Packets;
     public long Bytes;

@@ -9,6 +9,9 @@ public sealed record EngineOptions
     public int MaxConnections { get; init; } = 262_144;
     /// <summary>Seed for every random choice (scheduling, hash key, NAT port search). Null = unpredictable.</summary>
     public int? Seed { get; init; }
+
+    /// <summary>Slots of the per-client limiter (new-rtlimit, est-connlimit): clients tracked at once per engine.</summary>
+    public int LimiterSlots { get; init; } = 65_536;
     public ConntrackTimeoutSettings Timeouts { get; init; } = ConntrackTimeoutSettings.Default;
     /// <summary>nf_conntrack_tcp_loose: pick up TCP connections mid-stream (a farm's tcp-strict turns it off for that farm).</summary>
     public bool TcpLoose { get; init; } = true;

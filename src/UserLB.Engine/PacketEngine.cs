@@ -5,6 +5,7 @@ using UserLB.Engine.Config;
 using UserLB.Engine.Conntrack;
 using UserLB.Engine.Farms;
 using UserLB.Engine.L2;
+using UserLB.Engine.Limits;
 using UserLB.Packets;
 
 namespace UserLB.Engine;
@@ -15,7 +16,7 @@ namespace UserLB.Engine;
 /// (mangle MARK) + DNAT/SNAT binding (nat table) → rewrite in place with incremental checksums → neighbour resolution → send.
 /// No allocation and no exception on the forwarding path.
 /// </summary>
-public sealed partial class PacketEngine
+public sealed partial class PacketEngine : IEntryLifetime
 {
     private readonly EngineOptions _options;
     private readonly IFrameSink _sink;
@@ -26,6 +27,7 @@ public sealed partial class PacketEngine
     private readonly byte[] _scratch = new byte[256];
     private readonly List<IpAddr> _dueSolicits = [];
     private readonly PersistenceTable _persistence = new();
+    private readonly SourceLimiter _limiter;
     private EngineSnapshot _snapshot = EngineSnapshot.Empty;
     private int[] _farmIngressPort = [];
     private int[] _farmEgressPort = [];
@@ -41,13 +43,15 @@ public sealed partial class PacketEngine
         _sink = sink;
         _random = options.Seed is int seed ? new Random(seed) : new Random();
         ulong hashKey = (ulong)_random.NextInt64() ^ ((ulong)_random.NextInt64() << 1);
-        _table = new ConnTable(options.MaxConnections, hashKey);
+        _table = new ConnTable(options.MaxConnections, hashKey) { Lifetime = this };
+        _limiter = new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
         _portMacs = options.PortMacs.Count > 0 ? [.. options.PortMacs] : [EngineOptions.DefaultMac];
     }
 
     public EngineCounters Counters { get; } = new();
     public ConnTable Table => _table;
     public NeighborTable Neighbors => _neighbors;
+    public SourceLimiter Limiter => _limiter;
     public EngineSnapshot Snapshot => Volatile.Read(ref _snapshot);
     public IPacketTrace? Trace { get; set; }
 
@@ -363,6 +367,21 @@ public sealed partial class PacketEngine
             Drop(DropReason.TcpNoSynForNewFlow);
             return;
         }
+        int limitSlot = -1;
+        var fc = farm.Config;
+        if (fc.NewRateLimit > 0 || fc.EstConnLimit > 0)
+        {
+            var limited = _limiter.TryAdmit(farm.Id, p.Src, fc.NewRateLimit, fc.NewRateLimitBurst, fc.EstConnLimit,
+                fc.LimitsTtlSeconds * 1_000_000_000L, nowNs, out limitSlot);
+            if (limited != DropReason.None)
+            {
+                Trace?.Step(limited == DropReason.RateLimited
+                    ? Inv($"filter: farm {farm.Name} new-rtlimit {fc.NewRateLimit}/second burst {SourceLimiter.BucketSize(fc.NewRateLimit, fc.NewRateLimitBurst)} exceeded by {p.Src}: dropped")
+                    : Inv($"filter: farm {farm.Name} est-connlimit {fc.EstConnLimit}: {p.Src} already has {_limiter.Connections(farm.Id, p.Src)} connection(s): dropped"));
+                DropFarm(limited, farm.Id);
+                return;
+            }
+        }
 
         var input = new SchedInput(p.Src, p.Dst, p.SrcPort, p.DstPort, MacAddress.Read(frame[Offsets.EthSrc..]), MacAddress.Read(frame));
         BackendRuntime? backend = null;
@@ -385,6 +404,13 @@ public sealed partial class PacketEngine
             }
             backend = farm.Candidates[pick];
             if (Trace is not null) why = DescribePick(farm, pick, detail);
+        }
+        if (backend.Config.EstConnLimit > 0 && (uint)backend.Id < (uint)Counters.Backends.Length
+            && Counters.Backends[backend.Id].Active >= backend.Config.EstConnLimit)
+        {
+            Trace?.Step(Inv($"filter: backend {backend.Name} est-connlimit {backend.Config.EstConnLimit} reached: dropped"));
+            DropFarm(DropReason.ConnLimit, farm.Id);
+            return;
         }
         if (backend.Address.IsV4 != p.Src.IsV4)
         {
@@ -438,11 +464,20 @@ public sealed partial class PacketEngine
         e.FarmId = farm.Id;
         e.BackendId = backend.Id;
         e.Mark = backend.Mark;
+        if (_limiter.Track(limitSlot)) e.Status |= ConnStatus.Limited;
         if (farm.Config.Persistence != HashFields.None)
             _persistence.Set(farm.Id, input, farm.Config.Persistence, backend.Id, nowNs, nowNs + farm.Config.PersistTtlSeconds * 1_000_000_000L);
         Counters.NewFlows++;
-        if ((uint)backend.Id < (uint)Counters.Backends.Length) Counters.Backends[backend.Id].Connections++;
-        if ((uint)farm.Id < (uint)Counters.Farms.Length) Counters.Farms[farm.Id].Connections++;
+        if ((uint)backend.Id < (uint)Counters.Backends.Length)
+        {
+            Counters.Backends[backend.Id].Connections++;
+            Counters.Backends[backend.Id].Active++;
+        }
+        if ((uint)farm.Id < (uint)Counters.Farms.Length)
+        {
+            Counters.Farms[farm.Id].Connections++;
+            Counters.Farms[farm.Id].Active++;
+        }
         _table.Events?.OnEvent(ConnEventType.New, e, nowNs);
         if (Trace is not null) TraceNew(farm, backend, why, e, nowNs);
         Account(ref e, false, p);
@@ -588,6 +623,19 @@ public sealed partial class PacketEngine
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DropFarm(DropReason reason, int farmId)
+    {
+        if ((uint)farmId < (uint)Counters.Farms.Length) Counters.Farms[farmId].Drops++;
+        Drop(reason);
+    }
+
+    void IEntryLifetime.OnRemoved(in ConnEntry entry)
+    {
+        if ((entry.Status & ConnStatus.Limited) != 0) _limiter.Release(entry.FarmId, entry.Original.Src);
+        if ((uint)entry.BackendId < (uint)Counters.Backends.Length) Counters.Backends[entry.BackendId].Active--;
+        if ((uint)entry.FarmId < (uint)Counters.Farms.Length) Counters.Farms[entry.FarmId].Active--;
+    }
+
     private void Drop(DropReason reason)
     {
         Counters.Drops[(int)reason]++;

@@ -13,6 +13,7 @@ public class LabTests
     [Theory]
     [InlineData("pcap")]
     [InlineData("afpacket")]
+    [InlineData("tap")]
     public void RunLab_BothModes_EveryRequestSucceedsAndBackendsSeeTheRightSource(string engine)
     {
         if (!LiveLab.IsRoot)

@@ -11,12 +11,13 @@ namespace UserLB.Cli.Commands;
 internal static partial class RunCommand
 {
     public const string Usage = """
-        usage: userlb run --config FARMS.json [--engine pcap|afpacket] [--seed N] [--max-conns N]
+        usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--seed N] [--max-conns N]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
         interfaces and IP forwarding off in this host (namespace), so that the kernel does not answer that traffic too.
-          --engine     pcap (libpcap via SharpPcap, default) or afpacket (raw AF_PACKET socket)
+          --engine     pcap (libpcap via SharpPcap, default), afpacket (raw AF_PACKET socket) or tap (iface/oface name
+                       TAP devices, attached or created through /dev/net/tun; the kernel routes the VIPs into them)
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
@@ -28,7 +29,7 @@ internal static partial class RunCommand
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         var config = ConfigLoader.Load(args.Require("config"));
         string engineKind = args.Get("engine") ?? "pcap";
-        if (engineKind is not ("pcap" or "afpacket")) throw new UsageException($"option --engine: \"{engineKind}\" is not pcap or afpacket");
+        if (engineKind is not ("pcap" or "afpacket" or "tap")) throw new UsageException($"option --engine: \"{engineKind}\" is not pcap, afpacket or tap");
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
 
@@ -39,7 +40,8 @@ internal static partial class RunCommand
             foreach (var n in new[] { f.Iface, f.Oface ?? f.Iface })
                 if (!names.Contains(n)) names.Add(n);
         }
-        foreach (var n in names) Interfaces.MacOf(n); // clear error for a missing interface before opening anything
+        if (engineKind != "tap") // a missing TAP device is created
+            foreach (var n in names) Interfaces.MacOf(n); // clear error for a missing interface before opening anything
 
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
         var log = loggerFactory.CreateLogger("userlb");
@@ -47,7 +49,12 @@ internal static partial class RunCommand
         try
         {
             for (int i = 0; i < names.Count; i++)
-                ports[i] = engineKind == "afpacket" ? new AfPacketPort(names[i]) : new PcapPort(names[i]);
+                ports[i] = engineKind switch
+                {
+                    "afpacket" => new AfPacketPort(names[i]),
+                    "tap" => new TapPort(names[i]),
+                    _ => new PcapPort(names[i]),
+                };
         }
         catch
         {

@@ -13,6 +13,8 @@ public enum ConnStatus : byte
     SrcNat = 8,
     /// <summary>Destination manipulated in the original direction (DNAT, both modes).</summary>
     DstNat = 16,
+    /// <summary>Counted by the per-client limiter (<c>est-connlimit</c>): released when the entry goes.</summary>
+    Limited = 32,
 }
 
 /// <summary>
@@ -58,4 +60,10 @@ public enum ConnEventType : byte
 public interface IConntrackEvents
 {
     void OnEvent(ConnEventType type, in ConnEntry entry, long nowNs);
+}
+
+/// <summary>Told of every entry the table removes (expiry, early drop, explicit delete) before its slot is freed.</summary>
+public interface IEntryLifetime
+{
+    void OnRemoved(in ConnEntry entry);
 }

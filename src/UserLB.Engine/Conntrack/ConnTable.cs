@@ -43,6 +43,7 @@ public sealed class ConnTable
     public int Count { get; private set; }
     public int HighWater => _highWater;
     public IConntrackEvents? Events { get; set; }
+    public IEntryLifetime? Lifetime { get; set; }
     public long EarlyDrops { get; private set; }
 
     public ref ConnEntry this[int index] => ref _entries[index];
@@ -149,6 +150,7 @@ public sealed class ConnTable
         ref ConnEntry e = ref _entries[index];
         if (!e.InUse) return;
         Events?.OnEvent(ConnEventType.Destroy, e, nowNs);
+        Lifetime?.OnRemoved(e);
         Unlink(index * 2, e.Original);
         Unlink(index * 2 + 1, e.Reply);
         e.Status = ConnStatus.None;

@@ -45,7 +45,7 @@ public class LiveLabTests
         return LiveLab.RunOnce("farms/" + engine, PrefixOf(engine), engine, Farms(engine), Probes);
     }
 
-    public static TheoryData<string> Engines => ["pcap", "afpacket"];
+    public static TheoryData<string> Engines => ["pcap", "afpacket", "tap"];
 
     [Theory]
     [MemberData(nameof(Engines))]

@@ -1,0 +1,145 @@
+using System.Runtime.InteropServices;
+using UserLB.Packets;
+
+namespace UserLB.IO.Live;
+
+/// <summary>
+/// A TAP device through /dev/net/tun (TUNSETIFF with IFF_TAP | IFF_NO_PI): the engine is the far end of a virtual
+/// Ethernet link whose near end is the kernel's interface. Attaches to an existing (persistent, e.g.
+/// <c>ip tuntap add dev NAME mode tap</c>) device or creates one that lives while userlb runs; brings it up.
+/// Every frame the kernel sends into the TAP is read here (there is nothing else on that link); frames written are
+/// received by the kernel as if from the wire. The engine's MAC is its own locally administered address, not the
+/// kernel interface's.
+/// </summary>
+public sealed partial class TapPort : IPortIo
+{
+    private const int O_RDWR = 2;
+    private const int O_CLOEXEC = 0x80000;
+    private const ulong TUNSETIFF = 0x400454CA;
+    private const short IFF_TAP = 0x0002;
+    private const short IFF_NO_PI = 0x1000;
+    private const short IFF_UP = 0x1;
+    private const ulong SIOCGIFFLAGS = 0x8913;
+    private const ulong SIOCSIFFLAGS = 0x8914;
+    private const short POLLIN = 1;
+    private const int AF_INET = 2;
+    private const int SOCK_DGRAM = 2;
+    private const int EAGAIN = 11;
+    private const int EINTR = 4;
+
+    private readonly int _fd;
+    private volatile bool _closed;
+
+    public TapPort(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 15 || name.Contains('/', StringComparison.Ordinal))
+            throw new InvalidOperationException($"\"{name}\" is not a valid interface name for a TAP device");
+        Name = name;
+        _fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        if (_fd < 0) throw new InvalidOperationException($"/dev/net/tun: {Marshal.GetLastPInvokeErrorMessage()} (needs root or CAP_NET_ADMIN)");
+        var req = IfReq.For(name, IFF_TAP | IFF_NO_PI);
+        if (ioctl(_fd, TUNSETIFF, ref req) != 0)
+        {
+            string msg = Marshal.GetLastPInvokeErrorMessage();
+            close(_fd);
+            throw new InvalidOperationException($"TUNSETIFF {name} (tap, no packet info): {msg} (an existing device must be a TAP without pi: `ip tuntap add dev {name} mode tap`)");
+        }
+        SetUp(name);
+        int ifindex = Interfaces.IndexOf(name);
+        // 02:75:6c:62:XX:YY ("ulb"), XX:YY from the ifindex with bit 15 set so it cannot equal EngineOptions.DefaultMac.
+        Mac = new MacAddress(0x0275_6C62_0000UL | 0x8000UL | (uint)(ifindex & 0x7FFF));
+    }
+
+    public string Name { get; }
+    public MacAddress Mac { get; }
+
+    public unsafe int Receive(Span<byte> buffer)
+    {
+        if (_closed) return -1;
+        var pfd = new PollFd { Fd = _fd, Events = POLLIN };
+        int ready = poll(ref pfd, 1, 5);
+        if (ready <= 0) return _closed ? -1 : 0;
+        fixed (byte* p = buffer)
+        {
+            nint n = read(_fd, p, buffer.Length);
+            if (n >= 0) return (int)n;
+            int err = Marshal.GetLastPInvokeError();
+            return err is EAGAIN or EINTR ? 0 : (_closed ? -1 : 0);
+        }
+    }
+
+    public unsafe void Send(ReadOnlySpan<byte> frame)
+    {
+        fixed (byte* p = frame) write(_fd, p, frame.Length);
+    }
+
+    public void Dispose()
+    {
+        if (_closed) return;
+        _closed = true;
+        close(_fd);
+    }
+
+    private static void SetUp(string name)
+    {
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        if (s < 0) return;
+        try
+        {
+            var req = IfReq.For(name, 0);
+            if (ioctl(s, SIOCGIFFLAGS, ref req) != 0) return;
+            if ((req.Flags & IFF_UP) != 0) return;
+            req.Flags |= IFF_UP;
+            if (ioctl(s, SIOCSIFFLAGS, ref req) != 0)
+                throw new InvalidOperationException($"TAP {name}: cannot bring it up: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+        finally
+        {
+            close(s);
+        }
+    }
+
+    /// <summary>struct ifreq: a 16-byte name then a 24-byte union whose first member here is the flags.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 40)]
+    private unsafe struct IfReq
+    {
+        public fixed byte Name[16];
+        public short Flags;
+
+        public static IfReq For(string name, short flags)
+        {
+            var r = new IfReq { Flags = flags };
+            for (int i = 0; i < name.Length; i++) r.Name[i] = (byte)name[i];
+            return r;
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int ioctl(int fd, ulong request, ref IfReq req);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int poll(ref PollFd fds, ulong nfds, int timeout);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint read(int fd, byte* buf, nint len);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint write(int fd, byte* buf, nint len);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+}
