@@ -19,7 +19,10 @@ lab_down() {
   done
 }
 
-lab_offloads_off() { ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true; }
+lab_offloads_off() {
+  command -v ethtool >/dev/null || { echo "lab: ethtool is missing: veth offloads stay on (partial checksums); apt-get install ethtool" >&2; return 1; }
+  ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+}
 
 lab_up() { # PREFIX veth|tap WORKDIR
   local P=$1 kind=$2 work=$3 n i
