@@ -146,7 +146,7 @@ internal static partial class RunCommand
         [LoggerMessage(Level = LogLevel.Information, Message = "forwarding with the {Engine} engine on {Interfaces}: {Farms} farm(s)")]
         public static partial void Started(ILogger logger, string engine, string interfaces, int farms);
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "stopped: {Rx} frames received, {Forwarded} forwarded, {Answered} answered, {Dropped} dropped; {Flows} connections; {QueueDrops} queue drops")]
+        [LoggerMessage(Level = LogLevel.Information, Message = "stopped: {Rx} frames received, {Forwarded} forwarded, {Answered} handled by the LB (ARP/NDP/echo), {Dropped} dropped; {Flows} connections; {QueueDrops} queue drops")]
         public static partial void Stopped(ILogger logger, long rx, long forwarded, long answered, long dropped, long flows, long queueDrops);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "frames with offloads seen ({Reason}): the interfaces hand over partial checksums or GSO/GRO super-frames; fix with `ethtool -K DEV tx off rx off tso off gso off gro off` on every interface on the path")]
