@@ -69,7 +69,11 @@ public sealed class LiveForwarder : IDisposable
         }
         if (!_workerRunning)
         {
-            lock (_inlineLock) Run(_engine, NowNs());
+            lock (_inlineLock)
+            {
+                Run(_engine, NowNs());
+                FlushPorts();
+            }
             return tcs.Task;
         }
         _control.Enqueue(Run);
@@ -80,7 +84,16 @@ public sealed class LiveForwarder : IDisposable
     private void DrainControl(long now)
     {
         lock (_inlineLock)
+        {
             while (_control.TryDequeue(out var a)) a(_engine, now);
+            FlushPorts();
+        }
+    }
+
+    /// <summary>Sends what the ports batched (AF_PACKET TX ring); on the engine's thread.</summary>
+    private void FlushPorts()
+    {
+        foreach (var p in _ports) p.Flush();
     }
 
     public void Start()
@@ -141,6 +154,7 @@ public sealed class LiveForwarder : IDisposable
                 periodic(_engine, now);
             }
             if (!_control.IsEmpty) DrainControl(now);
+            FlushPorts();
             var wait = reader.WaitToReadAsync(ct);
             if (!wait.IsCompleted)
             {
