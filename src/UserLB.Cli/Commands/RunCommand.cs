@@ -12,6 +12,7 @@ internal static partial class RunCommand
 {
     public const string Usage = """
         usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--seed N] [--max-conns N]
+                   [--status-file PATH] [--state-file PATH]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
@@ -21,11 +22,13 @@ internal static partial class RunCommand
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
+          --state-file PATH   save the connection table to PATH on a clean stop (SIGTERM, Ctrl-C) and load it at start,
+                       so that connections survive a restart with the same configuration (JSON lines)
         """;
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "seed", "max-conns", "status-file"], []);
+        var args = new Args(argv, ["config", "engine", "seed", "max-conns", "status-file", "state-file"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         var config = ConfigLoader.Load(args.Require("config"));
         string engineKind = args.Get("engine") ?? "pcap";
@@ -75,6 +78,8 @@ internal static partial class RunCommand
         if (args.Get("status-file") is { } statusPath) forwarder.Periodic = (e, now) => StatusFile.Write(statusPath, e, now, forwarder.QueueDrops);
         engine.OffloadDetected += reason => Log.Offload(log, reason.Name());
         engine.Apply(EngineSnapshot.Build(config, new IdRegistry(), null, 1));
+        string? statePath = args.Get("state-file");
+        if (statePath is not null) RunState.Load(statePath, engine, forwarder.NowNs(), log);
 
         using var stop = new ManualResetEventSlim();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
@@ -84,6 +89,7 @@ internal static partial class RunCommand
         Log.Started(log, engineKind, interfaces, config.Farms.Length);
         stop.Wait();
         forwarder.Stop();
+        if (statePath is not null) RunState.Save(statePath, engine, forwarder.NowNs(), log);
         var c = engine.Counters;
         Log.Stopped(log, c.RxFrames, c.Forwarded, c.Consumed, c.Dropped, c.NewFlows, forwarder.QueueDrops);
         return 0;
