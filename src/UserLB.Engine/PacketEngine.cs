@@ -269,6 +269,9 @@ public sealed partial class PacketEngine : IEntryLifetime
             if (reply && !p.IsIcmp) e.Status |= ConnStatus.Assured;
         }
         if (reply) e.Status |= ConnStatus.SeenReply;
+        // conntrack -E: UPDATE on a state change, the first reply (IPCT_REPLY) and ASSURED (IPCT_ASSURED).
+        if (_table.Events is { } events && (oldState != e.TcpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
+            events.OnEvent(ConnEventType.Update, e, nowNs);
         Account(ref e, reply, p);
         if (Trace is not null) TraceExisting(e, reply, oldState, oldStatus, nowNs);
         Translate(frame, ref p, e, reply);
