@@ -50,7 +50,7 @@ internal static class ReplayCommand
         for (int i = 1; i < c.Drops.Length; i++)
             if (c.Drops[i] > 0) drops.Add(string.Create(CultureInfo.InvariantCulture, $"{((DropReason)i).Name()}={c.Drops[i]}"));
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"userlb replay: {result.FramesIn} frames in, {result.FramesOut} out (forwarded {c.Forwarded}, answered {c.Consumed}, dropped {c.Dropped}{(drops.Count > 0 ? ": " + string.Join(' ', drops) : "")}; {c.NewFlows} connections; LB MAC {result.Mac})"));
+            $"userlb replay: {result.FramesIn} frames in, {result.FramesOut} out (forwarded {c.Forwarded}, handled by the LB {c.Consumed} (ARP/NDP/echo), dropped {c.Dropped}{(drops.Count > 0 ? ": " + string.Join(' ', drops) : "")}; {c.NewFlows} connections; LB MAC {result.Mac})"));
         if (result.ReadError is not null) Console.Error.WriteLine($"userlb replay: warning: {result.ReadError}");
         return 0;
     }

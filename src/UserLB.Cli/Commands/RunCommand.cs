@@ -1,8 +1,10 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using UserLB.Cli.Api;
 using UserLB.Engine;
 using UserLB.Engine.Config;
 using UserLB.Engine.Farms;
+using UserLB.IO.Health;
 using UserLB.IO.Live;
 using UserLB.Packets;
 
@@ -12,6 +14,7 @@ internal static partial class RunCommand
 {
     public const string Usage = """
         usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--seed N] [--max-conns N]
+                          [--api ADDR:PORT|off] [--key KEY] [--status-file PATH]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
@@ -21,17 +24,24 @@ internal static partial class RunCommand
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
+          --api ADDR:PORT     the REST control API (nftlb's: /farms ...), default 127.0.0.1:5555; off: none
+          --key KEY           the API key (header "Key: KEY"); default: $USERLB_KEY, else generated and printed at start
+        Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
         """;
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "seed", "max-conns", "status-file"], []);
+        var args = new Args(argv, ["config", "engine", "seed", "max-conns", "status-file", "api", "key"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         var config = ConfigLoader.Load(args.Require("config"));
         string engineKind = args.Get("engine") ?? "pcap";
         if (engineKind is not ("pcap" or "afpacket" or "tap")) throw new UsageException($"option --engine: \"{engineKind}\" is not pcap, afpacket or tap");
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
+        string apiText = args.Get("api") ?? ApiHost.DefaultListen;
+        var apiListen = apiText == "off" ? null : ApiHost.ParseListen(apiText);
+        string? key = args.Get("key") ?? Environment.GetEnvironmentVariable("USERLB_KEY");
+        if (key is { Length: 0 }) throw new UsageException("option --key: the key cannot be empty");
 
         var names = new List<string>();
         foreach (var f in config.Farms)
@@ -74,16 +84,55 @@ internal static partial class RunCommand
         var engine = forwarder.Engine;
         if (args.Get("status-file") is { } statusPath) forwarder.Periodic = (e, now) => StatusFile.Write(statusPath, e, now, forwarder.QueueDrops);
         engine.OffloadDetected += reason => Log.Offload(log, reason.Name());
-        engine.Apply(EngineSnapshot.Build(config, new IdRegistry(), null, 1));
+        var health = new HealthMonitor(new SocketHealthProbe(), TimeProvider.System, loggerFactory.CreateLogger("userlb.health"));
+        using var control = new ControlPlane(forwarder, config, names, health, log);
+        health.ConfigSource = () => control.Config;
+        health.OnChange = control.OnHealthChangeAsync;
+        control.StartAsync().GetAwaiter().GetResult();
 
         using var stop = new ManualResetEventSlim();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
         forwarder.Start();
-        string interfaces = string.Join(", ", names);
-        Log.Started(log, engineKind, interfaces, config.Farms.Length);
-        stop.Wait();
-        forwarder.Stop();
+        using var stopHealth = new CancellationTokenSource();
+        var healthTask = Task.Run(() => health.RunAsync(stopHealth.Token));
+        ApiHost? api = null;
+        try
+        {
+            if (apiListen is not null)
+            {
+                if (key is null)
+                {
+                    key = ApiHost.NewKey();
+                    Console.Out.WriteLine($"userlb: API key: {key} (generated; choose one with --key or USERLB_KEY)");
+                }
+                api = ApiHost.Create(control, apiListen, key, b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Warning));
+                try
+                {
+                    api.StartAsync().GetAwaiter().GetResult();
+                }
+                catch (IOException ex)
+                {
+                    throw new InvalidOperationException($"the API cannot listen on {apiText}: {ex.Message} (choose another with --api ADDR:PORT, or --api off)", ex);
+                }
+                string listening = api.Address.ToString();
+                Log.ApiListening(log, listening);
+            }
+            string interfaces = string.Join(", ", names);
+            Log.Started(log, engineKind, interfaces, config.Farms.Length);
+            stop.Wait();
+        }
+        finally
+        {
+            if (api is not null)
+            {
+                api.StopAsync().GetAwaiter().GetResult();
+                api.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            stopHealth.Cancel();
+            healthTask.Wait(TimeSpan.FromSeconds(5));
+            forwarder.Stop();
+        }
         var c = engine.Counters;
         Log.Stopped(log, c.RxFrames, c.Forwarded, c.Consumed, c.Dropped, c.NewFlows, forwarder.QueueDrops);
         return 0;
@@ -91,10 +140,13 @@ internal static partial class RunCommand
 
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Information, Message = "control API on {Address} (header Key required)")]
+        public static partial void ApiListening(ILogger logger, string address);
+
         [LoggerMessage(Level = LogLevel.Information, Message = "forwarding with the {Engine} engine on {Interfaces}: {Farms} farm(s)")]
         public static partial void Started(ILogger logger, string engine, string interfaces, int farms);
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "stopped: {Rx} frames received, {Forwarded} forwarded, {Answered} answered, {Dropped} dropped; {Flows} connections; {QueueDrops} queue drops")]
+        [LoggerMessage(Level = LogLevel.Information, Message = "stopped: {Rx} frames received, {Forwarded} forwarded, {Answered} handled by the LB (ARP/NDP/echo), {Dropped} dropped; {Flows} connections; {QueueDrops} queue drops")]
         public static partial void Stopped(ILogger logger, long rx, long forwarded, long answered, long dropped, long flows, long queueDrops);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "frames with offloads seen ({Reason}): the interfaces hand over partial checksums or GSO/GRO super-frames; fix with `ethtool -K DEV tx off rx off tso off gso off gro off` on every interface on the path")]

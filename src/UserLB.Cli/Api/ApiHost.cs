@@ -1,0 +1,156 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using UserLB.Engine.Config;
+
+namespace UserLB.Cli.Api;
+
+/// <summary>
+/// The REST control API of <c>userlb run</c> (nftlb-compatible): ASP.NET Core minimal APIs on Kestrel in the same process,
+/// bound to one address (loopback by default). Every request must carry the header <c>Key</c>; errors are JSON
+/// <c>{"response": "error", "message": "..."}</c>, success <c>{"response": "success"}</c>.
+/// </summary>
+internal sealed partial class ApiHost : IAsyncDisposable
+{
+    public const string DefaultListen = "127.0.0.1:5555";
+    public const string KeyHeader = "Key";
+    private const long MaxBodyBytes = 4 << 20;
+
+    private readonly WebApplication _app;
+
+    private ApiHost(WebApplication app) => _app = app;
+
+    /// <summary>The address the API listens on (after <see cref="StartAsync"/>; with port 0, the port chosen).</summary>
+    public Uri Address
+    {
+        get
+        {
+            var server = _app.Services.GetService(typeof(IServer)) as IServer;
+            var addresses = server?.Features.Get<IServerAddressesFeature>()?.Addresses;
+            string first = addresses?.FirstOrDefault() ?? throw new InvalidOperationException("the API is not started");
+            return new Uri(first);
+        }
+    }
+
+    /// <summary>Builds the host; <paramref name="logging"/> configures ASP.NET Core's own logging (null: none).</summary>
+    public static ApiHost Create(ControlPlane control, IPEndPoint listen, string key, Action<ILoggingBuilder>? logging = null)
+    {
+        ArgumentNullException.ThrowIfNull(control);
+        ArgumentNullException.ThrowIfNull(listen);
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        logging?.Invoke(builder.Logging);
+        builder.WebHost.UseKestrel(o =>
+        {
+            o.Listen(listen);
+            o.Limits.MaxRequestBodySize = MaxBodyBytes;
+            o.AddServerHeader = false;
+        });
+        var app = builder.Build();
+        byte[] expected = Encoding.UTF8.GetBytes(key);
+        app.Use(async (context, next) =>
+        {
+            if (!KeyMatches(context.Request.Headers[KeyHeader], expected))
+            {
+                await Error(StatusCodes.Status401Unauthorized, "missing or wrong key: send the header \"Key: <key>\"").ExecuteAsync(context).ConfigureAwait(false);
+                return;
+            }
+            try
+            {
+                await next(context).ConfigureAwait(false);
+            }
+            catch (ConfigException ex)
+            {
+                await Error(StatusCodes.Status400BadRequest, ex.Message).ExecuteAsync(context).ConfigureAwait(false);
+            }
+            catch (ApiException ex)
+            {
+                await Error(ex.StatusCode, ex.Message).ExecuteAsync(context).ConfigureAwait(false);
+            }
+            catch (BadHttpRequestException ex)
+            {
+                await Error(ex.StatusCode, ex.Message).ExecuteAsync(context).ConfigureAwait(false);
+            }
+        });
+        app.MapFarmEndpoints(control);
+        app.MapViewEndpoints(control);
+        app.MapFallback(() => Error(StatusCodes.Status404NotFound, "no such endpoint"));
+        return new ApiHost(app);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    /// <summary>Parses <c>ADDR:PORT</c> (<c>[::1]:5555</c> for IPv6).</summary>
+    public static IPEndPoint ParseListen(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int colon = text.LastIndexOf(':');
+        bool shaped = colon > 0 && colon < text.Length - 1
+            && (text.IndexOf(':', StringComparison.Ordinal) == colon || (text[0] == '[' && text[colon - 1] == ']'));
+        if (!shaped || !IPEndPoint.TryParse(text, out var ep))
+            throw new UsageException($"option --api: \"{text}\" is not ADDR:PORT (e.g. 127.0.0.1:5555, [::1]:5555) or off");
+        return ep;
+    }
+
+    /// <summary>A random key (32 hex digits).</summary>
+    public static string NewKey() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    private static bool KeyMatches(Microsoft.Extensions.Primitives.StringValues given, byte[] expected)
+    {
+        if (given.Count != 1 || given[0] is not { } s) return false;
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(s), expected);
+    }
+
+    // ---- replies shared by the endpoint files --------------------------------------------------------
+
+    /// <summary><c>{"response": "success"}</c>.</summary>
+    public static IResult Success() => JsonText("{\"response\": \"success\"}\n", StatusCodes.Status200OK);
+
+    /// <summary><c>{"response": "error", "message": ...}</c> with <paramref name="status"/>.</summary>
+    public static IResult Error(int status, string message)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteString("response", "error");
+            w.WriteString("message", message);
+            w.WriteEndObject();
+        }
+        return JsonText(Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n", status);
+    }
+
+    /// <summary>A JSON document as the reply body.</summary>
+    public static IResult JsonText(string json, int status = StatusCodes.Status200OK) =>
+        Results.Text(json, "application/json", Encoding.UTF8, status);
+
+    /// <summary>Reads the request body as text (UTF-8).</summary>
+    public static async Task<string> ReadBodyAsync(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        using var reader = new StreamReader(request.Body, Encoding.UTF8);
+        return await reader.ReadToEndAsync(request.HttpContext.RequestAborted).ConfigureAwait(false);
+    }
+
+    internal static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>An API error with its HTTP status (404 unknown object, 400 bad input, ...).</summary>
+internal sealed class ApiException(int statusCode, string message) : Exception(message)
+{
+    public int StatusCode { get; } = statusCode;
+}

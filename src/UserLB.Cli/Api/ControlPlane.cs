@@ -1,0 +1,215 @@
+using Microsoft.Extensions.Logging;
+using UserLB.Engine;
+using UserLB.Engine.Config;
+using UserLB.Engine.Farms;
+using UserLB.IO.Health;
+using UserLB.IO.Live;
+
+namespace UserLB.Cli.Api;
+
+/// <summary>
+/// The control plane of <c>userlb run</c>: the running configuration, the ids of its farms and backends, the health
+/// monitor, and the forwarder whose worker thread owns the engine. Every change goes through <see cref="ApplyAsync"/> or
+/// <see cref="PatchAsync"/>, one at a time: the new configuration is validated, a new immutable
+/// <see cref="EngineSnapshot"/> is built off the data path and swapped in on the worker thread (between two frames), and
+/// only then becomes <see cref="Config"/>. A rejected change leaves everything as it was. The engine is read and changed
+/// only through <see cref="LiveForwarder.InvokeAsync"/>.
+/// </summary>
+internal sealed partial class ControlPlane : IDisposable
+{
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly ILogger _log;
+    private LoadBalancerConfig _config;
+    private long _generation;
+
+    public ControlPlane(LiveForwarder forwarder, LoadBalancerConfig config, IReadOnlyList<string> portNames, HealthMonitor? health, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(forwarder);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(portNames);
+        ArgumentNullException.ThrowIfNull(logger);
+        Forwarder = forwarder;
+        _config = config;
+        PortNames = portNames;
+        Health = health;
+        _log = logger;
+    }
+
+    public LiveForwarder Forwarder { get; }
+
+    /// <summary>The running configuration (the last one applied).</summary>
+    public LoadBalancerConfig Config => Volatile.Read(ref _config);
+
+    /// <summary>Stable ids of farms and backends (conntrack entries and counters refer to them).</summary>
+    public IdRegistry Ids { get; } = new();
+
+    /// <summary>Checks backends' health; null when not running (tests).</summary>
+    public HealthMonitor? Health { get; }
+
+    /// <summary>The interfaces the forwarder owns, by port index; farms may only name these.</summary>
+    public IReadOnlyList<string> PortNames { get; }
+
+    /// <summary>Generation of the snapshot in the engine (1 after <see cref="StartAsync"/>, +1 per change).</summary>
+    public long Generation => Interlocked.Read(ref _generation);
+
+    /// <summary>Installs the initial configuration.</summary>
+    public Task StartAsync() => ApplyAsync(Config);
+
+    /// <summary>Validates <paramref name="next"/>, builds its snapshot and swaps it into the engine.</summary>
+    /// <exception cref="ConfigException">The configuration cannot run here; nothing changed.</exception>
+    public async Task ApplyAsync(LoadBalancerConfig next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        await _lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await ApplyLockedAsync(next).ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Applies an nftlb upsert document (see <see cref="ConfigParser.ParsePatch"/>) to the running configuration;
+    /// returns the new configuration. Parse, merge and swap happen under the lock, so concurrent patches do not lose updates.
+    /// </summary>
+    /// <exception cref="ConfigException">The document or the result is invalid; the message names the field; nothing changed.</exception>
+    public async Task<LoadBalancerConfig> PatchAsync(ConfigPatch patch)
+    {
+        ArgumentNullException.ThrowIfNull(patch);
+        await _lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var current = Config;
+            var next = ConfigParser.Apply(current, patch);
+            if (!ReferenceEquals(next, current)) await ApplyLockedAsync(next).ConfigureAwait(false);
+            return next;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Rebuilds the snapshot of the running configuration (e.g. after a health change).</summary>
+    public async Task RefreshAsync()
+    {
+        await _lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await ApplyLockedAsync(Config).ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Destroys the tracked connections of one backend (as <c>conntrack -D -m MARK</c>); returns how many.</summary>
+    public Task<int> FlushBackendAsync(string farm, string backend)
+    {
+        int id = Ids.BackendId(farm, backend);
+        return Forwarder.InvokeAsync((engine, now) => FlushBackend(engine, id, now));
+    }
+
+    /// <summary>Destroys the tracked connections of one farm; returns how many.</summary>
+    public Task<int> FlushFarmAsync(string farm)
+    {
+        int id = Ids.FarmId(farm);
+        return Forwarder.InvokeAsync((engine, now) =>
+        {
+            var table = engine.Table;
+            int n = 0;
+            for (int i = 0; i < table.HighWater; i++)
+            {
+                if (table[i].InUse && table[i].FarmId == id)
+                {
+                    table.Remove(i, now);
+                    n++;
+                }
+            }
+            return n;
+        });
+    }
+
+    /// <summary>The health monitor's handler: marks the backend down or up in a new snapshot and flushes if asked.</summary>
+    public async Task OnHealthChangeAsync(HealthChange change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        await RefreshAsync().ConfigureAwait(false);
+        if (!change.Healthy && change.Flush)
+        {
+            int n = await FlushBackendAsync(change.Farm, change.Backend).ConfigureAwait(false);
+            Log.Flushed(_log, change.Farm, change.Backend, n);
+        }
+    }
+
+    /// <summary>What a backend's health is: "up", "down" (failing its check) or "none" (not checked).</summary>
+    public string HealthOf(string farm, string backend)
+    {
+        if (Health is null) return "none";
+        string key = farm + "/" + backend;
+        if (Health.Unhealthy.Contains(key)) return "down";
+        foreach (var t in Health.Targets)
+            if (t.Key == key) return "up";
+        return "none";
+    }
+
+    public void Dispose() => _lock.Dispose();
+
+    private async Task ApplyLockedAsync(LoadBalancerConfig next)
+    {
+        Validate(next);
+        long generation = Generation + 1;
+        var snapshot = EngineSnapshot.Build(next, Ids, Health?.Unhealthy, generation);
+        await Forwarder.InvokeAsync((engine, _) =>
+        {
+            engine.Apply(snapshot);
+            return true;
+        }).ConfigureAwait(false);
+        Volatile.Write(ref _config, next);
+        Interlocked.Exchange(ref _generation, generation);
+    }
+
+    /// <summary>What <c>userlb run</c> needs beyond a valid document: every farm on interfaces the forwarder owns.</summary>
+    private void Validate(LoadBalancerConfig config)
+    {
+        foreach (var f in config.Farms)
+        {
+            if (string.IsNullOrEmpty(f.Iface))
+                throw new ConfigException($"farm \"{f.Name}\", key \"iface\": required by userlb run (the client-side interface)");
+            CheckPort(f, "iface", f.Iface);
+            if (f.Oface is { } o) CheckPort(f, "oface", o);
+        }
+    }
+
+    private void CheckPort(FarmConfig f, string key, string name)
+    {
+        foreach (var p in PortNames)
+            if (p == name) return;
+        throw new ConfigException($"farm \"{f.Name}\", key \"{key}\": \"{name}\" is not an interface this userlb run owns ({string.Join(", ", PortNames)})");
+    }
+
+    private static int FlushBackend(PacketEngine engine, int backendId, long now)
+    {
+        var table = engine.Table;
+        int n = 0;
+        for (int i = 0; i < table.HighWater; i++)
+        {
+            if (table[i].InUse && table[i].BackendId == backendId)
+            {
+                table.Remove(i, now);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "health: farm {Farm} backend {Backend}: {Count} connection(s) flushed")]
+        public static partial void Flushed(ILogger logger, string farm, string backend, int count);
+    }
+}
