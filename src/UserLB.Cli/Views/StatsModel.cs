@@ -40,8 +40,8 @@ internal sealed record StatsSnapshot(
             foreach (var b in f.Backends)
             {
                 var bc = (uint)b.Id < (uint)c.Backends.Length ? c.Backends[b.Id] : default;
-                bool candidate = f.Candidates.Contains(b);
-                string health = !checkedBackends.Contains(f.Name + "/" + b.Name) ? "unchecked" : b.Healthy ? "up" : "down";
+                bool candidate = f.IsUp && f.Candidates.Contains(b); // a farm that is down takes no new connections
+                string health = !checkedBackends.Contains(f.Name + "/" + b.Name) ? "none" : b.Healthy ? "up" : "down";
                 backends.Add(new BackendStats(b.Name, b.Address.ToString(), b.Port, b.Weight, b.Priority, b.Mark,
                     b.State.ToString().ToLowerInvariant(), health, candidate,
                     candidate && candidateWeight > 0 ? (double)b.Weight / candidateWeight : 0,
@@ -92,11 +92,15 @@ internal sealed record FarmStats(string Name, string VirtualAddr, string Virtual
     IReadOnlyList<BackendStats> Backends);
 
 /// <summary>A backend: <see cref="State"/> as configured (up/down/off), <see cref="Health"/> from its check (up/down, or
-/// unchecked), <see cref="Candidate"/> when it takes new connections now, <see cref="Share"/> its configured share of them.</summary>
+/// none: no check), <see cref="Candidate"/> when it takes new connections now, <see cref="Share"/> its configured share of them.</summary>
 internal sealed record BackendStats(string Name, string Address, ushort Port, int Weight, int Priority, uint Mark, string State,
     string Health, bool Candidate, double Share, long Active, long Connections, long Packets, long Bytes, long Drops,
     IReadOnlyList<DropCount> DropReasons);
 
+/// <summary>GET /status?format=json: the capture and the rates since an earlier one.</summary>
+internal sealed record StatusDocument(StatsSnapshot Stats, Rates Rates);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(StatsSnapshot))]
+[JsonSerializable(typeof(StatusDocument))]
 internal sealed partial class ViewsJson : JsonSerializerContext;
