@@ -98,6 +98,27 @@ public sealed class ConnTable
         return index;
     }
 
+    /// <summary>
+    /// Puts back an entry saved by another table (a restart): both tuples, state, times and counters as given; a new slot.
+    /// Returns the index, or -1 when either tuple is already in use or the table is full (no early drop: a restored
+    /// entry never evicts a live one).
+    /// </summary>
+    public int Restore(in ConnEntry saved, long nowNs)
+    {
+        if (Count >= Max || IsTaken(saved.Original, nowNs) || IsTaken(saved.Reply, nowNs)) return Nil;
+        int index = AllocateSlot();
+        ref ConnEntry e = ref _entries[index];
+        e = saved;
+        e.Status |= ConnStatus.InUse;
+        e.NeighborVersion = 0; // next hops are learnt again
+        if (e.Id == 0) e.Id = _nextId;
+        if (e.Id >= _nextId) _nextId = e.Id + 1;
+        Link(index * 2, BucketOf(e.Original));
+        Link(index * 2 + 1, BucketOf(e.Reply));
+        Count++;
+        return index;
+    }
+
     private int AllocateSlot()
     {
         if (_freeHead != Nil)
