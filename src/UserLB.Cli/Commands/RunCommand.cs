@@ -15,6 +15,7 @@ internal static partial class RunCommand
     public const string Usage = """
         usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--rings on|off] [--seed N] [--max-conns N]
                           [--api ADDR:PORT|off] [--key KEY] [--status-file PATH]
+                          [--state-file PATH]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
@@ -26,6 +27,8 @@ internal static partial class RunCommand
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
+          --state-file PATH   save the connection table to PATH on a clean stop (SIGTERM, Ctrl-C) and load it at start,
+                              so that connections survive a restart with the same configuration (JSON lines)
           --api ADDR:PORT     the REST control API (nftlb's: /farms ...), default 127.0.0.1:5555; off: none
           --key KEY           the API key (header "Key: KEY"); default: $USERLB_KEY, else generated and printed at start
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
@@ -33,7 +36,7 @@ internal static partial class RunCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "rings", "seed", "max-conns", "status-file", "api", "key"], []);
+        var args = new Args(argv, ["config", "engine", "rings", "seed", "max-conns", "status-file", "api", "key", "state-file"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         var config = ConfigLoader.Load(args.Require("config"));
         string engineKind = args.Get("engine") ?? "pcap";
@@ -94,6 +97,8 @@ internal static partial class RunCommand
         health.ConfigSource = () => control.Config;
         health.OnChange = control.OnHealthChangeAsync;
         control.StartAsync().GetAwaiter().GetResult();
+        string? statePath = args.Get("state-file");
+        if (statePath is not null) RunState.Load(statePath, engine, forwarder.NowNs(), log);
 
         using var stop = new ManualResetEventSlim();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
@@ -138,6 +143,7 @@ internal static partial class RunCommand
             healthTask.Wait(TimeSpan.FromSeconds(5));
             forwarder.Stop();
         }
+        if (statePath is not null) RunState.Save(statePath, engine, forwarder.NowNs(), log);
         var c = engine.Counters;
         Log.Stopped(log, c.RxFrames, c.Forwarded, c.Consumed, c.Dropped, c.NewFlows, forwarder.QueueDrops);
         return 0;

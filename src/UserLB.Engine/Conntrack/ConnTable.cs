@@ -98,6 +98,27 @@ public sealed class ConnTable
         return index;
     }
 
+    /// <summary>
+    /// Puts back an entry saved by another table (a restart): both tuples, state, times and counters as given; a new slot.
+    /// Returns the index, or -1 when either tuple is already in use or the table is full (no early drop: a restored
+    /// entry never evicts a live one).
+    /// </summary>
+    public int Restore(in ConnEntry saved, long nowNs)
+    {
+        if (Count >= Max || IsTaken(saved.Original, nowNs) || IsTaken(saved.Reply, nowNs)) return Nil;
+        int index = AllocateSlot();
+        ref ConnEntry e = ref _entries[index];
+        e = saved;
+        e.Status |= ConnStatus.InUse;
+        e.NeighborVersion = 0; // next hops are learnt again
+        if (e.Id == 0) e.Id = _nextId;
+        if (e.Id >= _nextId) _nextId = e.Id + 1;
+        Link(index * 2, BucketOf(e.Original));
+        Link(index * 2 + 1, BucketOf(e.Reply));
+        Count++;
+        return index;
+    }
+
     private int AllocateSlot()
     {
         if (_freeHead != Nil)
@@ -201,6 +222,55 @@ public sealed class ConnTable
             }
         }
         return freed;
+    }
+
+    /// <summary>Counts the live entries that match <paramref name="filter"/> (bound to the current snapshot): conntrack -C.</summary>
+    public int CountMatching(ConntrackFilter filter, long nowNs)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        int n = 0;
+        for (int i = 0; i < _highWater; i++)
+        {
+            ref ConnEntry e = ref _entries[i];
+            if (e.InUse && e.ExpiresNs > nowNs && filter.Matches(e)) n++;
+        }
+        return n;
+    }
+
+    /// <summary>Removes the live entries that match <paramref name="filter"/> (DESTROY events, lifetimes released): conntrack -D.
+    /// Returns how many were removed.</summary>
+    public int RemoveMatching(ConntrackFilter filter, long nowNs)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        int n = 0;
+        for (int i = 0; i < _highWater; i++)
+        {
+            ref ConnEntry e = ref _entries[i];
+            if (e.InUse && e.ExpiresNs > nowNs && filter.Matches(e))
+            {
+                Remove(i, nowNs);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// Copies live entries that match <paramref name="filter"/> into <paramref name="destination"/>, scanning slots from
+    /// <paramref name="cursor"/> on; returns how many were copied and advances <paramref name="cursor"/> (it reaches
+    /// <see cref="HighWater"/> when the scan is complete). Lets a listing run in short steps between frames, as a netlink
+    /// dump does.
+    /// </summary>
+    public int CopyMatching(ConntrackFilter filter, long nowNs, ref int cursor, Span<ConnEntry> destination)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        int n = 0;
+        while (cursor < _highWater && n < destination.Length)
+        {
+            ref ConnEntry e = ref _entries[cursor++];
+            if (e.InUse && e.ExpiresNs > nowNs && filter.Matches(e)) destination[n++] = e;
+        }
+        return n;
     }
 
     /// <summary>Removes every expired entry now (used at the end of a replay and by tests).</summary>

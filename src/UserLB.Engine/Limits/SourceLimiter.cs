@@ -94,6 +94,22 @@ public sealed class SourceLimiter
         return true;
     }
 
+    /// <summary>
+    /// Counts a connection restored from a saved table (no rate-limit token taken); true when <see cref="Release"/> must
+    /// follow, false when the client could not be given a slot.
+    /// </summary>
+    public bool Restore(int farmId, IpAddr source, int ratePerSecond, int burst, long limitsTtlNs, long nowNs)
+    {
+        int slot = FindOrClaim(farmId, source, limitsTtlNs, nowNs, ratePerSecond, burst);
+        if (slot < 0)
+        {
+            Untracked++;
+            return false;
+        }
+        _slots[slot].Connections++;
+        return true;
+    }
+
     /// <summary>A connection counted by <see cref="TryAdmit"/> has ended.</summary>
     public void Release(int farmId, IpAddr source)
     {
