@@ -41,6 +41,7 @@ public static class DifferentialLab
 
     public static DifferentialRun Run(string prefix, string farmsJson, string[] probes, string[] engines)
     {
+        using var labLock = LiveLab.LockPrefix(prefix);
         string root = LiveLab.RepoRoot();
         string work = Directory.CreateTempSubdirectory("userlb-difflab-").FullName;
         string lb = $"ip netns exec {prefix}lb";

@@ -75,8 +75,30 @@ public static class LiveLab
     public static LabRun RunOnce(string key, string prefix, string engine, string farmsJson, string[] probes, string[]? extraArgs = null) =>
         Cache.GetOrAdd(key, _ => new Lazy<LabRun>(() => Run(prefix, engine, farmsJson, probes, extraArgs))).Value;
 
+    /// <summary>
+    /// One lab per prefix at a time, across processes (other worktrees' test runs use the same prefixes): the lock file
+    /// run-lab.sh flocks too. .NET takes an flock for FileShare.None; held until disposed.
+    /// </summary>
+    public static FileStream LockPrefix(string prefix)
+    {
+        Directory.CreateDirectory("/run/lock");
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream($"/run/lock/userlb-lab-{prefix}.lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (sw.Elapsed < TimeSpan.FromMinutes(5))
+            {
+                Thread.Sleep(200);
+            }
+        }
+    }
+
     public static LabRun Run(string prefix, string engine, string farmsJson, string[] probes, string[]? extraArgs = null)
     {
+        using var labLock = LockPrefix(prefix);
         string root = RepoRoot();
         string work = Directory.CreateTempSubdirectory("userlb-livelab-").FullName;
         try
