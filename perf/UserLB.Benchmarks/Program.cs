@@ -1,6 +1,57 @@
+using System.Diagnostics;
+using System.Globalization;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Running;
+using UserLB.Benchmarks;
+
+// `profile <established|reply|newflow> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
+// DOTNET_PerfMapEnabled=1) or dotnet-trace; prints ns per operation. Anything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "profile")
+{
+    string what = args.Length > 1 ? args[1] : "established";
+    bool v6 = args.Contains("v6");
+    long n = args.Length > 2 && long.TryParse(args[^1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long x) ? x : 20_000_000;
+    Action body;
+    if (what == "memory")
+    {
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        var fillTime = Stopwatch.StartNew();
+        var table = ConnTableBenchmarks.Fill(1_000_000);
+        fillTime.Stop();
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"connection table, {table.Count} entries: {(after - before) / 1048576.0:F1} MB managed ({(after - before) / table.Count} bytes per entry), filled in {fillTime.ElapsedMilliseconds} ms"));
+        return;
+    }
+    if (what == "parts")
+    {
+        Parts.Run(v6, n);
+        return;
+    }
+    if (what == "newflow")
+    {
+        var b = new NewFlowBenchmarks { Ipv6 = v6 };
+        b.Setup();
+        body = b.NewTcpFlow;
+    }
+    else
+    {
+        var b = new EstablishedFlowBenchmarks { Ipv6 = v6, Payload = 64 };
+        b.Setup();
+        body = what == "reply" ? b.ReplyDirection : b.OriginalDirection;
+    }
+    for (int i = 0; i < 100_000; i++) body();
+    // Wall time counts the time other processes had the CPU; on a shared machine the process's CPU time is the figure.
+    var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+    var sw = Stopwatch.StartNew();
+    for (long i = 0; i < n; i++) body();
+    sw.Stop();
+    var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{what} {(v6 ? "ipv6" : "ipv4")}: {cpu.TotalNanoseconds / n:F1} ns/op CPU, {sw.Elapsed.TotalNanoseconds / n:F1} ns/op wall, over {n} ops"));
+    return;
+}
 
 var config = DefaultConfig.Instance.AddDiagnoser(MemoryDiagnoser.Default);
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+BenchmarkSwitcher.FromAssembly(typeof(EngineScenario).Assembly).Run(args, config);

@@ -9,6 +9,9 @@ const string TopUsage = """
       run      forward live on interfaces (userlb run --help)
       replay   run the engine offline over a capture (userlb replay --help)
       rules    print the equivalent iptables / nftables ruleset (userlb rules --help)
+      conntrack  the running instance's connection table: -L list, -E events, -D delete, -C count (userlb conntrack --help)
+      stats    the running instance's counters per farm and backend (userlb stats --help)
+      status   a one-screen summary of the running instance (userlb status --help)
       version  print the version
 
     Every command takes --help.
@@ -27,9 +30,17 @@ try
         "replay" => ReplayCommand.Run(args[1..]),
         "run" => RunCommand.Run(args[1..]),
         "rules" => RulesCommand.Run(args[1..]),
+        "conntrack" => ConntrackCommand.Run(args[1..]),
+        "stats" => ViewCommands.Stats(args[1..]),
+        "status" => ViewCommands.Status(args[1..]),
         "version" or "--version" => Version(),
         _ => throw new UsageException($"unknown command \"{args[0]}\" (try userlb --help)"),
     };
+}
+catch (UserLB.Cli.Views.InstanceException ex)
+{
+    Console.Error.WriteLine($"userlb: {ex.Message}");
+    return 1;
 }
 catch (UsageException ex)
 {

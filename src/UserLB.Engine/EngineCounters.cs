@@ -27,6 +27,10 @@ public sealed class EngineCounters
     public readonly long[] Drops = new long[(int)DropReason.Count];
     public BackendCounters[] Backends = [];
     public FarmCounters[] Farms = [];
+    /// <summary>Drops of a farm's traffic by reason: <c>[farmId * DropReason.Count + reason]</c>.</summary>
+    public long[] FarmDrops = [];
+    /// <summary>Drops of a backend's traffic by reason: <c>[backendId * DropReason.Count + reason]</c>.</summary>
+    public long[] BackendDrops = [];
 
     public long Dropped
     {
@@ -40,8 +44,16 @@ public sealed class EngineCounters
 
     internal void EnsureIds(int backends, int farms)
     {
-        if (Backends.Length < backends) Array.Resize(ref Backends, Math.Max(backends, Backends.Length * 2));
-        if (Farms.Length < farms) Array.Resize(ref Farms, Math.Max(farms, Farms.Length * 2));
+        if (Backends.Length < backends)
+        {
+            Array.Resize(ref Backends, Math.Max(backends, Backends.Length * 2));
+            Array.Resize(ref BackendDrops, Backends.Length * (int)DropReason.Count);
+        }
+        if (Farms.Length < farms)
+        {
+            Array.Resize(ref Farms, Math.Max(farms, Farms.Length * 2));
+            Array.Resize(ref FarmDrops, Farms.Length * (int)DropReason.Count);
+        }
     }
 }
 
@@ -52,6 +64,8 @@ public struct BackendCounters
     public long Connections;
     public long Packets;
     public long Bytes;
+    /// <summary>Drops of this backend's traffic (by reason: <see cref="EngineCounters.BackendDrops"/>).</summary>
+    public long Drops;
 }
 
 public struct FarmCounters
@@ -61,5 +75,6 @@ public struct FarmCounters
     public long Connections;
     public long Packets;
     public long Bytes;
+    /// <summary>Drops of this farm's traffic (by reason: <see cref="EngineCounters.FarmDrops"/>).</summary>
     public long Drops;
 }

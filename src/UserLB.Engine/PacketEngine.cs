@@ -218,7 +218,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             if (u.Kind == TcpTransition.Invalid)
             {
                 Trace?.Step(Inv($"conntrack: INVALID tcp flags in {e.TcpState.ToConntrackName()}: not NATed"));
-                Drop(DropReason.TcpInvalid);
+                DropFlow(DropReason.TcpInvalid, e.FarmId, e.BackendId);
                 return;
             }
             if (u.Reopen)
@@ -269,6 +269,9 @@ public sealed partial class PacketEngine : IEntryLifetime
             if (reply && !p.IsIcmp) e.Status |= ConnStatus.Assured;
         }
         if (reply) e.Status |= ConnStatus.SeenReply;
+        // conntrack -E: UPDATE on a state change, the first reply (IPCT_REPLY) and ASSURED (IPCT_ASSURED).
+        if (_table.Events is { } events && (oldState != e.TcpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
+            events.OnEvent(ConnEventType.Update, e, nowNs);
         Account(ref e, reply, p);
         if (Trace is not null) TraceExisting(e, reply, oldState, oldStatus, nowNs);
         Translate(frame, ref p, e, reply);
@@ -279,7 +282,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             {
                 if (!PacketRewriter.DecrementTtl(frame, p))
                 {
-                    Drop(DropReason.TtlExceeded);
+                    DropFlow(DropReason.TtlExceeded, e.FarmId, e.BackendId);
                     return;
                 }
                 int port = reply ? e.NextHopPortReply : e.NextHopPortOriginal;
@@ -357,14 +360,14 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (!farm.IsUp)
         {
             Trace?.Step(Inv($"farm {farm.Name} is {farm.Config.State.ToString().ToLowerInvariant()}: no new flows"));
-            Drop(DropReason.FarmDown);
+            DropFlow(DropReason.FarmDown, farm.Id, -1);
             return;
         }
         var tcpState = TcpState.None;
         if (p.Protocol == IpProtocols.Tcp && !TcpStateTable.TryStartNew(p.TcpFlags, _options.TcpLoose && !farm.Config.TcpStrict, out tcpState))
         {
             Trace?.Step(Inv($"conntrack: tcp flags {FormatTcpFlags(p.TcpFlags)} cannot start a connection: INVALID"));
-            Drop(DropReason.TcpNoSynForNewFlow);
+            DropFlow(DropReason.TcpNoSynForNewFlow, farm.Id, -1);
             return;
         }
         int limitSlot = -1;
@@ -378,7 +381,7 @@ public sealed partial class PacketEngine : IEntryLifetime
                 Trace?.Step(limited == DropReason.RateLimited
                     ? Inv($"filter: farm {farm.Name} new-rtlimit {fc.NewRateLimit}/second burst {SourceLimiter.BucketSize(fc.NewRateLimit, fc.NewRateLimitBurst)} exceeded by {p.Src}: dropped")
                     : Inv($"filter: farm {farm.Name} est-connlimit {fc.EstConnLimit}: {p.Src} already has {_limiter.Connections(farm.Id, p.Src)} connection(s): dropped"));
-                DropFarm(limited, farm.Id);
+                DropFlow(limited, farm.Id, -1);
                 return;
             }
         }
@@ -399,7 +402,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             if (pick < 0)
             {
                 Trace?.Step(Inv($"farm {farm.Name}: no backend available (level {farm.Level})"));
-                Drop(DropReason.NoBackend);
+                DropFlow(DropReason.NoBackend, farm.Id, -1);
                 return;
             }
             backend = farm.Candidates[pick];
@@ -409,13 +412,13 @@ public sealed partial class PacketEngine : IEntryLifetime
             && Counters.Backends[backend.Id].Active >= backend.Config.EstConnLimit)
         {
             Trace?.Step(Inv($"filter: backend {backend.Name} est-connlimit {backend.Config.EstConnLimit} reached: dropped"));
-            DropFarm(DropReason.ConnLimit, farm.Id);
+            DropFlow(DropReason.ConnLimit, farm.Id, backend.Id);
             return;
         }
         if (backend.Address.IsV4 != p.Src.IsV4)
         {
             Trace?.Step(Inv($"farm {farm.Name}: backend {backend.Name} is of the other address family"));
-            Drop(DropReason.NoBackend);
+            DropFlow(DropReason.NoBackend, farm.Id, -1);
             return;
         }
 
@@ -430,7 +433,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             if (!UniqueTuple(ref replyTuple, nowNs))
             {
                 Trace?.Step("nat POSTROUTING: SNAT: no free source port");
-                Drop(DropReason.NatPortsExhausted);
+                DropFlow(DropReason.NatPortsExhausted, farm.Id, -1);
                 return;
             }
         }
@@ -440,7 +443,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             if (_table.IsTaken(replyTuple, nowNs))
             {
                 Trace?.Step("nat PREROUTING: DNAT: the reply tuple is already in use by another connection");
-                Drop(DropReason.NatPortsExhausted);
+                DropFlow(DropReason.NatPortsExhausted, farm.Id, -1);
                 return;
             }
         }
@@ -456,7 +459,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (index < 0)
         {
             Trace?.Step(Inv($"conntrack: table full ({_table.Count}/{_table.Max}) and every entry is ASSURED: dropped"));
-            Drop(DropReason.TableFull);
+            DropFlow(DropReason.TableFull, farm.Id, -1);
             return;
         }
         ref var e = ref _table[index];
@@ -540,7 +543,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (!PacketRewriter.DecrementTtl(frame, p))
         {
             Trace?.Step("forward: TTL exceeded");
-            Drop(DropReason.TtlExceeded);
+            DropFlow(DropReason.TtlExceeded, farmId, -1);
             return;
         }
         var ports = toClient ? _farmIngressPort : _farmEgressPort;
@@ -559,7 +562,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (!queued)
         {
             Trace?.Step(Inv($"neighbour {nextHop} unresolved and its queue is full: dropped"));
-            Drop(DropReason.NeighborUnresolved);
+            DropFlow(DropReason.NeighborUnresolved, farmId, -1);
         }
         else
         {
@@ -622,10 +625,21 @@ public sealed partial class PacketEngine : IEntryLifetime
         return v4 ? IpAddr.FromV4(0) : default;
     }
 
+    /// <summary>A drop that belongs to a farm (and a backend, when known: -1 otherwise): counted per farm and backend by reason too.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DropFarm(DropReason reason, int farmId)
+    private void DropFlow(DropReason reason, int farmId, int backendId)
     {
-        if ((uint)farmId < (uint)Counters.Farms.Length) Counters.Farms[farmId].Drops++;
+        var c = Counters;
+        if ((uint)farmId < (uint)c.Farms.Length)
+        {
+            c.Farms[farmId].Drops++;
+            c.FarmDrops[farmId * (int)DropReason.Count + (int)reason]++;
+        }
+        if ((uint)backendId < (uint)c.Backends.Length)
+        {
+            c.Backends[backendId].Drops++;
+            c.BackendDrops[backendId * (int)DropReason.Count + (int)reason]++;
+        }
         Drop(reason);
     }
 

@@ -60,7 +60,7 @@ internal sealed partial class ApiHost : IAsyncDisposable
         byte[] expected = Encoding.UTF8.GetBytes(key);
         app.Use(async (context, next) =>
         {
-            if (!KeyMatches(context.Request.Headers[KeyHeader], expected))
+            if (context.GetEndpoint()?.Metadata.GetMetadata<KeyNotRequired>() is null && !KeyMatches(context.Request.Headers[KeyHeader], expected))
             {
                 await Error(StatusCodes.Status401Unauthorized, "missing or wrong key: send the header \"Key: <key>\"").ExecuteAsync(context).ConfigureAwait(false);
                 return;

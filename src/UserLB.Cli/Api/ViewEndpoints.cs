@@ -1,9 +1,283 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Primitives;
+using UserLB.Cli.Views;
+using UserLB.Engine.Conntrack;
 
 namespace UserLB.Cli.Api;
 
-/// <summary>Read-only views of the running engine (conntrack, stats, metrics, status).</summary>
+/// <summary>
+/// Views of the running engine for operators and students:
+/// <list type="bullet">
+/// <item>GET <c>/conntrack?FILTER</c>: the entries, one <c>conntrack -L</c> line each (text, streamed in chunks read between
+/// frames on the engine's thread); DELETE <c>/conntrack?FILTER</c>: <c>{"response": "success", "deleted": N}</c>;
+/// GET <c>/conntrack/count?FILTER</c>: the number, as text.</item>
+/// <item>GET <c>/conntrack/events?FILTER&amp;events=NEW,UPDATE,DESTROY</c>: <c>conntrack -E</c> lines as they happen
+/// (chunked text, until the client goes); lost events are reported as <c># N event(s) lost …</c> lines.</item>
+/// <item>GET <c>/stats</c> (JSON; <c>?format=text</c> for the table), GET <c>/status</c> (one screen of text;
+/// <c>?format=json</c>), GET <c>/metrics</c> (Prometheus text).</item>
+/// </list>
+/// FILTER keys are <see cref="ConntrackFilter.Keys"/> (proto, src, dst, reply-src, reply-dst, sport, dport, …, farm,
+/// backend); a bad one is a 400 naming it. Every endpoint needs the key except <c>/metrics</c>: Prometheus scrapers are
+/// usually configured without custom headers, the metrics are counters (no addresses of clients), and the API listens on
+/// loopback by default.
+/// </summary>
 internal static class ViewEndpoints
 {
-    public static void MapViewEndpoints(this IEndpointRouteBuilder app, ControlPlane control) { }
+    /// <summary>Entries copied per step of a listing (one step runs between two frames on the engine's thread).</summary>
+    public const int ListChunk = 2048;
+
+    public static void MapViewEndpoints(this IEndpointRouteBuilder app, ControlPlane control)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(control);
+        var lifetime = app.ServiceProvider.GetService<IHostApplicationLifetime>();
+        var views = new ViewState(control, TimeProvider.System, lifetime?.ApplicationStopping ?? CancellationToken.None);
+        app.MapGet("/conntrack", (HttpContext context) => ListAsync(context, views));
+        app.MapDelete("/conntrack", (HttpRequest request) => DeleteAsync(request.HttpContext, views));
+        app.MapGet("/conntrack/count", (HttpRequest request) => CountAsync(request.HttpContext, views));
+        app.MapGet("/conntrack/events", (HttpContext context) => EventsAsync(context, views));
+        app.MapGet("/stats", (HttpRequest request) => StatsAsync(request.HttpContext, views));
+        app.MapGet("/status", (HttpRequest request) => StatusAsync(request.HttpContext, views));
+        app.MapGet("/metrics", (HttpRequest request) => MetricsAsync(views)).WithMetadata(KeyNotRequired.Instance);
+    }
+
+    // ---- conntrack ---------------------------------------------------------------------------------
+
+    private static ConntrackFilter FilterFrom(IQueryCollection query, params string[] extraKeys)
+    {
+        var pairs = new List<KeyValuePair<string, string>>();
+        foreach (var (key, values) in query)
+        {
+            if (Array.IndexOf(extraKeys, key) >= 0) continue;
+            pairs.Add(KeyValuePair.Create(key, values.Count > 0 ? values[^1] ?? "" : ""));
+        }
+        try
+        {
+            return ConntrackFilter.Parse(pairs);
+        }
+        catch (ConntrackFilterException ex)
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, ex.Message);
+        }
+    }
+
+    private static async Task ListAsync(HttpContext context, ViewState views)
+    {
+        var filter = FilterFrom(context.Request.Query);
+        var ct = context.RequestAborted;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        var buffer = new ConnEntry[ListChunk];
+        int cursor = 0;
+        var sb = new StringBuilder(ListChunk * 200);
+        while (true)
+        {
+            int start = cursor;
+            var (n, now, next, done) = await views.Control.Forwarder.InvokeAsync((engine, now) =>
+            {
+                filter.Bind(engine.Snapshot);
+                int c = start;
+                int k = engine.Table.CopyMatching(filter, now, ref c, buffer);
+                return (k, now, c, c >= engine.Table.HighWater);
+            }).ConfigureAwait(false);
+            cursor = next;
+            sb.Clear();
+            for (int i = 0; i < n; i++) sb.Append(ConntrackFormatter.Line(buffer[i], now)).Append('\n');
+            if (sb.Length > 0) await context.Response.WriteAsync(sb.ToString(), ct).ConfigureAwait(false);
+            if (done) break;
+        }
+    }
+
+    private static async Task<IResult> DeleteAsync(HttpContext context, ViewState views)
+    {
+        var filter = FilterFrom(context.Request.Query);
+        int deleted = await views.Control.Forwarder.InvokeAsync((engine, now) => engine.Table.RemoveMatching(filter.Bind(engine.Snapshot), now)).ConfigureAwait(false);
+        return ApiHost.JsonText(Inv($"{{\"response\": \"success\", \"deleted\": {deleted}}}\n"));
+    }
+
+    private static async Task<IResult> CountAsync(HttpContext context, ViewState views)
+    {
+        var filter = FilterFrom(context.Request.Query);
+        int n = await views.Control.Forwarder.InvokeAsync((engine, now) => engine.Table.CountMatching(filter.Bind(engine.Snapshot), now)).ConfigureAwait(false);
+        return Results.Text(Inv($"{n}\n"), "text/plain", Encoding.UTF8);
+    }
+
+    private static async Task EventsAsync(HttpContext context, ViewState views)
+    {
+        const string MaskKey = "events";
+        var filter = FilterFrom(context.Request.Query, MaskKey);
+        HashSet<ConnEventType> mask;
+        try
+        {
+            mask = context.Request.Query.TryGetValue(MaskKey, out StringValues m) && m.Count > 0
+                ? Commands.ConntrackCommand.ParseEventMask(m[^1] ?? "")
+                : [ConnEventType.New, ConnEventType.Update, ConnEventType.Destroy];
+        }
+        catch (UsageException ex)
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, ex.Message.Replace("conntrack: event mask", "filter events:", StringComparison.Ordinal));
+        }
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, views.Stopping);
+        var ct = stop.Token;
+        var forwarder = views.Control.Forwarder;
+        var snapshot = forwarder.Engine.Snapshot;
+        filter.Bind(snapshot);
+        var subscription = views.Hub.Subscribe();
+        try
+        {
+            await views.AttachHubAsync().ConfigureAwait(false);
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            context.Response.Headers.CacheControl = "no-cache";
+            await context.Response.StartAsync(ct).ConfigureAwait(false);
+            await context.Response.Body.FlushAsync(ct).ConfigureAwait(false);
+            var reader = subscription.Reader;
+            var sb = new StringBuilder();
+            long reported = 0;
+            while (!ct.IsCancellationRequested)
+            {
+                using (var tick = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                {
+                    tick.CancelAfter(TimeSpan.FromSeconds(1));
+                    try
+                    {
+                        if (!await reader.WaitToReadAsync(tick.Token).ConfigureAwait(false)) break;
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        // a second without events: report losses, if any
+                    }
+                }
+                var current = forwarder.Engine.Snapshot;
+                if (!ReferenceEquals(current, snapshot)) filter.Bind(snapshot = current);
+                while (reader.TryRead(out var ev))
+                    if (mask.Contains(ev.Type) && filter.Matches(ev.Entry))
+                        sb.Append(ConntrackFormatter.EventLine(ev.Type, ev.Entry, ev.NowNs)).Append('\n');
+                long lost = subscription.Dropped;
+                if (lost > reported)
+                {
+                    sb.Append(Inv($"# {lost - reported} event(s) lost: the buffer ({ConntrackEventHub.DefaultCapacity} events) was full\n"));
+                    reported = lost;
+                }
+                if (sb.Length == 0) continue;
+                await context.Response.WriteAsync(sb.ToString(), ct).ConfigureAwait(false);
+                await context.Response.Body.FlushAsync(ct).ConfigureAwait(false);
+                sb.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // the client went away, or the instance is stopping
+        }
+        catch (IOException) when (ct.IsCancellationRequested || context.RequestAborted.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            subscription.Dispose();
+            await views.AttachHubAsync().ConfigureAwait(false);
+        }
+    }
+
+    // ---- stats, status, metrics --------------------------------------------------------------------
+
+    private static async Task<IResult> StatsAsync(HttpContext context, ViewState views)
+    {
+        string format = Format(context, "json");
+        var s = await views.CaptureAsync().ConfigureAwait(false);
+        return format == "json"
+            ? ApiHost.JsonText(JsonSerializer.Serialize(s, ViewsJson.Default.StatsSnapshot) + "\n")
+            : Results.Text(ViewText.Stats(s), "text/plain", Encoding.UTF8);
+    }
+
+    private static async Task<IResult> StatusAsync(HttpContext context, ViewState views)
+    {
+        string format = Format(context, "text");
+        var s = await views.CaptureAsync().ConfigureAwait(false);
+        var reference = views.Rates.Reference(s);
+        if (reference is null)
+        {
+            // No capture 1-10 s old: measure over the next second.
+            reference = s;
+            await Task.Delay(RateTracker.MinSpan, views.Time, context.RequestAborted).ConfigureAwait(false);
+            s = await views.CaptureAsync().ConfigureAwait(false);
+        }
+        var rates = Rates.Between(reference, s);
+        return format == "json"
+            ? ApiHost.JsonText(JsonSerializer.Serialize(new StatusDocument(s, rates), ViewsJson.Default.StatusDocument) + "\n")
+            : Results.Text(ViewText.Status(s, rates), "text/plain", Encoding.UTF8);
+    }
+
+    private static async Task<IResult> MetricsAsync(ViewState views)
+    {
+        var s = await views.CaptureAsync().ConfigureAwait(false);
+        return Results.Text(PrometheusText.Format(s), PrometheusText.ContentType);
+    }
+
+    private static string Format(HttpContext context, string defaultFormat)
+    {
+        string? f = context.Request.Query.TryGetValue("format", out var v) ? v[^1] : null;
+        foreach (var (key, _) in context.Request.Query)
+            if (key != "format") throw new ApiException(StatusCodes.Status400BadRequest, $"unknown parameter \"{key}\" (only format=json|text)");
+        f ??= defaultFormat;
+        if (f is not ("json" or "text")) throw new ApiException(StatusCodes.Status400BadRequest, $"format \"{f}\" is not json or text");
+        return f;
+    }
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>What the views share: the event hub, recent captures for rates, the start time.</summary>
+    private sealed class ViewState(ControlPlane control, TimeProvider time, CancellationToken stopping)
+    {
+        private readonly DateTimeOffset _started = time.GetUtcNow();
+
+        public ControlPlane Control { get; } = control;
+        public TimeProvider Time { get; } = time;
+        public CancellationToken Stopping { get; } = stopping;
+        public ConntrackEventHub Hub { get; } = new();
+        public RateTracker Rates { get; } = new();
+
+        /// <summary>
+        /// Hooks the hub into the table while someone listens, and unhooks it after the last one (the data path pays one null
+        /// check otherwise). Called after every subscribe and unsubscribe; each call reads the count when it runs on the
+        /// engine's thread, in order, so the last one sees the last count.
+        /// </summary>
+        public async Task AttachHubAsync()
+        {
+            var hub = Hub;
+            await Control.Forwarder.InvokeAsync((engine, _) => engine.Table.Events = hub.HasSubscribers ? hub : null).ConfigureAwait(false);
+        }
+
+        public async Task<StatsSnapshot> CaptureAsync()
+        {
+            var checkedBackends = new HashSet<string>(StringComparer.Ordinal);
+            if (Control.Health is { } health)
+                foreach (var t in health.Targets) checkedBackends.Add(t.Key);
+            var f = Control.Forwarder;
+            var queue = new QueueStats(Math.Max(0, f.QueueDepth), f.QueueCapacity, f.QueueDrops, f.OversizeFrames);
+            var events = new EventStats(Hub.Subscribers, Hub.Delivered, Hub.Dropped);
+            var s = await f.InvokeAsync((engine, _) =>
+            {
+                var now = Time.GetUtcNow();
+                return StatsSnapshot.Capture(engine, now, (now - _started).TotalSeconds, queue, events, checkedBackends);
+            }).ConfigureAwait(false);
+            Rates.Add(s);
+            return s;
+        }
+    }
+}
+
+/// <summary>Endpoint metadata: the API key is not asked for (<c>/metrics</c>).</summary>
+internal sealed class KeyNotRequired
+{
+    public static readonly KeyNotRequired Instance = new();
+
+    private KeyNotRequired()
+    {
+    }
 }

@@ -224,6 +224,55 @@ public sealed class ConnTable
         return freed;
     }
 
+    /// <summary>Counts the live entries that match <paramref name="filter"/> (bound to the current snapshot): conntrack -C.</summary>
+    public int CountMatching(ConntrackFilter filter, long nowNs)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        int n = 0;
+        for (int i = 0; i < _highWater; i++)
+        {
+            ref ConnEntry e = ref _entries[i];
+            if (e.InUse && e.ExpiresNs > nowNs && filter.Matches(e)) n++;
+        }
+        return n;
+    }
+
+    /// <summary>Removes the live entries that match <paramref name="filter"/> (DESTROY events, lifetimes released): conntrack -D.
+    /// Returns how many were removed.</summary>
+    public int RemoveMatching(ConntrackFilter filter, long nowNs)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        int n = 0;
+        for (int i = 0; i < _highWater; i++)
+        {
+            ref ConnEntry e = ref _entries[i];
+            if (e.InUse && e.ExpiresNs > nowNs && filter.Matches(e))
+            {
+                Remove(i, nowNs);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// Copies live entries that match <paramref name="filter"/> into <paramref name="destination"/>, scanning slots from
+    /// <paramref name="cursor"/> on; returns how many were copied and advances <paramref name="cursor"/> (it reaches
+    /// <see cref="HighWater"/> when the scan is complete). Lets a listing run in short steps between frames, as a netlink
+    /// dump does.
+    /// </summary>
+    public int CopyMatching(ConntrackFilter filter, long nowNs, ref int cursor, Span<ConnEntry> destination)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        int n = 0;
+        while (cursor < _highWater && n < destination.Length)
+        {
+            ref ConnEntry e = ref _entries[cursor++];
+            if (e.InUse && e.ExpiresNs > nowNs && filter.Matches(e)) destination[n++] = e;
+        }
+        return n;
+    }
+
     /// <summary>Removes every expired entry now (used at the end of a replay and by tests).</summary>
     public int SweepAll(long nowNs) => Sweep(nowNs, _highWater);
 }

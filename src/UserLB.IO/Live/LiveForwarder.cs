@@ -33,6 +33,7 @@ public sealed class LiveForwarder : IDisposable
         ArgumentNullException.ThrowIfNull(createEngine);
         _ports = ports;
         _time = time ?? TimeProvider.System;
+        QueueCapacity = queueCapacity;
         _queue = Channel.CreateBounded<RxItem>(new BoundedChannelOptions(queueCapacity)
         {
             SingleReader = true,
@@ -49,6 +50,9 @@ public sealed class LiveForwarder : IDisposable
     public Action<PacketEngine, long>? Periodic { get; set; }
     public long QueueDrops => Interlocked.Read(ref _queueDrops);
     public int QueueDepth => _queue.Reader.CanCount ? _queue.Reader.Count : -1;
+    public int QueueCapacity { get; }
+    /// <summary>Frames that filled a receive buffer (<see cref="BufferSize"/> bytes or more: possibly truncated).</summary>
+    public long OversizeFrames => Interlocked.Read(ref _oversize);
 
     /// <summary>Engine time in nanoseconds from the injected clock.</summary>
     public long NowNs() => (long)(_time.GetTimestamp() * (1_000_000_000.0 / _time.TimestampFrequency));

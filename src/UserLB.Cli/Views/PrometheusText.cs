@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Text;
+using UserLB.Packets;
+
+namespace UserLB.Cli.Views;
+
+/// <summary>
+/// <see cref="StatsSnapshot"/> in the Prometheus text exposition format (version 0.0.4): one family per counter or
+/// gauge, with HELP and TYPE lines; farms and backends as labels. Engine-wide drops are listed for every reason (stable
+/// series); per farm and backend only the reasons seen.
+/// </summary>
+internal static class PrometheusText
+{
+    public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+    public static string Format(StatsSnapshot s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        var w = new Writer();
+        var e = s.Engine;
+        w.Family("userlb_up", "gauge", "1 while the instance answers.");
+        w.Sample("userlb_up", "", 1);
+        w.Family("userlb_uptime_seconds", "gauge", "Seconds since the API started.");
+        w.Sample("userlb_uptime_seconds", "", s.UptimeSeconds);
+        w.Family("userlb_config_generation", "gauge", "Generation of the configuration in the engine (+1 per change).");
+        w.Sample("userlb_config_generation", "", s.Generation);
+        w.Counter("userlb_rx_frames_total", "Frames received by the engine.", e.RxFrames);
+        w.Counter("userlb_rx_bytes_total", "Bytes received by the engine.", e.RxBytes);
+        w.Counter("userlb_tx_frames_total", "Frames sent by the engine (forwarded and its own ARP/NDP/ICMP).", e.TxFrames);
+        w.Counter("userlb_tx_bytes_total", "Bytes sent by the engine.", e.TxBytes);
+        w.Counter("userlb_forwarded_frames_total", "Received frames sent on after NAT.", e.Forwarded);
+        w.Counter("userlb_answered_frames_total", "Received frames answered or absorbed by the engine (ARP, NDP, echo to a VIP).", e.Answered);
+        w.Counter("userlb_connections_total", "Connections created (conntrack NEW).", e.Connections);
+        w.Counter("userlb_nat_port_remaps_total", "SNAT source ports changed to avoid a clash (get_unique_tuple).", e.NatPortRemaps);
+        w.Counter("userlb_icmp_errors_relayed_total", "ICMP errors about tracked connections relayed.", e.IcmpErrorsRelayed);
+        w.Family("userlb_neighbor_pending_frames", "gauge", "Frames waiting for a neighbour to answer ARP/NDP.");
+        w.Sample("userlb_neighbor_pending_frames", "", e.PendingNeighbor);
+
+        w.Family("userlb_drops_total", "counter", "Received frames dropped, by reason.");
+        for (int r = 1; r < (int)DropReason.Count; r++)
+        {
+            string name = ((DropReason)r).Name();
+            long n = 0;
+            foreach (var d in s.Drops)
+                if (d.Reason == name) n = d.Count;
+            w.Sample("userlb_drops_total", Labels(("reason", name)), n);
+        }
+
+        w.Family("userlb_conntrack_entries", "gauge", "Entries in the connection table.");
+        w.Sample("userlb_conntrack_entries", "", s.Table.Entries);
+        w.Family("userlb_conntrack_max", "gauge", "Size of the connection table (nf_conntrack_max).");
+        w.Sample("userlb_conntrack_max", "", s.Table.Max);
+        w.Counter("userlb_conntrack_early_drops_total", "Unassured entries evicted to make room (early_drop).", s.Table.EarlyDrops);
+        w.Family("userlb_conntrack_event_subscribers", "gauge", "Clients following the conntrack event stream.");
+        w.Sample("userlb_conntrack_event_subscribers", "", s.Events.Subscribers);
+        w.Counter("userlb_conntrack_events_total", "Conntrack events handed to subscribers.", s.Events.Delivered);
+        w.Counter("userlb_conntrack_events_dropped_total", "Conntrack events lost to a subscriber's full buffer.", s.Events.Dropped);
+
+        w.Family("userlb_queue_depth", "gauge", "Frames waiting in the receive queue for the engine's worker.");
+        w.Sample("userlb_queue_depth", "", s.Queue.Depth);
+        w.Family("userlb_queue_capacity", "gauge", "Capacity of the receive queue.");
+        w.Sample("userlb_queue_capacity", "", s.Queue.Capacity);
+        w.Counter("userlb_queue_drops_total", "Frames dropped because the receive queue was full.", s.Queue.Drops);
+        w.Counter("userlb_oversize_frames_total", "Frames that filled the receive buffer (possibly truncated).", s.Queue.Oversize);
+
+        w.Family("userlb_farm_up", "gauge", "1 when the farm's state is up.");
+        foreach (var f in s.Farms) w.Sample("userlb_farm_up", Labels(("farm", f.Name)), f.State == "up" ? 1 : 0);
+        w.Family("userlb_farm_priority_level", "gauge", "The farm's priority level (1 + unavailable backends at lower priorities).");
+        foreach (var f in s.Farms) w.Sample("userlb_farm_priority_level", Labels(("farm", f.Name)), f.Level);
+        w.Family("userlb_farm_active_connections", "gauge", "The farm's connections in the table.");
+        foreach (var f in s.Farms) w.Sample("userlb_farm_active_connections", Labels(("farm", f.Name)), f.Active);
+        w.Family("userlb_farm_connections_total", "counter", "The farm's connections created.");
+        foreach (var f in s.Farms) w.Sample("userlb_farm_connections_total", Labels(("farm", f.Name)), f.Connections);
+        w.Family("userlb_farm_packets_total", "counter", "Packets of the farm's connections, both directions.");
+        foreach (var f in s.Farms) w.Sample("userlb_farm_packets_total", Labels(("farm", f.Name)), f.Packets);
+        w.Family("userlb_farm_bytes_total", "counter", "IP bytes of the farm's connections, both directions.");
+        foreach (var f in s.Farms) w.Sample("userlb_farm_bytes_total", Labels(("farm", f.Name)), f.Bytes);
+        w.Family("userlb_farm_drops_total", "counter", "The farm's dropped packets, by reason.");
+        foreach (var f in s.Farms)
+            foreach (var d in f.DropReasons) w.Sample("userlb_farm_drops_total", Labels(("farm", f.Name), ("reason", d.Reason)), d.Count);
+
+        w.Family("userlb_backend_up", "gauge", "1 when the backend takes new connections now (state up, healthy, within the priority level, weight > 0).");
+        foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_up", Labels(("farm", f.Name), ("backend", b.Name)), b.Candidate ? 1 : 0);
+        w.Family("userlb_backend_healthy", "gauge", "1 when the backend passes its health check (or has none).");
+        foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_healthy", Labels(("farm", f.Name), ("backend", b.Name)), b.Health == "down" ? 0 : 1);
+        w.Family("userlb_backend_info", "gauge", "The backend's configured state and health check state, as labels.");
+        foreach (var (f, b) in Backends(s))
+            w.Sample("userlb_backend_info", Labels(("farm", f.Name), ("backend", b.Name), ("address", b.Address), ("state", b.State), ("health", b.Health)), 1);
+        w.Family("userlb_backend_weight", "gauge", "The backend's configured weight.");
+        foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_weight", Labels(("farm", f.Name), ("backend", b.Name)), b.Weight);
+        w.Family("userlb_backend_share", "gauge", "The backend's share of the farm's new connections (0-1) as configured now.");
+        foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_share", Labels(("farm", f.Name), ("backend", b.Name)), b.Share);
+        w.Family("userlb_backend_active_connections", "gauge", "The backend's connections in the table.");
+        foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_active_connections", Labels(("farm", f.Name), ("backend", b.Name)), b.Active);
+        w.Family("userlb_backend_connections_total", "counter", "Connections given to the backend.");
+        foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_connections_total", Labels(("farm", f.Name), ("backend", b.Name)), b.Connections);
+        w.Family("userlb_backend_packets_total", "counter", "Packets of the backend's connections, both directions.");
+        foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_packets_total", Labels(("farm", f.Name), ("backend", b.Name)), b.Packets);
+        w.Family("userlb_backend_bytes_total", "counter", "IP bytes of the backend's connections, both directions.");
+        foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_bytes_total", Labels(("farm", f.Name), ("backend", b.Name)), b.Bytes);
+        w.Family("userlb_backend_drops_total", "counter", "The backend's dropped packets, by reason.");
+        foreach (var (f, b) in Backends(s))
+            foreach (var d in b.DropReasons)
+                w.Sample("userlb_backend_drops_total", Labels(("farm", f.Name), ("backend", b.Name), ("reason", d.Reason)), d.Count);
+        return w.ToString();
+    }
+
+    private static IEnumerable<(FarmStats Farm, BackendStats Backend)> Backends(StatsSnapshot s)
+    {
+        foreach (var f in s.Farms)
+            foreach (var b in f.Backends)
+                yield return (f, b);
+    }
+
+    private static string Labels(params (string Name, string Value)[] labels)
+    {
+        var sb = new StringBuilder("{");
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if (i > 0) sb.Append(',');
+            sb.Append(labels[i].Name).Append("=\"");
+            foreach (char c in labels[i].Value)
+            {
+                switch (c)
+                {
+                    case '\\': sb.Append("\\\\"); break;
+                    case '"': sb.Append("\\\""); break;
+                    case '\n': sb.Append("\\n"); break;
+                    default: sb.Append(c); break;
+                }
+            }
+            sb.Append('"');
+        }
+        return sb.Append('}').ToString();
+    }
+
+    private sealed class Writer
+    {
+        private readonly StringBuilder _sb = new(8192);
+
+        public void Family(string name, string type, string help) =>
+            _sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+
+        public void Counter(string name, string help, long value)
+        {
+            Family(name, "counter", help);
+            Sample(name, "", value);
+        }
+
+        public void Sample(string name, string labels, long value) =>
+            _sb.Append(name).Append(labels).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+
+        public void Sample(string name, string labels, double value) =>
+            _sb.Append(name).Append(labels).Append(' ').Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+
+        public override string ToString() => _sb.ToString();
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text.Json.Serialization;
+using UserLB.Engine;
+using UserLB.Engine.Farms;
+using UserLB.Packets;
+
+namespace UserLB.Cli.Views;
+
+/// <summary>
+/// What <c>GET /stats</c> returns and <c>/metrics</c> and <c>/status</c> are made of: the engine's counters per farm and
+/// backend, the connection table's fill, the receive queue and the event stream. Captured on the engine's thread
+/// (<see cref="Capture"/>, a copy of a few counters per farm and backend), formatted elsewhere.
+/// </summary>
+internal sealed record StatsSnapshot(
+    DateTimeOffset Time,
+    double UptimeSeconds,
+    long Generation,
+    EngineTotals Engine,
+    TableStats Table,
+    QueueStats Queue,
+    EventStats Events,
+    IReadOnlyList<DropCount> Drops,
+    IReadOnlyList<FarmStats> Farms)
+{
+    /// <summary>Copies the counters of <paramref name="engine"/>; run on the thread that owns it.</summary>
+    /// <param name="checkedBackends">"farm/backend" of the backends that have a health check.</param>
+    public static StatsSnapshot Capture(PacketEngine engine, DateTimeOffset time, double uptimeSeconds, QueueStats queue, EventStats events,
+        IReadOnlySet<string> checkedBackends)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(checkedBackends);
+        var c = engine.Counters;
+        var snap = engine.Snapshot;
+        var farms = new List<FarmStats>(snap.Farms.Length);
+        foreach (var f in snap.Farms)
+        {
+            long candidateWeight = 0;
+            foreach (var b in f.Candidates) candidateWeight += b.Weight;
+            var fc = (uint)f.Id < (uint)c.Farms.Length ? c.Farms[f.Id] : default;
+            var backends = new List<BackendStats>(f.Backends.Length);
+            foreach (var b in f.Backends)
+            {
+                var bc = (uint)b.Id < (uint)c.Backends.Length ? c.Backends[b.Id] : default;
+                bool candidate = f.IsUp && f.Candidates.Contains(b); // a farm that is down takes no new connections
+                string health = !checkedBackends.Contains(f.Name + "/" + b.Name) ? "none" : b.Healthy ? "up" : "down";
+                backends.Add(new BackendStats(b.Name, b.Address.ToString(), b.Port, b.Weight, b.Priority, b.Mark,
+                    b.State.ToString().ToLowerInvariant(), health, candidate,
+                    candidate && candidateWeight > 0 ? (double)b.Weight / candidateWeight : 0,
+                    bc.Active, bc.Connections, bc.Packets, bc.Bytes, bc.Drops, Reasons(c.BackendDrops, b.Id)));
+            }
+            farms.Add(new FarmStats(f.Name, f.VirtualAddress.ToString(), string.Join(",", f.Config.VirtualPorts), f.Config.Protocol.ToString().ToLowerInvariant(),
+                f.Config.Mode.ToString().ToLowerInvariant(), f.Scheduler.Name, f.Config.State.ToString().ToLowerInvariant(), f.Level,
+                fc.Active, fc.Connections, fc.Packets, fc.Bytes, fc.Drops, Reasons(c.FarmDrops, f.Id), backends));
+        }
+        var table = engine.Table;
+        return new StatsSnapshot(time, uptimeSeconds, snap.Generation,
+            new EngineTotals(c.RxFrames, c.RxBytes, c.TxFrames, c.TxBytes, c.Forwarded, c.Consumed, c.Dropped, c.NewFlows,
+                c.NatPortRemaps, c.IcmpErrorsRelayed, engine.Neighbors.PendingFrames),
+            new TableStats(table.Count, table.Max, table.EarlyDrops),
+            queue, events, Reasons(c.Drops, 0), farms);
+    }
+
+    private static List<DropCount> Reasons(long[] counts, int id)
+    {
+        var list = new List<DropCount>();
+        int n = (int)DropReason.Count;
+        int start = id * n;
+        if (id < 0 || start + n > counts.Length) return list;
+        for (int r = 1; r < n; r++)
+            if (counts[start + r] > 0) list.Add(new DropCount(((DropReason)r).Name(), counts[start + r]));
+        return list;
+    }
+}
+
+internal sealed record EngineTotals(long RxFrames, long RxBytes, long TxFrames, long TxBytes, long Forwarded, long Answered,
+    long Dropped, long Connections, long NatPortRemaps, long IcmpErrorsRelayed, long PendingNeighbor);
+
+internal sealed record TableStats(int Entries, int Max, long EarlyDrops)
+{
+    public double Fill => Max > 0 ? (double)Entries / Max : 0;
+}
+
+/// <summary>The receive queue between the capture threads and the engine's worker.</summary>
+internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Oversize);
+
+/// <summary>The conntrack event stream (<c>GET /conntrack/events</c>).</summary>
+internal sealed record EventStats(int Subscribers, long Delivered, long Dropped);
+
+internal sealed record DropCount(string Reason, long Count);
+
+internal sealed record FarmStats(string Name, string VirtualAddr, string VirtualPorts, string Protocol, string Mode, string Scheduler,
+    string State, int Level, long Active, long Connections, long Packets, long Bytes, long Drops, IReadOnlyList<DropCount> DropReasons,
+    IReadOnlyList<BackendStats> Backends);
+
+/// <summary>A backend: <see cref="State"/> as configured (up/down/off), <see cref="Health"/> from its check (up/down, or
+/// none: no check), <see cref="Candidate"/> when it takes new connections now, <see cref="Share"/> its configured share of them.</summary>
+internal sealed record BackendStats(string Name, string Address, ushort Port, int Weight, int Priority, uint Mark, string State,
+    string Health, bool Candidate, double Share, long Active, long Connections, long Packets, long Bytes, long Drops,
+    IReadOnlyList<DropCount> DropReasons);
+
+/// <summary>GET /status?format=json: the capture and the rates since an earlier one.</summary>
+internal sealed record StatusDocument(StatsSnapshot Stats, Rates Rates);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(StatsSnapshot))]
+[JsonSerializable(typeof(StatusDocument))]
+internal sealed partial class ViewsJson : JsonSerializerContext;

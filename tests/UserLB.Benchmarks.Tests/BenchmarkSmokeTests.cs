@@ -1,0 +1,119 @@
+using UserLB.Engine.Balancing;
+using UserLB.Engine.Config;
+
+namespace UserLB.Benchmarks.Tests;
+
+/// <summary>
+/// Benchmarks are not part of the test run; these run each benchmark body a few hundred times directly so they keep
+/// building and doing what they claim (forwarding, inserting, finding), and check the allocation and memory targets.
+/// </summary>
+public class BenchmarkSmokeTests
+{
+    [Theory]
+    [InlineData(false, 64)]
+    [InlineData(true, 64)]
+    [InlineData(false, 1448)]
+    [InlineData(true, 1448)]
+    public void EstablishedFlow_BothDirections_ForwardsEveryPacketWithoutAllocating(bool ipv6, int payload)
+    {
+        var b = new EstablishedFlowBenchmarks { Ipv6 = ipv6, Payload = payload };
+        b.Setup();
+        for (int i = 0; i < 200; i++) { b.OriginalDirection(); b.ReplyDirection(); b.CopyOnly(); }
+        long forwarded = b.Forwarded;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) { b.OriginalDirection(); b.ReplyDirection(); }
+        long allocatedPerPacket = (GC.GetAllocatedBytesForCurrentThread() - allocated) / 2000;
+        Assert.Equal(forwarded + 2000, b.Forwarded);
+        Assert.Equal(0, allocatedPerPacket);
+    }
+
+    [Theory]
+    [InlineData(false, "weight")]
+    [InlineData(true, "weight")]
+    [InlineData(false, "hash")]
+    [InlineData(true, "hash")]
+    public void NewFlow_DistinctSyns_EachCreatesAConnection(bool ipv6, string scheduler)
+    {
+        var b = new NewFlowBenchmarks { Ipv6 = ipv6, Scheduler = scheduler };
+        b.Setup();
+        for (int i = 0; i < 500; i++) b.NewTcpFlow();
+        Assert.Equal(500, b.NewFlows);
+        Assert.Equal(0, b.Dropped);
+    }
+
+    [Fact]
+    public void ConnTable_Lookups_FindLiveTuplesAndMissOthers()
+    {
+        var b = new ConnTableBenchmarks { Entries = 1_000 };
+        b.Setup();
+        for (int i = 0; i < 500; i++)
+        {
+            Assert.True(b.LookupHit() >= 0);
+            Assert.Equal(-1, b.LookupMiss());
+        }
+    }
+
+    [Fact]
+    public void ConnTable_OneMillionEntries_FitsIn256MB()
+    {
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        var table = ConnTableBenchmarks.Fill(1_000_000);
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+        GC.KeepAlive(table);
+        Assert.Equal(1_000_000, table.Count);
+        Assert.InRange(after - before, 1_000_000 * 64L, 256L << 20);
+    }
+
+    [Fact]
+    public void Checksum_Bodies_UpdatesAreReversibleAndVerifyMatchesAPlainSum()
+    {
+        var b = new ChecksumBenchmarks();
+        b.Setup();
+        ushort start = b.UpdateIpv4Address();
+        for (int i = 0; i < 99; i++) b.UpdateIpv4Address();
+        Assert.Equal(start, b.UpdateIpv4Address()); // swapping the addresses back and forth returns the same checksum
+        ushort start6 = b.UpdateIpv6Address();
+        b.UpdateIpv6Address();
+        Assert.Equal(start6, b.UpdateIpv6Address());
+        b.UpdatePort();
+        Assert.Equal(PlainVerify(b.Small), b.VerifySegment84Bytes());
+        Assert.Equal(PlainVerify(b.Full), b.VerifySegment1468Bytes());
+        // And a buffer made to verify does.
+        b.Small[0] = 0;
+        b.Small[1] = 0;
+        ushort fix = (ushort)~PlainSum(b.Small, 0x1_2345);
+        b.Small[0] = (byte)(fix >> 8);
+        b.Small[1] = (byte)fix;
+        Assert.True(b.VerifySegment84Bytes());
+    }
+
+    private static bool PlainVerify(byte[] data) => PlainSum(data, 0x1_2345) == 0xFFFF;
+
+    private static ushort PlainSum(byte[] data, uint initial)
+    {
+        ulong sum = initial;
+        for (int i = 0; i + 1 < data.Length; i += 2) sum += (uint)(data[i] << 8 | data[i + 1]);
+        if ((data.Length & 1) != 0) sum += (uint)data[^1] << 8;
+        while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
+        return (ushort)sum;
+    }
+
+    [Theory]
+    [InlineData(SchedulerKind.Weight)]
+    [InlineData(SchedulerKind.RoundRobin)]
+    [InlineData(SchedulerKind.Hash)]
+    [InlineData(SchedulerKind.SymHash)]
+    public void Scheduler_Pick_ReturnsACandidateEveryTime(SchedulerKind kind)
+    {
+        var b = new SchedulerBenchmarks { Kind = kind };
+        b.Setup();
+        var seen = new HashSet<int>();
+        for (int i = 0; i < 1000; i++)
+        {
+            int pick = b.Pick();
+            Assert.InRange(pick, 0, 9);
+            seen.Add(pick);
+        }
+        Assert.True(seen.Count > 1, "1000 different clients all went to one of ten backends");
+    }
+}
