@@ -10,17 +10,13 @@ namespace UserLB.Cli.Tests;
 [Collection("lab")]
 public class LabTests
 {
-    [Theory]
+    [SkippableTheory]
     [InlineData("pcap")]
     [InlineData("afpacket")]
     [InlineData("tap")]
     public void RunLab_BothModes_EveryRequestSucceedsAndBackendsSeeTheRightSource(string engine)
     {
-        if (!LiveLab.IsRoot)
-        {
-            Console.WriteLine($"LabTests skipped: needs root for network namespaces (running as {Environment.UserName})");
-            return;
-        }
+        LiveLab.SkipUnlessRoot();
         var psi = new ProcessStartInfo(Path.Combine(LiveLab.RepoRoot(), "run-lab.sh"), ["--engine", engine, "-n", "6"])
         {
             RedirectStandardOutput = true,

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using UserLB.Cli.Commands;
+using UserLB.Cli.Tests.Lab;
 
 namespace UserLB.Cli.Tests;
 
@@ -59,16 +60,12 @@ public sealed class RulesTests : IDisposable
     public void Run_NftWithFormat_UsageError() =>
         Assert.Throws<UsageException>(() => RulesCommand.Run(["--config", Config(), "--nft", "--format", "save"]));
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task RulesLab_PastedIntoKernel_ForwardsWithConfiguredShares(bool nft)
     {
-        if (Environment.UserName != "root")
-        {
-            Console.WriteLine($"RulesTests lab skipped: needs root for network namespaces (running as {Environment.UserName})");
-            return;
-        }
+        LiveLab.SkipUnlessRoot();
         var root = RepoRoot();
         var psi = new ProcessStartInfo(Path.Combine(root, "lab", "rules-lab.sh"), nft ? ["--nft"] : [])
         {

@@ -8,7 +8,7 @@ namespace UserLB.Cli.Tests.Lab;
 /// The control API and health checks of a real <c>userlb run</c> (pcap engine) in a lab (namespaces ap*): while the
 /// client makes connections, bck1 is set down through the API (curl in the LB namespace, on the default 127.0.0.1:5555)
 /// and new connections avoid it; then it is set up again, its server is killed, and the TCP health check (from the LB
-/// namespace's kernel) marks it down. Needs root; otherwise each test reports itself skipped and returns.
+/// namespace's kernel) marks it down. Needs root; otherwise each test reports itself skipped with the reason.
 /// </summary>
 [Collection("lab")]
 public class ApiLabTests
@@ -23,15 +23,11 @@ public class ApiLabTests
 
     private static Observed? Get()
     {
-        if (!LiveLab.IsRoot)
-        {
-            Console.WriteLine($"ApiLabTests skipped: needs root for network namespaces (running as {Environment.UserName})");
-            return null;
-        }
+        LiveLab.SkipUnlessRoot(); // a skip inside a Lazy is cached and rethrown: every test reports skipped
         return Lab.Value;
     }
 
-    [Fact]
+    [SkippableFact]
     public void SetBackendDownViaApi_WhileTrafficFlows_NoFailuresAndNewConnectionsAvoidIt()
     {
         if (Get() is not { } lab) return;
@@ -42,7 +38,7 @@ public class ApiLabTests
         Assert.True(lab.AfterDown.Ok == 30 && lab.AfterDown.Bck1 == 0, all);
     }
 
-    [Fact]
+    [SkippableFact]
     public void HealthCheck_BackendServerKilled_MarkedDownAndNewConnectionsAvoidIt()
     {
         if (Get() is not { } lab) return;

@@ -53,6 +53,10 @@ public static class LiveLab
 
     public static bool IsRoot => Environment.UserName == "root";
 
+    /// <summary>Reports the calling test as skipped, with the reason, unless running as root (namespaces need it).</summary>
+    public static void SkipUnlessRoot() =>
+        Skip.IfNot(IsRoot, $"needs root for network namespaces (running as {Environment.UserName})");
+
     public static string RepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
@@ -135,12 +139,13 @@ public static class LiveLab
         };
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(timeoutSeconds * 1000))
+        var stdoutTask = p.StandardOutput.ReadToEndAsync();
+        if (!p.WaitForExit(timeoutSeconds * 1000)) // a blocking ReadToEnd first would wait past the timeout
         {
             p.Kill(true);
-            throw new TimeoutException($"`{command}` timed out");
+            throw new TimeoutException($"`{command}` timed out after {timeoutSeconds} s");
         }
+        string stdout = stdoutTask.Result;
         if (check && p.ExitCode != 0) throw new InvalidOperationException($"`{command}` exited {p.ExitCode}:\n{stdout}\n{stderr.Result}");
         return stdout;
     }

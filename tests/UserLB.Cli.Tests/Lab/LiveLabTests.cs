@@ -3,7 +3,7 @@ namespace UserLB.Cli.Tests.Lab;
 /// <summary>
 /// Through the real engine on real interfaces, for each engine: one lab (namespaces lv*) and one userlb process serve
 /// several farms at once, and each test checks one property of what the client and the backends observed.
-/// Needs root (CI runs as root); otherwise each test reports itself skipped and returns.
+/// Needs root (CI runs as root); otherwise each test reports itself skipped with the reason.
 /// </summary>
 [Collection("lab")]
 public class LiveLabTests
@@ -37,17 +37,13 @@ public class LiveLabTests
 
     private static LabRun? Lab(string engine)
     {
-        if (!LiveLab.IsRoot)
-        {
-            Console.WriteLine($"LiveLabTests skipped: needs root for network namespaces (running as {Environment.UserName})");
-            return null;
-        }
+        LiveLab.SkipUnlessRoot();
         return LiveLab.RunOnce("farms/" + engine, PrefixOf(engine), engine, Farms(engine), Probes);
     }
 
     public static TheoryData<string> Engines => ["pcap", "afpacket", "tap"];
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Engines))]
     public void Weights_OneToThreeOverManyConnections_SharesWithinBinomialBounds(string engine)
     {
@@ -60,7 +56,7 @@ public class LiveLabTests
         Assert.Equal(Many, r.CountOf("bck0") + b1);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Engines))]
     public void Weights_EqualOverManyConnections_BothBackendsNearHalf(string engine)
     {
@@ -72,7 +68,7 @@ public class LiveLabTests
         Assert.True(b0 is >= 70 and <= 130, $"bck0 got {b0} of {Many} for weight 1 of 2\n" + lab.Describe($"tcp:81:{Many}"));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Engines))]
     public void PortMapping_BackendPortDiffersFromVirtualPort_BackendServesOnItsPortAndClientSeesVirtualPort(string engine)
     {
@@ -86,7 +82,7 @@ public class LiveLabTests
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Engines))]
     public void DownBackend_NewConnections_AllGoToTheOtherBackend(string engine)
     {
@@ -97,7 +93,7 @@ public class LiveLabTests
         Assert.Equal(30, r.CountOf("bck0"));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Engines))]
     public void Udp_NatAndDta_EveryExchangeAnsweredByBothBackendsWithTheRightSource(string engine)
     {
@@ -112,7 +108,7 @@ public class LiveLabTests
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Engines))]
     public void NatVersusDta_TcpConnections_BackendsSeeVipInNatAndClientInDtaWithTheClientsPort(string engine)
     {

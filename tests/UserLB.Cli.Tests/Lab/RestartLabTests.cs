@@ -48,11 +48,7 @@ public class RestartLabTests
 
     private static Run? Play()
     {
-        if (!LiveLab.IsRoot)
-        {
-            Console.WriteLine($"RestartLabTests skipped: needs root for network namespaces (running as {Environment.UserName})");
-            return null;
-        }
+        LiveLab.SkipUnlessRoot(); // a skip inside a Lazy is cached and rethrown: every test reports skipped
         using var lab = new LabSession(Prefix);
         lab.Start("b0", "python3 lab/stream.py server bck0 90,91");
         lab.Start("b1", "python3 lab/stream.py server bck1 90,91");
@@ -88,7 +84,7 @@ public class RestartLabTests
         return new Run(steps, [.. logs], saved, [.. codes]);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Restart_WithStateFile_HeldConnectionKeepsItsBackendAndNatPortAndLosesNothing()
     {
         if (Scenario.Value is not { } run) return;
@@ -100,7 +96,7 @@ public class RestartLabTests
         Assert.Equal(LiveLab.Vip, before.Peer.Split(':')[0]); // NAT mode: the backend sees the VIP
     }
 
-    [Fact]
+    [SkippableFact]
     public void Restart_WithStateFile_SavedOnSigtermAndLoadedAtStart()
     {
         if (Scenario.Value is not { } run) return;
@@ -116,7 +112,7 @@ public class RestartLabTests
         Assert.DoesNotContain("loaded", run.Logs[2], StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Restart_WithoutStateFile_HashFarmConnectionPickedUpMidStreamOnTheSameBackend()
     {
         if (Scenario.Value is not { } run) return;
