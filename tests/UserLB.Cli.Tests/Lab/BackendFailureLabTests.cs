@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using Xunit.Abstractions;
 
 namespace UserLB.Cli.Tests.Lab;
@@ -66,16 +65,12 @@ public class BackendFailureLabTests(ITestOutputHelper output)
         try
         {
             LiveLab.Sh(root, $"lab/topo.sh up {Prefix} veth {work}", 60);
-            string farms = Path.Combine(work, "farms.json");
-            File.WriteAllText(farms, $$"""
+            pid = LiveLab.StartUserlb(Prefix, work, $$"""
                 {"farms":[{"name":"app","virtual-addr":"{{LiveLab.Vip}}","virtual-ports":"80","mode":"snat","scheduler":"weight",{{LiveLab.IfacesOf("pcap")}},
                   "health-check":{"type":"tcp","interval":"{{Interval.ToString(CultureInfo.InvariantCulture)}}","fall":"{{Fall}}","rise":"2"},
                   "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
-                """);
-            string dll = Path.Combine(AppContext.BaseDirectory, "userlb.dll");
+                """, "pcap", "--api off");
             string log = Path.Combine(work, "userlb.log");
-            pid = int.Parse(LiveLab.Sh(root, $"ip netns exec {Prefix}lb dotnet {dll} run --config {farms} --engine pcap --api off >{log} 2>&1 & echo $!", 10).Trim(), CultureInfo.InvariantCulture);
-            WaitForLog(log, "forwarding with", TimeSpan.FromSeconds(30), pid);
             var before = ProbeNow(root, 20);
 
             // Kill bck1's server (every process in its namespace) and time the health check.
@@ -112,19 +107,10 @@ public class BackendFailureLabTests(ITestOutputHelper output)
         return since.Elapsed;
     }
 
-    private static Probe ProbeNow(string root, int n) =>
-        Parse(LiveLab.Sh(root, $"ip netns exec {Prefix}c python3 lab/probe.py {LiveLab.Vip} tcp:80:{n}", 120));
-
-    private static Probe Parse(string json)
+    private static Probe ProbeNow(string root, int n)
     {
-        using var doc = JsonDocument.Parse(json);
-        var r = doc.RootElement.EnumerateObject().First().Value;
-        int bck0 = 0, bck1 = 0;
-        foreach (var by in r.GetProperty("by").EnumerateObject())
-        {
-            if (by.Name.StartsWith("bck0 ", StringComparison.Ordinal)) bck0 += by.Value.GetInt32();
-            if (by.Name.StartsWith("bck1 ", StringComparison.Ordinal)) bck1 += by.Value.GetInt32();
-        }
-        return new Probe(r.GetProperty("ok").GetInt32(), r.GetProperty("fail").GetInt32(), bck0, bck1, json.Trim());
+        string json = LiveLab.Sh(root, $"ip netns exec {Prefix}c python3 lab/probe.py {LiveLab.Vip} tcp:80:{n}", 120);
+        var r = LiveLab.ParseProbes(json)[$"tcp:80:{n}"];
+        return new Probe(r.Ok, r.Fail, r.CountOf("bck0"), r.CountOf("bck1"), json.Trim());
     }
 }
