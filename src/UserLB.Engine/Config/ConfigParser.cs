@@ -534,6 +534,14 @@ public static class ConfigParser
                     continue;
                 case "newname":
                     throw kw.Error("renaming is not supported; delete the backend and create it under the new name");
+                case "health":
+                    // Written by the API's farm view (the backend's health-check status); read-only, so that a view can be posted back.
+                    if (ConfigValues.Scalar(value, kw) is not ("up" or "down" or "none"))
+                    {
+                        throw kw.Error("is read-only (the health-check status: up, down or none), got " + ConfigValues.Describe(value));
+                    }
+
+                    continue;
             }
 
             setters.Add(BackendSetter(key, value, kw) ?? throw w.Error("unknown key " + Where.Quote(key)));

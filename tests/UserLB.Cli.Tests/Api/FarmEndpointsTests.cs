@@ -170,6 +170,7 @@ public sealed class FarmEndpointsTests
         // The first farm is fine, the second is not: nothing applies.
         { """{"farms":[{"name":"app","backends":[{"name":"bck0","state":"off"}]},{"name":"app2","virtual-addr":"x"}]}""", ["farm \"app2\"", "\"virtual-addr\""] },
         { """{"farms":[{"name":"app","health-check":{"type":"tcp","interval":"1","timeout":"5"}}]}""", ["health-check.timeout"] },
+        { """{"farms":[{"name":"app","backends":[{"name":"bck0","health":"sick"}]}]}""", ["backend \"bck0\"", "\"health\"", "read-only"] },
     };
 
     [Theory]
@@ -187,6 +188,16 @@ public sealed class FarmEndpointsTests
         var farms = (await JsonAsync(view)).GetProperty("farms");
         Assert.Equal(1, farms.GetArrayLength());
         Assert.Equal("up", farms[0].GetProperty("backends")[0].GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Post_TheFarmViewBack_AcceptedAndChangesNothing()
+    {
+        await using var api = await ApiFixture.StartAsync(WithSession);
+        var before = api.Control.Config;
+        using var view = await api.Http.GetAsync("/farms");
+        using (var res = await api.PostAsync("/farms", await view.Content.ReadAsStringAsync())) await AssertSuccessAsync(res);
+        Assert.Equal(before, api.Control.Config);
     }
 
     [Fact]
