@@ -68,6 +68,11 @@ internal sealed partial class ApiHost : IAsyncDisposable
             try
             {
                 await next(context).ConfigureAwait(false);
+                if (context.Response.HasStarted) return;
+                if (context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed)
+                    await Error(StatusCodes.Status405MethodNotAllowed, $"method {context.Request.Method} is not allowed on {context.Request.Path}").ExecuteAsync(context).ConfigureAwait(false);
+                else if (context.Response.StatusCode == StatusCodes.Status404NotFound && context.GetEndpoint() is null)
+                    await Error(StatusCodes.Status404NotFound, "no such endpoint").ExecuteAsync(context).ConfigureAwait(false);
             }
             catch (ConfigException ex)
             {
@@ -84,7 +89,6 @@ internal sealed partial class ApiHost : IAsyncDisposable
         });
         app.MapFarmEndpoints(control);
         app.MapViewEndpoints(control);
-        app.MapFallback(() => Error(StatusCodes.Status404NotFound, "no such endpoint"));
         return new ApiHost(app);
     }
 

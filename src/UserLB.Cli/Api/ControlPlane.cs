@@ -171,6 +171,7 @@ internal sealed partial class ControlPlane : IDisposable
         }).ConfigureAwait(false);
         Volatile.Write(ref _config, next);
         Interlocked.Exchange(ref _generation, generation);
+        Log.Applied(_log, generation, next.Farms.Length);
     }
 
     /// <summary>What <c>userlb run</c> needs beyond a valid document: every farm on interfaces the forwarder owns.</summary>
@@ -209,6 +210,9 @@ internal sealed partial class ControlPlane : IDisposable
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "configuration applied: generation {Generation}, {Farms} farm(s)")]
+        public static partial void Applied(ILogger logger, long generation, int farms);
+
         [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "health: farm {Farm} backend {Backend}: {Count} connection(s) flushed")]
         public static partial void Flushed(ILogger logger, string farm, string backend, int count);
     }

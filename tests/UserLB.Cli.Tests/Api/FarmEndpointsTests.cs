@@ -96,6 +96,15 @@ public sealed class FarmEndpointsTests
     }
 
     [Fact]
+    public async Task Patch_FarmsEndpoint_Returns405AsJson()
+    {
+        await using var api = await ApiFixture.StartAsync();
+        using var req = new HttpRequestMessage(HttpMethod.Patch, "/farms") { Content = new StringContent("{}") };
+        using var res = await api.Http.SendAsync(req);
+        await AssertErrorAsync(res, HttpStatusCode.MethodNotAllowed, "PATCH", "/farms");
+    }
+
+    [Fact]
     public async Task GetSessions_FarmWithStaticSession_ListsIt()
     {
         await using var api = await ApiFixture.StartAsync(WithSession);
