@@ -14,6 +14,7 @@ internal static class StatusFile
         var c = engine.Counters;
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"# rx={c.RxFrames} forwarded={c.Forwarded} answered={c.Consumed} dropped={c.Dropped} connections={c.NewFlows} active={engine.Table.Count} queue_drops={queueDrops}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# table max={engine.Table.Max} early_drops={engine.Table.EarlyDrops} neighbours={engine.Neighbors.Count} neighbour_evictions={engine.Neighbors.Evictions}\n");
         for (int i = 1; i < c.Drops.Length; i++)
             if (c.Drops[i] > 0) sb.Append(CultureInfo.InvariantCulture, $"# drop {((DropReason)i).Name()}={c.Drops[i]}\n");
         var snap = engine.Snapshot;

@@ -14,6 +14,9 @@ public sealed class NeighborTable
 
     private readonly Dictionary<IpAddr, Neighbor> _entries = [];
     private readonly Dictionary<IpAddr, Pending> _pending = [];
+    // Insertion order for eviction (CLOCK / second chance): (address, the entry's Inserted stamp when queued).
+    private readonly Queue<(IpAddr Ip, long Stamp)> _order = new();
+    private long _stamp;
     private readonly int _maxEntries;
 
     public NeighborTable(int maxEntries = 65536) => _maxEntries = maxEntries;
@@ -45,24 +48,43 @@ public sealed class NeighborTable
         if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
         {
             if (slot.Mac == mac && slot.Port == port) { slot.SeenNs = nowNs; return false; }
-            slot = new Neighbor(mac, port, nowNs);
+            slot = slot with { Mac = mac, Port = port, SeenNs = nowNs };
             Version++;
             return true;
         }
-        if (_entries.Count >= _maxEntries) EvictOldest();
-        _entries[ip] = new Neighbor(mac, port, nowNs);
+        if (_entries.Count >= _maxEntries) EvictOne();
+        long stamp = ++_stamp;
+        _entries[ip] = new Neighbor(mac, port, nowNs, nowNs, stamp);
+        _order.Enqueue((ip, stamp));
         Version++;
         return true;
     }
 
-    private void EvictOldest()
+    /// <summary>
+    /// Makes room for one entry in amortised O(1) (a flood from many spoofed sources must not cost a table scan per
+    /// packet): the oldest-inserted entry goes unless it was seen again since it was queued, in which case it gets a
+    /// second chance at the back of the queue (CLOCK).
+    /// </summary>
+    private void EvictOne()
     {
-        IpAddr oldest = default;
-        long t = long.MaxValue;
-        foreach (var kv in _entries)
-            if (kv.Value.SeenNs < t) { t = kv.Value.SeenNs; oldest = kv.Key; }
-        _entries.Remove(oldest);
+        while (_order.TryDequeue(out var q))
+        {
+            ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, q.Ip);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref n) || n.Stamp != q.Stamp) continue; // stale
+            if (n.SeenNs > n.QueuedNs)
+            {
+                n.QueuedNs = n.SeenNs;
+                _order.Enqueue(q);
+                continue;
+            }
+            _entries.Remove(q.Ip);
+            Evictions++;
+            return;
+        }
     }
+
+    /// <summary>Entries evicted to make room (the table holds at most its maximum).</summary>
+    public long Evictions { get; private set; }
 
     /// <summary>Queues a copy of a frame waiting for <paramref name="ip"/>. Returns whether a solicitation should be sent now;
     /// <paramref name="queued"/> is false when the queue was full (the frame is dropped).</summary>
@@ -138,7 +160,7 @@ public sealed class NeighborTable
         foreach (var kv in _entries) yield return (kv.Key, kv.Value.Mac, kv.Value.Port);
     }
 
-    private record struct Neighbor(MacAddress Mac, int Port, long SeenNs);
+    private record struct Neighbor(MacAddress Mac, int Port, long SeenNs, long QueuedNs, long Stamp);
 
     private sealed class Pending
     {

@@ -172,6 +172,13 @@ public sealed class LabSession : IDisposable
             return r.GetProperty("ok").GetBoolean() ? (r.GetProperty("reply").GetString(), null) : (null, r.GetProperty("error").GetString());
         }
 
+        /// <summary>Closes the connection (stdin closed: the client exits and its socket closes).</summary>
+        public void Close()
+        {
+            _p.StandardInput.Close();
+            _p.WaitForExit(5000);
+        }
+
         private string ReadLine(TimeSpan timeout)
         {
             var read = _p.StandardOutput.ReadLineAsync();
