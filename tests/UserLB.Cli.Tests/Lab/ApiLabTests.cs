@@ -50,6 +50,7 @@ public class ApiLabTests
 
     private static Observed RunLab()
     {
+        using var labLock = LiveLab.LockPrefix(Prefix); // other test runs on this host use the same namespace names
         string root = LiveLab.RepoRoot();
         string work = Directory.CreateTempSubdirectory("userlb-apilab-").FullName;
         int pid = 0;

@@ -59,6 +59,7 @@ public class BackendFailureLabTests(ITestOutputHelper output)
 
     private static Observed RunLab()
     {
+        using var labLock = LiveLab.LockPrefix(Prefix); // other test runs on this host use the same namespace names
         string root = LiveLab.RepoRoot();
         string work = Directory.CreateTempSubdirectory("userlb-bflab-").FullName;
         int pid = 0;

@@ -12,9 +12,11 @@ namespace UserLB.Cli.Tests.Lab;
 public sealed class LabSession : IDisposable
 {
     private readonly List<Process> _processes = [];
+    private readonly FileStream _labLock;
 
     public LabSession(string prefix, string kind = "veth")
     {
+        _labLock = LiveLab.LockPrefix(prefix); // other test runs on this host use the same namespace names
         Prefix = prefix;
         Root = LiveLab.RepoRoot();
         Work = Directory.CreateTempSubdirectory("userlb-" + prefix + "-").FullName;
@@ -98,6 +100,7 @@ public sealed class LabSession : IDisposable
         LiveLab.Sh(Root, $"lab/topo.sh down {Prefix}", 60, check: false);
         try { Directory.Delete(Work, true); }
         catch (IOException) { }
+        _labLock.Dispose();
     }
 
     /// <summary>A running userlb and its log.</summary>
