@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using UserLB.Engine.Conntrack;
 using UserLB.Packets;
@@ -31,10 +30,7 @@ internal static class Parts
 
     private static void Time(string what, long n, Action body)
     {
-        for (int i = 0; i < 200_000; i++) body();
-        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-        for (long i = 0; i < n; i++) body();
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what,-20} {cpu.TotalNanoseconds / n,7:F1} ns/op CPU"));
+        var (min, median) = MinTimer.Measure(body, n);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what,-20} {min,7:F1} ns/op fastest batch, {median,7:F1} median"));
     }
 }

@@ -28,6 +28,8 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly List<IpAddr> _dueSolicits = [];
     private readonly PersistenceTable _persistence = new();
     private readonly SourceLimiter _limiter;
+    /// <summary>TCP timeouts in ns by [state × 2 + seen reply] (the options are immutable).</summary>
+    private readonly long[] _tcpTimeoutNs;
     private EngineSnapshot _snapshot = EngineSnapshot.Empty;
     private int[] _farmIngressPort = [];
     private int[] _farmEgressPort = [];
@@ -46,6 +48,12 @@ public sealed partial class PacketEngine : IEntryLifetime
         _table = new ConnTable(options.MaxConnections, hashKey) { Lifetime = this };
         _limiter = new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
         _portMacs = options.PortMacs.Count > 0 ? [.. options.PortMacs] : [EngineOptions.DefaultMac];
+        _tcpTimeoutNs = new long[TcpStateTable.StateCount * 2];
+        for (int state = 0; state < TcpStateTable.StateCount; state++)
+        {
+            _tcpTimeoutNs[state * 2] = options.Timeouts.TcpTimeout((TcpState)state, false) * 1_000_000_000L;
+            _tcpTimeoutNs[state * 2 + 1] = options.Timeouts.TcpTimeout((TcpState)state, true) * 1_000_000_000L;
+        }
     }
 
     public EngineCounters Counters { get; } = new();
@@ -208,6 +216,8 @@ public sealed partial class PacketEngine : IEntryLifetime
 
     private void ExistingFlow(Span<byte> frame, ref PacketInfo p, EngineSnapshot snapshot, long nowNs, int index, bool reply)
     {
+        // The hot path: everything rare (invalid flags, reopen, RST before a reply, tracing, unresolved next hop) is
+        // in separate methods so this one stays small enough for the JIT to inline what it calls.
         ref var e = ref _table[index];
         bool seenReplyBefore = e.SeenReply;
         var oldStatus = e.Status;
@@ -217,15 +227,12 @@ public sealed partial class PacketEngine : IEntryLifetime
             var u = TcpStateTable.Update(e.TcpState, reply, p.TcpFlags);
             if (u.Kind == TcpTransition.Invalid)
             {
-                Trace?.Step(Inv($"conntrack: INVALID tcp flags in {e.TcpState.ToConntrackName()}: not NATed"));
-                DropFlow(DropReason.TcpInvalid, e.FarmId, e.BackendId);
+                TcpInvalid(e.TcpState, e.FarmId, e.BackendId);
                 return;
             }
             if (u.Reopen)
             {
-                Trace?.Step(Inv($"conntrack: SYN in {e.TcpState.ToConntrackName()} reopens the connection: old entry {e.Id} destroyed"));
-                _table.Remove(index, nowNs);
-                NewFlow(frame, ref p, -1, snapshot, nowNs, FlowTuple.From(p));
+                Reopen(frame, ref p, snapshot, nowNs, index);
                 return;
             }
             if (u.Kind == TcpTransition.Move)
@@ -235,17 +242,11 @@ public sealed partial class PacketEngine : IEntryLifetime
             }
             if (u.ShouldDeleteOnRst(seenReplyBefore))
             {
-                Account(ref e, reply, p);
-                Trace?.Step("conntrack: RST before any reply: entry destroyed");
-                Translate(frame, ref p, e, reply);
-                var nextHop = reply ? e.Original.Src : e.Reply.Src;
-                int farmId = e.FarmId;
-                _table.Remove(index, nowNs);
-                Send(frame, ref p, nextHop, farmId, reply, snapshot, nowNs);
+                RstBeforeReply(frame, ref p, snapshot, nowNs, index, reply);
                 return;
             }
             if (u.ShouldRefreshTimeout(seenReplyBefore))
-                _table.Refresh(index, nowNs, _options.Timeouts.TcpTimeout(e.TcpState, seenReplyBefore || reply) * 1_000_000_000L);
+                e.ExpiresNs = nowNs + _tcpTimeoutNs[(int)e.TcpState * 2 + (seenReplyBefore || reply ? 1 : 0)];
         }
         else if (p.Protocol == IpProtocols.Udp)
         {
@@ -264,9 +265,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         }
         else
         {
-            long t = p.IsIcmp ? _options.Timeouts.IcmpSeconds : _options.Timeouts.GenericSeconds;
-            _table.Refresh(index, nowNs, t * 1_000_000_000L);
-            if (reply && !p.IsIcmp) e.Status |= ConnStatus.Assured;
+            OtherProtocolUpdate(ref e, p, reply, index, nowNs);
         }
         if (reply) e.Status |= ConnStatus.SeenReply;
         // conntrack -E: UPDATE on a state change, the first reply (IPCT_REPLY) and ASSURED (IPCT_ASSURED).
@@ -274,7 +273,8 @@ public sealed partial class PacketEngine : IEntryLifetime
             events.OnEvent(ConnEventType.Update, e, nowNs);
         Account(ref e, reply, p);
         if (Trace is not null) TraceExisting(e, reply, oldState, oldStatus, nowNs);
-        Translate(frame, ref p, e, reply);
+        if (p.Protocol is IpProtocols.Tcp or IpProtocols.Udp) TranslateTcpUdp(frame, ref p, e, reply);
+        else Translate(frame, ref p, e, reply);
         if (e.NeighborVersion == _neighbors.Version && e.NeighborVersion != 0)
         {
             var mac = reply ? e.NextHopMacReply : e.NextHopMacOriginal;
@@ -288,10 +288,58 @@ public sealed partial class PacketEngine : IEntryLifetime
                 int port = reply ? e.NextHopPortReply : e.NextHopPortOriginal;
                 Transmit(frame[..p.PacketEnd], mac, port);
                 Counters.Forwarded++;
-                if (Trace is not null) Trace.Step(Inv($"out port{port}: {DescribePacket(p)} to {mac}"));
+                if (Trace is not null) TraceOut(p, mac, port);
                 return;
             }
         }
+        SendAndCacheNextHop(frame, ref p, snapshot, nowNs, ref e, reply);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TcpInvalid(TcpState state, int farmId, int backendId)
+    {
+        Trace?.Step(Inv($"conntrack: INVALID tcp flags in {state.ToConntrackName()}: not NATed"));
+        DropFlow(DropReason.TcpInvalid, farmId, backendId);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Reopen(Span<byte> frame, ref PacketInfo p, EngineSnapshot snapshot, long nowNs, int index)
+    {
+        ref var e = ref _table[index];
+        Trace?.Step(Inv($"conntrack: SYN in {e.TcpState.ToConntrackName()} reopens the connection: old entry {e.Id} destroyed"));
+        _table.Remove(index, nowNs);
+        NewFlow(frame, ref p, -1, snapshot, nowNs, FlowTuple.From(p));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RstBeforeReply(Span<byte> frame, ref PacketInfo p, EngineSnapshot snapshot, long nowNs, int index, bool reply)
+    {
+        ref var e = ref _table[index];
+        Account(ref e, reply, p);
+        Trace?.Step("conntrack: RST before any reply: entry destroyed");
+        Translate(frame, ref p, e, reply);
+        var nextHop = reply ? e.Original.Src : e.Reply.Src;
+        int farmId = e.FarmId;
+        _table.Remove(index, nowNs);
+        Send(frame, ref p, nextHop, farmId, reply, snapshot, nowNs);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void OtherProtocolUpdate(ref ConnEntry e, in PacketInfo p, bool reply, int index, long nowNs)
+    {
+        long t = p.IsIcmp ? _options.Timeouts.IcmpSeconds : _options.Timeouts.GenericSeconds;
+        _table.Refresh(index, nowNs, t * 1_000_000_000L);
+        if (reply && !p.IsIcmp) e.Status |= ConnStatus.Assured;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TraceOut(in PacketInfo p, MacAddress mac, int port) => Trace?.Step(Inv($"out port{port}: {DescribePacket(p)} to {mac}"));
+
+    /// <summary>The next hop is not cached in the entry (first packets, or the neighbour table changed): route through
+    /// the neighbour table, then remember the next hop's MAC and port for this direction.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SendAndCacheNextHop(Span<byte> frame, ref PacketInfo p, EngineSnapshot snapshot, long nowNs, ref ConnEntry e, bool reply)
+    {
         var hop = reply ? e.Original.Src : e.Reply.Src;
         Send(frame, ref p, hop, e.FarmId, reply, snapshot, nowNs);
         if (_neighbors.TryGet(hop, out var learned, out int learnedPort))
@@ -307,6 +355,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Account(ref ConnEntry e, bool reply, in PacketInfo p)
     {
         int bytes = p.IpLength;
@@ -341,6 +390,20 @@ public sealed partial class PacketEngine : IEntryLifetime
             if ((e.Status & ConnStatus.DstNat) != 0) PacketRewriter.SetSource(frame, ref p, e.Original.Dst, e.Original.DstPort);
             if ((e.Status & ConnStatus.SrcNat) != 0) PacketRewriter.SetDestination(frame, ref p, e.Original.Src, e.Original.SrcPort);
         }
+    }
+
+    /// <summary><see cref="Translate"/> for TCP and UDP in one pass: both endpoints and one checksum update each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TranslateTcpUdp(Span<byte> frame, ref PacketInfo p, in ConnEntry e, bool reply)
+    {
+        // Original direction: SNAT sets the source to the reply tuple's destination, DNAT the destination to its source;
+        // reply direction: the inverse, towards the original tuple.
+        ref readonly var to = ref reply ? ref e.Original : ref e.Reply;
+        bool src = (e.Status & (reply ? ConnStatus.DstNat : ConnStatus.SrcNat)) != 0;
+        bool dst = (e.Status & (reply ? ConnStatus.SrcNat : ConnStatus.DstNat)) != 0;
+        PacketRewriter.RewriteTcpUdp(frame, ref p,
+            src ? to.Dst : p.Src, src ? to.DstPort : p.SrcPort,
+            dst ? to.Src : p.Dst, dst ? to.SrcPort : p.DstPort);
     }
 
     // ------------------------------------------------------------------ new flows

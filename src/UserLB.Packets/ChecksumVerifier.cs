@@ -5,8 +5,16 @@ namespace UserLB.Packets;
 /// <summary>Arrival checks as conntrack does with nf_conntrack_checksum=1: a full sum, once per received frame.</summary>
 public static class ChecksumVerifier
 {
-    public static bool Ipv4HeaderValid(ReadOnlySpan<byte> frame, in PacketInfo info) =>
-        Checksum.Verifies(Checksum.Sum(frame.Slice(info.L3Offset, info.L3HeaderLength)));
+    public static bool Ipv4HeaderValid(ReadOnlySpan<byte> frame, in PacketInfo info)
+    {
+        var header = frame.Slice(info.L3Offset, info.L3HeaderLength);
+        if (header.Length != Offsets.Ip4MinHeader) return Checksum.Verifies(Checksum.Sum(header));
+        // No options (nearly every packet): five 32-bit words, byte order irrelevant to a ones'-complement sum.
+        ulong sum = (ulong)BinaryPrimitives.ReadUInt32LittleEndian(header) + BinaryPrimitives.ReadUInt32LittleEndian(header[4..])
+            + BinaryPrimitives.ReadUInt32LittleEndian(header[8..]) + BinaryPrimitives.ReadUInt32LittleEndian(header[12..])
+            + BinaryPrimitives.ReadUInt32LittleEndian(header[16..]);
+        return Checksum.Verifies(sum);
+    }
 
     /// <summary>The pseudo-header sum of the packet's L4 segment (IPv4 or IPv6).</summary>
     public static ulong PseudoHeaderSum(ReadOnlySpan<byte> frame, in PacketInfo info)

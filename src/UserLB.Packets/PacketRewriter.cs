@@ -40,6 +40,54 @@ public static class PacketRewriter
         }
     }
 
+    /// <summary>
+    /// Rewrites both endpoints of a TCP or UDP packet at once (the established-flow NAT): one RFC 1624 update of the L4
+    /// checksum for the addresses (pseudo-header) and ports together, one of the IPv4 header checksum for the addresses.
+    /// The bytes are those of <see cref="SetSource"/> then <see cref="SetDestination"/> (the ones'-complement sum has
+    /// one representation once it is non-zero, whatever the order of the terms). Other protocols: use those two.
+    /// </summary>
+    public static void RewriteTcpUdp(Span<byte> buffer, ref PacketInfo info, IpAddr src, ushort srcPort, IpAddr dst, ushort dstPort)
+    {
+        bool v4 = !info.IsV6;
+        bool srcChanged = !src.Equals(info.Src), dstChanged = !dst.Equals(info.Dst);
+        if (!srcChanged && !dstChanged && srcPort == info.SrcPort && dstPort == info.DstPort) return;
+        uint oldAddr = 0, newAddr = 0;
+        if (srcChanged) { oldAddr += info.Src.WordSum(v4); newAddr += src.WordSum(v4); }
+        if (dstChanged) { oldAddr += info.Dst.WordSum(v4); newAddr += dst.WordSum(v4); }
+        var l4 = buffer.Slice(info.L4Offset, Offsets.UdpHeader);
+        bool udp = info.Protocol == IpProtocols.Udp;
+        int field = udp ? Offsets.UdpChecksum : Offsets.TcpChecksum;
+        ushort check = BinaryPrimitives.ReadUInt16BigEndian(buffer[(info.L4Offset + field)..]);
+        if (!(udp && check == 0 && v4))
+        {
+            check = Checksum.UpdateSum(check, oldAddr + info.SrcPort + info.DstPort, newAddr + srcPort + dstPort);
+            if (udp && check == 0) check = 0xFFFF;
+            BinaryPrimitives.WriteUInt16BigEndian(buffer[(info.L4Offset + field)..], check);
+        }
+        BinaryPrimitives.WriteUInt16BigEndian(l4, srcPort);
+        BinaryPrimitives.WriteUInt16BigEndian(l4[2..], dstPort);
+        var ip = buffer[info.L3Offset..];
+        if (v4)
+        {
+            src.WriteV4(ip[Offsets.Ip4Src..]);
+            dst.WriteV4(ip[Offsets.Ip4Dst..]);
+            if (srcChanged || dstChanged)
+            {
+                ushort hc = BinaryPrimitives.ReadUInt16BigEndian(ip[Offsets.Ip4Checksum..]);
+                BinaryPrimitives.WriteUInt16BigEndian(ip[Offsets.Ip4Checksum..], Checksum.UpdateSum(hc, oldAddr, newAddr));
+            }
+        }
+        else
+        {
+            if (srcChanged) src.WriteV6(ip[Offsets.Ip6Src..]);
+            if (dstChanged) dst.WriteV6(ip[Offsets.Ip6Dst..]);
+        }
+        info.Src = src;
+        info.Dst = dst;
+        info.SrcPort = srcPort;
+        info.DstPort = dstPort;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int L4ChecksumFieldOffset(in PacketInfo info, Span<byte> buffer)
     {

@@ -34,6 +34,27 @@ public class ChecksumTests
     }
 
     [Fact]
+    public void Sum_EveryLengthOffsetAndFill_FoldsLikeTheWordByWordSum()
+    {
+        var rnd = new Random(5);
+        var buffer = new byte[400];
+        foreach (byte? fill in new byte?[] { null, 0x00, 0xFF })
+        {
+            if (fill is byte f) Array.Fill(buffer, f);
+            else rnd.NextBytes(buffer);
+            for (int offset = 0; offset < 3; offset++)
+            {
+                for (int length = 0; length + offset <= 300; length++)
+                {
+                    var data = buffer.AsSpan(offset, length);
+                    ulong initial = (ulong)rnd.Next(3) * (ulong)rnd.Next(0x3_0000);
+                    Assert.Equal(Checksum.Fold(Checksum.SumBigEndian(data, initial)), Checksum.Fold(Checksum.Sum(data, initial)));
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Update16_ManyRandomEdits_MatchesFullRecompute()
     {
         var rnd = new Random(42);

@@ -85,4 +85,37 @@ public class PacketParserTests
         PacketRewriter.SetDestination(f, ref p, IpAddr.Parse("192.168.1.10"), 5353);
         Assert.Equal(0, f[p.L4Offset + 6] | f[p.L4Offset + 7]);
     }
+
+    [Fact]
+    public void RewriteTcpUdp_RandomFlows_SameBytesAsSetSourceThenSetDestination()
+    {
+        var rnd = new Random(11);
+        string[] v4 = ["192.168.101.1", "192.168.101.250", "10.0.0.9", "192.168.1.10", "0.0.0.1", "255.255.255.254"];
+        string[] v6 = ["2001:db8::1", "2001:db8::250", "2001:db8:1::9", "ffff:ffff::ffff", "::1", "2001:db8:1::10"];
+        for (int n = 0; n < 2000; n++)
+        {
+            var pool = (n & 1) == 0 ? v4 : v6;
+            string Pick() => pool[rnd.Next(pool.Length)];
+            ushort Port() => (ushort)(rnd.Next(3) == 0 ? 443 : rnd.Next(1, 65536));
+            var payload = new byte[rnd.Next(0, 40)];
+            rnd.NextBytes(payload);
+            var f = (n & 2) == 0
+                ? Frames.Tcp(Pick(), Pick(), Port(), Port(), syn: false, ack: true, payload: payload)
+                : Frames.Udp(Pick(), Pick(), Port(), Port(), payload);
+            PacketParser.Parse(f, out var p);
+            if ((n & 2) != 0 && (n & 4) != 0 && !p.IsV6) { f[p.L4Offset + 6] = 0; f[p.L4Offset + 7] = 0; } // no UDP checksum
+            var g = (byte[])f.Clone();
+            var q = p;
+            IpAddr src = rnd.Next(3) == 0 ? p.Src : IpAddr.Parse(Pick()), dst = rnd.Next(3) == 0 ? p.Dst : IpAddr.Parse(Pick());
+            ushort sport = rnd.Next(2) == 0 ? p.SrcPort : Port(), dport = rnd.Next(2) == 0 ? p.DstPort : Port();
+            PacketRewriter.SetSource(f, ref p, src, sport);
+            PacketRewriter.SetDestination(f, ref p, dst, dport);
+            PacketRewriter.RewriteTcpUdp(g, ref q, src, sport, dst, dport);
+            Assert.Equal(Convert.ToHexString(f), Convert.ToHexString(g));
+            Assert.Equal(p, q);
+            Assert.Equal(DropReason.None, PacketParser.Parse(g, out var r));
+            Assert.Equal(DropReason.None, ChecksumVerifier.VerifyL4(g, r));
+            if (!r.IsV6) Assert.True(ChecksumVerifier.Ipv4HeaderValid(g, r));
+        }
+    }
 }

@@ -60,7 +60,7 @@ public sealed class ConnTable
             int index = node >> 1;
             ref ConnEntry e = ref _entries[index];
             bool reply = (node & 1) != 0;
-            if ((reply ? e.Reply : e.Original).Equals(tuple))
+            if ((reply ? ref e.Reply : ref e.Original).Matches(tuple))
             {
                 if (e.ExpiresNs <= nowNs)
                 {

@@ -111,6 +111,27 @@ public static class LiveLab
         }
     }
 
+    /// <summary>
+    /// Starts <c>userlb run</c> in the LB namespace of lab <paramref name="prefix"/> with <paramref name="farmsJson"/>
+    /// (written to WORK/farms.json), logging to WORK/userlb.log; returns its pid once it says it is forwarding.
+    /// </summary>
+    public static int StartUserlb(string prefix, string work, string farmsJson, string engine, string extraArgs)
+    {
+        string farms = Path.Combine(work, "farms.json");
+        File.WriteAllText(farms, farmsJson);
+        string dll = Path.Combine(AppContext.BaseDirectory, "userlb.dll");
+        string log = Path.Combine(work, "userlb.log");
+        int pid = int.Parse(Sh(RepoRoot(), $"ip netns exec {prefix}lb dotnet {dll} run --config {farms} --engine {engine} {extraArgs} >{log} 2>&1 & echo $!", 10).Trim(), CultureInfo.InvariantCulture);
+        var sw = Stopwatch.StartNew();
+        while (!File.ReadAllText(log).Contains("forwarding with", StringComparison.Ordinal))
+        {
+            if (sw.Elapsed > TimeSpan.FromSeconds(30) || !Alive(pid))
+                throw new InvalidOperationException("userlb did not start:\n" + File.ReadAllText(log));
+            Thread.Sleep(100);
+        }
+        return pid;
+    }
+
     private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
 
     private static void Stop(ref int pid)
@@ -150,7 +171,7 @@ public static class LiveLab
         return stdout;
     }
 
-    private static Dictionary<string, ProbeResult> ParseProbes(string json)
+    public static Dictionary<string, ProbeResult> ParseProbes(string json)
     {
         using var doc = JsonDocument.Parse(json);
         var result = new Dictionary<string, ProbeResult>();
