@@ -10,6 +10,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v ethtool >/dev/null || need+=(ethtool)       # the lab tests turn veth offloads off
   command -v iptables >/dev/null || need+=(iptables)     # the kernel reference rules (differential test)
   command -v python3 >/dev/null || need+=(python3)       # lab servers and probes
+  command -v curl >/dev/null || need+=(curl)             # API lab tests
   if [ ${#need[@]} -gt 0 ]; then
     echo "run-tests.sh: installing ${need[*]}"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null || echo "run-tests.sh: could not install ${need[*]}; tests needing them will be skipped" >&2

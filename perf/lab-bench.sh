@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: one lab in network namespaces (lab/topo.sh), the same traffic through each path, one table.
+#   perf/lab-bench.sh [-d SECONDS] [--paths "direct kernel nft pcap afpacket tap"] [--prefix pf]
+# Paths (client 192.168.101.1 → 192.168.101.250:8080 or :5201 → backends 192.168.1.10/.11, NAT mode):
+#   direct    no LB: the LB namespace's kernel routes the client straight to backend .10 (no NAT, no conntrack rules)
+#   kernel    the LB namespace's kernel with the reference iptables rules (`userlb rules --format save` of the same
+#             farms: CONNMARK/MARK statistic, DNAT, SNAT), the VIP on lbc, forwarding on
+#   nft       the same farms as nftables in nftlb's style (`userlb rules --nft`: numgen/verdict maps, DNAT/SNAT by
+#             mark) loaded with nft — nftlb's ruleset; the nftlb daemon itself is not packaged here
+#   pcap, afpacket, tap   userlb run with that engine (tap: the routed TAP topology of run-lab.sh --engine tap)
+# Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
+# -b 0, datagrams received per second at .10), new TCP connections per second (wrk -t1 -c32, Connection: close,
+# against nginx on both backends) and request latency p50/p99 (wrk -t1 -c1 --latency, keep-alive: one request in
+# flight, so the path's own delay). Offloads are off on every veth (lab/topo.sh). Prints one table, every figure also
+# as a ratio to the kernel's. Installs iperf3, wrk and nginx-light with apt-get when missing. Root only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -d) D=$2; shift ;;
+    --paths) PATHS=$2; shift ;;
+    --prefix) P=$2; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "lab-bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$(id -u)" = 0 ] || { echo "lab-bench.sh: must run as root (network namespaces)" >&2; exit 1; }
+need=()
+for t in iperf3 wrk; do command -v $t >/dev/null || need+=($t); done
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v ethtool >/dev/null || need+=(ethtool)
+command -v iptables >/dev/null || need+=(iptables)
+command -v nft >/dev/null || need+=(nftables)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+mkdir -p /run/lock; exec 9>"/run/lock/userlb-lab-$P.lock"; flock 9
+WORK=$(mktemp -d /tmp/userlb-bench.XXXXXX)
+USERLB_PID=""
+source lab/topo.sh
+cleanup() {
+  [ -n "$USERLB_PID" ] && kill "$USERLB_PID" 2>/dev/null && wait "$USERLB_PID" 2>/dev/null || true
+  lab_down "$P"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building UserLB (Release)"
+dotnet build src/UserLB.Cli -c Release -nologo -clp:ErrorsOnly -v q >/dev/null
+USERLB="dotnet $(pwd)/src/UserLB.Cli/bin/Release/net10.0/userlb.dll"
+C="ip netns exec ${P}c"; LB="ip netns exec ${P}lb"
+VIP=192.168.101.250
+
+farms() { # $1 = client-side interface, $2 = backend-side interface
+  cat <<JSON
+{"farms":[
+ {"name":"web","virtual-addr":"$VIP","virtual-ports":"8080","protocol":"tcp","mode":"snat","scheduler":"weight","iface":"$1","oface":"$2",
+  "backends":[{"name":"bck0","ip-addr":"192.168.1.10","weight":"1"},{"name":"bck1","ip-addr":"192.168.1.11","weight":"1"}]},
+ {"name":"bulk","virtual-addr":"$VIP","virtual-ports":"5201","protocol":"all","mode":"snat","scheduler":"weight","iface":"$1","oface":"$2",
+  "backends":[{"name":"bck0","ip-addr":"192.168.1.10"}]}]}
+JSON
+}
+
+start_servers() { # nginx on 8080 (both backends), iperf3 -s on .10
+  local i
+  for i in 0 1; do
+    mkdir -p "$WORK/nginx$i"
+    cat > "$WORK/nginx$i/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/nginx$i/nginx.pid;
+error_log $WORK/nginx$i/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx$i; proxy_temp_path $WORK/nginx$i; fastcgi_temp_path $WORK/nginx$i;
+  uwsgi_temp_path $WORK/nginx$i; scgi_temp_path $WORK/nginx$i;
+  server { listen 8080 reuseport backlog=4096; location / { return 200 "bck$i\n"; } }
+}
+CONF
+    ip netns exec "${P}b$i" nginx -c "$WORK/nginx$i/nginx.conf"
+  done
+  ip netns exec "${P}b0" iperf3 -s -D --logfile "$WORK/iperf3.log"
+  for _ in $(seq 50); do
+    ip netns exec "${P}b1" ss -ltn | grep -q ':8080 ' && ip netns exec "${P}b0" ss -ltn | grep -q ':5201 ' && break
+    sleep 0.1
+  done
+}
+
+flush_neigh() { local n; for n in ${P}c ${P}lb ${P}b0 ${P}b1; do ip -n "$n" neigh flush all 2>/dev/null || true; done; }
+
+# ---- per-path setup/teardown on the veth topology (the LB namespace keeps .254 on lbc and .1 on lbs)
+path_up() {
+  case "$1" in
+    direct)
+      $LB sysctl -qw net.ipv4.ip_forward=1
+      ip -n ${P}c route replace 192.168.1.0/24 via 192.168.101.254 ;;
+    kernel|nft)
+      $LB sysctl -qw net.ipv4.ip_forward=1
+      ip -n ${P}lb addr add $VIP/24 dev lbc
+      farms lbc lbs > "$WORK/farms.json"
+      if [ "$1" = kernel ]; then
+        $USERLB rules --config "$WORK/farms.json" --format save > "$WORK/rules.txt"
+        $LB iptables-restore < "$WORK/rules.txt"
+      else
+        $USERLB rules --config "$WORK/farms.json" --nft > "$WORK/rules.nft"
+        $LB nft -f "$WORK/rules.nft"
+      fi ;;
+    pcap|afpacket|tap)
+      [ "$1" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
+      if [ "$1" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
+      $LB $USERLB run --config "$WORK/farms.json" --engine "$1" >"$WORK/userlb-$1.log" 2>&1 &
+      USERLB_PID=$!
+      for _ in $(seq 100); do grep -q "forwarding with" "$WORK/userlb-$1.log" 2>/dev/null && break; sleep 0.2; done
+      grep -q "forwarding with" "$WORK/userlb-$1.log" || { echo "userlb ($1) did not start:"; cat "$WORK/userlb-$1.log"; return 1; } ;;
+  esac
+  flush_neigh
+}
+
+path_down() {
+  case "$1" in
+    direct) ip -n ${P}c route del 192.168.1.0/24 via 192.168.101.254 2>/dev/null || true ;;
+    kernel|nft)
+      $LB iptables -t mangle -F; $LB iptables -t nat -F; $LB nft flush ruleset 2>/dev/null || true
+      ip -n ${P}lb addr del $VIP/24 dev lbc 2>/dev/null || true
+      $LB conntrack -F >/dev/null 2>&1 || true ;;
+    pcap|afpacket|tap)
+      kill "$USERLB_PID" 2>/dev/null; wait "$USERLB_PID" 2>/dev/null || true; USERLB_PID="" ;;
+  esac
+  $LB sysctl -qw net.ipv4.ip_forward=0
+}
+
+# ---- measurements; each prints one number (or "-" when the tool failed)
+target() { [ "$1" = direct ] && echo 192.168.1.10 || echo $VIP; }
+web_target() { [ "$1" = direct ] && echo 192.168.1.10 || echo $VIP; }
+
+bulk() {
+  $C timeout $((D + 10)) iperf3 -c "$(target "$1")" -t "$D" -J 2>/dev/null \
+    | python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' 2>/dev/null || echo -
+}
+
+udp_rate() {
+  $C timeout $((D + 10)) iperf3 -c "$(target "$1")" -u -b 0 -l 64 -t "$D" -J 2>/dev/null \
+    | python3 -c 'import json,sys; s=json.load(sys.stdin)["end"]["sum"]; print("%.1f" % ((s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3))' 2>/dev/null || echo -
+}
+
+conns() {
+  $C timeout $((D + 10)) wrk -t1 -c32 -d"${D}s" -H "Connection: close" "http://$(web_target "$1"):8080/" 2>/dev/null \
+    | awk '/Requests\/sec/ {printf "%.2f\n", $2 / 1000; found=1} END {if (!found) print "-"}'
+}
+
+latency() { # prints "p50 p99" in microseconds
+  $C timeout $((D + 10)) wrk -t1 -c1 -d"${D}s" --latency "http://$(web_target "$1"):8080/" 2>/dev/null | awk '
+    function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
+    $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) }
+    END { if (p50 == "") print "- -"; else printf "%.0f %.0f\n", p50, p99 }'
+}
+
+RESULTS="$WORK/results.tsv"
+: > "$RESULTS"
+run_path() {
+  local path=$1 b u c l
+  echo "== $path"
+  if ! path_up "$path"; then echo -e "$path\t-\t-\t-\t-\t-" >> "$RESULTS"; path_down "$path"; return; fi
+  # Warm-up: ARP, the JIT, the first connections.
+  $C timeout 5 wrk -t1 -c2 -d1s "http://$(web_target "$path"):8080/" >/dev/null 2>&1 || true
+  b=$(bulk "$path"); echo "   bulk $b Gbit/s"
+  u=$(udp_rate "$path"); echo "   udp $u kpps (64-byte datagrams received)"
+  c=$(conns "$path"); echo "   new connections $c k/s"
+  l=$(latency "$path"); echo "   latency p50/p99 $l us"
+  echo -e "$path\t$b\t$u\t$c\t${l% *}\t${l#* }" >> "$RESULTS"
+  if [ -n "$USERLB_PID" ]; then grep -E "offload|warn" "$WORK/userlb-$path.log" | head -2 | sed 's/^/   userlb: /' || true; fi
+  path_down "$path"
+}
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+lab_up "$P" veth "$WORK"; start_servers
+for path in $PATHS; do [ "$path" = tap ] || run_path "$path"; done
+if [[ " $PATHS " == *" tap "* ]]; then
+  lab_up "$P" tap "$WORK"; start_servers
+  run_path tap
+fi
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg); each figure one run of ${D} s"
+python3 - "$RESULTS" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptables rules", "nft": "nftables, nftlb's ruleset",
+         "pcap": "userlb, pcap engine", "afpacket": "userlb, afpacket engine", "tap": "userlb, tap engine"}
+kernel = next((r for r in rows if r[0] == "kernel"), None)
+cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us"]
+def cell(r, i):
+    v = r[i + 1]
+    if v == "-" : return "-"
+    if kernel is None or kernel[i + 1] in ("-", "0", "0.0") or r[0] == "kernel": return v
+    return f"{v} ({float(v) / float(kernel[i + 1]):.2f}x)"
+print()
+print("| path | " + " | ".join(cols) + " |")
+print("|---|" + "---:|" * len(cols))
+for r in rows:
+    print(f"| {names.get(r[0], r[0])} | " + " | ".join(cell(r, i) for i in range(len(cols))) + " |")
+print("\n(x) = ratio to the kernel's figure; for latency lower is better.")
+PY
