@@ -13,7 +13,7 @@ namespace UserLB.Cli.Commands;
 internal static partial class RunCommand
 {
     public const string Usage = """
-        usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--seed N] [--max-conns N]
+        usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--rings on|off] [--seed N] [--max-conns N]
                           [--api ADDR:PORT|off] [--key KEY] [--status-file PATH]
                           [--state-file PATH]
 
@@ -22,6 +22,8 @@ internal static partial class RunCommand
         interfaces and IP forwarding off in this host (namespace), so that the kernel does not answer that traffic too.
           --engine     pcap (libpcap via SharpPcap, default), afpacket (raw AF_PACKET socket) or tap (iface/oface name
                        TAP devices, attached or created through /dev/net/tun; the kernel routes the VIPs into them)
+          --rings      afpacket: memory-mapped PACKET_RX_RING/PACKET_TX_RING, one send() per batch (on, default), or
+                       one recv()/send() system call per frame (off)
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
@@ -34,11 +36,14 @@ internal static partial class RunCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "seed", "max-conns", "status-file", "api", "key", "state-file"], []);
+        var args = new Args(argv, ["config", "engine", "rings", "seed", "max-conns", "status-file", "api", "key", "state-file"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         var config = ConfigLoader.Load(args.Require("config"));
         string engineKind = args.Get("engine") ?? "pcap";
         if (engineKind is not ("pcap" or "afpacket" or "tap")) throw new UsageException($"option --engine: \"{engineKind}\" is not pcap, afpacket or tap");
+        string ringsText = args.Get("rings") ?? "on";
+        if (ringsText is not ("on" or "off")) throw new UsageException($"option --rings: \"{ringsText}\" is not on or off");
+        if (args.Get("rings") is not null && engineKind != "afpacket") throw new UsageException("option --rings: only with --engine afpacket");
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
         string apiText = args.Get("api") ?? ApiHost.DefaultListen;
@@ -64,7 +69,7 @@ internal static partial class RunCommand
             for (int i = 0; i < names.Count; i++)
                 ports[i] = engineKind switch
                 {
-                    "afpacket" => new AfPacketPort(names[i]),
+                    "afpacket" => new AfPacketPort(names[i], rings: ringsText == "on"),
                     "tap" => new TapPort(names[i]),
                     _ => new PcapPort(names[i]),
                 };

@@ -5,9 +5,13 @@ namespace UserLB.IO.Live;
 
 /// <summary>
 /// An AF_PACKET raw socket without libpcap: bound to one interface, PACKET_IGNORE_OUTGOING so the engine never reads
-/// its own sends, promiscuous membership, a 5 ms receive timeout so the worker can do timer work on idle links.
+/// its own sends, promiscuous membership. By default with memory-mapped rings (TPACKET_V2): frames are read from the
+/// PACKET_RX_RING without a system call while the ring holds any (poll() with a 5 ms timeout only when it is empty,
+/// so the worker can do timer work on idle links), and written into the PACKET_TX_RING, which one send() hands to the
+/// kernel per batch (<see cref="Flush"/>, or when 64 frames are pending). Without rings: one recv() / send() per frame.
+/// Receive is called by one thread; Send and Flush by one thread (the engine's owner).
 /// </summary>
-public sealed partial class AfPacketPort : IPortIo
+public sealed unsafe partial class AfPacketPort : IPortIo
 {
     private const int AF_PACKET = 17;
     private const int SOCK_RAW = 3;
@@ -18,45 +22,116 @@ public sealed partial class AfPacketPort : IPortIo
     private const int SO_RCVBUF = 8;
     private const int PACKET_ADD_MEMBERSHIP = 1;
     private const int PACKET_MR_PROMISC = 1;
+    private const int PACKET_RX_RING = 5;
+    private const int PACKET_VERSION = 10;
+    private const int PACKET_TX_RING = 13;
     private const int PACKET_IGNORE_OUTGOING = 23;
+    private const int TPACKET_V2 = 1;
     private const int EAGAIN = 11;
     private const int EINTR = 4;
+    private const int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
+    private const short POLLIN = 1;
+    private const int MSG_DONTWAIT = 0x40;
+
+    // struct tpacket2_hdr: tp_status u32 @0, tp_len u32 @4, tp_snaplen u32 @8, tp_mac u16 @12, tp_net u16 @14, ...; 32 bytes.
+    private const int HdrStatus = 0, HdrLen = 4, HdrSnaplen = 8, HdrMac = 12;
+    private const int TxDataOffset = 32; // TPACKET2_HDRLEN - sizeof(struct sockaddr_ll): where the kernel reads a TX frame
+    private const uint TP_STATUS_KERNEL = 0, TP_STATUS_USER = 1, TP_STATUS_AVAILABLE = 0, TP_STATUS_SEND_REQUEST = 1, TP_STATUS_WRONG_FORMAT = 4;
+    // (TX slots the kernel rejected stay TP_STATUS_WRONG_FORMAT: reused like available ones.)
+
+    /// <summary>Ring geometry: 2048-byte frames (a 1514-byte frame plus headers fits), 64 KiB blocks.</summary>
+    public const int FrameSize = 2048;
+    private const int BlockSize = 1 << 16;
+    private const int RxFrames = 8192; // 16 MiB, as the plain socket's SO_RCVBUF
+    private const int TxFrames = 1024;
+    private const int TxBatch = 64;
 
     private readonly int _fd;
+    private readonly byte* _ring;
+    private readonly nuint _ringBytes;
+    private readonly byte* _tx;
+    private int _rxNext, _txNext, _txPending;
+    private long _txDrops;
     private volatile bool _closed;
 
-    public AfPacketPort(string name)
+    /// <param name="name">The interface.</param>
+    /// <param name="rings">Memory-mapped RX/TX rings (default); false: one recv()/send() per frame.</param>
+    public AfPacketPort(string name, bool rings = true)
     {
         Name = name;
         Mac = Interfaces.MacOf(name);
         int ifindex = Interfaces.IndexOf(name);
         _fd = socket(AF_PACKET, SOCK_RAW, Htons(ETH_P_ALL));
         if (_fd < 0) throw new InvalidOperationException($"AF_PACKET socket: {Marshal.GetLastPInvokeErrorMessage()} (needs root or CAP_NET_RAW)");
-        var sll = new SockaddrLl { Family = AF_PACKET, Protocol = Htons(ETH_P_ALL), IfIndex = ifindex };
-        if (bind(_fd, ref sll, Marshal.SizeOf<SockaddrLl>()) != 0) Fail("bind");
         int one = 1;
-        if (setsockopt(_fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, ref one, sizeof(int)) != 0) Fail("PACKET_IGNORE_OUTGOING");
+        if (setsockopt(_fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(int)) != 0) Fail("PACKET_IGNORE_OUTGOING");
+        if (rings)
+        {
+            int version = TPACKET_V2;
+            if (setsockopt(_fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(int)) != 0) Fail("PACKET_VERSION TPACKET_V2");
+            var rx = new TpacketReq { BlockSize = BlockSize, BlockNr = RxFrames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = RxFrames };
+            if (setsockopt(_fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(TpacketReq)) != 0) Fail("PACKET_RX_RING");
+            var tx = new TpacketReq { BlockSize = BlockSize, BlockNr = TxFrames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = TxFrames };
+            if (setsockopt(_fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof(TpacketReq)) != 0) Fail("PACKET_TX_RING");
+            _ringBytes = (nuint)(RxFrames + TxFrames) * FrameSize;
+            // One mapping: the RX ring, then the TX ring.
+            void* map = mmap(null, _ringBytes, PROT_READ | PROT_WRITE, MAP_SHARED, _fd, 0);
+            if (map == (void*)-1) Fail("mmap of the rings");
+            _ring = (byte*)map;
+            _tx = _ring + (nint)RxFrames * FrameSize;
+        }
+        var sll = new SockaddrLl { Family = AF_PACKET, Protocol = Htons(ETH_P_ALL), IfIndex = ifindex };
+        if (bind(_fd, &sll, sizeof(SockaddrLl)) != 0) Fail("bind");
         var mreq = new PacketMreq { IfIndex = ifindex, Type = PACKET_MR_PROMISC };
-        if (setsockopt(_fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, ref mreq, Marshal.SizeOf<PacketMreq>()) != 0) Fail("PACKET_ADD_MEMBERSHIP");
-        int rcvbuf = 16 * 1024 * 1024;
-        setsockopt(_fd, SOL_SOCKET, SO_RCVBUF, ref rcvbuf, sizeof(int));
-        var tv = new Timeval { Sec = 0, Usec = 5000 };
-        if (setsockopt(_fd, SOL_SOCKET, SO_RCVTIMEO, ref tv, Marshal.SizeOf<Timeval>()) != 0) Fail("SO_RCVTIMEO");
+        if (setsockopt(_fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(PacketMreq)) != 0) Fail("PACKET_ADD_MEMBERSHIP");
+        if (!rings)
+        {
+            int rcvbuf = 16 * 1024 * 1024;
+            setsockopt(_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(int));
+            var tv = new Timeval { Sec = 0, Usec = 5000 };
+            if (setsockopt(_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(Timeval)) != 0) Fail("SO_RCVTIMEO");
+        }
     }
 
     private void Fail(string what)
     {
         string msg = Marshal.GetLastPInvokeErrorMessage();
+        if (_ring != null) munmap(_ring, _ringBytes);
         close(_fd);
         throw new InvalidOperationException($"AF_PACKET {what} on {Name}: {msg}");
     }
 
     public string Name { get; }
     public MacAddress Mac { get; }
+    public bool Rings => _ring != null;
 
-    public unsafe int Receive(Span<byte> buffer)
+    /// <summary>Frames dropped because the TX ring stayed full after a flush.</summary>
+    public long TxDrops => Interlocked.Read(ref _txDrops);
+
+    public int Receive(Span<byte> buffer)
     {
         if (_closed) return -1;
+        if (_ring == null) return ReceivePlain(buffer);
+        byte* frame = _ring + (nint)_rxNext * FrameSize;
+        if ((Volatile.Read(ref *(uint*)(frame + HdrStatus)) & TP_STATUS_USER) == 0)
+        {
+            var pfd = new PollFd { Fd = _fd, Events = POLLIN };
+            int ready = poll(&pfd, 1, 5);
+            if (_closed) return -1;
+            if (ready <= 0 || (Volatile.Read(ref *(uint*)(frame + HdrStatus)) & TP_STATUS_USER) == 0) return 0;
+        }
+        int snap = (int)*(uint*)(frame + HdrSnaplen);
+        int mac = *(ushort*)(frame + HdrMac);
+        int n = Math.Min(snap, buffer.Length);
+        if (mac + n > FrameSize) n = Math.Max(0, FrameSize - mac);
+        new ReadOnlySpan<byte>(frame + mac, n).CopyTo(buffer);
+        Volatile.Write(ref *(uint*)(frame + HdrStatus), TP_STATUS_KERNEL);
+        _rxNext = _rxNext + 1 == RxFrames ? 0 : _rxNext + 1;
+        return n; // a GRO super-frame arrives cut to the slot, as the plain socket cuts it to the buffer
+    }
+
+    private int ReceivePlain(Span<byte> buffer)
+    {
         fixed (byte* p = buffer)
         {
             nint n = recv(_fd, p, buffer.Length, 0);
@@ -66,9 +141,38 @@ public sealed partial class AfPacketPort : IPortIo
         }
     }
 
-    public unsafe void Send(ReadOnlySpan<byte> frame)
+    public void Send(ReadOnlySpan<byte> frame)
     {
-        fixed (byte* p = frame) send(_fd, p, frame.Length, 0);
+        if (_closed) return;
+        if (_tx == null)
+        {
+            fixed (byte* p = frame) send(_fd, p, frame.Length, 0);
+            return;
+        }
+        if (frame.Length > FrameSize - TxDataOffset) { Interlocked.Increment(ref _txDrops); return; }
+        byte* slot = _tx + (nint)_txNext * FrameSize;
+        uint status = Volatile.Read(ref *(uint*)(slot + HdrStatus));
+        if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT)
+        {
+            // The kernel still owns this slot: hand over what is pending and wait until it is sent.
+            _txPending = 0;
+            while (send(_fd, null, 0, 0) < 0 && Marshal.GetLastPInvokeError() == EINTR) { }
+            status = Volatile.Read(ref *(uint*)(slot + HdrStatus));
+            if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT) { Interlocked.Increment(ref _txDrops); return; }
+        }
+        frame.CopyTo(new Span<byte>(slot + TxDataOffset, FrameSize - TxDataOffset));
+        *(uint*)(slot + HdrLen) = (uint)frame.Length;
+        Volatile.Write(ref *(uint*)(slot + HdrStatus), TP_STATUS_SEND_REQUEST);
+        _txNext = _txNext + 1 == TxFrames ? 0 : _txNext + 1;
+        if (++_txPending >= TxBatch) Flush();
+    }
+
+    /// <summary>Hands the frames written into the TX ring to the kernel (one send()); nothing without rings.</summary>
+    public void Flush()
+    {
+        if (_txPending == 0 || _closed) return;
+        _txPending = 0;
+        while (send(_fd, null, 0, MSG_DONTWAIT) < 0 && Marshal.GetLastPInvokeError() == EINTR) { }
     }
 
     public void Dispose()
@@ -76,6 +180,7 @@ public sealed partial class AfPacketPort : IPortIo
         if (_closed) return;
         _closed = true;
         close(_fd);
+        // The mapping stays: a receive thread may still be reading it until it notices _closed; the process ends soon.
     }
 
     private static ushort Htons(ushort v) => (ushort)((v << 8) | (v >> 8));
@@ -102,32 +207,52 @@ public sealed partial class AfPacketPort : IPortIo
     }
 
     [StructLayout(LayoutKind.Sequential)]
+    private struct TpacketReq
+    {
+        public uint BlockSize;
+        public uint BlockNr;
+        public uint FrameSize;
+        public uint FrameNr;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
     private struct Timeval
     {
         public long Sec;
         public long Usec;
     }
 
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int socket(int domain, int type, int protocol);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static partial int bind(int fd, ref SockaddrLl addr, int len);
+    private static partial int bind(int fd, void* addr, int len);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static partial int setsockopt(int fd, int level, int name, ref int value, int len);
+    private static partial int setsockopt(int fd, int level, int name, void* value, int len);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static partial int setsockopt(int fd, int level, int name, ref PacketMreq value, int len);
+    private static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static partial int setsockopt(int fd, int level, int name, ref Timeval value, int len);
+    private static partial int munmap(void* addr, nuint length);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint recv(int fd, byte* buf, nint len, int flags);
+    private static partial int poll(PollFd* fds, ulong nfds, int timeout);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint send(int fd, byte* buf, nint len, int flags);
+    private static partial nint recv(int fd, byte* buf, nint len, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint send(int fd, byte* buf, nint len, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);

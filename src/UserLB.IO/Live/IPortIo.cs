@@ -12,6 +12,11 @@ public interface IPortIo : IDisposable
     int Receive(Span<byte> buffer);
 
     void Send(ReadOnlySpan<byte> frame);
+
+    /// <summary>Hands frames that <see cref="Send"/> batched to the kernel; called after each batch. Nothing to do for unbatched ports.</summary>
+    void Flush()
+    {
+    }
 }
 
 public static class Interfaces

@@ -73,7 +73,11 @@ public sealed class LiveForwarder : IDisposable
         }
         if (!_workerRunning)
         {
-            lock (_inlineLock) Run(_engine, NowNs());
+            lock (_inlineLock)
+            {
+                Run(_engine, NowNs());
+                FlushPorts();
+            }
             return tcs.Task;
         }
         _control.Enqueue(Run);
@@ -84,7 +88,16 @@ public sealed class LiveForwarder : IDisposable
     private void DrainControl(long now)
     {
         lock (_inlineLock)
+        {
             while (_control.TryDequeue(out var a)) a(_engine, now);
+            FlushPorts();
+        }
+    }
+
+    /// <summary>Sends what the ports batched (AF_PACKET TX ring); on the engine's thread.</summary>
+    private void FlushPorts()
+    {
+        foreach (var p in _ports) p.Flush();
     }
 
     public void Start()
@@ -145,6 +158,7 @@ public sealed class LiveForwarder : IDisposable
                 periodic(_engine, now);
             }
             if (!_control.IsEmpty) DrainControl(now);
+            FlushPorts();
             var wait = reader.WaitToReadAsync(ct);
             if (!wait.IsCompleted)
             {

@@ -75,20 +75,60 @@ public static class LiveLab
     public static LabRun RunOnce(string key, string prefix, string engine, string farmsJson, string[] probes, string[]? extraArgs = null) =>
         Cache.GetOrAdd(key, _ => new Lazy<LabRun>(() => Run(prefix, engine, farmsJson, probes, extraArgs))).Value;
 
+    /// <summary>
+    /// One lab per prefix at a time, across processes (other worktrees' test runs use the same prefixes): the lock file
+    /// run-lab.sh flocks too. .NET takes an flock for FileShare.None; held until disposed.
+    /// </summary>
+    public static FileStream LockPrefix(string prefix)
+    {
+        Directory.CreateDirectory("/run/lock");
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream($"/run/lock/userlb-lab-{prefix}.lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (sw.Elapsed < TimeSpan.FromMinutes(5))
+            {
+                Thread.Sleep(200);
+            }
+        }
+    }
+
     public static LabRun Run(string prefix, string engine, string farmsJson, string[] probes, string[]? extraArgs = null)
     {
+        using var labLock = LockPrefix(prefix);
         string root = RepoRoot();
         string work = Directory.CreateTempSubdirectory("userlb-livelab-").FullName;
-        int userlbPid = 0;
         try
         {
             Sh(root, $"lab/topo.sh up {prefix} {TopologyOf(engine)} {work}", 60);
             string farms = Path.Combine(work, "farms.json");
             File.WriteAllText(farms, farmsJson);
+            return RunUserlb(root, prefix, engine, farms, work, probes, extraArgs);
+        }
+        finally
+        {
+            Sh(root, $"lab/topo.sh down {prefix}", 60, check: false);
+            Directory.Delete(work, true);
+        }
+    }
+
+    /// <summary>
+    /// In a lab that is up (veth or tap topology): runs <c>userlb run</c> in the LB namespace, probes from the client,
+    /// waits one status period and stops userlb (also on failure).
+    /// </summary>
+    public static LabRun RunUserlb(string root, string prefix, string engine, string farmsPath, string work, string[] probes, string[]? extraArgs = null)
+    {
+        int userlbPid = 0;
+        try
+        {
             string dll = Path.Combine(AppContext.BaseDirectory, "userlb.dll");
-            string log = Path.Combine(work, "userlb.log");
+            string log = Path.Combine(work, $"userlb-{engine}.log");
+            string statusPath = Path.Combine(work, $"status-{engine}");
             string extra = extraArgs is null ? "" : " " + string.Join(' ', extraArgs);
-            string pid = Sh(root, $"ip netns exec {prefix}lb dotnet {dll} run --config {farms} --engine {engine} --status-file {work}/status{extra} >{log} 2>&1 & echo $!", 10);
+            string pid = Sh(root, $"ip netns exec {prefix}lb dotnet {dll} run --config {farmsPath} --engine {engine} --status-file {statusPath}{extra} >{log} 2>&1 & echo $!", 10);
             userlbPid = int.Parse(pid.Trim(), CultureInfo.InvariantCulture);
             var sw = Stopwatch.StartNew();
             while (!File.ReadAllText(log).Contains("forwarding with", StringComparison.Ordinal))
@@ -97,19 +137,21 @@ public static class LiveLab
                     throw new InvalidOperationException("userlb did not start:\n" + File.ReadAllText(log));
                 Thread.Sleep(100);
             }
-            string json = Sh(root, $"ip netns exec {prefix}c python3 lab/probe.py {Vip} {string.Join(' ', probes)}", 240);
+            var result = Probe(root, prefix, probes);
             Thread.Sleep(1200); // one status-file period
             Stop(ref userlbPid);
-            string status = File.Exists(Path.Combine(work, "status")) ? File.ReadAllText(Path.Combine(work, "status")) : "";
-            return new LabRun(ParseProbes(json), File.ReadAllText(log), status);
+            string status = File.Exists(statusPath) ? File.ReadAllText(statusPath) : "";
+            return new LabRun(result, File.ReadAllText(log), status);
         }
         finally
         {
             Stop(ref userlbPid);
-            Sh(root, $"lab/topo.sh down {prefix}", 60, check: false);
-            Directory.Delete(work, true);
         }
     }
+
+    /// <summary>Runs lab/probe.py in the client namespace against the VIP.</summary>
+    public static Dictionary<string, ProbeResult> Probe(string root, string prefix, string[] probes) =>
+        ParseProbes(Sh(root, $"ip netns exec {prefix}c python3 lab/probe.py {Vip} {string.Join(' ', probes)}", 240));
 
     /// <summary>
     /// Starts <c>userlb run</c> in the LB namespace of lab <paramref name="prefix"/> with <paramref name="farmsJson"/>
