@@ -10,6 +10,15 @@ public sealed record EngineOptions
     /// <summary>Seed for every random choice (scheduling, hash key, NAT port search). Null = unpredictable.</summary>
     public int? Seed { get; init; }
 
+    /// <summary>
+    /// Flows are sharded over this many engines by <see cref="FlowShard"/>; when SNAT must change a client's source
+    /// port it picks only ports of <see cref="ShardIndex"/>'s shard, so replies come back to this engine. 1 = no sharding.
+    /// </summary>
+    public int ShardCount { get; init; } = 1;
+
+    /// <summary>This engine's shard, 0 ≤ ShardIndex &lt; ShardCount.</summary>
+    public int ShardIndex { get; init; }
+
     /// <summary>Slots of the per-client limiter (new-rtlimit, est-connlimit): clients tracked at once per engine.</summary>
     public int LimiterSlots { get; init; } = 65_536;
     public ConntrackTimeoutSettings Timeouts { get; init; } = ConntrackTimeoutSettings.Default;

@@ -21,6 +21,7 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly EngineOptions _options;
     private readonly IFrameSink _sink;
     private readonly Random _random;
+    private readonly int _shardCount, _shardIndex;
     private readonly ConnTable _table;
     private readonly NeighborTable _neighbors = new();
     private readonly MacAddress[] _portMacs;
@@ -44,6 +45,10 @@ public sealed partial class PacketEngine : IEntryLifetime
         _options = options;
         _sink = sink;
         _random = options.Seed is int seed ? new Random(seed) : new Random();
+        if (options.ShardCount < 1 || (uint)options.ShardIndex >= (uint)options.ShardCount)
+            throw new ArgumentOutOfRangeException(nameof(options), $"shard {options.ShardIndex} of {options.ShardCount}");
+        _shardCount = options.ShardCount;
+        _shardIndex = options.ShardIndex;
         ulong hashKey = (ulong)_random.NextInt64() ^ ((ulong)_random.NextInt64() << 1);
         _table = new ConnTable(options.MaxConnections, hashKey) { Lifetime = this };
         _limiter = new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
@@ -60,6 +65,8 @@ public sealed partial class PacketEngine : IEntryLifetime
     public ConnTable Table => _table;
     public NeighborTable Neighbors => _neighbors;
     public SourceLimiter Limiter => _limiter;
+    /// <summary>Learned source persistence (clients → backends); control plane only, through the worker.</summary>
+    public PersistenceTable Persistence => _persistence;
     public EngineSnapshot Snapshot => Volatile.Read(ref _snapshot);
     public IPacketTrace? Trace { get; set; }
 
@@ -584,6 +591,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             for (int i = 0; i < attempts; i++, offset++)
             {
                 var candidate = reply with { DstPort = (ushort)(min + (offset % rangeSize)) };
+                if (_shardCount > 1 && FlowShard.OfPort(candidate.DstPort, _shardCount) != _shardIndex) continue; // another worker's port
                 if (!_table.IsTaken(candidate, nowNs))
                 {
                     Trace?.Step(Inv($"nat: reply tuple {reply.Format()} in use: source port {original} → {candidate.DstPort} (get_unique_tuple)"));
