@@ -12,9 +12,11 @@ namespace UserLB.Cli.Tests.Lab;
 public sealed class LabSession : IDisposable
 {
     private readonly List<Process> _processes = [];
+    private readonly FileStream _lock;
 
     public LabSession(string prefix, string kind = "veth")
     {
+        _lock = LiveLab.LockPrefix(prefix); // one lab per prefix at a time, also across other worktrees' test runs
         Prefix = prefix;
         Root = LiveLab.RepoRoot();
         Work = Directory.CreateTempSubdirectory("userlb-" + prefix + "-").FullName;
@@ -98,6 +100,7 @@ public sealed class LabSession : IDisposable
         LiveLab.Sh(Root, $"lab/topo.sh down {Prefix}", 60, check: false);
         try { Directory.Delete(Work, true); }
         catch (IOException) { }
+        _lock.Dispose();
     }
 
     /// <summary>A running userlb and its log.</summary>
