@@ -5,7 +5,7 @@ using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Running;
 using UserLB.Benchmarks;
 
-// `profile <established|reply|newflow> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
+// `profile <established|reply|newflow|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
 // DOTNET_PerfMapEnabled=1) or dotnet-trace; prints ns per operation. Anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "profile")
 {
@@ -22,6 +22,18 @@ if (args.Length > 0 && args[0] == "profile")
         long after = GC.GetTotalMemory(forceFullCollection: true);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"connection table, {table.Count} entries: {(after - before) / 1048576.0:F1} MB managed ({(after - before) / table.Count} bytes per entry), filled in {fillTime.ElapsedMilliseconds} ms"));
+        return;
+    }
+    if (what == "lookup")
+    {
+        foreach (int entries in new[] { 1_000, 100_000, 1_000_000 })
+        {
+            var t = new ConnTableBenchmarks { Entries = entries };
+            t.Setup();
+            var (hit, _) = MinTimer.Measure(() => t.LookupHit(), n);
+            var (miss, _) = MinTimer.Measure(() => t.LookupMiss(), n);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"lookup at {entries,9} entries: hit {hit:F1} ns, miss {miss:F1} ns (fastest batch)"));
+        }
         return;
     }
     if (what == "parts")

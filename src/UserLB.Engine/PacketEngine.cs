@@ -65,6 +65,8 @@ public sealed partial class PacketEngine : IEntryLifetime
     public ConnTable Table => _table;
     public NeighborTable Neighbors => _neighbors;
     public SourceLimiter Limiter => _limiter;
+    /// <summary>Learned source persistence (clients → backends); control plane only, through the worker.</summary>
+    public PersistenceTable Persistence => _persistence;
     public EngineSnapshot Snapshot => Volatile.Read(ref _snapshot);
     public IPacketTrace? Trace { get; set; }
 

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
+using System.Globalization;
 using UserLB.Engine;
+using UserLB.Engine.Balancing;
 using UserLB.Engine.Config;
 using UserLB.Engine.Farms;
 using UserLB.IO.Health;
@@ -134,6 +136,59 @@ internal sealed partial class ControlPlane : IDisposable
         });
     }
 
+    /// <summary>The clients the engine learned for <paramref name="farm"/>'s persistence (nftlb's timed sessions).</summary>
+    public Task<IReadOnlyList<LearnedSession>> LearnedSessionsAsync(FarmConfig farm)
+    {
+        ArgumentNullException.ThrowIfNull(farm);
+        int farmId = Ids.FarmId(farm.Name);
+        var fields = farm.Persistence;
+        return Forwarder.InvokeAsync<IReadOnlyList<LearnedSession>>((engine, now) =>
+        {
+            var result = new List<LearnedSession>();
+            if (fields == HashFields.None) return result;
+            var entries = new List<PersistedClient>();
+            engine.Persistence.Collect(farmId, now, entries);
+            var snapshot = engine.Snapshot;
+            foreach (var e in entries)
+            {
+                long seconds = (e.ExpiresNs - now + 999_999_999) / 1_000_000_000;
+                result.Add(new LearnedSession(ClientKey(e.Client, fields), snapshot.Backend(e.BackendId)?.Name ?? "", seconds));
+            }
+            return result;
+        });
+    }
+
+    /// <summary>Forgets the learned persistence of <paramref name="client"/> (as <see cref="LearnedSessionsAsync"/> names it); how many entries went.</summary>
+    public Task<int> ForgetSessionAsync(FarmConfig farm, string client)
+    {
+        ArgumentNullException.ThrowIfNull(farm);
+        int farmId = Ids.FarmId(farm.Name);
+        var fields = farm.Persistence;
+        return Forwarder.InvokeAsync((engine, now) =>
+        {
+            if (fields == HashFields.None) return 0;
+            var entries = new List<PersistedClient>();
+            engine.Persistence.Collect(farmId, now, entries);
+            int n = 0;
+            foreach (var e in entries)
+                if (ClientKey(e.Client, fields) == client && engine.Persistence.Remove(farmId, e.Client, fields)) n++;
+            return n;
+        });
+    }
+
+    /// <summary>A client as nftlb names it in sessions: the persistence fields joined by " . " (srcip dstip srcport dstport srcmac dstmac).</summary>
+    public static string ClientKey(in SchedInput client, HashFields fields)
+    {
+        var parts = new List<string>(2);
+        if ((fields & HashFields.SrcIp) != 0) parts.Add(client.Src.ToString());
+        if ((fields & HashFields.DstIp) != 0) parts.Add(client.Dst.ToString());
+        if ((fields & HashFields.SrcPort) != 0) parts.Add(client.SrcPort.ToString(CultureInfo.InvariantCulture));
+        if ((fields & HashFields.DstPort) != 0) parts.Add(client.DstPort.ToString(CultureInfo.InvariantCulture));
+        if ((fields & HashFields.SrcMac) != 0) parts.Add(client.SrcMac.ToString());
+        if ((fields & HashFields.DstMac) != 0) parts.Add(client.DstMac.ToString());
+        return string.Join(" . ", parts);
+    }
+
     /// <summary>The health monitor's handler: marks the backend down or up in a new snapshot and flushes if asked.</summary>
     public async Task OnHealthChangeAsync(HealthChange change)
     {
@@ -217,3 +272,6 @@ internal sealed partial class ControlPlane : IDisposable
         public static partial void Flushed(ILogger logger, string farm, string backend, int count);
     }
 }
+
+/// <summary>A learned persistence session: the client key, its backend, seconds until it expires.</summary>
+internal sealed record LearnedSession(string Client, string Backend, long ExpiresInSeconds);

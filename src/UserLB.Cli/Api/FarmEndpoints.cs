@@ -12,6 +12,7 @@ namespace UserLB.Cli.Api;
 /// <summary>
 /// nftlb's farm API: GET <c>/farms</c>, <c>/farms/NAME</c>, <c>/farms/NAME/sessions</c>; POST or PUT <c>/farms</c> with an
 /// upsert document; DELETE <c>/farms/NAME</c>, <c>/farms/NAME/backends/NAME</c>, <c>/farms/NAME/sessions/CLIENT</c>.
+/// Sessions are the farm's static ones (configuration) and the clients its persistence learned (engine).
 /// </summary>
 internal static class FarmEndpoints
 {
@@ -19,7 +20,11 @@ internal static class FarmEndpoints
     {
         app.MapGet("/farms", () => ApiHost.JsonText(FarmsView(control, control.Config.Farms)));
         app.MapGet("/farms/{farm}", (string farm) => ApiHost.JsonText(FarmsView(control, [FarmOrThrow(control, farm)])));
-        app.MapGet("/farms/{farm}/sessions", (string farm) => ApiHost.JsonText(SessionsView(FarmOrThrow(control, farm))));
+        app.MapGet("/farms/{farm}/sessions", async (string farm) =>
+        {
+            var f = FarmOrThrow(control, farm);
+            return ApiHost.JsonText(SessionsView(f, await control.LearnedSessionsAsync(f).ConfigureAwait(false)));
+        });
         app.MapPost("/farms", (HttpRequest request) => UpsertAsync(control, request));
         app.MapPut("/farms", (HttpRequest request) => UpsertAsync(control, request));
         app.MapDelete("/farms/{farm}", async (string farm) =>
@@ -45,9 +50,11 @@ internal static class FarmEndpoints
         app.MapDelete("/farms/{farm}/sessions/{client}", async (string farm, string client) =>
         {
             var f = FarmOrThrow(control, farm);
-            bool found = false;
-            foreach (var s in f.Sessions) found |= s.Client == client;
-            if (!found) throw new ApiException(StatusCodes.Status404NotFound, $"farm \"{farm}\" has no session \"{client}\"");
+            bool isStatic = false;
+            foreach (var s in f.Sessions) isStatic |= s.Client == client;
+            int learned = await control.ForgetSessionAsync(f, client).ConfigureAwait(false);
+            if (!isStatic && learned == 0) throw new ApiException(StatusCodes.Status404NotFound, $"farm \"{farm}\" has no session \"{client}\"");
+            if (!isStatic) return ApiHost.Success();
             await control.PatchAsync(ConfigParser.ParsePatch(Doc(farm, w =>
             {
                 w.WriteStartArray("sessions");
@@ -110,7 +117,8 @@ internal static class FarmEndpoints
         return root.ToJsonString(ViewOptions) + "\n";
     }
 
-    private static string SessionsView(FarmConfig farm) =>
+    /// <summary>The farm's static sessions (from the configuration) and then the learned ones, with seconds to <c>expiration</c>.</summary>
+    private static string SessionsView(FarmConfig farm, IReadOnlyList<LearnedSession> learned) =>
         Doc(farm.Name, w =>
         {
             w.WriteStartArray("sessions");
@@ -119,6 +127,14 @@ internal static class FarmEndpoints
                 w.WriteStartObject();
                 w.WriteString("client", s.Client);
                 w.WriteString("backend", s.Backend);
+                w.WriteEndObject();
+            }
+            foreach (var s in learned)
+            {
+                w.WriteStartObject();
+                w.WriteString("client", s.Client);
+                w.WriteString("backend", s.Backend);
+                w.WriteString("expiration", s.ExpiresInSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 w.WriteEndObject();
             }
             w.WriteEndArray();

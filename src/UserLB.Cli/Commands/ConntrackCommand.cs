@@ -29,7 +29,7 @@ internal static class ConntrackCommand
             """);
         foreach (var (_, options, help) in ConntrackFilter.Keys)
             sb.Append(CultureInfo.InvariantCulture, $"  {string.Join(", ", options),-34} {help}\n");
-        sb.Append(InstanceClient.OptionsHelp);
+        sb.Append('\n').Append(InstanceClient.OptionsHelp).Append('\n');
         sb.Append("""
 
             Examples: userlb conntrack -L -p tcp --dport 443 --state ESTABLISHED

@@ -9,7 +9,7 @@ namespace UserLB.Engine.Balancing;
 /// </summary>
 public sealed class PersistenceTable
 {
-    private readonly Dictionary<(int Farm, ulong Key), (int BackendId, long ExpiresNs)> _map = [];
+    private readonly Dictionary<(int Farm, ulong Key), PersistedClient> _map = [];
     private readonly int _max;
 
     public PersistenceTable(int maxEntries = 1 << 20) => _max = maxEntries;
@@ -37,8 +37,19 @@ public sealed class PersistenceTable
     public void Set(int farmId, in SchedInput input, HashFields fields, int backendId, long nowNs, long expiresNs)
     {
         if (_map.Count >= _max) Purge(nowNs);
-        _map[(farmId, KeyOf(input, fields))] = (backendId, expiresNs);
+        _map[(farmId, KeyOf(input, fields))] = new PersistedClient(farmId, input, backendId, expiresNs);
     }
+
+    /// <summary>Adds the live entries of farm <paramref name="farmId"/> to <paramref name="into"/> (control plane: the API's sessions).</summary>
+    public void Collect(int farmId, long nowNs, List<PersistedClient> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        foreach (var kv in _map)
+            if (kv.Key.Farm == farmId && kv.Value.ExpiresNs > nowNs) into.Add(kv.Value);
+    }
+
+    /// <summary>Forgets the entry of this client (its key fields) in farm <paramref name="farmId"/>; false if there is none.</summary>
+    public bool Remove(int farmId, in SchedInput client, HashFields fields) => _map.Remove((farmId, KeyOf(client, fields)));
 
     private void Purge(long nowNs)
     {
@@ -48,3 +59,6 @@ public sealed class PersistenceTable
         foreach (var k in dead) _map.Remove(k);
     }
 }
+
+/// <summary>A learned persistence entry: the client (the fields of its first connection), its backend, when it expires.</summary>
+public readonly record struct PersistedClient(int FarmId, SchedInput Client, int BackendId, long ExpiresNs);

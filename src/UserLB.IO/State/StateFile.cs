@@ -125,13 +125,21 @@ public static class StateFile
         {
             return new StateLoad(StateLoadStatus.Invalid, [], 0, $"{path}: {ex.Message}", null);
         }
-        if (lines.Length == 0) return new StateLoad(StateLoadStatus.Invalid, [], 0, $"{path}: not a userlb state file (empty)", null);
+        return Parse(lines, path);
+    }
+
+    /// <summary>Reads a state file's lines (<paramref name="name"/> names it in messages). Never throws for bad content.</summary>
+    public static StateLoad Parse(IReadOnlyList<string> lines, string name)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        string path = name;
+        if (lines.Count == 0) return new StateLoad(StateLoadStatus.Invalid, [], 0, $"{path}: not a userlb state file (empty)", null);
         if (!TryHeader(lines[0], out var savedAt, out long declared, out string? headerProblem))
             return new StateLoad(StateLoadStatus.Invalid, [], 0, $"{path}: not a userlb state file ({headerProblem})", null);
-        var entries = new List<SavedConnection>(lines.Length - 1);
+        var entries = new List<SavedConnection>(lines.Count - 1);
         int bad = 0;
         string? first = null;
-        for (int i = 1; i < lines.Length; i++)
+        for (int i = 1; i < lines.Count; i++)
         {
             if (lines[i].Length == 0) continue;
             if (TryEntry(lines[i], out var entry, out string? problem))

@@ -126,6 +126,35 @@ public sealed class FarmEndpointsTests
         Assert.Equal(2, farm.Backends.Length);
     }
 
+    [Fact]
+    public async Task Sessions_LearnedByPersistence_ListedWithExpirationAndDeletable()
+    {
+        await using var api = await ApiFixture.StartAsync(WithSession); // app: persistence srcip, persist-ttl 60
+        await ApiTraffic.SendAsync(api, ApiTraffic.Tcp(40100, syn: true, client: "192.168.101.1"), ApiTraffic.Tcp(40101, syn: true, client: "192.168.101.2"));
+        var flows = await ApiTraffic.ConnectionsAsync(api);
+
+        async Task<Dictionary<string, (string Backend, string? Expiration)>> SessionsAsync()
+        {
+            using var res = await api.Http.GetAsync("/farms/app/sessions");
+            var result = new Dictionary<string, (string, string?)>();
+            foreach (var s in (await JsonAsync(res)).GetProperty("farms")[0].GetProperty("sessions").EnumerateArray())
+                result[s.GetProperty("client").GetString()!] = (s.GetProperty("backend").GetString()!,
+                    s.TryGetProperty("expiration", out var e) ? e.GetString() : null);
+            return result;
+        }
+
+        var sessions = await SessionsAsync();
+        Assert.Equal(("bck1", (string?)null), sessions["192.168.101.7"]); // static
+        Assert.Equal((flows[40100], "60"), sessions["192.168.101.1"]);
+        Assert.Equal((flows[40101], "60"), sessions["192.168.101.2"]);
+        Assert.Equal(3, sessions.Count);
+
+        using (var res = await api.Http.DeleteAsync("/farms/app/sessions/192.168.101.1")) await AssertSuccessAsync(res);
+        Assert.Equal(["192.168.101.2", "192.168.101.7"], (await SessionsAsync()).Keys.Order());
+        using (var res = await api.Http.DeleteAsync("/farms/app/sessions/192.168.101.1")) await AssertErrorAsync(res, HttpStatusCode.NotFound, "session");
+        Assert.Single(api.Control.Config.FindFarm("app")!.Sessions);
+    }
+
     [Theory]
     [InlineData("POST")]
     [InlineData("PUT")]

@@ -16,7 +16,7 @@ public sealed class LabSession : IDisposable
 
     public LabSession(string prefix, string kind = "veth")
     {
-        _lock = LiveLab.LockPrefix(prefix); // one lab per prefix at a time, also across other worktrees' test runs
+        _lock = LiveLab.LockPrefix(prefix); // other worktrees' test runs use the same prefixes
         Prefix = prefix;
         Root = LiveLab.RepoRoot();
         Work = Directory.CreateTempSubdirectory("userlb-" + prefix + "-").FullName;
@@ -145,7 +145,7 @@ public sealed class LabSession : IDisposable
         public StreamClient(LabSession lab, string vip, int port)
         {
             _p = lab.Start("c", $"python3 -u lab/stream.py client {vip} {port}", null, interactive: true);
-            string first = ReadLine(TimeSpan.FromSeconds(10));
+            string first = ReadLine(TimeSpan.FromSeconds(30)); // a loaded machine starts python slowly
             using var doc = JsonDocument.Parse(first);
             if (!doc.RootElement.TryGetProperty("connected", out var local)) throw new InvalidOperationException("stream client: " + first);
             LocalPort = local.GetInt32();

@@ -48,4 +48,20 @@ public class PersistenceTableTests
         Assert.True(t.TryGet(0, Client(4), HashFields.SrcIp, 21 * S, out _), "live client 4 was purged");
         Assert.True(t.TryGet(0, Client(5), HashFields.SrcIp, 21 * S, out _));
     }
+
+    [Fact]
+    public void CollectAndRemove_LearnedClients_ListsLiveOnesOfTheFarmAndForgetsOne()
+    {
+        var t = new PersistenceTable();
+        t.Set(0, Client(1), HashFields.SrcIp, 7, 0, 60 * S);
+        t.Set(0, Client(2), HashFields.SrcIp, 8, 0, 10 * S);  // expired at 20 s
+        t.Set(1, Client(3), HashFields.SrcIp, 9, 0, 60 * S);  // another farm
+        var list = new List<PersistedClient>();
+        t.Collect(0, 20 * S, list);
+        Assert.Equal([new PersistedClient(0, Client(1), 7, 60 * S)], list);
+        Assert.True(t.Remove(0, Client(1, 50000), HashFields.SrcIp)); // the key is the source address only
+        Assert.False(t.TryGet(0, Client(1), HashFields.SrcIp, 21 * S, out _));
+        Assert.False(t.Remove(0, Client(1), HashFields.SrcIp));
+        Assert.True(t.TryGet(1, Client(3), HashFields.SrcIp, 21 * S, out _));
+    }
 }
