@@ -26,6 +26,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "soak.sh: must run as root (network namespaces)" >&2; exit 1; }
 command -v iperf3 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iperf3 >/dev/null; }
 P=${USERLB_SOAK_PREFIX:-rbs}
+mkdir -p /run/lock; exec 9>"/run/lock/userlb-lab-$P.lock"; flock 9 # one lab per prefix at a time, as run-lab.sh
 SECONDS_TOTAL=$((MINUTES * 60))
 WORK=$(mktemp -d /tmp/userlb-soak.XXXXXX)
 source lab/topo.sh

@@ -12,11 +12,11 @@ namespace UserLB.Cli.Tests.Lab;
 public sealed class LabSession : IDisposable
 {
     private readonly List<Process> _processes = [];
-    private readonly FileStream _labLock;
+    private readonly FileStream _lock;
 
     public LabSession(string prefix, string kind = "veth")
     {
-        _labLock = LiveLab.LockPrefix(prefix); // other test runs on this host use the same namespace names
+        _lock = LiveLab.LockPrefix(prefix); // other worktrees' test runs use the same prefixes
         Prefix = prefix;
         Root = LiveLab.RepoRoot();
         Work = Directory.CreateTempSubdirectory("userlb-" + prefix + "-").FullName;
@@ -100,7 +100,7 @@ public sealed class LabSession : IDisposable
         LiveLab.Sh(Root, $"lab/topo.sh down {Prefix}", 60, check: false);
         try { Directory.Delete(Work, true); }
         catch (IOException) { }
-        _labLock.Dispose();
+        _lock.Dispose();
     }
 
     /// <summary>A running userlb and its log.</summary>
@@ -145,7 +145,7 @@ public sealed class LabSession : IDisposable
         public StreamClient(LabSession lab, string vip, int port)
         {
             _p = lab.Start("c", $"python3 -u lab/stream.py client {vip} {port}", null, interactive: true);
-            string first = ReadLine(TimeSpan.FromSeconds(10));
+            string first = ReadLine(TimeSpan.FromSeconds(30)); // a loaded machine starts python slowly
             using var doc = JsonDocument.Parse(first);
             if (!doc.RootElement.TryGetProperty("connected", out var local)) throw new InvalidOperationException("stream client: " + first);
             LocalPort = local.GetInt32();

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace UserLB.Cli.Tests.Lab;
 
 /// <summary>
-/// userlb restarted under a held TCP connection (namespaces rb*, pcap engine, NAT mode). One scenario, several checks:
+/// userlb restarted under a held TCP connection (namespaces rbr*, pcap engine, NAT mode). One scenario, several checks:
 ///   1. userlb #1 with --state-file (no file yet); the client opens two connections, to a weight farm (port 90) and a
 ///      hash farm (port 91), and exchanges a line on each.
 ///   2. SIGTERM: userlb #1 saves the table. While it is down the client sends a line on port 90 (TCP retransmits it).
@@ -14,7 +14,7 @@ namespace UserLB.Cli.Tests.Lab;
 [Collection("lab")]
 public class RestartLabTests
 {
-    private const string Prefix = "rb";
+    private const string Prefix = "rbr";
 
     private static string Farms()
     {

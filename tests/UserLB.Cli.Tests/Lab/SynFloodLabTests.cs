@@ -41,7 +41,7 @@ public partial class SynFloodLabTests
     private static Run? Play()
     {
         LiveLab.SkipUnlessRoot(); // a skip inside a Lazy is cached and rethrown: every test reports skipped
-        using var lab = new LabSession("rb");
+        using var lab = new LabSession("rbf");
         lab.Start("b0", "python3 lab/stream.py server bck0 90");
         lab.Start("b1", "python3 lab/stream.py server bck1 90");
         foreach (var b in new[] { "b0", "b1" })
