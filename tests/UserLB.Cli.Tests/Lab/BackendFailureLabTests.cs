@@ -51,8 +51,8 @@ public class BackendFailureLabTests(ITestOutputHelper output)
         LiveLab.SkipUnlessRoot();
         var lab = Lab.Value;
         Assert.Contains("health: farm app backend bck1 is UP", lab.Log, StringComparison.Ordinal);
-        // rise 2 at 0.5 s: about 1 s; generous bound for a busy host.
-        Assert.True(lab.RestartToUp <= TimeSpan.FromSeconds(6), $"marked up {lab.RestartToUp.TotalSeconds:F2} s after the restart\n{lab.Log}");
+        // rise 2 at 0.5 s: about 1 s after the server listens; python's start-up took up to ~8 s on a host at load 50.
+        Assert.True(lab.RestartToUp <= TimeSpan.FromSeconds(15), $"marked up {lab.RestartToUp.TotalSeconds:F2} s after the restart\n{lab.Log}");
         // Binomial(40, 1/2) below 5 has probability ~1e-7.
         Assert.True(lab.AfterUp.Ok == 40 && lab.AfterUp.Fail == 0 && lab.AfterUp.Bck1 >= 5, lab.AfterUp.Raw + "\n" + lab.Log);
     }
