@@ -459,7 +459,14 @@ public sealed partial class PacketEngine : IEntryLifetime
         var input = new SchedInput(p.Src, p.Dst, p.SrcPort, p.DstPort, MacAddress.Read(frame[Offsets.EthSrc..]), MacAddress.Read(frame));
         BackendRuntime? backend = null;
         string why = "";
-        if (farm.Config.Persistence != HashFields.None
+        if (farm.StaticSessions.Count != 0
+            && farm.StaticSessions.TryGetValue(MaglevScheduler.FieldHash(input, farm.SessionFields), out int staticId)
+            && snapshot.Backend(staticId) is { } sb && Contains(farm.Candidates, sb))
+        {
+            backend = sb;
+            if (Trace is not null) why = "static session (nftlb sessions)";
+        }
+        if (backend is null && farm.Config.Persistence != HashFields.None
             && _persistence.TryGet(farm.Id, input, farm.Config.Persistence, nowNs, out int persistedId)
             && snapshot.Backend(persistedId) is { } pb && Contains(farm.Candidates, pb))
         {

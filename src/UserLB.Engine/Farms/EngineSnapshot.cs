@@ -121,6 +121,7 @@ public sealed class EngineSnapshot
                 Level = level,
                 Scheduler = Schedulers.Create(fc.Scheduler, fc.SchedParam, weights, keys),
                 Ports = [.. fc.VirtualPorts],
+                StaticSessions = StaticSessionKeys(fc, all),
             };
             farms.Add(farm);
             if (!byVip.TryGetValue(vip, out var list)) byVip[vip] = list = [];
@@ -130,6 +131,54 @@ public sealed class EngineSnapshot
         }
         return new EngineSnapshot(config, farms.ToImmutable(), [.. byId],
             byVip.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ToArray()), local.ToFrozenSet(), generation);
+    }
+
+    /// <summary>
+    /// nftlb's static sessions as data-path keys: each client string ("192.168.44.4" or, for persistence
+    /// "srcip srcport", "192.168.44.4 . 95") parsed over the farm's session fields and hashed like the persistence table.
+    /// </summary>
+    private static FrozenDictionary<ulong, int> StaticSessionKeys(FarmConfig fc, ImmutableArray<BackendRuntime> backends)
+    {
+        if (fc.Sessions.IsEmpty) return FrozenDictionary<ulong, int>.Empty;
+        var fields = fc.Persistence == HashFields.None ? HashFields.SrcIp : fc.Persistence;
+        var map = new Dictionary<ulong, int>();
+        foreach (var s in fc.Sessions)
+        {
+            BackendRuntime? backend = null;
+            foreach (var b in backends)
+                if (b.Name == s.Backend) { backend = b; break; }
+            if (backend is not null && TryParseClient(s.Client, fields, out var client))
+                map[MaglevScheduler.FieldHash(client, fields)] = backend.Id;
+        }
+        return map.ToFrozenDictionary();
+    }
+
+    /// <summary>Parses a session's client: the values of <paramref name="fields"/> in nftlb's order, joined by " . ".</summary>
+    public static bool TryParseClient(string text, HashFields fields, out SchedInput client)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        client = default;
+        var parts = text.Split(" . ", StringSplitOptions.TrimEntries); // an IPv4 address has dots of its own
+        int i = 0;
+        IpAddr src = default, dst = default;
+        ushort sport = 0, dport = 0;
+        MacAddress smac = default, dmac = default;
+        try
+        {
+            if ((fields & HashFields.SrcIp) != 0) { if (i >= parts.Length) return false; src = IpAddr.Parse(parts[i++]); }
+            if ((fields & HashFields.DstIp) != 0) { if (i >= parts.Length) return false; dst = IpAddr.Parse(parts[i++]); }
+            if ((fields & HashFields.SrcPort) != 0) { if (i >= parts.Length || !ushort.TryParse(parts[i++], System.Globalization.CultureInfo.InvariantCulture, out sport)) return false; }
+            if ((fields & HashFields.DstPort) != 0) { if (i >= parts.Length || !ushort.TryParse(parts[i++], System.Globalization.CultureInfo.InvariantCulture, out dport)) return false; }
+            if ((fields & HashFields.SrcMac) != 0) { if (i >= parts.Length || !MacAddress.TryParse(parts[i++], out smac)) return false; }
+            if ((fields & HashFields.DstMac) != 0) { if (i >= parts.Length || !MacAddress.TryParse(parts[i++], out dmac)) return false; }
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+        if (i != parts.Length) return false;
+        client = new SchedInput(src, dst, sport, dport, smac, dmac);
+        return true;
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Collections.Immutable;
 using UserLB.Engine.Balancing;
 using UserLB.Engine.Config;
@@ -20,6 +21,10 @@ public sealed class FarmRuntime
     public required int Level { get; init; }
     public required IScheduler Scheduler { get; init; }
     public required PortRange[] Ports { get; init; }
+    /// <summary>Static sessions (nftlb <c>sessions</c>): a client's key over <see cref="SessionFields"/> → its backend id.</summary>
+    public FrozenDictionary<ulong, int> StaticSessions { get; init; } = FrozenDictionary<ulong, int>.Empty;
+    /// <summary>The fields that name a client in sessions: the farm's persistence, else the source address.</summary>
+    public HashFields SessionFields => Config.Persistence == HashFields.None ? HashFields.SrcIp : Config.Persistence;
 
     public string Name => Config.Name;
     public bool IsUp => Config.State == ObjectState.Up;
