@@ -8,6 +8,7 @@ using UserLB.Engine;
 using UserLB.Engine.Config;
 using UserLB.IO.Health;
 using UserLB.IO.Live;
+using UserLB.IO.Tests.Live;
 using UserLB.Packets;
 
 namespace UserLB.Cli.Tests.Api;
@@ -73,23 +74,4 @@ internal sealed class ApiFixture : IAsyncDisposable
         Forwarder.Dispose();
         Control.Dispose();
     }
-}
-
-/// <summary>An in-memory interface: frames put in <see cref="Incoming"/> are received; sent frames land in <see cref="Sent"/>.</summary>
-internal sealed class MemoryPort(string name) : IPortIo
-{
-    public BlockingCollection<byte[]> Incoming { get; } = [];
-    public ConcurrentQueue<byte[]> Sent { get; } = new();
-    public string Name => name;
-    public MacAddress Mac => EngineOptions.DefaultMac;
-
-    public int Receive(Span<byte> buffer)
-    {
-        if (!Incoming.TryTake(out var f, 5)) return 0;
-        f.CopyTo(buffer);
-        return f.Length;
-    }
-
-    public void Send(ReadOnlySpan<byte> frame) => Sent.Enqueue(frame.ToArray());
-    public void Dispose() => Incoming.Dispose();
 }

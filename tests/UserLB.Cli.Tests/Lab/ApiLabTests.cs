@@ -57,22 +57,13 @@ public class ApiLabTests
         try
         {
             LiveLab.Sh(root, $"lab/topo.sh up {Prefix} veth {work}", 60);
-            string farms = Path.Combine(work, "farms.json");
-            File.WriteAllText(farms, $$"""
+            pid = LiveLab.StartUserlb(Prefix, work, $$"""
                 {"farms":[{"name":"app","virtual-addr":"{{LiveLab.Vip}}","virtual-ports":"80","mode":"snat","scheduler":"weight",{{LiveLab.IfacesOf("pcap")}},
                   "health-check":{"type":"tcp","interval":"0.3","fall":"2","rise":"1"},
                   "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
-                """);
-            string dll = Path.Combine(AppContext.BaseDirectory, "userlb.dll");
+                """, "pcap", $"--key {Key}", startSeconds: 20);
             string log = Path.Combine(work, "userlb.log");
-            pid = int.Parse(LiveLab.Sh(root, $"ip netns exec {Prefix}lb dotnet {dll} run --config {farms} --engine pcap --key {Key} >{log} 2>&1 & echo $!", 10).Trim(), CultureInfo.InvariantCulture);
             var sw = Stopwatch.StartNew();
-            while (!File.ReadAllText(log).Contains("forwarding with", StringComparison.Ordinal))
-            {
-                if (sw.Elapsed > TimeSpan.FromSeconds(20) || !Directory.Exists($"/proc/{pid}"))
-                    throw new InvalidOperationException("userlb did not start:\n" + File.ReadAllText(log));
-                Thread.Sleep(100);
-            }
             var before = ProbeNow(root, 20);
 
             // Connections keep coming while the change lands.

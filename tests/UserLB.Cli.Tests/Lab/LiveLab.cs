@@ -124,19 +124,10 @@ public static class LiveLab
         int userlbPid = 0;
         try
         {
-            string dll = Path.Combine(AppContext.BaseDirectory, "userlb.dll");
             string log = Path.Combine(work, $"userlb-{engine}.log");
             string statusPath = Path.Combine(work, $"status-{engine}");
             string extra = extraArgs is null ? "" : " " + string.Join(' ', extraArgs);
-            string pid = Sh(root, $"ip netns exec {prefix}lb dotnet {dll} run --config {farmsPath} --engine {engine} --status-file {statusPath}{extra} >{log} 2>&1 & echo $!", 10);
-            userlbPid = int.Parse(pid.Trim(), CultureInfo.InvariantCulture);
-            var sw = Stopwatch.StartNew();
-            while (!File.ReadAllText(log).Contains("forwarding with", StringComparison.Ordinal))
-            {
-                if (sw.Elapsed > TimeSpan.FromSeconds(20) || !Alive(userlbPid))
-                    throw new InvalidOperationException("userlb did not start:\n" + File.ReadAllText(log));
-                Thread.Sleep(100);
-            }
+            userlbPid = LaunchUserlb(prefix, engine, farmsPath, log, $"--status-file {statusPath}{extra}", TimeSpan.FromSeconds(20));
             var result = Probe(root, prefix, probes);
             Thread.Sleep(1200); // one status-file period
             Stop(ref userlbPid);
@@ -157,17 +148,22 @@ public static class LiveLab
     /// Starts <c>userlb run</c> in the LB namespace of lab <paramref name="prefix"/> with <paramref name="farmsJson"/>
     /// (written to WORK/farms.json), logging to WORK/userlb.log; returns its pid once it says it is forwarding.
     /// </summary>
-    public static int StartUserlb(string prefix, string work, string farmsJson, string engine, string extraArgs)
+    public static int StartUserlb(string prefix, string work, string farmsJson, string engine, string extraArgs, int startSeconds = 30)
     {
         string farms = Path.Combine(work, "farms.json");
         File.WriteAllText(farms, farmsJson);
+        return LaunchUserlb(prefix, engine, farms, Path.Combine(work, "userlb.log"), extraArgs, TimeSpan.FromSeconds(startSeconds));
+    }
+
+    /// <summary>Starts <c>userlb run</c> in the background in PREFIXlb, output to <paramref name="log"/>; returns its pid once it is forwarding.</summary>
+    private static int LaunchUserlb(string prefix, string engine, string farmsPath, string log, string extraArgs, TimeSpan startLimit)
+    {
         string dll = Path.Combine(AppContext.BaseDirectory, "userlb.dll");
-        string log = Path.Combine(work, "userlb.log");
-        int pid = int.Parse(Sh(RepoRoot(), $"ip netns exec {prefix}lb dotnet {dll} run --config {farms} --engine {engine} {extraArgs} >{log} 2>&1 & echo $!", 10).Trim(), CultureInfo.InvariantCulture);
+        int pid = int.Parse(Sh(RepoRoot(), $"ip netns exec {prefix}lb dotnet {dll} run --config {farmsPath} --engine {engine} {extraArgs} >{log} 2>&1 & echo $!", 10).Trim(), CultureInfo.InvariantCulture);
         var sw = Stopwatch.StartNew();
         while (!File.ReadAllText(log).Contains("forwarding with", StringComparison.Ordinal))
         {
-            if (sw.Elapsed > TimeSpan.FromSeconds(30) || !Alive(pid))
+            if (sw.Elapsed > startLimit || !Alive(pid))
                 throw new InvalidOperationException("userlb did not start:\n" + File.ReadAllText(log));
             Thread.Sleep(100);
         }

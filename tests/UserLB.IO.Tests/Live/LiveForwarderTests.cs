@@ -53,22 +53,4 @@ public sealed class LiveForwarderTests
         Assert.Equal(1, fwd.Engine.Counters.RxFrames);
         Assert.Empty(port.Sent);
     }
-
-    private sealed class MemoryPort(string name) : IPortIo
-    {
-        public BlockingCollection<byte[]> Incoming { get; } = [];
-        public ConcurrentQueue<byte[]> Sent { get; } = new();
-        public string Name => name;
-        public MacAddress Mac => EngineOptions.DefaultMac;
-
-        public int Receive(Span<byte> buffer)
-        {
-            if (!Incoming.TryTake(out var f, 5)) return 0;
-            f.CopyTo(buffer);
-            return f.Length;
-        }
-
-        public void Send(ReadOnlySpan<byte> frame) => Sent.Enqueue(frame.ToArray());
-        public void Dispose() => Incoming.Dispose();
-    }
 }
