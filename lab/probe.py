@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Lab probe for the tests: probe.py VIP SPEC... with SPEC = tcp:PORT:N or udp:PORT:N (N new connections / exchanges,
 one at a time). Prints one JSON object: per SPEC the successes, failures, which backend answered and what it saw as the
-client (address; whether it saw our own source port), the backend's local port, and where the replies came from."""
+client (address; whether it saw our own source port), the backend's local port, where the replies came from, the
+client ports used in order ("ports") and the indices in "ports" of those the backend saw replaced by another ("moved": an SNAT clash)."""
 import collections, json, socket, sys
 
 def parse(text):
@@ -34,7 +35,7 @@ vip, out = sys.argv[1], {}
 for spec in sys.argv[2:]:
     proto, port, n = spec.split(":"); port = int(port); n = int(n)
     r = out[spec] = {"ok": 0, "fail": 0, "errors": [], "by": collections.Counter(), "saw_own_port": 0,
-                     "backend_port": collections.Counter(), "reply_from": collections.Counter()}
+                     "backend_port": collections.Counter(), "reply_from": collections.Counter(), "ports": [], "moved": []}
     streak = 0
     for i in range(n):
         if streak >= 5:  # the path is broken: don't spend 3 s per remaining attempt
@@ -46,6 +47,8 @@ for spec in sys.argv[2:]:
             r["ok"] += 1
             r["by"][f"{backend} {saw}"] += 1
             r["saw_own_port"] += saw_port == local
+            if saw_port != local: r["moved"].append(len(r["ports"]))
+            r["ports"].append(local)
             r["backend_port"][str(backend_port)] += 1
             r["reply_from"][f"{peer[0]}:{peer[1]}"] += 1
             streak = 0

@@ -7,7 +7,16 @@ public sealed record DifferentialRun(LabRun Kernel, IReadOnlyDictionary<string, 
 {
     public string Describe(string engine, string spec) =>
         $"kernel   {spec}: {Kernel[spec]}\nuserlb/{engine} {spec}: {Userlb[engine][spec]}\n--- kernel rule counters:\n{Kernel.Status}\n" +
-        $"--- userlb log:\n{Userlb[engine].UserlbLog}\n--- userlb status:\n{Userlb[engine].Status}";
+        $"--- userlb log:\n{Userlb[engine].UserlbLog}\n--- userlb status (first 40 lines):\n{Head(Userlb[engine].Status, 40)}\n" +
+        // Again at the end: CI keeps only the tail of a long failure message.
+        $"--- observed\nkernel   {spec}: {Kernel[spec]}\nuserlb/{engine} {spec}: {Userlb[engine][spec]}";
+
+    private static string Head(string text, int lines)
+    {
+        int at = 0;
+        for (int i = 0; i < lines && at >= 0; i++) at = text.IndexOf('\n', at + 1);
+        return at < 0 ? text : text[..at] + "\n…";
+    }
 }
 
 /// <summary>

@@ -72,13 +72,17 @@ public class DifferentialLabTests
             Assert.Equal(lab.Kernel[spec].SeenClients(), lab.Userlb[engine][spec].SeenClients());
             // DNAT never changes the client's source port. SNAT keeps it when the resulting reply tuple is free: the
             // ports 81-83 farms map to backend port 80 too, so a client port reused within TIME_WAIT (120 s) of an
-            // earlier connection to the same backend clashes, and then the kernel (and userlb) pick another port —
-            // seen for the kernel once in one run. So in NAT mode: both keep it for all but a few.
+            // earlier connection to the same backend clashes, and then the kernel (and userlb) pick another port. The
+            // client's port choices for :80, :81, :82 are runs that sometimes overlap (seen in CI: several clashes in
+            // one spec), so the check is per port: a changed port must be one the run had already used.
             int n = Total(spec);
             bool dta = spec is "tcp:83:30" or "udp:5001:30";
             foreach (var (who, run) in new[] { ("kernel", lab.Kernel), ("userlb", lab.Userlb[engine]) })
-                Assert.True(dta ? run[spec].SawOwnPort == n : run[spec].SawOwnPort >= n - Math.Max(2, n / 20),
-                    $"{who}: backends saw the client's own port in {run[spec].SawOwnPort} of {n}\n" + lab.Describe(engine, spec));
+            {
+                if (dta) Assert.True(run[spec].SawOwnPort == n, $"{who}: backends saw the client's own port in {run[spec].SawOwnPort} of {n}\n" + lab.Describe(engine, spec));
+                var unexplained = LabRun.UnexplainedPortChanges(run.Probes, LiveLabTests.Probes, spec);
+                Assert.True(unexplained.Count == 0, $"{who}: the backend saw another port for client ports never used before: {string.Join(", ", unexplained)}\n" + lab.Describe(engine, spec));
+            }
         }
         // And what that is: the VIP in NAT mode (80, 5000), the client in DTA mode (83, 5001).
         Assert.Equal(new HashSet<string> { LiveLab.Vip }, lab.Userlb[engine][$"tcp:80:{LiveLabTests.Many}"].SeenClients());

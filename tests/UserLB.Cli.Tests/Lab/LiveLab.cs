@@ -7,7 +7,8 @@ namespace UserLB.Cli.Tests.Lab;
 
 /// <summary>What one probe spec (e.g. "tcp:80:200") observed, as printed by lab/probe.py.</summary>
 public sealed record ProbeResult(int Ok, int Fail, IReadOnlyList<string> Errors, IReadOnlyDictionary<string, int> By,
-    int SawOwnPort, IReadOnlyDictionary<string, int> BackendPort, IReadOnlyDictionary<string, int> ReplyFrom)
+    int SawOwnPort, IReadOnlyDictionary<string, int> BackendPort, IReadOnlyDictionary<string, int> ReplyFrom,
+    IReadOnlyList<int> Ports, IReadOnlyList<int> Moved)
 {
     /// <summary>Answers from <paramref name="backend"/> ("bck0"), whatever it saw as the client.</summary>
     public int CountOf(string backend)
@@ -29,7 +30,7 @@ public sealed record ProbeResult(int Ok, int Fail, IReadOnlyList<string> Errors,
     public override string ToString() =>
         $"ok={Ok} fail={Fail} errors=[{string.Join("; ", Errors)}] by={{{string.Join(", ", By.Select(kv => $"{kv.Key}: {kv.Value}"))}}} " +
         $"saw_own_port={SawOwnPort} backend_port={{{string.Join(", ", BackendPort.Select(kv => $"{kv.Key}: {kv.Value}"))}}} " +
-        $"reply_from={{{string.Join(", ", ReplyFrom.Select(kv => $"{kv.Key}: {kv.Value}"))}}}";
+        $"reply_from={{{string.Join(", ", ReplyFrom.Select(kv => $"{kv.Key}: {kv.Value}"))}}} moved=[{string.Join(", ", Moved.Select(i => Ports[i]))}]";
 }
 
 /// <summary>One lab run: the probe results by spec, userlb's log and last status file.</summary>
@@ -38,6 +39,35 @@ public sealed record LabRun(IReadOnlyDictionary<string, ProbeResult> Probes, str
     public ProbeResult this[string spec] => Probes[spec];
 
     public string Describe(string spec) => $"{spec}: {Probes[spec]}\n--- userlb log:\n{UserlbLog}\n--- status:\n{Status}";
+
+    /// <summary>
+    /// The client ports of <paramref name="spec"/> that the backend saw replaced by another and that no earlier
+    /// connection of the run (same protocol, probes in <paramref name="order"/>) had used. SNAT keeps the client's
+    /// port unless the reply tuple is taken (get_unique_tuple): farms mapping to the same backend port make a port reused
+    /// within TIME_WAIT clash, and then another is picked. Any other change is a fault: this list should be empty.
+    /// </summary>
+    public IReadOnlyList<int> UnexplainedPortChanges(IReadOnlyList<string> order, string spec) =>
+        UnexplainedPortChanges(Probes, order, spec);
+
+    public static IReadOnlyList<int> UnexplainedPortChanges(IReadOnlyDictionary<string, ProbeResult> probes, IReadOnlyList<string> order, string spec)
+    {
+        var proto = spec[..spec.IndexOf(':', StringComparison.Ordinal)];
+        var used = new HashSet<int>();
+        foreach (var earlier in order)
+        {
+            if (earlier == spec) break;
+            if (earlier.StartsWith(proto + ":", StringComparison.Ordinal) && probes.TryGetValue(earlier, out var e)) used.UnionWith(e.Ports);
+        }
+        var r = probes[spec];
+        var unexplained = new List<int>();
+        var moved = new HashSet<int>(r.Moved); // indices into Ports
+        for (int i = 0; i < r.Ports.Count; i++)
+        {
+            if (moved.Contains(i) && !used.Contains(r.Ports[i])) unexplained.Add(r.Ports[i]);
+            used.Add(r.Ports[i]);
+        }
+        return unexplained;
+    }
 }
 
 /// <summary>
@@ -220,10 +250,13 @@ public static class LiveLab
                 o.GetProperty("ok").GetInt32(), o.GetProperty("fail").GetInt32(),
                 [.. o.GetProperty("errors").EnumerateArray().Select(e => e.GetString() ?? "")],
                 Counts(o.GetProperty("by")), o.GetProperty("saw_own_port").GetInt32(),
-                Counts(o.GetProperty("backend_port")), Counts(o.GetProperty("reply_from")));
+                Counts(o.GetProperty("backend_port")), Counts(o.GetProperty("reply_from")),
+                Ints(o.GetProperty("ports")), Ints(o.GetProperty("moved")));
         }
         return result;
     }
+
+    private static int[] Ints(JsonElement e) => [.. e.EnumerateArray().Select(x => x.GetInt32())];
 
     private static Dictionary<string, int> Counts(JsonElement e)
     {

@@ -1,0 +1,29 @@
+namespace UserLB.Cli.Tests.Lab;
+
+/// <summary>The lab's port-change check itself: it must accept SNAT clashes and report any other change.</summary>
+public class ProbeResultTests
+{
+    private static ProbeResult R(int[] ports, int[] moved) =>
+        new(ports.Length, 0, [], new Dictionary<string, int>(), ports.Length - moved.Length,
+            new Dictionary<string, int>(), new Dictionary<string, int>(), ports, moved);
+
+    public static TheoryData<string, int[], int[], int[], int[]> Cases => new()
+    {
+        // description, earlier spec's ports, this spec's ports, indices of this spec's moved ports, expected unexplained
+        { "nothing moved", [40000, 40002], [41000, 41002], [], [] },
+        { "moved port used by an earlier spec (clash)", [40000, 40002], [40002, 41000], [0], [] },
+        { "moved port used earlier in the same spec", [], [41000, 41000], [1], [] },
+        { "moved port never used before", [40000], [41000, 41002], [1], [41002] },
+        { "moved port used before only by another protocol", [], [41002], [0], [41002] },
+        { "first use moved, then reused and moved", [], [41000, 41000], [0, 1], [41000] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void UnexplainedPortChanges_Table_ReportsOnlyChangesNotExplainedByReuse(string description, int[] earlier, int[] ports, int[] moved, int[] expected)
+    {
+        var probes = new Dictionary<string, ProbeResult> { ["tcp:80:2"] = R(earlier, []), ["udp:80:1"] = R([41002], []), ["tcp:81:2"] = R(ports, moved) };
+        var got = LabRun.UnexplainedPortChanges(probes, ["tcp:80:2", "udp:80:1", "tcp:81:2"], "tcp:81:2");
+        Assert.True(expected.SequenceEqual(got), $"{description}: got [{string.Join(", ", got)}]");
+    }
+}
