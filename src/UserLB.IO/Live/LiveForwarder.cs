@@ -44,7 +44,18 @@ public sealed class LiveForwarder : IDisposable
         _engine = createEngine(new PortSink(ports));
     }
 
+    /// <summary>Worker 0's engine: the configuration snapshot (the same in every worker) is read from it.</summary>
     public PacketEngine Engine => _engine;
+
+    /// <summary>How many workers (engines, each owning the flows of its shard, <see cref="FlowShard"/>) forward.</summary>
+    public int WorkerCount => 1;
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on every worker's thread with that worker's engine (as <see cref="InvokeAsync"/>
+    /// does for one) and returns the results in worker order: the control plane changes every engine, and views sum
+    /// or merge what each worker holds (its connections, its counters).
+    /// </summary>
+    public async Task<T[]> InvokeAllAsync<T>(Func<PacketEngine, long, T> action) => [await InvokeAsync(action).ConfigureAwait(false)];
 
     /// <summary>Called about once a second on the worker thread (which owns the engine), e.g. to write a status file.</summary>
     public Action<PacketEngine, long>? Periodic { get; set; }
