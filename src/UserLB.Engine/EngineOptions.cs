@@ -19,6 +19,12 @@ public sealed record EngineOptions
     /// <summary>This engine's shard, 0 ≤ ShardIndex &lt; ShardCount.</summary>
     public int ShardIndex { get; init; }
 
+    /// <summary>
+    /// State shared by the engines of one load balancer (learned persistence, per-client limits, per-backend connection
+    /// counts), needed when flows are sharded over several engines. Null = the engine's own, with no lock.
+    /// </summary>
+    public SharedFlowState? Shared { get; init; }
+
     /// <summary>Slots of the per-client limiter (new-rtlimit, est-connlimit): clients tracked at once per engine.</summary>
     public int LimiterSlots { get; init; } = 65_536;
     public ConntrackTimeoutSettings Timeouts { get; init; } = ConntrackTimeoutSettings.Default;

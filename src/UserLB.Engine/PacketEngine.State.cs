@@ -102,14 +102,21 @@ public sealed partial class PacketEngine
             }
             ref var e = ref _table[index];
             var fc = farm.Config;
-            if ((fc.NewRateLimit > 0 || fc.EstConnLimit > 0)
-                && _limiter.Restore(farm.Id, e.Original.Src, fc.NewRateLimit, fc.NewRateLimitBurst, fc.LimitsTtlSeconds * 1_000_000_000L, nowNs))
-                e.Status |= ConnStatus.Limited;
+            if ((fc.NewRateLimit > 0 || fc.EstConnLimit > 0) && RestoreLimit(farm, e.Original.Src, nowNs)) e.Status |= ConnStatus.Limited;
+            _shared?.TryAddBackend(backend.Id, 0); // released with the entry (OnRemoved), like a new flow's
             if ((uint)backend.Id < (uint)Counters.Backends.Length) Counters.Backends[backend.Id].Active++;
             if ((uint)farm.Id < (uint)Counters.Farms.Length) Counters.Farms[farm.Id].Active++;
             imported++;
         }
         return new ImportResult(imported, unknown, changed, clashing, full);
+    }
+
+    private bool RestoreLimit(FarmRuntime farm, Packets.IpAddr source, long nowNs)
+    {
+        var fc = farm.Config;
+        long ttl = fc.LimitsTtlSeconds * 1_000_000_000L;
+        if (_shared is null) return _limiter.Restore(farm.Id, source, fc.NewRateLimit, fc.NewRateLimitBurst, ttl, nowNs);
+        lock (_shared.Gate) return _limiter.Restore(farm.Id, source, fc.NewRateLimit, fc.NewRateLimitBurst, ttl, nowNs);
     }
 
     /// <summary>The saved translation still describes this farm and backend: same VIP and protocol, NAT mode, backend address and port.</summary>

@@ -27,8 +27,10 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly MacAddress[] _portMacs;
     private readonly byte[] _scratch = new byte[256];
     private readonly List<IpAddr> _dueSolicits = [];
-    private readonly PersistenceTable _persistence = new();
+    private readonly PersistenceTable _persistence;
     private readonly SourceLimiter _limiter;
+    /// <summary>Null: <see cref="_persistence"/> and <see cref="_limiter"/> are this engine's own (no lock).</summary>
+    private readonly SharedFlowState? _shared;
     /// <summary>TCP timeouts in ns by [state × 2 + seen reply] (the options are immutable).</summary>
     private readonly long[] _tcpTimeoutNs;
     private EngineSnapshot _snapshot = EngineSnapshot.Empty;
@@ -51,7 +53,9 @@ public sealed partial class PacketEngine : IEntryLifetime
         _shardIndex = options.ShardIndex;
         ulong hashKey = (ulong)_random.NextInt64() ^ ((ulong)_random.NextInt64() << 1);
         _table = new ConnTable(options.MaxConnections, hashKey) { Lifetime = this };
-        _limiter = new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
+        _shared = options.Shared;
+        _persistence = _shared?.Persistence ?? new PersistenceTable();
+        _limiter = _shared?.Limiter ?? new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
         _portMacs = options.PortMacs.Count > 0 ? [.. options.PortMacs] : [EngineOptions.DefaultMac];
         _tcpTimeoutNs = new long[TcpStateTable.StateCount * 2];
         for (int state = 0; state < TcpStateTable.StateCount; state++)
@@ -64,9 +68,21 @@ public sealed partial class PacketEngine : IEntryLifetime
     public EngineCounters Counters { get; } = new();
     public ConnTable Table => _table;
     public NeighborTable Neighbors => _neighbors;
+    /// <summary>The per-client limiter (shared when <see cref="Shared"/> is set: then read it through <see cref="WithSourceTables"/>).</summary>
     public SourceLimiter Limiter => _limiter;
-    /// <summary>Learned source persistence (clients → backends); control plane only, through the worker.</summary>
+    /// <summary>Learned source persistence (clients → backends); control plane only, through the worker, and through
+    /// <see cref="WithSourceTables"/> when <see cref="Shared"/> is set.</summary>
     public PersistenceTable Persistence => _persistence;
+    /// <summary>The state this engine shares with the other shards' engines (<see cref="EngineOptions.Shared"/>), or null.</summary>
+    public SharedFlowState? Shared => _shared;
+
+    /// <summary>Runs a control-plane action on <see cref="Persistence"/> and <see cref="Limiter"/>, under the shared lock
+    /// when they are shared (call on the worker's thread when they are not).</summary>
+    public T WithSourceTables<T>(Func<PersistenceTable, SourceLimiter, T> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        return _shared is { } shared ? shared.WithSourceTables(action) : action(_persistence, _limiter);
+    }
     public EngineSnapshot Snapshot => Volatile.Read(ref _snapshot);
     public IPacketTrace? Trace { get; set; }
 
@@ -440,64 +456,23 @@ public sealed partial class PacketEngine : IEntryLifetime
             DropFlow(DropReason.TcpNoSynForNewFlow, farm.Id, -1);
             return;
         }
-        int limitSlot = -1;
-        var fc = farm.Config;
-        if (fc.NewRateLimit > 0 || fc.EstConnLimit > 0)
-        {
-            var limited = _limiter.TryAdmit(farm.Id, p.Src, fc.NewRateLimit, fc.NewRateLimitBurst, fc.EstConnLimit,
-                fc.LimitsTtlSeconds * 1_000_000_000L, nowNs, out limitSlot);
-            if (limited != DropReason.None)
-            {
-                Trace?.Step(limited == DropReason.RateLimited
-                    ? Inv($"filter: farm {farm.Name} new-rtlimit {fc.NewRateLimit}/second burst {SourceLimiter.BucketSize(fc.NewRateLimit, fc.NewRateLimitBurst)} exceeded by {p.Src}: dropped")
-                    : Inv($"filter: farm {farm.Name} est-connlimit {fc.EstConnLimit}: {p.Src} already has {_limiter.Connections(farm.Id, p.Src)} connection(s): dropped"));
-                DropFlow(limited, farm.Id, -1);
-                return;
-            }
-        }
-
         var input = new SchedInput(p.Src, p.Dst, p.SrcPort, p.DstPort, MacAddress.Read(frame[Offsets.EthSrc..]), MacAddress.Read(frame));
-        BackendRuntime? backend = null;
-        string why = "";
-        if (farm.StaticSessions.Count != 0
-            && farm.StaticSessions.TryGetValue(MaglevScheduler.FieldHash(input, farm.SessionFields), out int staticId)
-            && snapshot.Backend(staticId) is { } sb && Contains(farm.Candidates, sb))
+        var fc = farm.Config;
+        BackendRuntime? backend;
+        bool limited;
+        string why;
+        // Sharded engines share the per-client tables: admission, persistence lookup, scheduling and learning happen
+        // as one step, so that two shards cannot both admit a client's last allowed connection or persist it to two
+        // backends. Farms using neither take no lock.
+        if (_shared is { } shared && (fc.NewRateLimit > 0 || fc.EstConnLimit > 0 || fc.Persistence != HashFields.None))
         {
-            backend = sb;
-            if (Trace is not null) why = "static session (nftlb sessions)";
+            lock (shared.Gate) backend = ChooseBackend(farm, input, snapshot, nowNs, out limited, out why);
         }
-        if (backend is null && farm.Config.Persistence != HashFields.None
-            && _persistence.TryGet(farm.Id, input, farm.Config.Persistence, nowNs, out int persistedId)
-            && snapshot.Backend(persistedId) is { } pb && Contains(farm.Candidates, pb))
+        else
         {
-            backend = pb;
-            if (Trace is not null) why = "persistence: same client as before";
+            backend = ChooseBackend(farm, input, snapshot, nowNs, out limited, out why);
         }
-        if (backend is null)
-        {
-            int pick = farm.Scheduler.Pick(input, _random, out ulong detail);
-            if (pick < 0)
-            {
-                Trace?.Step(Inv($"farm {farm.Name}: no backend available (level {farm.Level})"));
-                DropFlow(DropReason.NoBackend, farm.Id, -1);
-                return;
-            }
-            backend = farm.Candidates[pick];
-            if (Trace is not null) why = DescribePick(farm, pick, detail);
-        }
-        if (backend.Config.EstConnLimit > 0 && (uint)backend.Id < (uint)Counters.Backends.Length
-            && Counters.Backends[backend.Id].Active >= backend.Config.EstConnLimit)
-        {
-            Trace?.Step(Inv($"filter: backend {backend.Name} est-connlimit {backend.Config.EstConnLimit} reached: dropped"));
-            DropFlow(DropReason.ConnLimit, farm.Id, backend.Id);
-            return;
-        }
-        if (backend.Address.IsV4 != p.Src.IsV4)
-        {
-            Trace?.Step(Inv($"farm {farm.Name}: backend {backend.Name} is of the other address family"));
-            DropFlow(DropReason.NoBackend, farm.Id, -1);
-            return;
-        }
+        if (backend is null) return;
 
         ushort backendPort = backend.Port != 0 && p.HasPorts ? backend.Port : p.DstPort;
         var status = ConnStatus.DstNat;
@@ -510,6 +485,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             if (!UniqueTuple(ref replyTuple, nowNs))
             {
                 Trace?.Step("nat POSTROUTING: SNAT: no free source port");
+                Unadmit(farm.Id, p.Src, limited, backend.Id);
                 DropFlow(DropReason.NatPortsExhausted, farm.Id, -1);
                 return;
             }
@@ -520,6 +496,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             if (_table.IsTaken(replyTuple, nowNs))
             {
                 Trace?.Step("nat PREROUTING: DNAT: the reply tuple is already in use by another connection");
+                Unadmit(farm.Id, p.Src, limited, backend.Id);
                 DropFlow(DropReason.NatPortsExhausted, farm.Id, -1);
                 return;
             }
@@ -536,6 +513,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (index < 0)
         {
             Trace?.Step(Inv($"conntrack: table full ({_table.Count}/{_table.Max}) and every entry is ASSURED: dropped"));
+            Unadmit(farm.Id, p.Src, limited, backend.Id);
             DropFlow(DropReason.TableFull, farm.Id, -1);
             return;
         }
@@ -544,9 +522,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         e.FarmId = farm.Id;
         e.BackendId = backend.Id;
         e.Mark = backend.Mark;
-        if (_limiter.Track(limitSlot)) e.Status |= ConnStatus.Limited;
-        if (farm.Config.Persistence != HashFields.None)
-            _persistence.Set(farm.Id, input, farm.Config.Persistence, backend.Id, nowNs, nowNs + farm.Config.PersistTtlSeconds * 1_000_000_000L);
+        if (limited) e.Status |= ConnStatus.Limited;
         Counters.NewFlows++;
         if ((uint)backend.Id < (uint)Counters.Backends.Length)
         {
@@ -563,6 +539,100 @@ public sealed partial class PacketEngine : IEntryLifetime
         Account(ref e, false, p);
         Translate(frame, ref p, e, false);
         Send(frame, ref p, e.Reply.Src, farm.Id, false, snapshot, nowNs);
+    }
+
+    /// <summary>
+    /// The per-client part of a new flow (under the shared lock when sharded): new-rtlimit and est-connlimit of the
+    /// client (admitted and counted at once; <paramref name="limited"/>: counted, to release when the flow ends), static
+    /// session, learned persistence, the scheduler, the backend's est-connlimit (counted over every shard when sharded),
+    /// and the persistence learned (before NAT, as nftlb updates its map in prerouting). Null: dropped and counted.
+    /// </summary>
+    private BackendRuntime? ChooseBackend(FarmRuntime farm, in SchedInput input, EngineSnapshot snapshot, long nowNs, out bool limited, out string why)
+    {
+        limited = false;
+        why = "";
+        var fc = farm.Config;
+        if (fc.NewRateLimit > 0 || fc.EstConnLimit > 0)
+        {
+            var reason = _limiter.Admit(farm.Id, input.Src, fc.NewRateLimit, fc.NewRateLimitBurst, fc.EstConnLimit,
+                fc.LimitsTtlSeconds * 1_000_000_000L, nowNs, out limited);
+            if (reason != DropReason.None)
+            {
+                Trace?.Step(reason == DropReason.RateLimited
+                    ? Inv($"filter: farm {farm.Name} new-rtlimit {fc.NewRateLimit}/second burst {SourceLimiter.BucketSize(fc.NewRateLimit, fc.NewRateLimitBurst)} exceeded by {input.Src}: dropped")
+                    : Inv($"filter: farm {farm.Name} est-connlimit {fc.EstConnLimit}: {input.Src} already has {_limiter.Connections(farm.Id, input.Src)} connection(s): dropped"));
+                DropFlow(reason, farm.Id, -1);
+                return null;
+            }
+        }
+
+        BackendRuntime? backend = null;
+        if (farm.StaticSessions.Count != 0
+            && farm.StaticSessions.TryGetValue(MaglevScheduler.FieldHash(input, farm.SessionFields), out int staticId)
+            && snapshot.Backend(staticId) is { } sb && Contains(farm.Candidates, sb))
+        {
+            backend = sb;
+            if (Trace is not null) why = "static session (nftlb sessions)";
+        }
+        if (backend is null && fc.Persistence != HashFields.None
+            && _persistence.TryGet(farm.Id, input, fc.Persistence, nowNs, out int persistedId)
+            && snapshot.Backend(persistedId) is { } pb && Contains(farm.Candidates, pb))
+        {
+            backend = pb;
+            if (Trace is not null) why = "persistence: same client as before";
+        }
+        if (backend is null)
+        {
+            int pick = farm.Scheduler.Pick(input, _random, out ulong detail);
+            if (pick < 0)
+            {
+                Trace?.Step(Inv($"farm {farm.Name}: no backend available (level {farm.Level})"));
+                Unadmit(farm.Id, input.Src, limited, -1);
+                DropFlow(DropReason.NoBackend, farm.Id, -1);
+                return null;
+            }
+            backend = farm.Candidates[pick];
+            if (Trace is not null) why = DescribePick(farm, pick, detail);
+        }
+        int limit = backend.Config.EstConnLimit;
+        bool overLimit = _shared is { } shared
+            ? !shared.TryAddBackend(backend.Id, limit)
+            : limit > 0 && (uint)backend.Id < (uint)Counters.Backends.Length && Counters.Backends[backend.Id].Active >= limit;
+        if (overLimit)
+        {
+            Trace?.Step(Inv($"filter: backend {backend.Name} est-connlimit {limit} reached: dropped"));
+            Unadmit(farm.Id, input.Src, limited, -1);
+            DropFlow(DropReason.ConnLimit, farm.Id, backend.Id);
+            return null;
+        }
+        if (backend.Address.IsV4 != input.Src.IsV4)
+        {
+            Trace?.Step(Inv($"farm {farm.Name}: backend {backend.Name} is of the other address family"));
+            Unadmit(farm.Id, input.Src, limited, backend.Id);
+            DropFlow(DropReason.NoBackend, farm.Id, -1);
+            return null;
+        }
+        if (fc.Persistence != HashFields.None)
+            _persistence.Set(farm.Id, input, fc.Persistence, backend.Id, nowNs, nowNs + fc.PersistTtlSeconds * 1_000_000_000L);
+        return backend;
+    }
+
+    /// <summary>Undoes <see cref="ChooseBackend"/>'s counting for a flow that is not created after all: the client's
+    /// connection (when <paramref name="limited"/>) and, when sharded, the backend's (when <paramref name="backendId"/> ≥ 0).</summary>
+    private void Unadmit(int farmId, IpAddr source, bool limited, int backendId)
+    {
+        if (limited)
+        {
+            if (_shared is { } s)
+            {
+                lock (s.Gate) _limiter.Release(farmId, source);
+            }
+            else
+            {
+                _limiter.Release(farmId, source);
+            }
+        }
+        if (backendId >= 0) _shared?.ReleaseBackend(backendId);
     }
 
     private static bool Contains(System.Collections.Immutable.ImmutableArray<BackendRuntime> list, BackendRuntime b)
@@ -723,7 +793,7 @@ public sealed partial class PacketEngine : IEntryLifetime
 
     void IEntryLifetime.OnRemoved(in ConnEntry entry)
     {
-        if ((entry.Status & ConnStatus.Limited) != 0) _limiter.Release(entry.FarmId, entry.Original.Src);
+        Unadmit(entry.FarmId, entry.Original.Src, (entry.Status & ConnStatus.Limited) != 0, entry.BackendId);
         if ((uint)entry.BackendId < (uint)Counters.Backends.Length) Counters.Backends[entry.BackendId].Active--;
         if ((uint)entry.FarmId < (uint)Counters.Farms.Length) Counters.Farms[entry.FarmId].Active--;
     }

@@ -86,6 +86,18 @@ public sealed class SourceLimiter
         return DropReason.None;
     }
 
+    /// <summary>
+    /// <see cref="TryAdmit"/> and <see cref="Track"/> at once, so that no other admission can reclaim the slot in between
+    /// (engines sharing the limiter call it under their lock). <paramref name="tracked"/>: <see cref="Release"/> must
+    /// follow, when the connection ends or is not created after all.
+    /// </summary>
+    public DropReason Admit(int farmId, IpAddr source, int ratePerSecond, int burst, int connLimit, long limitsTtlNs, long nowNs, out bool tracked)
+    {
+        var reason = TryAdmit(farmId, source, ratePerSecond, burst, connLimit, limitsTtlNs, nowNs, out int slot);
+        tracked = reason == DropReason.None && Track(slot);
+        return reason;
+    }
+
     /// <summary>Counts a connection admitted by <see cref="TryAdmit"/>; true when <see cref="Release"/> must follow.</summary>
     public bool Track(int slot)
     {
