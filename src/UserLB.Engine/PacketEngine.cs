@@ -85,6 +85,9 @@ public sealed partial class PacketEngine : IEntryLifetime
     }
     public EngineSnapshot Snapshot => Volatile.Read(ref _snapshot);
     public IPacketTrace? Trace { get; set; }
+    /// <summary>This engine's shard of the flows (<see cref="FlowShard"/>): index of count.</summary>
+    public int ShardIndex => _shardIndex;
+    public int ShardCount => _shardCount;
 
     /// <summary>Raised once per kind when a frame shows veth offloads at work (partial checksum, GSO/GRO super-frame).</summary>
     public event Action<DropReason>? OffloadDetected;

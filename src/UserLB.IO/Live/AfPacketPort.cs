@@ -108,6 +108,10 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     /// <summary>Frames dropped because the TX ring stayed full after a flush.</summary>
     public long TxDrops => Interlocked.Read(ref _txDrops);
 
+    /// <summary>The next RX ring slot already holds a frame (rings only).</summary>
+    public bool Pending => _ring != null && !_closed
+        && (Volatile.Read(ref *(uint*)(_ring + (nint)_rxNext * FrameSize + HdrStatus)) & TP_STATUS_USER) != 0;
+
     public int Receive(Span<byte> buffer)
     {
         if (_closed) return -1;

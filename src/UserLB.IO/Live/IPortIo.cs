@@ -17,6 +17,9 @@ public interface IPortIo : IDisposable
     void Flush()
     {
     }
+
+    /// <summary>Whether another received frame is already waiting (so a batch goes on); false when unknown.</summary>
+    bool Pending => false;
 }
 
 public static class Interfaces

@@ -6,62 +6,128 @@ using UserLB.Packets;
 
 namespace UserLB.IO.Live;
 
+/// <summary>How received frames reach the engine.</summary>
+public enum LiveDispatch
+{
+    /// <summary>
+    /// Receive thread per port → bounded channel per worker (full = counted drop) → worker threads, each owning one
+    /// engine (a shard of the flows, <see cref="FlowShard"/>). The only choice with more than one worker.
+    /// </summary>
+    Queue,
+
+    /// <summary>
+    /// Run to completion on the receive threads: one engine, taken under a lock by whichever port's thread has a frame;
+    /// no thread hand-off, so no wake-up latency per packet. One worker only.
+    /// </summary>
+    Inline,
+}
+
 /// <summary>
-/// Live pipeline: one receive thread per port → a bounded channel (full = counted drop) → the worker that owns the
-/// engine (run to completion: parse, conntrack, NAT, send). Frame buffers come from an object pool; nothing is
-/// allocated per packet in steady state.
+/// Live pipeline. <see cref="LiveDispatch.Queue"/>: one receive thread per port dispatches each frame by
+/// <see cref="FlowShard"/> (both directions of a flow on one worker; ARP/NDP to every worker) into the bounded channel of
+/// its worker; each worker runs its own engine to completion (parse, conntrack, NAT, send) with no lock per packet.
+/// <see cref="LiveDispatch.Inline"/>: one engine run on the receive threads. Frame buffers come from an object pool;
+/// nothing is allocated per packet in steady state. The control plane reaches the engines only through
+/// <see cref="InvokeAsync"/>/<see cref="InvokeAllAsync"/>, which run code on the thread that owns each engine.
 /// </summary>
 public sealed class LiveForwarder : IDisposable
 {
     public const int BufferSize = 2048;
+    public const int MaxWorkers = 64;
+    private const long HousekeepingIntervalNs = 100_000_000, PeriodicIntervalNs = 1_000_000_000;
     private readonly IPortIo[] _ports;
-    private readonly PacketEngine _engine;
-    private readonly Channel<RxItem> _queue;
+    private readonly Worker[] _workers;
     private readonly ObjectPool<byte[]> _pool;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Thread> _threads = [];
-    private readonly ConcurrentQueue<Action<PacketEngine, long>> _control = new();
-    private readonly object _inlineLock = new();
-    private volatile bool _workerRunning;
+    private int _receiversRunning;
     private long _queueDrops;
     private long _oversize;
 
+    /// <summary>One worker, <see cref="LiveDispatch.Queue"/> (receive threads → channel → worker).</summary>
     public LiveForwarder(IPortIo[] ports, Func<IFrameSink, PacketEngine> createEngine, TimeProvider? time = null, int queueCapacity = 8192)
+        : this(ports, WithoutShard(createEngine), 1, time, queueCapacity)
+    {
+    }
+
+    /// <summary>
+    /// <paramref name="workers"/> engines; <paramref name="createEngine"/> gets each worker's sink and its shard index
+    /// (0 … workers − 1) and must create the engine with <c>ShardCount = workers, ShardIndex = shard</c>.
+    /// </summary>
+    public LiveForwarder(IPortIo[] ports, Func<IFrameSink, int, PacketEngine> createEngine, int workers, TimeProvider? time = null,
+        int queueCapacity = 8192, LiveDispatch dispatch = LiveDispatch.Queue)
     {
         ArgumentNullException.ThrowIfNull(ports);
         ArgumentNullException.ThrowIfNull(createEngine);
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(workers, MaxWorkers);
+        if (dispatch == LiveDispatch.Inline && workers != 1)
+            throw new ArgumentException($"inline dispatch runs one engine; {workers} workers need queue dispatch", nameof(dispatch));
         _ports = ports;
         _time = time ?? TimeProvider.System;
         QueueCapacity = queueCapacity;
-        _queue = Channel.CreateBounded<RxItem>(new BoundedChannelOptions(queueCapacity)
+        Dispatch = dispatch;
+        _pool = new DefaultObjectPool<byte[]>(new BufferPolicy(), queueCapacity * workers + 64 * (ports.Length + workers));
+        // With several workers two of them may send out of one port at once: the ports' send paths are not
+        // thread-safe (the AF_PACKET TX ring has one cursor), so each send takes the port's lock.
+        var portLocks = new object[ports.Length];
+        for (int i = 0; i < portLocks.Length; i++) portLocks[i] = new object();
+        _workers = new Worker[workers];
+        for (int i = 0; i < workers; i++)
         {
-            SingleReader = true,
-            SingleWriter = ports.Length == 1,
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full; the receiver counts the drop
-        });
-        _pool = new DefaultObjectPool<byte[]>(new BufferPolicy(), queueCapacity + 64);
-        _engine = createEngine(new PortSink(ports));
+            var sink = new PortSink(ports, workers > 1 ? portLocks : null);
+            var engine = createEngine(sink, i);
+            if (engine.ShardCount != workers || engine.ShardIndex != i)
+                throw new ArgumentException($"worker {i}'s engine is shard {engine.ShardIndex} of {engine.ShardCount}; expected {i} of {workers}", nameof(createEngine));
+            Channel<RxItem>? queue = dispatch == LiveDispatch.Inline ? null : Channel.CreateBounded<RxItem>(new BoundedChannelOptions(queueCapacity)
+            {
+                SingleReader = true,
+                SingleWriter = ports.Length == 1,
+                FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full; the receiver counts the drop
+            });
+            _workers[i] = new Worker(i, engine, queue, sink);
+        }
+    }
+
+    private static Func<IFrameSink, int, PacketEngine> WithoutShard(Func<IFrameSink, PacketEngine> createEngine)
+    {
+        ArgumentNullException.ThrowIfNull(createEngine);
+        return (sink, _) => createEngine(sink);
     }
 
     /// <summary>Worker 0's engine: the configuration snapshot (the same in every worker) is read from it.</summary>
-    public PacketEngine Engine => _engine;
+    public PacketEngine Engine => _workers[0].Engine;
 
     /// <summary>How many workers (engines, each owning the flows of its shard, <see cref="FlowShard"/>) forward.</summary>
-    public int WorkerCount => 1;
+    public int WorkerCount => _workers.Length;
 
-    /// <summary>
-    /// Runs <paramref name="action"/> on every worker's thread with that worker's engine (as <see cref="InvokeAsync"/>
-    /// does for one) and returns the results in worker order: the control plane changes every engine, and views sum
-    /// or merge what each worker holds (its connections, its counters).
-    /// </summary>
-    public async Task<T[]> InvokeAllAsync<T>(Func<PacketEngine, long, T> action) => [await InvokeAsync(action).ConfigureAwait(false)];
+    public LiveDispatch Dispatch { get; }
 
-    /// <summary>Called about once a second on the worker thread (which owns the engine), e.g. to write a status file.</summary>
+    /// <summary>Called about once a second on each worker's thread with its engine, e.g. to collect a status file's figures.</summary>
     public Action<PacketEngine, long>? Periodic { get; set; }
     public long QueueDrops => Interlocked.Read(ref _queueDrops);
-    public int QueueDepth => _queue.Reader.CanCount ? _queue.Reader.Count : -1;
-    public int QueueCapacity { get; }
+
+    /// <summary>Frames waiting in the workers' channels (0 with inline dispatch; -1 when a channel cannot count).</summary>
+    public int QueueDepth
+    {
+        get
+        {
+            int n = 0;
+            foreach (var w in _workers)
+            {
+                if (w.Queue is null) continue;
+                if (!w.Queue.Reader.CanCount) return -1;
+                n += w.Queue.Reader.Count;
+            }
+            return n;
+        }
+    }
+
+    /// <summary>The channels' total capacity (per worker × workers; 0 with inline dispatch).</summary>
+    public int QueueCapacity { get => Dispatch == LiveDispatch.Inline ? 0 : _queueCapacity * _workers.Length; private init => _queueCapacity = value; }
+    private readonly int _queueCapacity;
+
     /// <summary>Frames that filled a receive buffer (<see cref="BufferSize"/> bytes or more: possibly truncated).</summary>
     public long OversizeFrames => Interlocked.Read(ref _oversize);
 
@@ -69,11 +135,26 @@ public sealed class LiveForwarder : IDisposable
     public long NowNs() => (long)(_time.GetTimestamp() * (1_000_000_000.0 / _time.TimestampFrequency));
 
     /// <summary>
-    /// Runs <paramref name="action"/> on the thread that owns the engine, between two frames, and returns its result:
-    /// the control plane (API, status views) reads and changes the engine only through this. Latency ≤ ~50 ms.
-    /// When the worker is not running (before Start or after Stop) the action runs on the caller's thread.
+    /// Runs <paramref name="action"/> on the thread that owns worker 0's engine, between two frames, and returns its
+    /// result. Latency ≤ ~50 ms. When the worker is not running (before Start or after Stop) the action runs on the
+    /// caller's thread. With several workers use <see cref="InvokeAllAsync"/> for anything that concerns flows.
     /// </summary>
-    public Task<T> InvokeAsync<T>(Func<PacketEngine, long, T> action)
+    public Task<T> InvokeAsync<T>(Func<PacketEngine, long, T> action) => Invoke(_workers[0], action);
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on every worker's thread with that worker's engine (as <see cref="InvokeAsync"/>
+    /// does for one) and returns the results in worker order: the control plane changes every engine, and views sum
+    /// or merge what each worker holds (its connections, its counters).
+    /// </summary>
+    public async Task<T[]> InvokeAllAsync<T>(Func<PacketEngine, long, T> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        var tasks = new Task<T>[_workers.Length];
+        for (int i = 0; i < tasks.Length; i++) tasks[i] = Invoke(_workers[i], action);
+        return await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    private Task<T> Invoke<T>(Worker w, Func<PacketEngine, long, T> action)
     {
         ArgumentNullException.ThrowIfNull(action);
         var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -82,94 +163,96 @@ public sealed class LiveForwarder : IDisposable
             try { tcs.TrySetResult(action(e, now)); }
             catch (Exception ex) { tcs.TrySetException(ex); }
         }
-        if (!_workerRunning)
+        if (!w.Running)
         {
-            lock (_inlineLock)
+            lock (w.Lock)
             {
-                Run(_engine, NowNs());
-                FlushPorts();
+                Run(w.Engine, NowNs());
+                w.Sink.Flush();
             }
             return tcs.Task;
         }
-        _control.Enqueue(Run);
-        if (!_workerRunning) DrainControl(NowNs()); // the worker stopped in between
+        w.Control.Enqueue(Run);
+        if (!w.Running) DrainControl(w, NowNs()); // the worker stopped in between
         return tcs.Task;
     }
 
-    private void DrainControl(long now)
+    private void DrainControl(Worker w, long now)
     {
-        lock (_inlineLock)
+        lock (w.Lock)
         {
-            while (_control.TryDequeue(out var a)) a(_engine, now);
-            FlushPorts();
+            while (w.Control.TryDequeue(out var a)) a(w.Engine, now);
+            w.Sink.Flush();
         }
-    }
-
-    /// <summary>Sends what the ports batched (AF_PACKET TX ring); on the engine's thread.</summary>
-    private void FlushPorts()
-    {
-        foreach (var p in _ports) p.Flush();
     }
 
     public void Start()
     {
-        _workerRunning = true;
+        foreach (var w in _workers) w.Running = true;
+        _receiversRunning = _ports.Length;
         for (int i = 0; i < _ports.Length; i++)
         {
             int port = i;
-            var t = new Thread(() => ReceiveLoop(port)) { IsBackground = true, Name = "rx-" + _ports[i].Name };
-            _threads.Add(t);
+            ThreadStart loop = Dispatch == LiveDispatch.Inline ? () => InlineLoop(port) : () => ReceiveLoop(port);
+            _threads.Add(new Thread(loop) { IsBackground = true, Name = "rx-" + _ports[i].Name });
         }
-        var w = new Thread(WorkerLoop) { IsBackground = true, Name = "worker-0" };
-        _threads.Add(w);
+        if (Dispatch == LiveDispatch.Queue)
+            foreach (var w in _workers)
+                _threads.Add(new Thread(() => WorkerLoop(w)) { IsBackground = true, Name = "worker-" + w.Index });
         foreach (var t in _threads) t.Start();
     }
 
+    /// <summary>Queue dispatch: receive, pick the worker, hand the buffer over.</summary>
     private void ReceiveLoop(int port)
     {
         var io = _ports[port];
         var ct = _stop.Token;
         byte[] buffer = _pool.Get();
+        int workers = _workers.Length;
         while (!ct.IsCancellationRequested)
         {
             int n = io.Receive(buffer);
             if (n < 0) break;
             if (n == 0) continue;
             if (n >= BufferSize) Interlocked.Increment(ref _oversize);
-            if (_queue.Writer.TryWrite(new RxItem(buffer, n, port, NowNs())))
-                buffer = _pool.Get();
-            else
-                Interlocked.Increment(ref _queueDrops);
+            long now = NowNs();
+            int shard = workers == 1 ? 0 : FlowShard.Of(buffer.AsSpan(0, n), _workers[0].Engine.Snapshot, workers);
+            if (shard == FlowShard.All)
+            {
+                // ARP/NDP: every worker keeps its own neighbour state. The others get copies; the last the original.
+                for (int i = 0; i < workers - 1; i++)
+                {
+                    var copy = _pool.Get();
+                    buffer.AsSpan(0, n).CopyTo(copy);
+                    Enqueue(_workers[i], copy, n, port, now);
+                }
+                shard = workers - 1;
+            }
+            if (Enqueue(_workers[shard], buffer, n, port, now)) buffer = _pool.Get();
         }
         _pool.Return(buffer);
+        Interlocked.Decrement(ref _receiversRunning);
     }
 
-    private void WorkerLoop()
+    private bool Enqueue(Worker w, byte[] buffer, int length, int port, long now)
     {
-        var reader = _queue.Reader;
+        if (w.Queue!.Writer.TryWrite(new RxItem(buffer, length, port, now))) return true;
+        Interlocked.Increment(ref _queueDrops);
+        return false;
+    }
+
+    private void WorkerLoop(Worker w)
+    {
+        var reader = w.Queue!.Reader;
         var ct = _stop.Token;
-        long lastHousekeeping = 0, lastPeriodic = 0;
         while (!ct.IsCancellationRequested)
         {
             while (reader.TryRead(out var item))
             {
-                _engine.Process(item.Buffer.AsSpan(0, item.Length), item.Port, item.TimestampNs);
+                w.Engine.Process(item.Buffer.AsSpan(0, item.Length), item.Port, item.TimestampNs);
                 _pool.Return(item.Buffer);
             }
-            long now = NowNs();
-            if (now - lastHousekeeping > 100_000_000)
-            {
-                _engine.Housekeeping(now);
-                _engine.Table.Sweep(now, 4096);
-                lastHousekeeping = now;
-            }
-            if (Periodic is { } periodic && now - lastPeriodic >= 1_000_000_000)
-            {
-                lastPeriodic = now;
-                periodic(_engine, now);
-            }
-            if (!_control.IsEmpty) DrainControl(now);
-            FlushPorts();
+            Idle(w, NowNs());
             var wait = reader.WaitToReadAsync(ct);
             if (!wait.IsCompleted)
             {
@@ -177,8 +260,62 @@ public sealed class LiveForwarder : IDisposable
                 catch (OperationCanceledException) { break; }
             }
         }
-        _workerRunning = false;
-        DrainControl(NowNs());
+        w.Running = false;
+        DrainControl(w, NowNs());
+    }
+
+    /// <summary>
+    /// Inline dispatch: this port's thread receives and runs the engine itself, under the engine's lock (the other
+    /// ports' threads take it for their frames). Batched sends are flushed when the port has nothing more pending.
+    /// </summary>
+    private void InlineLoop(int port)
+    {
+        var io = _ports[port];
+        var w = _workers[0];
+        var ct = _stop.Token;
+        byte[] buffer = _pool.Get();
+        int sinceIdle = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            int n = io.Receive(buffer);
+            if (n < 0) break;
+            if (n >= BufferSize) Interlocked.Increment(ref _oversize);
+            lock (w.Lock)
+            {
+                long now = NowNs();
+                if (n > 0) w.Engine.Process(buffer.AsSpan(0, n), port, now);
+                if (n == 0 || !io.Pending || ++sinceIdle >= 64)
+                {
+                    sinceIdle = 0;
+                    Idle(w, now);
+                }
+            }
+        }
+        _pool.Return(buffer);
+        if (Interlocked.Decrement(ref _receiversRunning) == 0)
+        {
+            w.Running = false;
+            DrainControl(w, NowNs());
+        }
+    }
+
+    /// <summary>Between batches, on the engine's thread: housekeeping, the periodic callback, control actions, flush.</summary>
+    private void Idle(Worker w, long now)
+    {
+        if (now - w.LastHousekeeping > HousekeepingIntervalNs)
+        {
+            w.Engine.Housekeeping(now);
+            w.Engine.Table.Sweep(now, 4096);
+            w.LastHousekeeping = now;
+        }
+        if (Periodic is { } periodic && now - w.LastPeriodic >= PeriodicIntervalNs)
+        {
+            w.LastPeriodic = now;
+            periodic(w.Engine, now);
+        }
+        if (!w.Control.IsEmpty)
+            while (w.Control.TryDequeue(out var a)) a(w.Engine, now);
+        w.Sink.Flush();
     }
 
     public void Stop()
@@ -194,6 +331,20 @@ public sealed class LiveForwarder : IDisposable
         _stop.Dispose();
     }
 
+    private sealed class Worker(int index, PacketEngine engine, Channel<RxItem>? queue, PortSink sink)
+    {
+        public int Index { get; } = index;
+        public PacketEngine Engine { get; } = engine;
+        public Channel<RxItem>? Queue { get; } = queue;
+        public PortSink Sink { get; } = sink;
+        public ConcurrentQueue<Action<PacketEngine, long>> Control { get; } = new();
+
+        /// <summary>Held while the engine runs (inline dispatch, and control actions run while the worker is stopped).</summary>
+        public object Lock { get; } = new();
+        public volatile bool Running;
+        public long LastHousekeeping, LastPeriodic;
+    }
+
     private readonly record struct RxItem(byte[] Buffer, int Length, int Port, long TimestampNs);
 
     private sealed class BufferPolicy : PooledObjectPolicy<byte[]>
@@ -202,11 +353,27 @@ public sealed class LiveForwarder : IDisposable
         public override bool Return(byte[] obj) => true;
     }
 
-    private sealed class PortSink(IPortIo[] ports) : IFrameSink
+    /// <summary>A worker's way out: straight to the port, or under the port's lock when several workers share it.</summary>
+    private sealed class PortSink(IPortIo[] ports, object[]? locks) : IFrameSink
     {
         public void Send(ReadOnlySpan<byte> frame, int port)
         {
-            if ((uint)port < (uint)ports.Length) ports[port].Send(frame);
+            if ((uint)port >= (uint)ports.Length) return;
+            if (locks is null)
+            {
+                ports[port].Send(frame);
+                return;
+            }
+            lock (locks[port]) ports[port].Send(frame);
+        }
+
+        public void Flush()
+        {
+            for (int i = 0; i < ports.Length; i++)
+            {
+                if (locks is null) ports[i].Flush();
+                else lock (locks[i]) ports[i].Flush();
+            }
         }
     }
 }
