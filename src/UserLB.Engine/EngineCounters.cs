@@ -42,6 +42,61 @@ public sealed class EngineCounters
         }
     }
 
+    /// <summary>A copy (control plane: take it on the engine's thread, then read or sum it anywhere).</summary>
+    public EngineCounters Clone()
+    {
+        var copy = new EngineCounters();
+        copy.Add(this);
+        return copy;
+    }
+
+    /// <summary>Adds <paramref name="other"/>'s counters to these: the figures of N sharded engines summed into one load balancer's.</summary>
+    public void Add(EngineCounters other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        RxFrames += other.RxFrames;
+        RxBytes += other.RxBytes;
+        TxFrames += other.TxFrames;
+        TxBytes += other.TxBytes;
+        Forwarded += other.Forwarded;
+        Consumed += other.Consumed;
+        NewFlows += other.NewFlows;
+        NatPortRemaps += other.NatPortRemaps;
+        IcmpErrorsRelayed += other.IcmpErrorsRelayed;
+        ArpRepliesSent += other.ArpRepliesSent;
+        ArpRequestsSent += other.ArpRequestsSent;
+        NdpAdvertisementsSent += other.NdpAdvertisementsSent;
+        NdpSolicitationsSent += other.NdpSolicitationsSent;
+        EchoRepliesSent += other.EchoRepliesSent;
+        for (int i = 0; i < Drops.Length; i++) Drops[i] += other.Drops[i];
+        // Read the other's arrays once: its engine may grow them (Apply) while a copy is taken off its thread.
+        var backends = other.Backends;
+        var farms = other.Farms;
+        var backendDrops = other.BackendDrops;
+        var farmDrops = other.FarmDrops;
+        EnsureIds(backends.Length, farms.Length);
+        for (int i = 0; i < backends.Length; i++)
+        {
+            ref var b = ref Backends[i];
+            b.Active += backends[i].Active;
+            b.Connections += backends[i].Connections;
+            b.Packets += backends[i].Packets;
+            b.Bytes += backends[i].Bytes;
+            b.Drops += backends[i].Drops;
+        }
+        for (int i = 0; i < farms.Length; i++)
+        {
+            ref var f = ref Farms[i];
+            f.Active += farms[i].Active;
+            f.Connections += farms[i].Connections;
+            f.Packets += farms[i].Packets;
+            f.Bytes += farms[i].Bytes;
+            f.Drops += farms[i].Drops;
+        }
+        for (int i = 0; i < backendDrops.Length && i < BackendDrops.Length; i++) BackendDrops[i] += backendDrops[i];
+        for (int i = 0; i < farmDrops.Length && i < FarmDrops.Length; i++) FarmDrops[i] += farmDrops[i];
+    }
+
     internal void EnsureIds(int backends, int farms)
     {
         if (Backends.Length < backends)

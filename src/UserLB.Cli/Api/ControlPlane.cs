@@ -11,11 +11,12 @@ namespace UserLB.Cli.Api;
 
 /// <summary>
 /// The control plane of <c>userlb run</c>: the running configuration, the ids of its farms and backends, the health
-/// monitor, and the forwarder whose worker thread owns the engine. Every change goes through <see cref="ApplyAsync"/> or
-/// <see cref="PatchAsync"/>, one at a time: the new configuration is validated, a new immutable
-/// <see cref="EngineSnapshot"/> is built off the data path and swapped in on the worker thread (between two frames), and
-/// only then becomes <see cref="Config"/>. A rejected change leaves everything as it was. The engine is read and changed
-/// only through <see cref="LiveForwarder.InvokeAsync"/>.
+/// monitor, and the forwarder whose worker threads own the engines (one per worker, each a shard of the flows). Every
+/// change goes through <see cref="ApplyAsync"/> or <see cref="PatchAsync"/>, one at a time: the new configuration is
+/// validated, a new immutable <see cref="EngineSnapshot"/> is built off the data path and swapped into every engine on its
+/// worker's thread (between two frames), and only then becomes <see cref="Config"/>. A rejected change leaves everything
+/// as it was. The engines are read and changed only through <see cref="LiveForwarder.InvokeAllAsync"/> (what concerns
+/// flows: every worker's) and <see cref="LiveForwarder.InvokeAsync"/> (what the workers share).
 /// </summary>
 internal sealed partial class ControlPlane : IDisposable
 {
@@ -113,14 +114,23 @@ internal sealed partial class ControlPlane : IDisposable
     public Task<int> FlushBackendAsync(string farm, string backend)
     {
         int id = Ids.BackendId(farm, backend);
-        return Forwarder.InvokeAsync((engine, now) => FlushBackend(engine, id, now));
+        return SumAsync(Forwarder.InvokeAllAsync((engine, now) => FlushBackend(engine, id, now)));
+    }
+
+    /// <summary>The sum of the workers' results (connections flushed, deleted, counted).</summary>
+    public static async Task<int> SumAsync(Task<int[]> perWorker)
+    {
+        ArgumentNullException.ThrowIfNull(perWorker);
+        int n = 0;
+        foreach (int x in await perWorker.ConfigureAwait(false)) n += x;
+        return n;
     }
 
     /// <summary>Destroys the tracked connections of one farm; returns how many.</summary>
     public Task<int> FlushFarmAsync(string farm)
     {
         int id = Ids.FarmId(farm);
-        return Forwarder.InvokeAsync((engine, now) =>
+        return SumAsync(Forwarder.InvokeAllAsync((engine, now) =>
         {
             var table = engine.Table;
             int n = 0;
@@ -133,10 +143,11 @@ internal sealed partial class ControlPlane : IDisposable
                 }
             }
             return n;
-        });
+        }));
     }
 
-    /// <summary>The clients the engine learned for <paramref name="farm"/>'s persistence (nftlb's timed sessions).</summary>
+    /// <summary>The clients the engines learned for <paramref name="farm"/>'s persistence (nftlb's timed sessions): one table,
+    /// shared by the workers' engines (or worker 0's own), read on worker 0's thread under its lock.</summary>
     public Task<IReadOnlyList<LearnedSession>> LearnedSessionsAsync(FarmConfig farm)
     {
         ArgumentNullException.ThrowIfNull(farm);
@@ -147,7 +158,11 @@ internal sealed partial class ControlPlane : IDisposable
             var result = new List<LearnedSession>();
             if (fields == HashFields.None) return result;
             var entries = new List<PersistedClient>();
-            engine.Persistence.Collect(farmId, now, entries);
+            engine.WithSourceTables((persistence, _) =>
+            {
+                persistence.Collect(farmId, now, entries);
+                return true;
+            });
             var snapshot = engine.Snapshot;
             foreach (var e in entries)
             {
@@ -167,12 +182,15 @@ internal sealed partial class ControlPlane : IDisposable
         return Forwarder.InvokeAsync((engine, now) =>
         {
             if (fields == HashFields.None) return 0;
-            var entries = new List<PersistedClient>();
-            engine.Persistence.Collect(farmId, now, entries);
-            int n = 0;
-            foreach (var e in entries)
-                if (ClientKey(e.Client, fields) == client && engine.Persistence.Remove(farmId, e.Client, fields)) n++;
-            return n;
+            return engine.WithSourceTables((persistence, _) =>
+            {
+                var entries = new List<PersistedClient>();
+                persistence.Collect(farmId, now, entries);
+                int n = 0;
+                foreach (var e in entries)
+                    if (ClientKey(e.Client, fields) == client && persistence.Remove(farmId, e.Client, fields)) n++;
+                return n;
+            });
         });
     }
 
@@ -219,7 +237,7 @@ internal sealed partial class ControlPlane : IDisposable
         Validate(next);
         long generation = Generation + 1;
         var snapshot = EngineSnapshot.Build(next, Ids, Health?.Unhealthy, generation);
-        await Forwarder.InvokeAsync((engine, _) =>
+        await Forwarder.InvokeAllAsync((engine, _) =>
         {
             engine.Apply(snapshot);
             return true;

@@ -74,37 +74,44 @@ internal static class ViewEndpoints
         var ct = context.RequestAborted;
         context.Response.ContentType = "text/plain; charset=utf-8";
         var buffer = new ConnEntry[ListChunk];
-        int cursor = 0;
+        var forwarder = views.Control.Forwarder;
+        int workers = forwarder.WorkerCount;
+        var cursor = TableCursor.Start;
         var sb = new StringBuilder(ListChunk * 200);
-        while (true)
+        while (!cursor.IsDone(workers))
         {
-            int start = cursor;
-            var (n, now, next, done) = await views.Control.Forwarder.InvokeAsync((engine, now) =>
+            // One step reads one worker's table (the others return at once); worker i's engine is shard i.
+            var at = cursor;
+            var steps = await forwarder.InvokeAllAsync((engine, now) =>
             {
+                if (engine.ShardIndex != at.Worker) return default;
                 filter.Bind(engine.Snapshot);
-                int c = start;
+                int c = at.Index;
                 int k = engine.Table.CopyMatching(filter, now, ref c, buffer);
-                return (k, now, c, c >= engine.Table.HighWater);
+                return new ListStep(k, now, c, c >= engine.Table.HighWater);
             }).ConfigureAwait(false);
-            cursor = next;
+            var step = steps[at.Worker];
+            cursor = cursor.After(step.Next, step.TableDone);
             sb.Clear();
-            for (int i = 0; i < n; i++) sb.Append(ConntrackFormatter.Line(buffer[i], now)).Append('\n');
+            for (int i = 0; i < step.Copied; i++) sb.Append(ConntrackFormatter.Line(buffer[i], step.NowNs)).Append('\n');
             if (sb.Length > 0) await context.Response.WriteAsync(sb.ToString(), ct).ConfigureAwait(false);
-            if (done) break;
         }
     }
+
+    /// <summary>One step of a listing: entries copied, the engine's time, the table's cursor after it, whether it reached the end.</summary>
+    private readonly record struct ListStep(int Copied, long NowNs, int Next, bool TableDone);
 
     private static async Task<IResult> DeleteAsync(HttpContext context, ViewState views)
     {
         var filter = FilterFrom(context.Request.Query);
-        int deleted = await views.Control.Forwarder.InvokeAsync((engine, now) => engine.Table.RemoveMatching(filter.Bind(engine.Snapshot), now)).ConfigureAwait(false);
+        int deleted = await ControlPlane.SumAsync(views.Control.Forwarder.InvokeAllAsync((engine, now) => engine.Table.RemoveMatching(filter.Bind(engine.Snapshot), now))).ConfigureAwait(false);
         return ApiHost.JsonText(Inv($"{{\"response\": \"success\", \"deleted\": {deleted}}}\n"));
     }
 
     private static async Task<IResult> CountAsync(HttpContext context, ViewState views)
     {
         var filter = FilterFrom(context.Request.Query);
-        int n = await views.Control.Forwarder.InvokeAsync((engine, now) => engine.Table.CountMatching(filter.Bind(engine.Snapshot), now)).ConfigureAwait(false);
+        int n = await ControlPlane.SumAsync(views.Control.Forwarder.InvokeAllAsync((engine, now) => engine.Table.CountMatching(filter.Bind(engine.Snapshot), now))).ConfigureAwait(false);
         return Results.Text(Inv($"{n}\n"), "text/plain", Encoding.UTF8);
     }
 
@@ -243,14 +250,14 @@ internal static class ViewEndpoints
         public RateTracker Rates { get; } = new();
 
         /// <summary>
-        /// Hooks the hub into the table while someone listens, and unhooks it after the last one (the data path pays one null
-        /// check otherwise). Called after every subscribe and unsubscribe; each call reads the count when it runs on the
-        /// engine's thread, in order, so the last one sees the last count.
+        /// Hooks the hub into every worker's table while someone listens, and unhooks it after the last one (the data path
+        /// pays one null check otherwise). Called after every subscribe and unsubscribe; each call reads the count when it
+        /// runs on a worker's thread, in order, so the last one sees the last count. The workers publish to the hub at once.
         /// </summary>
         public async Task AttachHubAsync()
         {
             var hub = Hub;
-            await Control.Forwarder.InvokeAsync((engine, _) => engine.Table.Events = hub.HasSubscribers ? hub : null).ConfigureAwait(false);
+            await Control.Forwarder.InvokeAllAsync((engine, _) => engine.Table.Events = hub.HasSubscribers ? hub : null).ConfigureAwait(false);
         }
 
         public async Task<StatsSnapshot> CaptureAsync()
@@ -261,15 +268,31 @@ internal static class ViewEndpoints
             var f = Control.Forwarder;
             var queue = new QueueStats(Math.Max(0, f.QueueDepth), f.QueueCapacity, f.QueueDrops, f.OversizeFrames);
             var events = new EventStats(Hub.Subscribers, Hub.Delivered, Hub.Dropped);
-            var s = await f.InvokeAsync((engine, _) =>
-            {
-                var now = Time.GetUtcNow();
-                return StatsSnapshot.Capture(engine, now, (now - _started).TotalSeconds, queue, events, checkedBackends);
-            }).ConfigureAwait(false);
+            // Each worker copies its engine's figures on its thread; the load balancer's are their sum.
+            var parts = await f.InvokeAllAsync((engine, _) => EngineFigures.Of(engine)).ConfigureAwait(false);
+            var now = Time.GetUtcNow();
+            var s = StatsSnapshot.Capture(EngineFigures.Sum(parts), now, (now - _started).TotalSeconds, queue, events, checkedBackends);
             Rates.Add(s);
             return s;
         }
     }
+}
+
+/// <summary>
+/// Where a listing of the connection tables of several workers stands: the worker whose table is being read and the slot
+/// to read next in it (<see cref="Engine.Conntrack.ConnTable.CopyMatching"/>'s cursor). Worker by worker, each table from
+/// its first slot to its end.
+/// </summary>
+internal readonly record struct TableCursor(int Worker, int Index)
+{
+    public static TableCursor Start => default;
+
+    /// <summary>Every worker's table has been read.</summary>
+    public bool IsDone(int workers) => Worker >= workers;
+
+    /// <summary>The cursor after a step that left the table's cursor at <paramref name="next"/>; <paramref name="tableDone"/>:
+    /// it reached the end of the table, so the next step reads the next worker's from its start.</summary>
+    public TableCursor After(int next, bool tableDone) => tableDone ? new TableCursor(Worker + 1, 0) : new TableCursor(Worker, next);
 }
 
 /// <summary>Endpoint metadata: the API key is not asked for (<c>/metrics</c>).</summary>

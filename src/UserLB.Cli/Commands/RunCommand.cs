@@ -13,8 +13,8 @@ namespace UserLB.Cli.Commands;
 internal static partial class RunCommand
 {
     public const string Usage = """
-        usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--rings on|off] [--seed N] [--max-conns N]
-                          [--api ADDR:PORT|off] [--key KEY] [--status-file PATH]
+        usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--rings on|off] [--workers N] [--seed N]
+                          [--max-conns N] [--api ADDR:PORT|off] [--key KEY] [--status-file PATH]
                           [--state-file PATH]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
@@ -24,6 +24,8 @@ internal static partial class RunCommand
                        TAP devices, attached or created through /dev/net/tun; the kernel routes the VIPs into them)
           --rings      afpacket: memory-mapped PACKET_RX_RING/PACKET_TX_RING, one send() per batch (on, default), or
                        one recv()/send() system call per frame (off)
+          --workers N  forwarding threads, 1 to 64 (default 1): each owns the connections of its share of the clients'
+                       ports in its own table (an equal share of --max-conns); persistence and limits are shared by all
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
@@ -36,8 +38,9 @@ internal static partial class RunCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "rings", "seed", "max-conns", "status-file", "api", "key", "state-file"], []);
+        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
+        int workers = ParseWorkers(args);
         var config = ConfigLoader.Load(args.Require("config"));
         string engineKind = args.Get("engine") ?? "pcap";
         if (engineKind is not ("pcap" or "afpacket" or "tap")) throw new UsageException($"option --engine: \"{engineKind}\" is not pcap, afpacket or tap");
@@ -82,23 +85,34 @@ internal static partial class RunCommand
 
         var macs = new MacAddress[ports.Length];
         for (int i = 0; i < ports.Length; i++) macs[i] = ports[i].Mac;
-        using var forwarder = new LiveForwarder(ports, sink => new PacketEngine(new EngineOptions
+        var options = new EngineOptions
         {
             Seed = seed,
-            MaxConnections = maxConns ?? 262_144,
+            MaxConnections = (int)(((long)(maxConns ?? 262_144) + workers - 1) / workers), // each worker's table: an equal share
             PortMacs = macs,
             PortNames = names,
-        }, sink));
-        var engine = forwarder.Engine;
-        if (args.Get("status-file") is { } statusPath) forwarder.Periodic = (e, now) => StatusFile.Write(statusPath, e, now, forwarder.QueueDrops);
-        engine.OffloadDetected += reason => Log.Offload(log, reason.Name());
+            ShardCount = workers,
+            // One worker keeps its persistence and limits to itself, with no lock.
+            Shared = workers > 1 ? new SharedFlowState(seed: seed) : null,
+        };
+        using var forwarder = new LiveForwarder(ports, (sink, shard) => new PacketEngine(options with { ShardIndex = shard, Seed = seed + shard }, sink), workers);
+        if (args.Get("status-file") is { } statusPath)
+        {
+            var status = new StatusFile(statusPath, workers, () => forwarder.QueueDrops);
+            forwarder.Periodic = status.OnPeriodic;
+        }
+        forwarder.InvokeAllAsync((e, _) =>
+        {
+            e.OffloadDetected += reason => Log.Offload(log, reason.Name());
+            return true;
+        }).GetAwaiter().GetResult();
         var health = new HealthMonitor(new SocketHealthProbe(), TimeProvider.System, loggerFactory.CreateLogger("userlb.health"));
         using var control = new ControlPlane(forwarder, config, names, health, log);
         health.ConfigSource = () => control.Config;
         health.OnChange = control.OnHealthChangeAsync;
         control.StartAsync().GetAwaiter().GetResult();
         string? statePath = args.Get("state-file");
-        if (statePath is not null) RunState.Load(statePath, engine, forwarder.NowNs(), log);
+        if (statePath is not null) RunState.Load(statePath, forwarder, log);
 
         using var stop = new ManualResetEventSlim();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
@@ -143,10 +157,21 @@ internal static partial class RunCommand
             healthTask.Wait(TimeSpan.FromSeconds(5));
             forwarder.Stop();
         }
-        if (statePath is not null) RunState.Save(statePath, engine, forwarder.NowNs(), log);
-        var c = engine.Counters;
+        if (statePath is not null) RunState.Save(statePath, forwarder, log);
+        var c = new EngineCounters();
+        foreach (var part in forwarder.InvokeAllAsync((e, _) => e.Counters).GetAwaiter().GetResult()) c.Add(part);
         Log.Stopped(log, c.RxFrames, c.Forwarded, c.Consumed, c.Dropped, c.NewFlows, forwarder.QueueDrops);
         return 0;
+    }
+
+    /// <summary>--workers: 1 (default) to <see cref="LiveForwarder.MaxWorkers"/>.</summary>
+    internal static int ParseWorkers(Args args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (!args.TryGetInt("workers", out int? n)) return 1;
+        if (n is < 1 or > LiveForwarder.MaxWorkers)
+            throw new UsageException($"option --workers: {n} is not between 1 and {LiveForwarder.MaxWorkers} (forwarding threads; 1 = one thread, as without the option)");
+        return n.Value;
     }
 
     private static partial class Log

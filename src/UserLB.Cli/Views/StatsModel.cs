@@ -24,12 +24,18 @@ internal sealed record StatsSnapshot(
     /// <summary>Copies the counters of <paramref name="engine"/>; run on the thread that owns it.</summary>
     /// <param name="checkedBackends">"farm/backend" of the backends that have a health check.</param>
     public static StatsSnapshot Capture(PacketEngine engine, DateTimeOffset time, double uptimeSeconds, QueueStats queue, EventStats events,
+        IReadOnlySet<string> checkedBackends) =>
+        Capture(EngineFigures.Of(engine), time, uptimeSeconds, queue, events, checkedBackends);
+
+    /// <summary>The snapshot of one engine's figures, or of several engines' summed (<see cref="EngineFigures.Sum"/>).</summary>
+    /// <param name="checkedBackends">"farm/backend" of the backends that have a health check.</param>
+    public static StatsSnapshot Capture(EngineFigures figures, DateTimeOffset time, double uptimeSeconds, QueueStats queue, EventStats events,
         IReadOnlySet<string> checkedBackends)
     {
-        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(figures);
         ArgumentNullException.ThrowIfNull(checkedBackends);
-        var c = engine.Counters;
-        var snap = engine.Snapshot;
+        var c = figures.Counters;
+        var snap = figures.Snapshot;
         var farms = new List<FarmStats>(snap.Farms.Length);
         foreach (var f in snap.Farms)
         {
@@ -51,11 +57,10 @@ internal sealed record StatsSnapshot(
                 f.Config.Mode.ToString().ToLowerInvariant(), f.Scheduler.Name, f.Config.State.ToString().ToLowerInvariant(), f.Level,
                 fc.Active, fc.Connections, fc.Packets, fc.Bytes, fc.Drops, Reasons(c.FarmDrops, f.Id), backends));
         }
-        var table = engine.Table;
         return new StatsSnapshot(time, uptimeSeconds, snap.Generation,
             new EngineTotals(c.RxFrames, c.RxBytes, c.TxFrames, c.TxBytes, c.Forwarded, c.Consumed, c.Dropped, c.NewFlows,
-                c.NatPortRemaps, c.IcmpErrorsRelayed, engine.Neighbors.PendingFrames),
-            new TableStats(table.Count, table.Max, table.EarlyDrops),
+                c.NatPortRemaps, c.IcmpErrorsRelayed, figures.PendingNeighbor),
+            new TableStats(figures.Entries, figures.Max, figures.EarlyDrops),
             queue, events, Reasons(c.Drops, 0), farms);
     }
 
@@ -68,6 +73,42 @@ internal sealed record StatsSnapshot(
         for (int r = 1; r < n; r++)
             if (counts[start + r] > 0) list.Add(new DropCount(((DropReason)r).Name(), counts[start + r]));
         return list;
+    }
+}
+
+/// <summary>
+/// What the views need of one engine, copied on its worker's thread (<see cref="Of"/>); with several workers the copies
+/// are summed (<see cref="Sum"/>) into the figures of the one load balancer they make: counters, table entries and size
+/// (the fill is the sum of entries over the sum of sizes), frames waiting for a neighbour.
+/// </summary>
+internal sealed record EngineFigures(EngineCounters Counters, EngineSnapshot Snapshot, int Entries, int Max, long EarlyDrops, int PendingNeighbor)
+{
+    public static EngineFigures Of(PacketEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        var table = engine.Table;
+        return new EngineFigures(engine.Counters.Clone(), engine.Snapshot, table.Count, table.Max, table.EarlyDrops, engine.Neighbors.PendingFrames);
+    }
+
+    /// <summary>The sum of the workers' figures, with the first one's configuration snapshot (the same in every
+    /// worker but for a moment during a change). One part is returned as it is.</summary>
+    public static EngineFigures Sum(IReadOnlyList<EngineFigures> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentOutOfRangeException.ThrowIfZero(parts.Count);
+        if (parts.Count == 1) return parts[0];
+        var counters = new EngineCounters();
+        int entries = 0, max = 0, pending = 0;
+        long earlyDrops = 0;
+        foreach (var p in parts)
+        {
+            counters.Add(p.Counters);
+            entries += p.Entries;
+            max += p.Max;
+            earlyDrops += p.EarlyDrops;
+            pending += p.PendingNeighbor;
+        }
+        return new EngineFigures(counters, parts[0].Snapshot, entries, max, earlyDrops, pending);
     }
 }
 

@@ -7,8 +7,9 @@ public readonly record struct ConnEvent(ConnEventType Type, ConnEntry Entry, lon
 
 /// <summary>
 /// Fans the table's events (<see cref="ConnTable.Events"/>) out to subscribers, each with its own bounded buffer that the
-/// worker thread writes without blocking: a full buffer drops the event and counts it. Attach the hub to the table only
-/// while <see cref="HasSubscribers"/> (on the engine's thread), so that the data path pays one null check otherwise.
+/// worker threads write without blocking: a full buffer drops the event and counts it. One hub may be attached to the
+/// tables of several workers' engines, which publish at once. Attach the hub to a table only while
+/// <see cref="HasSubscribers"/> (on the engine's thread), so that the data path pays one null check otherwise.
 /// </summary>
 public sealed class ConntrackEventHub : IConntrackEvents
 {
@@ -41,7 +42,7 @@ public sealed class ConntrackEventHub : IConntrackEvents
         lock (_lock) Volatile.Write(ref _subscribers, Array.FindAll(_subscribers, x => !ReferenceEquals(x, s)));
     }
 
-    /// <summary>Called by the table on the engine's thread.</summary>
+    /// <summary>Called by a table on its engine's thread; engines of several workers may call at once.</summary>
     public void OnEvent(ConnEventType type, in ConnEntry entry, long nowNs)
     {
         var subs = Volatile.Read(ref _subscribers);
@@ -60,7 +61,7 @@ public sealed class ConntrackEventHub : IConntrackEvents
             _channel = Channel.CreateBounded<ConnEvent>(new BoundedChannelOptions(capacity)
             {
                 SingleReader = true,
-                SingleWriter = true,
+                SingleWriter = false, // the workers' engines publish at once
                 FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full: counted below
             });
         }

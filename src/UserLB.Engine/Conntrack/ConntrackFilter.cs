@@ -35,8 +35,9 @@ public sealed class ConntrackFilter
     ];
 
     private readonly List<(string Key, string Value)> _given = [];
-    private int _farmId = -1;
-    private bool _bound;
+    /// <summary>The names resolved by <see cref="Bind"/> (null before), replaced whole: engines of several workers may
+    /// bind one filter at once (to the same snapshot) while others match with it.</summary>
+    private Binding? _binding;
 
     public byte? Protocol { get; private set; }
     public IpPrefix? Src { get; private set; }
@@ -200,8 +201,9 @@ public sealed class ConntrackFilter
     public ConntrackFilter Bind(EngineSnapshot snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        _farmId = -1;
-        if (Farm is not null) _farmId = snapshot.FindFarmByName(Farm)?.Id ?? -2;
+        int farmId = -1;
+        int[] backendIds = [];
+        if (Farm is not null) farmId = snapshot.FindFarmByName(Farm)?.Id ?? -2;
         if (Backend is not null)
         {
             var ids = new List<int>();
@@ -211,19 +213,20 @@ public sealed class ConntrackFilter
                 foreach (var b in f.Backends)
                     if (b.Name == Backend) ids.Add(b.Id);
             }
-            _backendIds = [.. ids];
+            backendIds = [.. ids];
         }
-        _bound = true;
+        Volatile.Write(ref _binding, new Binding(farmId, backendIds));
         return this;
     }
 
-    private int[] _backendIds = [];
+    private sealed record Binding(int FarmId, int[] BackendIds);
 
     /// <summary>True when <paramref name="e"/> (a live entry) matches every given field.</summary>
     public bool Matches(in ConnEntry e)
     {
         if (IsEmpty) return true;
-        if ((Farm is not null || Backend is not null) && !_bound)
+        var binding = Volatile.Read(ref _binding);
+        if ((Farm is not null || Backend is not null) && binding is null)
             throw new InvalidOperationException("ConntrackFilter.Bind must run before Matches when a farm or backend is given");
         var o = e.Original;
         if (Protocol is byte p && o.Protocol != p) return false;
@@ -241,8 +244,8 @@ public sealed class ConntrackFilter
         if (Mark is uint m && (e.Mark & MarkMask) != m) return false;
         if ((e.Status & StatusSet) != StatusSet) return false;
         if (Unreplied && e.SeenReply) return false;
-        if (Farm is not null && e.FarmId != _farmId) return false;
-        if (Backend is not null && Array.IndexOf(_backendIds, e.BackendId) < 0) return false;
+        if (Farm is not null && e.FarmId != binding!.FarmId) return false;
+        if (Backend is not null && Array.IndexOf(binding!.BackendIds, e.BackendId) < 0) return false;
         return true;
     }
 

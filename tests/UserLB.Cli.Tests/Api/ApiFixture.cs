@@ -14,8 +14,9 @@ using UserLB.Packets;
 namespace UserLB.Cli.Tests.Api;
 
 /// <summary>
-/// A running control plane for API tests: a LiveForwarder over an in-memory port ("m0", both sides of every farm), the
-/// API host on 127.0.0.1 with a kernel-chosen port, and an HTTP client that sends the key.
+/// A running control plane for API tests: a LiveForwarder over an in-memory port ("m0", both sides of every farm) with
+/// one worker or several (engines sharing one <see cref="SharedFlowState"/>, as <c>userlb run --workers N</c> makes
+/// them), the API host on 127.0.0.1 with a kernel-chosen port, and an HTTP client that sends the key.
 /// </summary>
 internal sealed class ApiFixture : IAsyncDisposable
 {
@@ -43,10 +44,12 @@ internal sealed class ApiFixture : IAsyncDisposable
     /// <summary>Sends the right key.</summary>
     public HttpClient Http { get; }
 
-    public static async Task<ApiFixture> StartAsync(string configJson = TwoBackends, IHealthProbe? probe = null, TimeProvider? time = null)
+    public static async Task<ApiFixture> StartAsync(string configJson = TwoBackends, IHealthProbe? probe = null, TimeProvider? time = null, int workers = 1)
     {
         var port = new MemoryPort("m0");
-        var forwarder = new LiveForwarder([port], sink => new PacketEngine(new EngineOptions { Seed = 1, PortNames = ["m0"] }, sink), time);
+        var forwarder = workers == 1
+            ? new LiveForwarder([port], sink => new PacketEngine(new EngineOptions { Seed = 1, PortNames = ["m0"] }, sink), time)
+            : NewSharded(port, workers, time);
         var health = probe is null ? null : new HealthMonitor(probe, time ?? TimeProvider.System, NullLogger.Instance);
         var control = new ControlPlane(forwarder, ConfigParser.Parse(configJson), ["m0"], health, NullLogger.Instance);
         if (health is not null)
@@ -61,6 +64,12 @@ internal sealed class ApiFixture : IAsyncDisposable
         var http = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromSeconds(10) };
         http.DefaultRequestHeaders.Add("Key", Key);
         return new ApiFixture(port, forwarder, control, health, host, http);
+    }
+
+    private static LiveForwarder NewSharded(MemoryPort port, int workers, TimeProvider? time)
+    {
+        var options = new EngineOptions { Seed = 1, PortNames = ["m0"], ShardCount = workers, Shared = new SharedFlowState(seed: 1) };
+        return new LiveForwarder([port], (sink, shard) => new PacketEngine(options with { ShardIndex = shard, Seed = 1 + shard }, sink), workers, time);
     }
 
     public Task<HttpResponseMessage> PostAsync(string path, string body) =>

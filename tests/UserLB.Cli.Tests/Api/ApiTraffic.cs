@@ -20,9 +20,10 @@ internal static class ApiTraffic
         return eth.Bytes;
     }
 
-    /// <summary>The backend (as "farm/backend") of each tracked connection, by client port.</summary>
-    public static Task<Dictionary<int, string>> ConnectionsAsync(ApiFixture api) =>
-        api.Forwarder.InvokeAsync((engine, now) =>
+    /// <summary>The backend (as "farm/backend") of each tracked connection of every worker, by client port.</summary>
+    public static async Task<Dictionary<int, string>> ConnectionsAsync(ApiFixture api)
+    {
+        var parts = await api.Forwarder.InvokeAllAsync((engine, now) =>
         {
             var result = new Dictionary<int, string>();
             var snap = engine.Snapshot;
@@ -35,14 +36,22 @@ internal static class ApiTraffic
             }
             return result;
         });
+        var all = new Dictionary<int, string>();
+        foreach (var part in parts)
+            foreach (var (port, backend) in part) all.Add(port, backend);
+        return all;
+    }
 
-    /// <summary>Feeds frames and waits until the worker has processed them all.</summary>
+    /// <summary>Frames received by every worker's engine (ARP/NDP, copied to every worker, count once per worker).</summary>
+    public static async Task<long> ReceivedAsync(ApiFixture api) => (await api.Forwarder.InvokeAllAsync((e, _) => e.Counters.RxFrames)).Sum();
+
+    /// <summary>Feeds frames (no ARP/NDP) and waits until the workers have processed them all.</summary>
     public static async Task SendAsync(ApiFixture api, params byte[][] frames)
     {
-        long before = await api.Forwarder.InvokeAsync((e, _) => e.Counters.RxFrames);
+        long before = await ReceivedAsync(api);
         foreach (var f in frames) api.Port.Incoming.Add(f);
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (await api.Forwarder.InvokeAsync((e, _) => e.Counters.RxFrames) < before + frames.Length)
+        while (await ReceivedAsync(api) < before + frames.Length)
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException("the engine did not process the frames");
             await Task.Delay(5);

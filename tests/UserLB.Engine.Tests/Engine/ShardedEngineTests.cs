@@ -288,6 +288,50 @@ public class ShardedEngineTests
         }
     }
 
+    [Fact]
+    public void Process_OneEventHubOnEveryShardsTable_EveryEventOfEveryWorkerDelivered()
+    {
+        // The API attaches one hub to every worker's table: the workers publish at once.
+        const int perShard = 500;
+        var h = new ShardedHarness(Config(""), 2);
+        h.LearnBackends();
+        var hub = new UserLB.Engine.Conntrack.ConntrackEventHub();
+        using var sub = hub.Subscribe(capacity: 4 * perShard);
+        foreach (var e in h.Engines) e.Table.Events = hub;
+        OnWorkers(h, (engine, worker) =>
+        {
+            for (int i = 0; i < perShard; i++) engine.Process(Syn(Client, (ushort)(20000 + 2 * i + worker)), 0, S);
+        });
+        var ports = new HashSet<int>();
+        while (sub.Reader.TryRead(out var ev))
+        {
+            Assert.Equal(UserLB.Engine.Conntrack.ConnEventType.New, ev.Type);
+            Assert.True(ports.Add(ev.Entry.Original.SrcPort));
+        }
+        Assert.Equal(2 * perShard, ports.Count);
+        Assert.Equal(2 * perShard, hub.Delivered);
+        Assert.Equal(0, hub.Dropped);
+    }
+
+    [Fact]
+    public void CountMatching_OneFilterBoundByEveryWorkerAtOnce_EachCountsItsOwn()
+    {
+        // The API binds one filter (farm, backend names) on every worker's thread at once, then each counts its table.
+        var h = new ShardedHarness(Config(""), 2);
+        h.LearnBackends();
+        for (ushort port = 40000; port < 41000; port++) h.Forward(Syn(Client, port), S);
+        var filter = UserLB.Engine.Conntrack.ConntrackFilter.Parse([KeyValuePair.Create("farm", "app"), KeyValuePair.Create("backend", "bck0")]);
+        var expected = h.Engines.Select(e => e.Table.CountMatching(filter.Bind(e.Snapshot), S)).ToArray();
+        Assert.Equal(500, expected.Sum()); // rr over two backends
+        var wrong = new int[2];
+        OnWorkers(h, (engine, worker) =>
+        {
+            for (int i = 0; i < 2000; i++)
+                if (engine.Table.CountMatching(filter.Bind(engine.Snapshot), S) != expected[worker]) wrong[worker]++;
+        });
+        Assert.Equal([0, 0], wrong);
+    }
+
     /// <summary>Runs <paramref name="work"/> for every engine at once, each on its own thread (as the workers do).</summary>
     private static void OnWorkers(ShardedHarness h, Action<PacketEngine, int> work)
     {
