@@ -15,7 +15,7 @@ internal static partial class RunCommand
     public const string Usage = """
         usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--rings on|off] [--seed N] [--max-conns N]
                           [--api ADDR:PORT|off] [--key KEY] [--status-file PATH]
-                          [--state-file PATH]
+                          [--state-file PATH] [--dispatch inline|queue]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
@@ -24,6 +24,9 @@ internal static partial class RunCommand
                        TAP devices, attached or created through /dev/net/tun; the kernel routes the VIPs into them)
           --rings      afpacket: memory-mapped PACKET_RX_RING/PACKET_TX_RING, one send() per batch (on, default), or
                        one recv()/send() system call per frame (off)
+          --dispatch   inline (default with one worker): the receive threads run the engine themselves (run to
+                       completion, no thread hand-off per packet: lower latency); queue: receive threads hand frames to
+                       the worker(s) through bounded channels (full: counted drops); the only choice with --workers > 1
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
@@ -36,7 +39,7 @@ internal static partial class RunCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "rings", "seed", "max-conns", "status-file", "api", "key", "state-file"], []);
+        var args = new Args(argv, ["config", "engine", "rings", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         var config = ConfigLoader.Load(args.Require("config"));
         string engineKind = args.Get("engine") ?? "pcap";
@@ -44,6 +47,13 @@ internal static partial class RunCommand
         string ringsText = args.Get("rings") ?? "on";
         if (ringsText is not ("on" or "off")) throw new UsageException($"option --rings: \"{ringsText}\" is not on or off");
         if (args.Get("rings") is not null && engineKind != "afpacket") throw new UsageException("option --rings: only with --engine afpacket");
+        string dispatchText = args.Get("dispatch") ?? "inline";
+        var dispatch = dispatchText switch
+        {
+            "inline" => LiveDispatch.Inline,
+            "queue" => LiveDispatch.Queue,
+            _ => throw new UsageException($"option --dispatch: \"{dispatchText}\" is not inline or queue"),
+        };
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
         string apiText = args.Get("api") ?? ApiHost.DefaultListen;
@@ -82,13 +92,13 @@ internal static partial class RunCommand
 
         var macs = new MacAddress[ports.Length];
         for (int i = 0; i < ports.Length; i++) macs[i] = ports[i].Mac;
-        using var forwarder = new LiveForwarder(ports, sink => new PacketEngine(new EngineOptions
+        using var forwarder = new LiveForwarder(ports, (sink, shard) => new PacketEngine(new EngineOptions
         {
             Seed = seed,
             MaxConnections = maxConns ?? 262_144,
             PortMacs = macs,
             PortNames = names,
-        }, sink));
+        }, sink), 1, dispatch: dispatch);
         var engine = forwarder.Engine;
         if (args.Get("status-file") is { } statusPath) forwarder.Periodic = (e, now) => StatusFile.Write(statusPath, e, now, forwarder.QueueDrops);
         engine.OffloadDetected += reason => Log.Offload(log, reason.Name());
