@@ -8,6 +8,8 @@
 #   nft       the same farms as nftables in nftlb's style (`userlb rules --nft`: numgen/verdict maps, DNAT/SNAT by
 #             mark) loaded with nft — nftlb's ruleset; the nftlb daemon itself is not packaged here
 #   pcap, afpacket, tap   userlb run with that engine (tap: the routed TAP topology of run-lab.sh --engine tap)
+#   ENGINE-inline         the same with --dispatch inline (run to completion on the receive threads);
+#   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame)
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
 # -b 0, datagrams received per second at .10), new TCP connections per second (wrk -t1 -c32, Connection: close,
 # against nginx on both backends) and request latency p50/p99 (wrk -t1 -c1 --latency, keep-alive: one request in
@@ -109,10 +111,13 @@ path_up() {
         $USERLB rules --config "$WORK/farms.json" --nft > "$WORK/rules.nft"
         $LB nft -f "$WORK/rules.nft"
       fi ;;
-    pcap|afpacket|tap)
-      [ "$1" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
-      if [ "$1" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
-      $LB $USERLB run --config "$WORK/farms.json" --engine "$1" >"$WORK/userlb-$1.log" 2>&1 &
+    pcap*|afpacket*|tap*) # ENGINE, ENGINE-inline for --dispatch inline, afpacket[-inline]-norings for --rings off
+      local engine=${1%%-*} extra=()
+      [[ "$1" == *-inline* ]] && extra+=(--dispatch inline)
+      [[ "$1" == *-norings* ]] && extra+=(--rings off)
+      [ "$engine" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
+      if [ "$engine" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
+      $LB $USERLB run --config "$WORK/farms.json" --engine "$engine" "${extra[@]}" >"$WORK/userlb-$1.log" 2>&1 &
       USERLB_PID=$!
       for _ in $(seq 100); do grep -q "forwarding with" "$WORK/userlb-$1.log" 2>/dev/null && break; sleep 0.2; done
       grep -q "forwarding with" "$WORK/userlb-$1.log" || { echo "userlb ($1) did not start:"; cat "$WORK/userlb-$1.log"; return 1; } ;;
@@ -127,7 +132,7 @@ path_down() {
       $LB iptables -t mangle -F; $LB iptables -t nat -F; $LB nft flush ruleset 2>/dev/null || true
       ip -n ${P}lb addr del $VIP/24 dev lbc 2>/dev/null || true
       $LB conntrack -F >/dev/null 2>&1 || true ;;
-    pcap|afpacket|tap)
+    pcap*|afpacket*|tap*)
       kill "$USERLB_PID" 2>/dev/null; wait "$USERLB_PID" 2>/dev/null || true; USERLB_PID="" ;;
   esac
   $LB sysctl -qw net.ipv4.ip_forward=0
@@ -148,12 +153,12 @@ udp_rate() {
 }
 
 conns() {
-  $C timeout $((D + 10)) wrk -t1 -c32 -d"${D}s" -H "Connection: close" "http://$(web_target "$1"):8080/" 2>/dev/null \
+  { $C timeout $((D + 10)) wrk -t1 -c32 -d"${D}s" -H "Connection: close" "http://$(web_target "$1"):8080/" 2>/dev/null || true; } \
     | awk '/Requests\/sec/ {printf "%.2f\n", $2 / 1000; found=1} END {if (!found) print "-"}'
 }
 
 latency() { # prints "p50 p99" in microseconds
-  $C timeout $((D + 10)) wrk -t1 -c1 -d"${D}s" --latency "http://$(web_target "$1"):8080/" 2>/dev/null | awk '
+  { $C timeout $((D + 10)) wrk -t1 -c1 -d"${D}s" --latency "http://$(web_target "$1"):8080/" 2>/dev/null || true; } | awk '
     function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
     $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) }
     END { if (p50 == "") print "- -"; else printf "%.0f %.0f\n", p50, p99 }'
@@ -178,17 +183,21 @@ run_path() {
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 lab_up "$P" veth "$WORK"; start_servers
-for path in $PATHS; do [ "$path" = tap ] || run_path "$path"; done
-if [[ " $PATHS " == *" tap "* ]]; then
-  lab_up "$P" tap "$WORK"; start_servers
-  run_path tap
-fi
+for path in $PATHS; do [ "${path%%-*}" = tap ] || run_path "$path"; done
+for path in $PATHS; do # each TAP path in a fresh TAP lab (a second userlb on the same lab passed no traffic here once)
+  [ "${path%%-*}" = tap ] || continue
+  lab_down "$P"; lab_up "$P" tap "$WORK"; start_servers
+  run_path "$path"
+done
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg); each figure one run of ${D} s"
 python3 - "$RESULTS" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptables rules", "nft": "nftables, nftlb's ruleset",
-         "pcap": "userlb, pcap engine", "afpacket": "userlb, afpacket engine", "tap": "userlb, tap engine"}
+         "pcap": "userlb, pcap engine", "afpacket": "userlb, afpacket engine", "tap": "userlb, tap engine",
+         "pcap-inline": "userlb, pcap, inline dispatch", "afpacket-inline": "userlb, afpacket, inline dispatch",
+         "tap-inline": "userlb, tap, inline dispatch", "afpacket-norings": "userlb, afpacket, no rings",
+         "afpacket-inline-norings": "userlb, afpacket, inline, no rings"}
 kernel = next((r for r in rows if r[0] == "kernel"), None)
 cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us"]
 def cell(r, i):

@@ -15,7 +15,7 @@ internal static partial class RunCommand
     public const string Usage = """
         usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--rings on|off] [--workers N] [--seed N]
                           [--max-conns N] [--api ADDR:PORT|off] [--key KEY] [--status-file PATH]
-                          [--state-file PATH]
+                          [--state-file PATH] [--dispatch inline|queue]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
@@ -26,6 +26,9 @@ internal static partial class RunCommand
                        one recv()/send() system call per frame (off)
           --workers N  forwarding threads, 1 to 64 (default 1): each owns the connections of its share of the clients'
                        ports in its own table (an equal share of --max-conns); persistence and limits are shared by all
+          --dispatch   inline (default with one worker): the receive threads run the engine themselves (run to
+                       completion, no thread hand-off per packet: lower latency); queue: receive threads hand frames to
+                       the worker(s) through bounded channels (full: counted drops); the only choice with --workers > 1
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
@@ -38,7 +41,7 @@ internal static partial class RunCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file"], []);
+        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         int workers = ParseWorkers(args);
         var config = ConfigLoader.Load(args.Require("config"));
@@ -47,6 +50,7 @@ internal static partial class RunCommand
         string ringsText = args.Get("rings") ?? "on";
         if (ringsText is not ("on" or "off")) throw new UsageException($"option --rings: \"{ringsText}\" is not on or off");
         if (args.Get("rings") is not null && engineKind != "afpacket") throw new UsageException("option --rings: only with --engine afpacket");
+        var dispatch = ParseDispatch(args, workers);
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
         string apiText = args.Get("api") ?? ApiHost.DefaultListen;
@@ -95,7 +99,8 @@ internal static partial class RunCommand
             // One worker keeps its persistence and limits to itself, with no lock.
             Shared = workers > 1 ? new SharedFlowState(seed: seed) : null,
         };
-        using var forwarder = new LiveForwarder(ports, (sink, shard) => new PacketEngine(options with { ShardIndex = shard, Seed = seed + shard }, sink), workers);
+        using var forwarder = new LiveForwarder(ports, (sink, shard) => new PacketEngine(options with { ShardIndex = shard, Seed = seed + shard }, sink), workers,
+            dispatch: dispatch);
         if (args.Get("status-file") is { } statusPath)
         {
             var status = new StatusFile(statusPath, workers, () => forwarder.QueueDrops);
@@ -162,6 +167,22 @@ internal static partial class RunCommand
         foreach (var part in forwarder.InvokeAllAsync((e, _) => e.Counters).GetAwaiter().GetResult()) c.Add(part);
         Log.Stopped(log, c.RxFrames, c.Forwarded, c.Consumed, c.Dropped, c.NewFlows, forwarder.QueueDrops);
         return 0;
+    }
+
+    /// <summary>--dispatch: inline by default with one worker, queue (the only choice) with several.</summary>
+    internal static LiveDispatch ParseDispatch(Args args, int workers)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        string text = args.Get("dispatch") ?? (workers > 1 ? "queue" : "inline");
+        var dispatch = text switch
+        {
+            "inline" => LiveDispatch.Inline,
+            "queue" => LiveDispatch.Queue,
+            _ => throw new UsageException($"option --dispatch: \"{text}\" is not inline or queue"),
+        };
+        if (dispatch == LiveDispatch.Inline && workers > 1)
+            throw new UsageException($"option --dispatch: inline runs one engine on the receive threads; --workers {workers} needs queue");
+        return dispatch;
     }
 
     /// <summary>--workers: 1 (default) to <see cref="LiveForwarder.MaxWorkers"/>.</summary>
