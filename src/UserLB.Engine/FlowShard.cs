@@ -18,8 +18,12 @@ public static class FlowShard
     /// <summary>The frame goes to every worker (ARP, NDP).</summary>
     public const int All = -1;
 
-    /// <summary>The shard a port belongs to.</summary>
-    public static int OfPort(ushort port, int count) => count <= 1 ? 0 : port % count;
+    /// <summary>
+    /// The shard a port belongs to: a multiplicative (Fibonacci) hash of the port, not the port modulo the count —
+    /// Linux's connect() picks only even local ports (odd ones are left to bind()), so <c>port % 2</c> would send every
+    /// connection of a Linux client to worker 0.
+    /// </summary>
+    public static int OfPort(ushort port, int count) => count <= 1 ? 0 : (int)(((uint)port * 0x9E37_79B1u) >> 16) % count;
 
     public static int Of(ReadOnlySpan<byte> frame, EngineSnapshot snapshot, int count)
     {

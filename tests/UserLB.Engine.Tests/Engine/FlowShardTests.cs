@@ -34,7 +34,7 @@ public class FlowShardTests
                 ? Udp(ClientMac, "192.168.101.1", "192.168.101.250", port, 80)
                 : Tcp(ClientMac, "192.168.101.1", "192.168.101.250", port, 80, TcpFlags.Syn);
             int shard = FlowShard.Of(request, snap, shards);
-            Assert.Equal(port % shards, shard);
+            Assert.Equal(FlowShard.OfPort(port, shards), shard);
             var forwarded = h.Forward(request, S);
             string backend = Dst(forwarded), seenSource = Src(forwarded);
             ushort seenPort = udp ? Udp(forwarded).SourcePort : Tcp(forwarded).SourcePort;
@@ -97,5 +97,23 @@ public class FlowShardTests
         public void Send(ReadOnlySpan<byte> frame, int port)
         {
         }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(8)]
+    public void OfPort_LinuxConnectPortsAllEven_SpreadEvenlyOverShards(int shards)
+    {
+        // Linux's connect() takes even ports from 32768-60999 (ip_local_port_range), in runs; each shard must get its share.
+        var count = new int[shards];
+        int total = 0;
+        for (int port = 32768; port <= 60998; port += 2, total++) count[FlowShard.OfPort((ushort)port, shards)]++;
+        foreach (int c in count) Assert.InRange(c, total / shards * 0.95, total / shards * 1.05);
+        // And a short run of consecutive even ports (one client's burst) already uses every shard.
+        var seen = new HashSet<int>();
+        for (int port = 40000; port < 40000 + 2 * 4 * shards; port += 2) seen.Add(FlowShard.OfPort((ushort)port, shards));
+        Assert.Equal(shards, seen.Count);
     }
 }

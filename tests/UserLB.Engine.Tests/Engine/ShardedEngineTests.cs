@@ -124,6 +124,7 @@ public class ShardedEngineTests
         var shardsDropped = new HashSet<int>();
         for (int i = 0; i < shards; i++)
         {
+            port = PortOfShard(i, shards, port);
             Assert.Empty(h.Process(Syn(Client, port++), S, out int shard));
             shardsDropped.Add(shard);
         }

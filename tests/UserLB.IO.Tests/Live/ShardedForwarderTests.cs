@@ -132,8 +132,10 @@ public sealed class ShardedForwarderTests
         int total = 0;
         foreach (var (shard, ports, newFlows) in perWorker)
         {
-            Assert.All(ports, p => Assert.Equal(shard, p % workers));
-            Assert.Equal(24 / workers, ports.Count);
+            Assert.All(ports, p => Assert.Equal(shard, FlowShard.OfPort((ushort)p, workers)));
+            int expected = 0;
+            for (int p = 40000; p < 40024; p++) expected += FlowShard.OfPort((ushort)p, workers) == shard ? 1 : 0;
+            Assert.Equal(expected, ports.Count);
             Assert.Equal(ports.Count, newFlows);
             total += ports.Count;
         }
