@@ -120,7 +120,7 @@ public sealed class ShardedRunTests : IDisposable
     }
 
     [Fact]
-    public void RunState_ShardOf_OneWorkerAlwaysZero()
+    public void RunState_ShardOf_ClientAndSnatPortOfOneShard_ThatShardElseNone()
     {
         var s = new SavedConnection
         {
@@ -130,8 +130,18 @@ public sealed class ShardedRunTests : IDisposable
             Reply = new FlowTuple(IpAddr.Parse("192.168.1.10"), IpAddr.Parse("192.168.101.250"), 80, 1033, IpProtocols.Tcp),
         };
         Assert.Equal(0, RunState.ShardOf(s, 1));
-        Assert.Equal(1, RunState.ShardOf(s, 2)); // 40001 and 1033: both odd
-        Assert.Equal(-1, RunState.ShardOf(s, 3)); // 40001 % 3 = 2, 1033 % 3 = 1
+        // The client's port and the SNAT port: one shard, or none when they differ.
+        int same = 0, other = 0;
+        for (ushort snat = 1024; snat < 1100; snat++)
+        {
+            var t = s with { Reply = s.Reply with { DstPort = snat } };
+            int client = FlowShard.OfPort(40001, 3);
+            bool together = FlowShard.OfPort(snat, 3) == client;
+            Assert.Equal(together ? client : -1, RunState.ShardOf(t, 3));
+            if (together) same++; else other++;
+        }
+        Assert.True(same > 0 && other > 0);
+        Assert.Equal(FlowShard.OfPort(40001, 2), RunState.ShardOf(s with { Reply = s.Reply with { DstPort = 40001 } }, 2));
     }
 
     [Fact]

@@ -34,13 +34,12 @@ public class ShardedLabTests
         string status = Path.Combine(lab.Work, "status");
         var userlb = lab.StartUserlb(Farms(), $"--workers 2 --status-file {status}", engine: "afpacket");
 
-        // 12 connections from ports 50001-50012: 6 on each worker (port mod 2); rr alone would alternate backends.
+        // 12 connections from ports 50001-50012, on both workers (FlowShard.OfPort); rr alone would alternate backends.
         var sticky = Ports(lab, 80, 50001, 12, "request");
         Assert.True(sticky.Values.All(v => v.EndsWith(" saw " + LiveLab.Vip, StringComparison.Ordinal)), string.Join("\n", sticky) + "\n" + userlb.Log);
         Assert.Single(sticky.Values.Distinct());
 
-        // est-connlimit 3 per client over both workers: the 4th held connection (port 51004, worker 0; the first three
-        // on workers 1, 0, 1) is dropped.
+        // est-connlimit 3 per client over both workers: the 4th held connection is dropped.
         var held = Ports(lab, 81, 51001, 4, "hold");
         Assert.Equal(["ok", "ok", "ok"], [held[51001], held[51002], held[51003]]);
         Assert.StartsWith("error: ", held[51004], StringComparison.Ordinal);

@@ -40,6 +40,18 @@ public class ShardedEngineTests
         return p;
     }
 
+    /// <summary><paramref name="count"/> ports of <paramref name="shard"/>, from <paramref name="from"/> up.</summary>
+    private static ushort[] PortsOfShard(int shard, int shards, ushort from, int count)
+    {
+        var ports = new ushort[count];
+        for (int i = 0; i < count; i++)
+        {
+            ports[i] = PortOfShard(shard, shards, from);
+            from = (ushort)(ports[i] + 1);
+        }
+        return ports;
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
@@ -239,13 +251,13 @@ public class ShardedEngineTests
         for (int round = 0; round < 20; round++)
         {
             long t0 = (1 + round) * 1000 * S;
-            // Port 20000 + 2i + worker: of this worker's shard.
             OnWorkers(h, (engine, worker) =>
             {
+                var ports = PortsOfShard(worker, 2, 20000, perShard);
                 for (int i = 0; i < perShard; i++)
                 {
-                    engine.Process(Syn(Client, (ushort)(20000 + 2 * i + worker)), 0, t0 + i * 1000);
-                    if (i >= keep) engine.Process(Rst(Client, (ushort)(20000 + 2 * (i - keep) + worker)), 0, t0 + i * 1000);
+                    engine.Process(Syn(Client, ports[i]), 0, t0 + i * 1000);
+                    if (i >= keep) engine.Process(Rst(Client, ports[i - keep]), 0, t0 + i * 1000);
                 }
             });
             int open = h.Connections;
@@ -274,11 +286,12 @@ public class ShardedEngineTests
         for (int round = 0; round < 30; round++)
         {
             long t0 = (1 + round) * 1000 * S;
-            // Many clients, each once, at the worker's own port (20000 + worker: of its shard).
+            // Many clients, each once, from a port of the worker's shard.
             OnWorkers(h, (engine, worker) =>
             {
+                ushort port = PortOfShard(worker, 2, 20000);
                 for (int i = 0; i < perShard; i++)
-                    engine.Process(Tcp("02:00:00:00:02:01", "10.0.0." + (1 + i), Vip, (ushort)(20000 + worker), 443, TestFrames.Syn), 0, t0);
+                    engine.Process(Tcp("02:00:00:00:02:01", "10.0.0." + (1 + i), Vip, port, 443, TestFrames.Syn), 0, t0);
             });
             Assert.Equal(limit, h.Connections);
             Assert.Equal((round + 1) * (2 * perShard - limit), h.Drops(DropReason.ConnLimit));
@@ -301,7 +314,7 @@ public class ShardedEngineTests
         foreach (var e in h.Engines) e.Table.Events = hub;
         OnWorkers(h, (engine, worker) =>
         {
-            for (int i = 0; i < perShard; i++) engine.Process(Syn(Client, (ushort)(20000 + 2 * i + worker)), 0, S);
+            foreach (ushort port in PortsOfShard(worker, 2, 20000, perShard)) engine.Process(Syn(Client, port), 0, S);
         });
         var ports = new HashSet<int>();
         while (sub.Reader.TryRead(out var ev))
