@@ -9,7 +9,7 @@
 #             mark) loaded with nft — nftlb's ruleset; the nftlb daemon itself is not packaged here
 #   pcap, afpacket, tap   userlb run with that engine (tap: the routed TAP topology of run-lab.sh --engine tap)
 #   ENGINE-inline         the same with --dispatch inline (run to completion on the receive threads);
-#   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame)
+#   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame); ENGINE-w2: --workers 2
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
 # -b 0, datagrams received per second at .10), new TCP connections per second (wrk -t1 -c32, Connection: close,
 # against nginx on both backends) and request latency p50/p99 (wrk -t1 -c1 --latency, keep-alive: one request in
@@ -115,6 +115,7 @@ path_up() {
       local engine=${1%%-*} extra=()
       [[ "$1" == *-inline* ]] && extra+=(--dispatch inline)
       [[ "$1" == *-norings* ]] && extra+=(--rings off)
+      [[ "$1" == *-w2* ]] && extra+=(--workers 2)
       [ "$engine" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
       if [ "$engine" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
       $LB $USERLB run --config "$WORK/farms.json" --engine "$engine" "${extra[@]}" >"$WORK/userlb-$1.log" 2>&1 &
@@ -197,7 +198,8 @@ names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptable
          "pcap": "userlb, pcap engine", "afpacket": "userlb, afpacket engine", "tap": "userlb, tap engine",
          "pcap-inline": "userlb, pcap, inline dispatch", "afpacket-inline": "userlb, afpacket, inline dispatch",
          "tap-inline": "userlb, tap, inline dispatch", "afpacket-norings": "userlb, afpacket, no rings",
-         "afpacket-inline-norings": "userlb, afpacket, inline, no rings"}
+         "afpacket-inline-norings": "userlb, afpacket, inline, no rings",
+         "afpacket-w2": "userlb, afpacket, 2 workers (queue)", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
 kernel = next((r for r in rows if r[0] == "kernel"), None)
 cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us"]
 def cell(r, i):

@@ -148,7 +148,8 @@ internal static partial class RunCommand
                 Log.ApiListening(log, listening);
             }
             string interfaces = string.Join(", ", names);
-            Log.Started(log, engineKind, interfaces, config.Farms.Length);
+            string dispatchName = forwarder.Dispatch == LiveDispatch.Inline ? "inline" : "queue";
+            Log.Started(log, engineKind, interfaces, config.Farms.Length, forwarder.WorkerCount, dispatchName);
             stop.Wait();
         }
         finally
@@ -200,8 +201,8 @@ internal static partial class RunCommand
         [LoggerMessage(Level = LogLevel.Information, Message = "control API on {Address} (header Key required)")]
         public static partial void ApiListening(ILogger logger, string address);
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "forwarding with the {Engine} engine on {Interfaces}: {Farms} farm(s)")]
-        public static partial void Started(ILogger logger, string engine, string interfaces, int farms);
+        [LoggerMessage(Level = LogLevel.Information, Message = "forwarding with the {Engine} engine on {Interfaces}: {Farms} farm(s), {Workers} worker(s), {Dispatch} dispatch")]
+        public static partial void Started(ILogger logger, string engine, string interfaces, int farms, int workers, string dispatch);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "stopped: {Rx} frames received, {Forwarded} forwarded, {Answered} handled by the LB (ARP/NDP/echo), {Dropped} dropped; {Flows} connections; {QueueDrops} queue drops")]
         public static partial void Stopped(ILogger logger, long rx, long forwarded, long answered, long dropped, long flows, long queueDrops);
