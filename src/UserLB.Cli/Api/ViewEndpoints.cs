@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Primitives;
 using UserLB.Cli.Views;
 using UserLB.Engine.Conntrack;
+using UserLB.IO.Live;
 
 namespace UserLB.Cli.Api;
 
@@ -266,7 +267,7 @@ internal static class ViewEndpoints
             if (Control.Health is { } health)
                 foreach (var t in health.Targets) checkedBackends.Add(t.Key);
             var f = Control.Forwarder;
-            var queue = new QueueStats(Math.Max(0, f.QueueDepth), f.QueueCapacity, f.QueueDrops, f.OversizeFrames);
+            var queue = new QueueStats(Math.Max(0, f.QueueDepth), f.QueueCapacity, f.QueueDrops, f.OversizeFrames, f.WorkerCount, f.Dispatch == LiveDispatch.Inline ? "inline" : "queue");
             var events = new EventStats(Hub.Subscribers, Hub.Delivered, Hub.Dropped);
             // Each worker copies its engine's figures on its thread; the load balancer's are their sum.
             var parts = await f.InvokeAllAsync((engine, _) => EngineFigures.Of(engine)).ConfigureAwait(false);

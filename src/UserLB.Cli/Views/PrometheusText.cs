@@ -62,6 +62,8 @@ internal static class PrometheusText
         w.Sample("userlb_queue_capacity", "", s.Queue.Capacity);
         w.Counter("userlb_queue_drops_total", "Frames dropped because the receive queue was full.", s.Queue.Drops);
         w.Counter("userlb_oversize_frames_total", "Frames that filled the receive buffer (possibly truncated).", s.Queue.Oversize);
+        w.Family("userlb_workers", "gauge", "Forwarding workers (engines); dispatch=\"inline\" when the receive threads run the engine.");
+        w.Sample("userlb_workers", Labels(("dispatch", s.Queue.Dispatch)), s.Queue.Workers);
 
         w.Family("userlb_farm_up", "gauge", "1 when the farm's state is up.");
         foreach (var f in s.Farms) w.Sample("userlb_farm_up", Labels(("farm", f.Name)), f.State == "up" ? 1 : 0);

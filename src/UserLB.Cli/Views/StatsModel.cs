@@ -121,7 +121,8 @@ internal sealed record TableStats(int Entries, int Max, long EarlyDrops)
 }
 
 /// <summary>The receive queue between the capture threads and the engine's worker.</summary>
-internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Oversize);
+/// <summary>The forwarder's receive side: channel depth and capacity (0 with inline dispatch), drops, and how frames reach the engines.</summary>
+internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Oversize, int Workers = 1, string Dispatch = "queue");
 
 /// <summary>The conntrack event stream (<c>GET /conntrack/events</c>).</summary>
 internal sealed record EventStats(int Subscribers, long Delivered, long Dropped);

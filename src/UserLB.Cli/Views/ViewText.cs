@@ -21,7 +21,9 @@ internal static class ViewText
             sb.Append(Inv($"traffic  rx {rates.RxPps:N0} pps ({Bits(rates.RxBitsPerSecond)})  tx {rates.TxPps:N0} pps ({Bits(rates.TxBitsPerSecond)})  new {rates.ConnectionsPerSecond:N1} conn/s  drops {rates.DropsPerSecond:N0}/s\n"));
         sb.Append(Inv($"totals   rx {e.RxFrames:N0}  forwarded {e.Forwarded:N0}  answered {e.Answered:N0}  dropped {e.Dropped:N0}  connections {e.Connections:N0}\n"));
         sb.Append(Inv($"table    {s.Table.Entries:N0} / {s.Table.Max:N0} entries ({s.Table.Fill * 100:0.0}%)  early drops {s.Table.EarlyDrops:N0}\n"));
-        sb.Append(Inv($"queue    {s.Queue.Depth:N0} / {s.Queue.Capacity:N0}  drops {s.Queue.Drops:N0}\n"));
+        sb.Append(s.Queue.Dispatch == "inline"
+            ? Inv($"workers  {s.Queue.Workers}, inline dispatch (the receive threads run the engine: no queue)\n")
+            : Inv($"workers  {s.Queue.Workers}, queue {s.Queue.Depth:N0} / {s.Queue.Capacity:N0}  drops {s.Queue.Drops:N0}\n"));
         if (s.Drops.Count > 0) sb.Append("drops    ").Append(Reasons(s.Drops)).Append('\n');
         foreach (var f in s.Farms)
         {
@@ -55,7 +57,7 @@ internal static class ViewText
         sb.Append(Inv($"         connections {e.Connections}  nat port remaps {e.NatPortRemaps}  icmp errors relayed {e.IcmpErrorsRelayed}\n"));
         sb.Append("drops    ").Append(s.Drops.Count == 0 ? "none" : Reasons(s.Drops)).Append('\n');
         sb.Append(Inv($"table    {s.Table.Entries} / {s.Table.Max} entries  early drops {s.Table.EarlyDrops}\n"));
-        sb.Append(Inv($"queue    depth {s.Queue.Depth} / {s.Queue.Capacity}  drops {s.Queue.Drops}  oversize {s.Queue.Oversize}\n"));
+        sb.Append(Inv($"workers  {s.Queue.Workers}  dispatch {s.Queue.Dispatch}  queue depth {s.Queue.Depth} / {s.Queue.Capacity}  drops {s.Queue.Drops}  oversize {s.Queue.Oversize}\n"));
         sb.Append(Inv($"events   {s.Events.Subscribers} subscriber(s)  delivered {s.Events.Delivered}  dropped {s.Events.Dropped}\n"));
         var rows = new List<string[]> { StatsHeader };
         foreach (var f in s.Farms)

@@ -76,6 +76,9 @@ public sealed class ShardedViewsTests
         var metrics = await api.Http.GetStringAsync("/metrics");
         Assert.Contains("\nuserlb_conntrack_entries 20\n", metrics, StringComparison.Ordinal);
         Assert.Contains("\nuserlb_connections_total 20\n", metrics, StringComparison.Ordinal);
+        Assert.Equal(2, root.GetProperty("queue").GetProperty("workers").GetInt32());
+        Assert.Equal("queue", root.GetProperty("queue").GetProperty("dispatch").GetString());
+        Assert.Contains("\nuserlb_workers{dispatch=\"queue\"} 2\n", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

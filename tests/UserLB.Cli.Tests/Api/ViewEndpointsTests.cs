@@ -236,6 +236,8 @@ public sealed class ViewEndpointsTests
         Assert.Equal(1, drops["no_farm"]);
         Assert.Equal(1, drops["farm_down"]);
         Assert.Equal(8192, root.GetProperty("queue").GetProperty("capacity").GetInt32());
+        Assert.Equal(1, root.GetProperty("queue").GetProperty("workers").GetInt32());
+        Assert.Equal("queue", root.GetProperty("queue").GetProperty("dispatch").GetString());
     }
 
     [Fact]
