@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: one lab in network namespaces (lab/topo.sh), the same traffic through each path, one table.
 #   perf/lab-bench.sh [-d SECONDS] [--paths "direct kernel nft pcap afpacket tap"] [--prefix pf]
+#                     [--only "bulk udp conns latency"]   (a subset of the measurements)
 # Paths (client 192.168.101.1 → 192.168.101.250:8080 or :5201 → backends 192.168.1.10/.11, NAT mode):
 #   direct    no LB: the LB namespace's kernel routes the client straight to backend .10 (no NAT, no conntrack rules)
 #   kernel    the LB namespace's kernel with the reference iptables rules (`userlb rules --format save` of the same
@@ -17,12 +18,13 @@
 # as a ratio to the kernel's. Installs iperf3, wrk and nginx-light with apt-get when missing. Root only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"
+D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"; ONLY="bulk udp conns latency"
 while [ $# -gt 0 ]; do
   case "$1" in
     -d) D=$2; shift ;;
     --paths) PATHS=$2; shift ;;
     --prefix) P=$2; shift ;;
+    --only) ONLY=$2; shift ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "lab-bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -173,10 +175,11 @@ run_path() {
   if ! path_up "$path"; then echo -e "$path\t-\t-\t-\t-\t-" >> "$RESULTS"; path_down "$path"; return; fi
   # Warm-up: ARP, the JIT, the first connections.
   $C timeout 5 wrk -t1 -c2 -d1s "http://$(web_target "$path"):8080/" >/dev/null 2>&1 || true
-  b=$(bulk "$path"); echo "   bulk $b Gbit/s"
-  u=$(udp_rate "$path"); echo "   udp $u kpps (64-byte datagrams received)"
-  c=$(conns "$path"); echo "   new connections $c k/s"
-  l=$(latency "$path"); echo "   latency p50/p99 $l us"
+  b=-; u=-; c=-; l="- -"
+  if [[ " $ONLY " == *" bulk "* ]]; then b=$(bulk "$path"); echo "   bulk $b Gbit/s"; fi
+  if [[ " $ONLY " == *" udp "* ]]; then u=$(udp_rate "$path"); echo "   udp $u kpps (64-byte datagrams received)"; fi
+  if [[ " $ONLY " == *" conns "* ]]; then c=$(conns "$path"); echo "   new connections $c k/s"; fi
+  if [[ " $ONLY " == *" latency "* ]]; then l=$(latency "$path"); echo "   latency p50/p99 $l us"; fi
   echo -e "$path\t$b\t$u\t$c\t${l% *}\t${l#* }" >> "$RESULTS"
   if [ -n "$USERLB_PID" ]; then grep -E "offload|warn" "$WORK/userlb-$path.log" | head -2 | sed 's/^/   userlb: /' || true; fi
   path_down "$path"
