@@ -1,3 +1,5 @@
+using UserLB.Engine.Balancing;
+using UserLB.Engine.Config;
 using UserLB.Engine.Conntrack;
 using UserLB.Engine.Farms;
 
@@ -103,12 +105,33 @@ public sealed partial class PacketEngine
             ref var e = ref _table[index];
             var fc = farm.Config;
             if ((fc.NewRateLimit > 0 || fc.EstConnLimit > 0) && RestoreLimit(farm, e.Original.Src, nowNs)) e.Status |= ConnStatus.Limited;
+            if (fc.Persistence != HashFields.None) RestorePersistence(farm, backend, e.Original, nowNs);
             _shared?.TryAddBackend(backend.Id, 0); // released with the entry (OnRemoved), like a new flow's
             if ((uint)backend.Id < (uint)Counters.Backends.Length) Counters.Backends[backend.Id].Active++;
             if ((uint)farm.Id < (uint)Counters.Farms.Length) Counters.Farms[farm.Id].Active++;
             imported++;
         }
         return new ImportResult(imported, unknown, changed, clashing, full);
+    }
+
+    /// <summary>
+    /// A restored connection's client is persisted to its backend again (a fresh persist-ttl from now), so that the
+    /// client's next connections after a restart go where its open ones are. The state file holds connections, not the
+    /// persistence table: a client with no open connection left is scheduled anew, and fields the tuple does not carry
+    /// (srcmac, dstmac) cannot be rebuilt.
+    /// </summary>
+    private void RestorePersistence(FarmRuntime farm, BackendRuntime backend, in FlowTuple original, long nowNs)
+    {
+        var fields = farm.Config.Persistence;
+        if ((fields & (HashFields.SrcMac | HashFields.DstMac)) != 0) return;
+        var client = new SchedInput(original.Src, original.Dst, original.SrcPort, original.DstPort, default, default);
+        long expires = nowNs + farm.Config.PersistTtlSeconds * 1_000_000_000L;
+        if (_shared is null)
+        {
+            _persistence.Set(farm.Id, client, fields, backend.Id, nowNs, expires);
+            return;
+        }
+        lock (_shared.Gate) _persistence.Set(farm.Id, client, fields, backend.Id, nowNs, expires);
     }
 
     private bool RestoreLimit(FarmRuntime farm, Packets.IpAddr source, long nowNs)

@@ -206,6 +206,43 @@ public class RestartStateTests
         Assert.Single(after.Process(Tcp(c.Mac, c.Ip, "192.168.101.250", 40002, 443, Syn), T0 + 2 * S));
     }
 
+    [Fact]
+    public void Import_FarmWithPersistence_ClientsNextConnectionsGoToTheBackendOfTheirRestoredOnes()
+    {
+        // rr before the restart: A → bck0, B → bck1, C → bck0. A fresh rr after it would send the first new flow to bck0;
+        // B's must go to bck1, where its restored connection is, and A's and C's to bck0.
+        string config = Config(extra: ",\"persistence\":\"srcip\",\"persist-ttl\":\"60\"");
+        var before = new EngineHarness(config, new EngineOptions { Seed = 1 });
+        before.LearnBackends();
+        var seen = new Dictionary<string, string>();
+        foreach (var c in Clients) seen[c.Ip] = Connect(before, c, T0).Backend;
+        Assert.Equal(["192.168.1.10", "192.168.1.11", "192.168.1.10"], Clients.Select(c => seen[c.Ip]));
+        var after = Restarted(config, 5);
+        Assert.Equal(3, after.Engine.ImportConnections(before.Engine.ExportConnections(T0 + S), T0 + 2 * S).Imported);
+        var learned = new List<UserLB.Engine.Balancing.PersistedClient>();
+        after.Engine.WithSourceTables((persistence, _) => { persistence.Collect(0, T0 + 2 * S, learned); return 0; });
+        Assert.Equal(3, learned.Count);
+        foreach (var c in new[] { Clients[1], Clients[0], Clients[2] })
+        {
+            var syn = after.Forward(Tcp(c.Mac, c.Ip, "192.168.101.250", 41000, 443, Syn), T0 + 3 * S);
+            Assert.Equal(seen[c.Ip], Dst(syn));
+        }
+    }
+
+    [Fact]
+    public void Import_PersistenceByMac_NotRebuiltFromTheTuple()
+    {
+        string config = Config(extra: ",\"persistence\":\"srcmac\",\"persist-ttl\":\"60\"");
+        var before = new EngineHarness(config, new EngineOptions { Seed = 1 });
+        before.LearnBackends();
+        Connect(before, Clients[0], T0);
+        var after = Restarted(config, 5);
+        Assert.Equal(1, after.Engine.ImportConnections(before.Engine.ExportConnections(T0 + S), T0 + 2 * S).Imported);
+        var learned = new List<UserLB.Engine.Balancing.PersistedClient>();
+        after.Engine.WithSourceTables((persistence, _) => { persistence.Collect(0, T0 + 2 * S, learned); return 0; });
+        Assert.Empty(learned);
+    }
+
     /// <summary>
     /// A restart without the state file, as documented: tcp_loose picks the connection up mid-stream as a new entry, with
     /// the scheduler's choice and the client's own source port. A connection whose SNAT port had been remapped is
