@@ -9,7 +9,8 @@
 #   nft       the same farms as nftables in nftlb's style (`userlb rules --nft`: numgen/verdict maps, DNAT/SNAT by
 #             mark) loaded with nft — nftlb's ruleset; the nftlb daemon itself is not packaged here
 #   pcap, afpacket, tap   userlb run with that engine (tap: the routed TAP topology of run-lab.sh --engine tap)
-#   ENGINE-inline         the same with --dispatch inline (run to completion on the receive threads);
+#   ENGINE-queue          the same with --dispatch queue (receive threads → channel → worker; the default before
+#                         2026-12-02); ENGINE-inline: --dispatch inline (the default with one worker);
 #   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame); ENGINE-w2: --workers 2
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
 # -b 0, datagrams received per second at .10), new TCP connections per second (wrk -t1 -c32, Connection: close,
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --paths) PATHS=$2; shift ;;
     --prefix) P=$2; shift ;;
     --only) ONLY=$2; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "lab-bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -116,6 +117,7 @@ path_up() {
     pcap*|afpacket*|tap*) # ENGINE, ENGINE-inline for --dispatch inline, afpacket[-inline]-norings for --rings off
       local engine=${1%%-*} extra=()
       [[ "$1" == *-inline* ]] && extra+=(--dispatch inline)
+      [[ "$1" == *-queue* ]] && extra+=(--dispatch queue)
       [[ "$1" == *-norings* ]] && extra+=(--rings off)
       [[ "$1" == *-w2* ]] && extra+=(--workers 2)
       [ "$engine" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
@@ -199,6 +201,8 @@ import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptables rules", "nft": "nftables, nftlb's ruleset",
          "pcap": "userlb, pcap engine", "afpacket": "userlb, afpacket engine", "tap": "userlb, tap engine",
+         "pcap-queue": "userlb, pcap, queue dispatch", "afpacket-queue": "userlb, afpacket, queue dispatch",
+         "tap-queue": "userlb, tap, queue dispatch",
          "pcap-inline": "userlb, pcap, inline dispatch", "afpacket-inline": "userlb, afpacket, inline dispatch",
          "tap-inline": "userlb, tap, inline dispatch", "afpacket-norings": "userlb, afpacket, no rings",
          "afpacket-inline-norings": "userlb, afpacket, inline, no rings",
