@@ -104,6 +104,7 @@ internal static class PrometheusText
         foreach (var (f, b) in Backends(s))
             foreach (var d in b.DropReasons)
                 w.Sample("userlb_backend_drops_total", Labels(("farm", f.Name), ("backend", b.Name), ("reason", d.Reason)), d.Count);
+        Process(w);
         return w.ToString();
     }
 
@@ -135,6 +136,22 @@ internal static class PrometheusText
         }
         return sb.Append('}').ToString();
     }
+    /// <summary>
+    /// The process: the garbage collector's work (the per-packet path allocates nothing in steady state, so these should
+    /// stay flat under traffic; a GC pause holds the forwarding threads) and resident memory.
+    /// </summary>
+    private static void Process(Writer w)
+    {
+        w.Family("userlb_gc_collections_total", "counter", "Garbage collections of the process, by generation.");
+        for (int g = 0; g <= GC.MaxGeneration; g++)
+            w.Sample("userlb_gc_collections_total", Labels(("generation", g.ToString(CultureInfo.InvariantCulture))), GC.CollectionCount(g));
+        w.Family("userlb_gc_pause_seconds_total", "counter", "Time the process spent paused by the garbage collector.");
+        w.Sample("userlb_gc_pause_seconds_total", "", GC.GetTotalPauseDuration().TotalSeconds);
+        w.Counter("userlb_allocated_bytes_total", "Bytes allocated by the process (all threads).", GC.GetTotalAllocatedBytes());
+        w.Family("userlb_resident_memory_bytes", "gauge", "Resident set size of the process.");
+        w.Sample("userlb_resident_memory_bytes", "", Environment.WorkingSet);
+    }
+
 
     private sealed class Writer
     {

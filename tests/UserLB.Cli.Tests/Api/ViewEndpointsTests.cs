@@ -259,6 +259,9 @@ public sealed class ViewEndpointsTests
         Assert.Contains("userlb_backend_up{farm=\"old\",backend=\"bck0\"} 0", lines);
         Assert.Contains("# TYPE userlb_farm_connections_total counter", lines);
         Assert.Contains("# TYPE userlb_queue_depth gauge", lines);
+        Assert.Contains("# TYPE userlb_gc_collections_total counter", lines);
+        Assert.Contains(lines, l => l.StartsWith("userlb_gc_collections_total{generation=\"0\"} ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("userlb_allocated_bytes_total ", StringComparison.Ordinal) && long.Parse(l.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) > 0);
         // Every sample line is NAME{LABELS} VALUE with a family declared before it.
         var declared = new HashSet<string>();
         foreach (var l in lines.Where(l => l.Length > 0))
