@@ -11,7 +11,8 @@
 #   pcap, afpacket, tap   userlb run with that engine (tap: the routed TAP topology of run-lab.sh --engine tap)
 #   ENGINE-queue          the same with --dispatch queue (receive threads → channel → worker; the default before
 #                         2026-12-02); ENGINE-inline: --dispatch inline (the default with one worker);
-#   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame); ENGINE-w2: --workers 2
+#   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame); ENGINE-w2: --workers 2;
+#   ENGINE-nice / ENGINE-fifo   userlb under `nice -n -10` / `chrt -f 10` (scheduling experiments)
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
 # -b 0, datagrams received per second at .10), new TCP connections per second (wrk -t1 -c32, Connection: close,
 # against nginx on both backends) and request latency p50/p99 (wrk -t1 -c1 --latency, keep-alive: one request in
@@ -120,9 +121,12 @@ path_up() {
       [[ "$1" == *-queue* ]] && extra+=(--dispatch queue)
       [[ "$1" == *-norings* ]] && extra+=(--rings off)
       [[ "$1" == *-w2* ]] && extra+=(--workers 2)
+      local sched=()
+      [[ "$1" == *-nice* ]] && sched=(nice -n -10)
+      [[ "$1" == *-fifo* ]] && sched=(chrt -f 10)
       [ "$engine" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
       if [ "$engine" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
-      $LB $USERLB run --config "$WORK/farms.json" --engine "$engine" "${extra[@]}" >"$WORK/userlb-$1.log" 2>&1 &
+      $LB "${sched[@]}" $USERLB run --config "$WORK/farms.json" --engine "$engine" "${extra[@]}" >"$WORK/userlb-$1.log" 2>&1 &
       USERLB_PID=$!
       for _ in $(seq 100); do grep -q "forwarding with" "$WORK/userlb-$1.log" 2>/dev/null && break; sleep 0.2; done
       grep -q "forwarding with" "$WORK/userlb-$1.log" || { echo "userlb ($1) did not start:"; cat "$WORK/userlb-$1.log"; return 1; } ;;
@@ -206,7 +210,8 @@ names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptable
          "pcap-inline": "userlb, pcap, inline dispatch", "afpacket-inline": "userlb, afpacket, inline dispatch",
          "tap-inline": "userlb, tap, inline dispatch", "afpacket-norings": "userlb, afpacket, no rings",
          "afpacket-inline-norings": "userlb, afpacket, inline, no rings",
-         "afpacket-w2": "userlb, afpacket, 2 workers (queue)", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
+         "afpacket-w2": "userlb, afpacket, 2 workers (queue)", "afpacket-nice": "userlb, afpacket, nice -10",
+         "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
 kernel = next((r for r in rows if r[0] == "kernel"), None)
 cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us"]
 def cell(r, i):
