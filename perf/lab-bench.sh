@@ -12,7 +12,7 @@
 #   ENGINE-queue          the same with --dispatch queue (receive threads → channel → worker; the default before
 #                         2026-12-02); ENGINE-inline: --dispatch inline (the default with one worker);
 #   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame); ENGINE-w2: --workers 2;
-#   ENGINE-nice / ENGINE-fifo   userlb under `nice -n -10` / `chrt -f 10` (scheduling experiments)
+#   ENGINE-nice / -fifo / -pin0 userlb under `nice -n -10` / `chrt -f 10` / `taskset -c 0` (scheduling experiments)
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
 # -b 0, datagrams received per second at .10), new TCP connections per second (wrk -t1 -c32, Connection: close,
 # against nginx on both backends) and request latency p50/p99 (wrk -t1 -c1 --latency, keep-alive: one request in
@@ -124,6 +124,7 @@ path_up() {
       local sched=()
       [[ "$1" == *-nice* ]] && sched=(nice -n -10)
       [[ "$1" == *-fifo* ]] && sched=(chrt -f 10)
+      [[ "$1" == *-pin0* ]] && sched=(taskset -c 0)
       [ "$engine" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
       if [ "$engine" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
       $LB "${sched[@]}" $USERLB run --config "$WORK/farms.json" --engine "$engine" "${extra[@]}" >"$WORK/userlb-$1.log" 2>&1 &
@@ -211,7 +212,7 @@ names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptable
          "tap-inline": "userlb, tap, inline dispatch", "afpacket-norings": "userlb, afpacket, no rings",
          "afpacket-inline-norings": "userlb, afpacket, inline, no rings",
          "afpacket-w2": "userlb, afpacket, 2 workers (queue)", "afpacket-nice": "userlb, afpacket, nice -10",
-         "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
+         "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10", "afpacket-pin0": "userlb, afpacket, on CPU 0 only", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
 kernel = next((r for r in rows if r[0] == "kernel"), None)
 cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us"]
 def cell(r, i):

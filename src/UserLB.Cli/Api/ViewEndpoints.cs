@@ -261,13 +261,38 @@ internal static class ViewEndpoints
             await Control.Forwarder.InvokeAllAsync((engine, _) => engine.Table.Events = hub.HasSubscribers ? hub : null).ConfigureAwait(false);
         }
 
+        /// <summary>The ports' sampled receive delays merged (null when no port measures them).</summary>
+        private static RxDelayStats? RxDelayOf(LiveForwarder f)
+        {
+            var counts = new long[DelayHistogram.Bounded + 1];
+            long sumNs = 0;
+            bool any = false;
+            foreach (var p in f.Ports)
+            {
+                if (p.ReceiveDelay is not { } h) continue;
+                sumNs += h.AddTo(counts);
+                any = true;
+            }
+            if (!any) return null;
+            long samples = 0;
+            int top = 0;
+            for (int i = 0; i < counts.Length; i++)
+            {
+                samples += counts[i];
+                if (counts[i] > 0) top = i;
+            }
+            return new RxDelayStats(samples, DelayHistogram.Quantile(counts, 0.5), DelayHistogram.Quantile(counts, 0.99),
+                samples == 0 ? 0 : DelayHistogram.UpperBoundMicroseconds(top), sumNs / 1e9);
+        }
+
         public async Task<StatsSnapshot> CaptureAsync()
         {
             var checkedBackends = new HashSet<string>(StringComparer.Ordinal);
             if (Control.Health is { } health)
                 foreach (var t in health.Targets) checkedBackends.Add(t.Key);
             var f = Control.Forwarder;
-            var queue = new QueueStats(Math.Max(0, f.QueueDepth), f.QueueCapacity, f.QueueDrops, f.OversizeFrames, f.WorkerCount, f.Dispatch == LiveDispatch.Inline ? "inline" : "queue");
+            var queue = new QueueStats(Math.Max(0, f.QueueDepth), f.QueueCapacity, f.QueueDrops, f.OversizeFrames, f.WorkerCount,
+                f.Dispatch == LiveDispatch.Inline ? "inline" : "queue", RxDelayOf(f));
             var events = new EventStats(Hub.Subscribers, Hub.Delivered, Hub.Dropped);
             // Each worker copies its engine's figures on its thread; the load balancer's are their sum.
             var parts = await f.InvokeAllAsync((engine, _) => EngineFigures.Of(engine)).ConfigureAwait(false);

@@ -104,6 +104,14 @@ internal static class PrometheusText
         foreach (var (f, b) in Backends(s))
             foreach (var d in b.DropReasons)
                 w.Sample("userlb_backend_drops_total", Labels(("farm", f.Name), ("backend", b.Name), ("reason", d.Reason)), d.Count);
+        if (s.Queue.RxDelay is { } delay)
+        {
+            w.Family("userlb_rx_delay_seconds", "summary", "Sampled wait of received frames between the kernel's receive timestamp and userlb reading them (afpacket rings); quantiles are bucket upper bounds, since the start.");
+            w.Sample("userlb_rx_delay_seconds", Labels(("quantile", "0.5")), delay.P50Us / 1e6);
+            w.Sample("userlb_rx_delay_seconds", Labels(("quantile", "0.99")), delay.P99Us / 1e6);
+            w.Sample("userlb_rx_delay_seconds_sum", "", delay.SumSeconds);
+            w.Sample("userlb_rx_delay_seconds_count", "", delay.Samples);
+        }
         Process(w);
         return w.ToString();
     }

@@ -122,7 +122,14 @@ internal sealed record TableStats(int Entries, int Max, long EarlyDrops)
 
 /// <summary>The receive queue between the capture threads and the engine's worker.</summary>
 /// <summary>The forwarder's receive side: channel depth and capacity (0 with inline dispatch), drops, and how frames reach the engines.</summary>
-internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Oversize, int Workers = 1, string Dispatch = "queue");
+internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Oversize, int Workers = 1, string Dispatch = "queue",
+    RxDelayStats? RxDelay = null);
+
+/// <summary>
+/// Sampled wait of received frames between the kernel and userlb (afpacket with rings): quantiles as the upper bound of
+/// their power-of-two microsecond bucket, since the start.
+/// </summary>
+internal sealed record RxDelayStats(long Samples, double P50Us, double P99Us, double MaxBucketUs, double SumSeconds);
 
 /// <summary>The conntrack event stream (<c>GET /conntrack/events</c>).</summary>
 internal sealed record EventStats(int Subscribers, long Delivered, long Dropped);

@@ -58,6 +58,8 @@ internal static class ViewText
         sb.Append("drops    ").Append(s.Drops.Count == 0 ? "none" : Reasons(s.Drops)).Append('\n');
         sb.Append(Inv($"table    {s.Table.Entries} / {s.Table.Max} entries  early drops {s.Table.EarlyDrops}\n"));
         sb.Append(Inv($"workers  {s.Queue.Workers}  dispatch {s.Queue.Dispatch}  queue depth {s.Queue.Depth} / {s.Queue.Capacity}  drops {s.Queue.Drops}  oversize {s.Queue.Oversize}\n"));
+        if (s.Queue.RxDelay is { } d)
+            sb.Append(Inv($"rx delay kernel → userlb, {d.Samples} sampled frames: p50 ≤ {d.P50Us:0} µs  p99 ≤ {d.P99Us:0} µs  max ≤ {d.MaxBucketUs:0} µs\n"));
         sb.Append(Inv($"events   {s.Events.Subscribers} subscriber(s)  delivered {s.Events.Delivered}  dropped {s.Events.Dropped}\n"));
         var rows = new List<string[]> { StatsHeader };
         foreach (var f in s.Farms)

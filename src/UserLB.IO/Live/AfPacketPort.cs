@@ -34,7 +34,9 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     private const int MSG_DONTWAIT = 0x40;
 
     // struct tpacket2_hdr: tp_status u32 @0, tp_len u32 @4, tp_snaplen u32 @8, tp_mac u16 @12, tp_net u16 @14, ...; 32 bytes.
-    private const int HdrStatus = 0, HdrLen = 4, HdrSnaplen = 8, HdrMac = 12;
+    private const int HdrStatus = 0, HdrLen = 4, HdrSnaplen = 8, HdrMac = 12, HdrSec = 16, HdrNsec = 20;
+    private const int SO_TIMESTAMP = 29;
+    private const int DelaySampleMask = 15; // one frame in 16 is timed
     private const int TxDataOffset = 32; // TPACKET2_HDRLEN - sizeof(struct sockaddr_ll): where the kernel reads a TX frame
     private const uint TP_STATUS_KERNEL = 0, TP_STATUS_USER = 1, TP_STATUS_AVAILABLE = 0, TP_STATUS_SEND_REQUEST = 1, TP_STATUS_WRONG_FORMAT = 4;
     // (TX slots the kernel rejected stay TP_STATUS_WRONG_FORMAT: reused like available ones.)
@@ -50,7 +52,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     private readonly byte* _ring;
     private readonly nuint _ringBytes;
     private readonly byte* _tx;
-    private int _rxNext, _txNext, _txPending;
+    private int _rxNext, _txNext, _txPending, _delaySample;
     private long _txDrops;
     private volatile bool _closed;
 
@@ -79,6 +81,8 @@ public sealed unsafe partial class AfPacketPort : IPortIo
             if (map == (void*)-1) Fail("mmap of the rings");
             _ring = (byte*)map;
             _tx = _ring + (nint)RxFrames * FrameSize;
+            // Precise receive timestamps in the ring slots (else the kernel falls back to a coarse clock).
+            if (setsockopt(_fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(int)) == 0) ReceiveDelay = new DelayHistogram();
         }
         var sll = new SockaddrLl { Family = AF_PACKET, Protocol = Htons(ETH_P_ALL), IfIndex = ifindex };
         if (bind(_fd, &sll, sizeof(SockaddrLl)) != 0) Fail("bind");
@@ -124,6 +128,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
             if (_closed) return -1;
             if (ready <= 0 || (Volatile.Read(ref *(uint*)(frame + HdrStatus)) & TP_STATUS_USER) == 0) return 0;
         }
+        if (ReceiveDelay is { } delay && (++_delaySample & DelaySampleMask) == 0) SampleDelay(frame, delay);
         int snap = (int)*(uint*)(frame + HdrSnaplen);
         int mac = *(ushort*)(frame + HdrMac);
         int n = Math.Min(snap, buffer.Length);
@@ -132,6 +137,17 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         Volatile.Write(ref *(uint*)(frame + HdrStatus), TP_STATUS_KERNEL);
         _rxNext = _rxNext + 1 == RxFrames ? 0 : _rxNext + 1;
         return n; // a GRO super-frame arrives cut to the slot, as the plain socket cuts it to the buffer
+    }
+
+    /// <summary>Sampled wait between the kernel's receive timestamp (CLOCK_REALTIME) and now.</summary>
+    public DelayHistogram? ReceiveDelay { get; }
+
+    private static void SampleDelay(byte* frame, DelayHistogram delay)
+    {
+        long kernelNs = *(uint*)(frame + HdrSec) * 1_000_000_000L + *(uint*)(frame + HdrNsec);
+        if (kernelNs == 0) return;
+        long nowNs = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+        delay.Record(nowNs - kernelNs);
     }
 
     private int ReceivePlain(Span<byte> buffer)

@@ -20,6 +20,9 @@ public interface IPortIo : IDisposable
 
     /// <summary>Whether another received frame is already waiting (so a batch goes on); false when unknown.</summary>
     bool Pending => false;
+
+    /// <summary>Sampled wait of received frames between the kernel and userlb (AF_PACKET rings); null when unknown.</summary>
+    DelayHistogram? ReceiveDelay => null;
 }
 
 public static class Interfaces

@@ -112,6 +112,9 @@ public sealed class LiveForwarder : IDisposable
 
     public LiveDispatch Dispatch { get; }
 
+    /// <summary>The interfaces the forwarder owns, in port order.</summary>
+    public IReadOnlyList<IPortIo> Ports => _ports;
+
     /// <summary>Called about once a second on each worker's thread with its engine, e.g. to collect a status file's figures.</summary>
     public Action<PacketEngine, long>? Periodic { get; set; }
     public long QueueDrops => Interlocked.Read(ref _queueDrops);
