@@ -188,7 +188,12 @@ run_path() {
   if [[ " $ONLY " == *" conns "* ]]; then c=$(conns "$path"); echo "   new connections $c k/s"; fi
   if [[ " $ONLY " == *" latency "* ]]; then l=$(latency "$path"); echo "   latency p50/p99 $l us"; fi
   echo -e "$path\t$b\t$u\t$c\t${l% *}\t${l#* }" >> "$RESULTS"
-  if [ -n "$USERLB_PID" ]; then grep -E "offload|warn" "$WORK/userlb-$path.log" | head -2 | sed 's/^/   userlb: /' || true; fi
+  if [ -n "$USERLB_PID" ]; then
+    grep -E "offload|warn" "$WORK/userlb-$path.log" | head -2 | sed 's/^/   userlb: /' || true
+    # The process's GC work and (afpacket) the sampled kernel → userlb receive delay, from /metrics.
+    $LB curl -s --max-time 5 http://127.0.0.1:5555/metrics 2>/dev/null \
+      | grep -E '^userlb_(gc_collections_total|gc_pause_seconds_total|rx_delay_seconds\{)' | sed 's/^userlb_/   userlb: /' || true
+  fi
   path_down "$path"
 }
 
