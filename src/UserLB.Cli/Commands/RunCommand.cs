@@ -44,7 +44,7 @@ internal static partial class RunCommand
         var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         int workers = ParseWorkers(args);
-        var config = ConfigLoader.Load(args.Require("config"));
+        string configPath = args.Require("config");
         string engineKind = args.Get("engine") ?? "pcap";
         if (engineKind is not ("pcap" or "afpacket" or "tap")) throw new UsageException($"option --engine: \"{engineKind}\" is not pcap, afpacket or tap");
         string ringsText = args.Get("rings") ?? "on";
@@ -57,6 +57,7 @@ internal static partial class RunCommand
         var apiListen = apiText == "off" ? null : ApiHost.ParseListen(apiText);
         string? key = args.Get("key") ?? Environment.GetEnvironmentVariable("USERLB_KEY");
         if (key is { Length: 0 }) throw new UsageException("option --key: the key cannot be empty");
+        var config = ConfigLoader.Load(configPath); // after the options: a bad option is reported before any file is read
 
         var names = new List<string>();
         foreach (var f in config.Farms)
