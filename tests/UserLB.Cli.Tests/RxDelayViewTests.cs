@@ -24,6 +24,8 @@ public class RxDelayViewTests
         Assert.Contains("userlb_rx_delay_seconds_count 4360", lines);
         Assert.Contains(ViewText.Stats(Stats(new RxDelayStats(4360, 64, 512, 4096, 0.3178))).Split('\n'),
             l => l == "rx delay kernel → userlb, 4360 sampled frames: p50 ≤ 64 µs  p99 ≤ 512 µs  max ≤ 4096 µs");
+        Assert.Contains(ViewText.Status(Stats(new RxDelayStats(4360, 64, 512, 4096, 0.3178)), null).Split('\n'),
+            l => l == "rx delay p50 ≤ 64 µs  p99 ≤ 512 µs (kernel → userlb, sampled)");
     }
 
     [Fact]
@@ -31,6 +33,7 @@ public class RxDelayViewTests
     {
         Assert.DoesNotContain("userlb_rx_delay_seconds", PrometheusText.Format(Stats(null)), StringComparison.Ordinal);
         Assert.DoesNotContain("rx delay", ViewText.Stats(Stats(null)), StringComparison.Ordinal);
+        Assert.DoesNotContain("rx delay", ViewText.Status(Stats(null), null), StringComparison.Ordinal);
     }
 
     private sealed class NullSink : IFrameSink

@@ -24,6 +24,8 @@ internal static class ViewText
         sb.Append(s.Queue.Dispatch == "inline"
             ? Inv($"workers  {s.Queue.Workers}, inline dispatch (the receive threads run the engine: no queue)\n")
             : Inv($"workers  {s.Queue.Workers}, queue {s.Queue.Depth:N0} / {s.Queue.Capacity:N0}  drops {s.Queue.Drops:N0}\n"));
+        if (s.Queue.RxDelay is { Samples: > 0 } delay)
+            sb.Append(Inv($"rx delay p50 ≤ {delay.P50Us:0} µs  p99 ≤ {delay.P99Us:0} µs (kernel → userlb, sampled)\n"));
         if (s.Drops.Count > 0) sb.Append("drops    ").Append(Reasons(s.Drops)).Append('\n');
         foreach (var f in s.Farms)
         {
