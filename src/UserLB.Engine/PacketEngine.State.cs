@@ -126,20 +126,18 @@ public sealed partial class PacketEngine
         if ((fields & (HashFields.SrcMac | HashFields.DstMac)) != 0) return;
         var client = new SchedInput(original.Src, original.Dst, original.SrcPort, original.DstPort, default, default);
         long expires = nowNs + farm.Config.PersistTtlSeconds * 1_000_000_000L;
-        if (_shared is null)
+        WithSourceTables((persistence, _) =>
         {
-            _persistence.Set(farm.Id, client, fields, backend.Id, nowNs, expires);
-            return;
-        }
-        lock (_shared.Gate) _persistence.Set(farm.Id, client, fields, backend.Id, nowNs, expires);
+            persistence.Set(farm.Id, client, fields, backend.Id, nowNs, expires);
+            return 0;
+        });
     }
 
     private bool RestoreLimit(FarmRuntime farm, Packets.IpAddr source, long nowNs)
     {
         var fc = farm.Config;
         long ttl = fc.LimitsTtlSeconds * 1_000_000_000L;
-        if (_shared is null) return _limiter.Restore(farm.Id, source, fc.NewRateLimit, fc.NewRateLimitBurst, ttl, nowNs);
-        lock (_shared.Gate) return _limiter.Restore(farm.Id, source, fc.NewRateLimit, fc.NewRateLimitBurst, ttl, nowNs);
+        return WithSourceTables((_, limiter) => limiter.Restore(farm.Id, source, fc.NewRateLimit, fc.NewRateLimitBurst, ttl, nowNs));
     }
 
     /// <summary>The saved translation still describes this farm and backend: same VIP and protocol, NAT mode, backend address and port.</summary>

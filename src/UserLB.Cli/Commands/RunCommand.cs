@@ -149,7 +149,7 @@ internal static partial class RunCommand
                 Log.ApiListening(log, listening);
             }
             string interfaces = string.Join(", ", names);
-            string dispatchName = forwarder.Dispatch == LiveDispatch.Inline ? "inline" : "queue";
+            string dispatchName = forwarder.Dispatch.Name();
             Log.Started(log, engineKind, interfaces, config.Farms.Length, forwarder.WorkerCount, dispatchName);
             stop.Wait();
         }

@@ -18,12 +18,9 @@ internal static class PrometheusText
         ArgumentNullException.ThrowIfNull(s);
         var w = new Writer();
         var e = s.Engine;
-        w.Family("userlb_up", "gauge", "1 while the instance answers.");
-        w.Sample("userlb_up", "", 1);
-        w.Family("userlb_uptime_seconds", "gauge", "Seconds since the API started.");
-        w.Sample("userlb_uptime_seconds", "", s.UptimeSeconds);
-        w.Family("userlb_config_generation", "gauge", "Generation of the configuration in the engine (+1 per change).");
-        w.Sample("userlb_config_generation", "", s.Generation);
+        w.Gauge("userlb_up", "1 while the instance answers.", 1);
+        w.Gauge("userlb_uptime_seconds", "Seconds since the API started.", s.UptimeSeconds);
+        w.Gauge("userlb_config_generation", "Generation of the configuration in the engine (+1 per change).", s.Generation);
         w.Counter("userlb_rx_frames_total", "Frames received by the engine.", e.RxFrames);
         w.Counter("userlb_rx_bytes_total", "Bytes received by the engine.", e.RxBytes);
         w.Counter("userlb_tx_frames_total", "Frames sent by the engine (forwarded and its own ARP/NDP/ICMP).", e.TxFrames);
@@ -33,8 +30,7 @@ internal static class PrometheusText
         w.Counter("userlb_connections_total", "Connections created (conntrack NEW).", e.Connections);
         w.Counter("userlb_nat_port_remaps_total", "SNAT source ports changed to avoid a clash (get_unique_tuple).", e.NatPortRemaps);
         w.Counter("userlb_icmp_errors_relayed_total", "ICMP errors about tracked connections relayed.", e.IcmpErrorsRelayed);
-        w.Family("userlb_neighbor_pending_frames", "gauge", "Frames waiting for a neighbour to answer ARP/NDP.");
-        w.Sample("userlb_neighbor_pending_frames", "", e.PendingNeighbor);
+        w.Gauge("userlb_neighbor_pending_frames", "Frames waiting for a neighbour to answer ARP/NDP.", e.PendingNeighbor);
 
         w.Family("userlb_drops_total", "counter", "Received frames dropped, by reason.");
         for (int r = 1; r < (int)DropReason.Count; r++)
@@ -46,20 +42,15 @@ internal static class PrometheusText
             w.Sample("userlb_drops_total", Labels(("reason", name)), n);
         }
 
-        w.Family("userlb_conntrack_entries", "gauge", "Entries in the connection table.");
-        w.Sample("userlb_conntrack_entries", "", s.Table.Entries);
-        w.Family("userlb_conntrack_max", "gauge", "Size of the connection table (nf_conntrack_max).");
-        w.Sample("userlb_conntrack_max", "", s.Table.Max);
+        w.Gauge("userlb_conntrack_entries", "Entries in the connection table.", s.Table.Entries);
+        w.Gauge("userlb_conntrack_max", "Size of the connection table (nf_conntrack_max).", s.Table.Max);
         w.Counter("userlb_conntrack_early_drops_total", "Unassured entries evicted to make room (early_drop).", s.Table.EarlyDrops);
-        w.Family("userlb_conntrack_event_subscribers", "gauge", "Clients following the conntrack event stream.");
-        w.Sample("userlb_conntrack_event_subscribers", "", s.Events.Subscribers);
+        w.Gauge("userlb_conntrack_event_subscribers", "Clients following the conntrack event stream.", s.Events.Subscribers);
         w.Counter("userlb_conntrack_events_total", "Conntrack events handed to subscribers.", s.Events.Delivered);
         w.Counter("userlb_conntrack_events_dropped_total", "Conntrack events lost to a subscriber's full buffer.", s.Events.Dropped);
 
-        w.Family("userlb_queue_depth", "gauge", "Frames waiting in the receive queue for the engine's worker.");
-        w.Sample("userlb_queue_depth", "", s.Queue.Depth);
-        w.Family("userlb_queue_capacity", "gauge", "Capacity of the receive queue.");
-        w.Sample("userlb_queue_capacity", "", s.Queue.Capacity);
+        w.Gauge("userlb_queue_depth", "Frames waiting in the receive queue for the engine's worker.", s.Queue.Depth);
+        w.Gauge("userlb_queue_capacity", "Capacity of the receive queue.", s.Queue.Capacity);
         w.Counter("userlb_queue_drops_total", "Frames dropped because the receive queue was full.", s.Queue.Drops);
         w.Counter("userlb_oversize_frames_total", "Frames that filled the receive buffer (possibly truncated).", s.Queue.Oversize);
         w.Family("userlb_workers", "gauge", "Forwarding workers (engines); dispatch=\"inline\" when the receive threads run the engine.");
@@ -156,8 +147,7 @@ internal static class PrometheusText
         w.Family("userlb_gc_pause_seconds_total", "counter", "Time the process spent paused by the garbage collector.");
         w.Sample("userlb_gc_pause_seconds_total", "", GC.GetTotalPauseDuration().TotalSeconds);
         w.Counter("userlb_allocated_bytes_total", "Bytes allocated by the process (all threads).", GC.GetTotalAllocatedBytes());
-        w.Family("userlb_resident_memory_bytes", "gauge", "Resident set size of the process.");
-        w.Sample("userlb_resident_memory_bytes", "", Environment.WorkingSet);
+        w.Gauge("userlb_resident_memory_bytes", "Resident set size of the process.", Environment.WorkingSet);
     }
 
 
@@ -171,6 +161,18 @@ internal static class PrometheusText
         public void Counter(string name, string help, long value)
         {
             Family(name, "counter", help);
+            Sample(name, "", value);
+        }
+
+        public void Gauge(string name, string help, long value)
+        {
+            Family(name, "gauge", help);
+            Sample(name, "", value);
+        }
+
+        public void Gauge(string name, string help, double value)
+        {
+            Family(name, "gauge", help);
             Sample(name, "", value);
         }
 

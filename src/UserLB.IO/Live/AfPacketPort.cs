@@ -114,19 +114,22 @@ public sealed unsafe partial class AfPacketPort : IPortIo
 
     /// <summary>The next RX ring slot already holds a frame (rings only).</summary>
     public bool Pending => _ring != null && !_closed
-        && (Volatile.Read(ref *(uint*)(_ring + (nint)_rxNext * FrameSize + HdrStatus)) & TP_STATUS_USER) != 0;
+        && HoldsFrame(_ring + (nint)_rxNext * FrameSize);
+
+    /// <summary>The RX ring slot at <paramref name="frame"/> holds a frame the kernel handed over.</summary>
+    private static bool HoldsFrame(byte* frame) => (Volatile.Read(ref *(uint*)(frame + HdrStatus)) & TP_STATUS_USER) != 0;
 
     public int Receive(Span<byte> buffer)
     {
         if (_closed) return -1;
         if (_ring == null) return ReceivePlain(buffer);
         byte* frame = _ring + (nint)_rxNext * FrameSize;
-        if ((Volatile.Read(ref *(uint*)(frame + HdrStatus)) & TP_STATUS_USER) == 0)
+        if (!HoldsFrame(frame))
         {
             var pfd = new PollFd { Fd = _fd, Events = POLLIN };
             int ready = poll(&pfd, 1, 5);
             if (_closed) return -1;
-            if (ready <= 0 || (Volatile.Read(ref *(uint*)(frame + HdrStatus)) & TP_STATUS_USER) == 0) return 0;
+            if (ready <= 0 || !HoldsFrame(frame)) return 0;
         }
         if (ReceiveDelay is { } delay && (++_delaySample & DelaySampleMask) == 0) SampleDelay(frame, delay);
         int snap = (int)*(uint*)(frame + HdrSnaplen);

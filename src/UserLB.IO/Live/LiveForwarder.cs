@@ -22,6 +22,12 @@ public enum LiveDispatch
     Inline,
 }
 
+public static class LiveDispatchNames
+{
+    /// <summary>The name <c>userlb run --dispatch</c> takes and the views show: "inline" or "queue".</summary>
+    public static string Name(this LiveDispatch dispatch) => dispatch == LiveDispatch.Inline ? "inline" : "queue";
+}
+
 /// <summary>
 /// Live pipeline. <see cref="LiveDispatch.Queue"/>: one receive thread per port dispatches each frame by
 /// <see cref="FlowShard"/> (both directions of a flow on one worker; ARP/NDP to every worker) into the bounded channel of
@@ -49,6 +55,7 @@ public sealed class LiveForwarder : IDisposable
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Thread> _threads = [];
+    private readonly int _queueCapacity; // per worker
     private int _receiversRunning;
     private long _queueDrops;
     private long _oversize;
@@ -74,7 +81,7 @@ public sealed class LiveForwarder : IDisposable
             throw new ArgumentException($"inline dispatch runs one engine; {workers} workers need queue dispatch", nameof(dispatch));
         _ports = ports;
         _time = time ?? TimeProvider.System;
-        QueueCapacity = queueCapacity;
+        _queueCapacity = queueCapacity;
         Dispatch = dispatch;
         _pool = new DefaultObjectPool<byte[]>(new BufferPolicy(), queueCapacity * workers + 64 * (ports.Length + workers));
         // With several workers two of them may send out of one port at once: the ports' send paths are not
@@ -136,8 +143,7 @@ public sealed class LiveForwarder : IDisposable
     }
 
     /// <summary>The channels' total capacity (per worker × workers; 0 with inline dispatch).</summary>
-    public int QueueCapacity { get => Dispatch == LiveDispatch.Inline ? 0 : _queueCapacity * _workers.Length; private init => _queueCapacity = value; }
-    private readonly int _queueCapacity;
+    public int QueueCapacity => Dispatch == LiveDispatch.Inline ? 0 : _queueCapacity * _workers.Length;
 
     /// <summary>Frames that filled a receive buffer (<see cref="BufferSize"/> bytes or more: possibly truncated).</summary>
     public long OversizeFrames => Interlocked.Read(ref _oversize);

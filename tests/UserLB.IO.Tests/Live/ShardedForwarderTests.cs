@@ -52,23 +52,16 @@ public sealed class ShardedForwarderTests
 
     private static async Task FeedAsync(LiveForwarder fwd, MemoryPort port, params byte[][] frames)
     {
-        long before = Sum(await fwd.InvokeAllAsync((e, _) => e.Counters.RxFrames));
+        long before = (await fwd.InvokeAllAsync((e, _) => e.Counters.RxFrames)).Sum();
         foreach (var f in frames) port.Incoming.Add(f);
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (DateTime.UtcNow < deadline)
         {
-            long now = Sum(await fwd.InvokeAllAsync((e, _) => e.Counters.RxFrames));
+            long now = (await fwd.InvokeAllAsync((e, _) => e.Counters.RxFrames)).Sum();
             if (now >= before + frames.Length && port.Incoming.Count == 0 && fwd.QueueDepth == 0) return;
             await Task.Delay(5);
         }
         throw new TimeoutException("the workers did not process the frames");
-    }
-
-    private static long Sum(long[] values)
-    {
-        long n = 0;
-        foreach (var v in values) n += v;
-        return n;
     }
 
     private static List<(IPv4Packet Ip, TcpPacket Tcp)> TakeSentTcp(MemoryPort port)
