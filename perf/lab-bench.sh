@@ -12,6 +12,7 @@
 #   ENGINE-queue          the same with --dispatch queue (receive threads → channel → worker; the default before
 #                         2026-12-02); ENGINE-inline: --dispatch inline (the default with one worker);
 #   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame); ENGINE-w2: --workers 2;
+#   afpacket-one / -perport     --rx-threads one / per-port; afpacket-bpN: one receive thread, --busy-poll N (us)
 #   ENGINE-nice / -fifo / -pin0 userlb under `nice -n -10` / `chrt -f 10` / `taskset -c 0` (scheduling experiments)
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
 # -b 0, datagrams received per second at .10), new TCP connections per second (wrk -t1 -c32, Connection: close,
@@ -121,6 +122,9 @@ path_up() {
       [[ "$1" == *-queue* ]] && extra+=(--dispatch queue)
       [[ "$1" == *-norings* ]] && extra+=(--rings off)
       [[ "$1" == *-w2* ]] && extra+=(--workers 2)
+      [[ "$1" == *-one* ]] && extra+=(--rx-threads one)
+      [[ "$1" == *-perport* ]] && extra+=(--rx-threads per-port)
+      [[ "$1" =~ -bp([0-9]+) ]] && extra+=(--rx-threads one --busy-poll "${BASH_REMATCH[1]}")
       local sched=()
       [[ "$1" == *-nice* ]] && sched=(nice -n -10)
       [[ "$1" == *-fifo* ]] && sched=(chrt -f 10)
@@ -217,7 +221,8 @@ names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptable
          "tap-inline": "userlb, tap, inline dispatch", "afpacket-norings": "userlb, afpacket, no rings",
          "afpacket-inline-norings": "userlb, afpacket, inline, no rings",
          "afpacket-w2": "userlb, afpacket, 2 workers (queue)", "afpacket-nice": "userlb, afpacket, nice -10",
-         "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10", "afpacket-pin0": "userlb, afpacket, on CPU 0 only", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
+         "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10", "afpacket-pin0": "userlb, afpacket, on CPU 0 only",
+         "afpacket-one": "userlb, afpacket, one rx thread", "afpacket-perport": "userlb, afpacket, rx thread per port", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
 kernel = next((r for r in rows if r[0] == "kernel"), None)
 cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us"]
 def cell(r, i):

@@ -15,7 +15,7 @@ internal static partial class RunCommand
     public const string Usage = """
         usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--rings on|off] [--workers N] [--seed N]
                           [--max-conns N] [--api ADDR:PORT|off] [--key KEY] [--status-file PATH]
-                          [--state-file PATH] [--dispatch inline|queue]
+                          [--state-file PATH] [--dispatch inline|queue] [--rx-threads one|per-port] [--busy-poll USEC]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
@@ -29,6 +29,11 @@ internal static partial class RunCommand
           --dispatch   inline (default with one worker): the receive threads run the engine themselves (run to
                        completion, no thread hand-off per packet: lower latency); queue: receive threads hand frames to
                        the worker(s) through bounded channels (full: counted drops); the only choice with --workers > 1
+          --rx-threads inline dispatch: one receive thread for every interface, sleeping in one poll() on all of them
+                       (one; afpacket with rings only), or a thread per interface (per-port; default: per-port)
+          --busy-poll USEC   one receive thread (implied) keeps checking the rings for USEC microseconds after the last
+                       frame before sleeping (default 0): no wake-up per packet while traffic flows, at the cost of a
+                       CPU kept busy meanwhile (for hosts with a core to spare; at most 100000)
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
@@ -41,7 +46,7 @@ internal static partial class RunCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch"], []);
+        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch", "rx-threads", "busy-poll"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         int workers = ParseWorkers(args);
         string configPath = args.Require("config");
@@ -51,6 +56,7 @@ internal static partial class RunCommand
         if (ringsText is not ("on" or "off")) throw new UsageException($"option --rings: \"{ringsText}\" is not on or off");
         if (args.Get("rings") is not null && engineKind != "afpacket") throw new UsageException("option --rings: only with --engine afpacket");
         var dispatch = ParseDispatch(args, workers);
+        var (receive, busyPollNs) = ParseReceive(args, engineKind, ringsText == "on", dispatch);
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
         string apiText = args.Get("api") ?? ApiHost.DefaultListen;
@@ -101,7 +107,7 @@ internal static partial class RunCommand
             Shared = workers > 1 ? new SharedFlowState(seed: seed) : null,
         };
         using var forwarder = new LiveForwarder(ports, (sink, shard) => new PacketEngine(options with { ShardIndex = shard, Seed = seed + shard }, sink), workers,
-            dispatch: dispatch);
+            dispatch: dispatch, receive: receive, busyPollNs: busyPollNs);
         if (args.Get("status-file") is { } statusPath)
         {
             var status = new StatusFile(statusPath, workers, () => forwarder.QueueDrops);
@@ -149,7 +155,7 @@ internal static partial class RunCommand
                 Log.ApiListening(log, listening);
             }
             string interfaces = string.Join(", ", names);
-            string dispatchName = forwarder.Dispatch.Name();
+            string dispatchName = forwarder.DispatchDescription();
             Log.Started(log, engineKind, interfaces, config.Farms.Length, forwarder.WorkerCount, dispatchName);
             stop.Wait();
         }
@@ -187,6 +193,39 @@ internal static partial class RunCommand
         return dispatch;
     }
 
+    /// <summary>
+    /// --rx-threads and --busy-poll: one receive thread needs inline dispatch and ports that can be polled together
+    /// (afpacket with rings); busy polling needs the one thread.
+    /// </summary>
+    internal static (LiveReceive Receive, long BusyPollNs) ParseReceive(Args args, string engineKind, bool rings, LiveDispatch dispatch)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        bool canShare = engineKind == "afpacket" && rings && dispatch == LiveDispatch.Inline;
+        long busyPollNs = 0;
+        if (args.TryGetInt("busy-poll", out int? usec))
+        {
+            if (usec is < 0 or > 100_000) throw new UsageException($"option --busy-poll: {usec} is not between 0 and 100000 microseconds");
+            busyPollNs = usec!.Value * 1000L;
+        }
+        string? text = args.Get("rx-threads");
+        var receive = text switch
+        {
+            // Busy polling implies the one thread where it can be had (it is what polls every ring).
+            null => canShare && (DefaultOneThread || busyPollNs > 0) ? LiveReceive.OneThread : LiveReceive.PerPort,
+            "one" => LiveReceive.OneThread,
+            "per-port" => LiveReceive.PerPort,
+            _ => throw new UsageException($"option --rx-threads: \"{text}\" is not one or per-port"),
+        };
+        if (receive == LiveReceive.OneThread && !canShare)
+            throw new UsageException("option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch");
+        if (busyPollNs > 0 && receive != LiveReceive.OneThread)
+            throw new UsageException("option --busy-poll: needs one receive thread for every interface (--engine afpacket with rings, inline dispatch, --rx-threads one)");
+        return (receive, busyPollNs);
+    }
+
+    /// <summary>Whether afpacket with rings and inline dispatch polls every interface from one thread unless told otherwise.</summary>
+    private const bool DefaultOneThread = false;
+
     /// <summary>--workers: 1 (default) to <see cref="LiveForwarder.MaxWorkers"/>.</summary>
     internal static int ParseWorkers(Args args)
     {
@@ -202,7 +241,7 @@ internal static partial class RunCommand
         [LoggerMessage(Level = LogLevel.Information, Message = "control API on {Address} (header Key required)")]
         public static partial void ApiListening(ILogger logger, string address);
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "forwarding with the {Engine} engine on {Interfaces}: {Farms} farm(s), {Workers} worker(s), {Dispatch} dispatch")]
+        [LoggerMessage(Level = LogLevel.Information, Message = "forwarding with the {Engine} engine on {Interfaces}: {Farms} farm(s), {Workers} worker(s), {Dispatch}")]
         public static partial void Started(ILogger logger, string engine, string interfaces, int farms, int workers, string dispatch);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "stopped: {Rx} frames received, {Forwarded} forwarded, {Answered} handled by the LB (ARP/NDP/echo), {Dropped} dropped; {Flows} connections; {QueueDrops} queue drops")]

@@ -55,6 +55,11 @@ internal static class PrometheusText
         w.Counter("userlb_oversize_frames_total", "Frames that filled the receive buffer (possibly truncated).", s.Queue.Oversize);
         w.Family("userlb_workers", "gauge", "Forwarding workers (engines); dispatch=\"inline\" when the receive threads run the engine.");
         w.Sample("userlb_workers", Labels(("dispatch", s.Queue.Dispatch)), s.Queue.Workers);
+        if (s.Queue.Receive is { } receive)
+        {
+            w.Gauge("userlb_busy_poll_seconds", "How long the one receive thread keeps polling the rings after the last frame (--busy-poll).", receive.BusyPollUs / 1e6);
+            w.Counter("userlb_rx_sleeps_total", "Times the one receive thread slept in poll() (each idle 5 ms counts once).", receive.Sleeps);
+        }
 
         w.Family("userlb_farm_up", "gauge", "1 when the farm's state is up.");
         foreach (var f in s.Farms) w.Sample("userlb_farm_up", Labels(("farm", f.Name)), f.State == "up" ? 1 : 0);

@@ -123,7 +123,13 @@ internal sealed record TableStats(int Entries, int Max, long EarlyDrops)
 /// <summary>The receive queue between the capture threads and the engine's worker.</summary>
 /// <summary>The forwarder's receive side: channel depth and capacity (0 with inline dispatch), drops, and how frames reach the engines.</summary>
 internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Oversize, int Workers = 1, string Dispatch = "queue",
-    RxDelayStats? RxDelay = null);
+    RxDelayStats? RxDelay = null, ReceiveStats? Receive = null);
+
+/// <summary>
+/// Inline dispatch on one receive thread for every port (<c>--rx-threads one</c>): how long it busy-polls the rings
+/// after the last frame, and how often it went to sleep in poll() (null with a thread per port or queue dispatch).
+/// </summary>
+internal sealed record ReceiveStats(long BusyPollUs, long Sleeps);
 
 /// <summary>
 /// Sampled wait of received frames between the kernel and userlb (afpacket with rings): quantiles as the upper bound of

@@ -21,9 +21,12 @@ internal static class ViewText
             sb.Append(Inv($"traffic  rx {rates.RxPps:N0} pps ({Bits(rates.RxBitsPerSecond)})  tx {rates.TxPps:N0} pps ({Bits(rates.TxBitsPerSecond)})  new {rates.ConnectionsPerSecond:N1} conn/s  drops {rates.DropsPerSecond:N0}/s\n"));
         sb.Append(Inv($"totals   rx {e.RxFrames:N0}  forwarded {e.Forwarded:N0}  answered {e.Answered:N0}  dropped {e.Dropped:N0}  connections {e.Connections:N0}\n"));
         sb.Append(Inv($"table    {s.Table.Entries:N0} / {s.Table.Max:N0} entries ({s.Table.Fill * 100:0.0}%)  early drops {s.Table.EarlyDrops:N0}\n"));
-        sb.Append(s.Queue.Dispatch == "inline"
-            ? Inv($"workers  {s.Queue.Workers}, inline dispatch (the receive threads run the engine: no queue)\n")
-            : Inv($"workers  {s.Queue.Workers}, queue {s.Queue.Depth:N0} / {s.Queue.Capacity:N0}  drops {s.Queue.Drops:N0}\n"));
+        sb.Append(s.Queue switch
+        {
+            { Receive: { } one } => Inv($"workers  {s.Queue.Workers}, inline dispatch on one receive thread for every interface{BusyPoll(one)}\n"),
+            { Dispatch: "inline" } => Inv($"workers  {s.Queue.Workers}, inline dispatch (the receive threads run the engine: no queue)\n"),
+            _ => Inv($"workers  {s.Queue.Workers}, queue {s.Queue.Depth:N0} / {s.Queue.Capacity:N0}  drops {s.Queue.Drops:N0}\n"),
+        });
         if (s.Queue.RxDelay is { Samples: > 0 } delay)
             sb.Append(Inv($"rx delay p50 ≤ {delay.P50Us:0} µs  p99 ≤ {delay.P99Us:0} µs (kernel → userlb, sampled)\n"));
         if (s.Drops.Count > 0) sb.Append("drops    ").Append(Reasons(s.Drops)).Append('\n');
@@ -60,6 +63,8 @@ internal static class ViewText
         sb.Append("drops    ").Append(s.Drops.Count == 0 ? "none" : Reasons(s.Drops)).Append('\n');
         sb.Append(Inv($"table    {s.Table.Entries} / {s.Table.Max} entries  early drops {s.Table.EarlyDrops}\n"));
         sb.Append(Inv($"workers  {s.Queue.Workers}  dispatch {s.Queue.Dispatch}  queue depth {s.Queue.Depth} / {s.Queue.Capacity}  drops {s.Queue.Drops}  oversize {s.Queue.Oversize}\n"));
+        if (s.Queue.Receive is { } r)
+            sb.Append(Inv($"receive  one thread for every interface  busy-poll {r.BusyPollUs} µs  slept {r.Sleeps} times in poll()\n"));
         if (s.Queue.RxDelay is { } d)
             sb.Append(Inv($"rx delay kernel → userlb, {d.Samples} sampled frames: p50 ≤ {d.P50Us:0} µs  p99 ≤ {d.P99Us:0} µs  max ≤ {d.MaxBucketUs:0} µs\n"));
         sb.Append(Inv($"events   {s.Events.Subscribers} subscriber(s)  delivered {s.Events.Delivered}  dropped {s.Events.Dropped}\n"));
@@ -116,6 +121,8 @@ internal static class ViewText
         >= 1e3 => Inv($"{bps / 1e3:0.0} kbit/s"),
         _ => Inv($"{bps:0} bit/s"),
     };
+
+    private static string BusyPoll(ReceiveStats r) => r.BusyPollUs > 0 ? Inv($" (busy-poll {r.BusyPollUs} µs)") : "";
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -30,7 +30,6 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     private const int EAGAIN = 11;
     private const int EINTR = 4;
     private const int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
-    private const short POLLIN = 1;
     private const int MSG_DONTWAIT = 0x40;
 
     // struct tpacket2_hdr: tp_status u32 @0, tp_len u32 @4, tp_snaplen u32 @8, tp_mac u16 @12, tp_net u16 @14, ...; 32 bytes.
@@ -116,6 +115,9 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     public bool Pending => _ring != null && !_closed
         && HoldsFrame(_ring + (nint)_rxNext * FrameSize);
 
+    /// <summary>The socket, for one thread polling several ports (rings only: then <see cref="Pending"/> is exact).</summary>
+    public int PollFd => _ring != null && !_closed ? _fd : -1;
+
     /// <summary>The RX ring slot at <paramref name="frame"/> holds a frame the kernel handed over.</summary>
     private static bool HoldsFrame(byte* frame) => (Volatile.Read(ref *(uint*)(frame + HdrStatus)) & TP_STATUS_USER) != 0;
 
@@ -126,8 +128,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         byte* frame = _ring + (nint)_rxNext * FrameSize;
         if (!HoldsFrame(frame))
         {
-            var pfd = new PollFd { Fd = _fd, Events = POLLIN };
-            int ready = poll(&pfd, 1, 5);
+            int ready = PortPoll.Wait([_fd], 5);
             if (_closed) return -1;
             if (ready <= 0 || !HoldsFrame(frame)) return 0;
         }
@@ -245,14 +246,6 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         public long Usec;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
     [LibraryImport("libc", SetLastError = true)]
     private static partial int socket(int domain, int type, int protocol);
 
@@ -267,9 +260,6 @@ public sealed unsafe partial class AfPacketPort : IPortIo
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int munmap(void* addr, nuint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int poll(PollFd* fds, ulong nfds, int timeout);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint recv(int fd, byte* buf, nint len, int flags);

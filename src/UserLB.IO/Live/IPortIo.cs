@@ -21,6 +21,13 @@ public interface IPortIo : IDisposable
     /// <summary>Whether another received frame is already waiting (so a batch goes on); false when unknown.</summary>
     bool Pending => false;
 
+    /// <summary>
+    /// A file descriptor poll() reports readable when frames wait, for ports whose <see cref="Pending"/> is exact (a
+    /// frame is waiting exactly when it is true, so <see cref="Receive"/> after it never blocks): then one thread can
+    /// serve several ports (<see cref="PortPoll"/>). -1 when the port cannot be polled that way.
+    /// </summary>
+    int PollFd => -1;
+
     /// <summary>Sampled wait of received frames between the kernel and userlb (AF_PACKET rings); null when unknown.</summary>
     DelayHistogram? ReceiveDelay => null;
 }

@@ -6,6 +6,8 @@ using UserLB.Engine.Config;
 using UserLB.Engine.Farms;
 using UserLB.IO.Live;
 
+using static UserLB.IO.Tests.Live.LiveFrames;
+
 namespace UserLB.IO.Tests.Live;
 
 /// <summary>
@@ -14,9 +16,6 @@ namespace UserLB.IO.Tests.Live;
 /// </summary>
 public sealed class ShardedForwarderTests
 {
-    private const string Vip = "192.168.101.250", Client = "192.168.101.1";
-    private const string ClientMac = "02:00:00:00:00:01";
-    private static readonly string[] Backends = ["192.168.1.10", "192.168.1.11"];
     private const string Farms = """
         {"farms":[{"name":"app","virtual-addr":"192.168.101.250","virtual-ports":"80","mode":"snat","scheduler":"weight","iface":"m0",
           "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
@@ -32,24 +31,6 @@ public sealed class ShardedForwarderTests
         await fwd.InvokeAllAsync((e, _) => { e.Apply(snapshot); return 0; });
     }
 
-    private static byte[] Eth(string srcMac, string dstMac, Packet payload, EthernetType type) =>
-        new EthernetPacket(PhysicalAddress.Parse(srcMac), PhysicalAddress.Parse(dstMac), type) { PayloadPacket = payload }.Bytes;
-
-    private static byte[] Tcp(string src, string dst, ushort sport, ushort dport, bool synAck, string srcMac)
-    {
-        var tcp = new TcpPacket(sport, dport) { Synchronize = true, Acknowledgment = synAck, SequenceNumber = 1, AcknowledgmentNumber = synAck ? 2u : 0u, WindowSize = 1000 };
-        var ip = new IPv4Packet(IPAddress.Parse(src), IPAddress.Parse(dst)) { TimeToLive = 64, PayloadPacket = tcp };
-        tcp.UpdateTcpChecksum();
-        ip.UpdateIPChecksum();
-        return Eth(srcMac, EngineOptions.DefaultMac.ToString(), ip, EthernetType.IPv4);
-    }
-
-    private static byte[] ArpReply(string ip, string mac) =>
-        Eth(mac, EngineOptions.DefaultMac.ToString(), new ArpPacket(ArpOperation.Response, PhysicalAddress.Parse(EngineOptions.DefaultMac.ToString()),
-            IPAddress.Parse(Client), PhysicalAddress.Parse(mac), IPAddress.Parse(ip)), EthernetType.Arp);
-
-    private static string BackendMac(int i) => $"02:00:00:00:01:{i:x2}";
-
     private static async Task FeedAsync(LiveForwarder fwd, MemoryPort port, params byte[][] frames)
     {
         long before = (await fwd.InvokeAllAsync((e, _) => e.Counters.RxFrames)).Sum();
@@ -64,14 +45,6 @@ public sealed class ShardedForwarderTests
         throw new TimeoutException("the workers did not process the frames");
     }
 
-    private static List<(IPv4Packet Ip, TcpPacket Tcp)> TakeSentTcp(MemoryPort port)
-    {
-        var list = new List<(IPv4Packet, TcpPacket)>();
-        while (port.Sent.TryDequeue(out var f))
-            if (Packet.ParsePacket(LinkLayers.Ethernet, f) is EthernetPacket { PayloadPacket: IPv4Packet { PayloadPacket: TcpPacket t } ip }) list.Add((ip, t));
-        return list;
-    }
-
     /// <summary>Connections from 24 client ports, SYN to the VIP, SYN-ACK back from the backend: every flow completes.</summary>
     private static async Task<Dictionary<ushort, string>> RunFlowsAsync(LiveForwarder fwd, MemoryPort port)
     {
@@ -81,7 +54,7 @@ public sealed class ShardedForwarderTests
         var syns = new byte[24][];
         for (int i = 0; i < syns.Length; i++) syns[i] = Tcp(Client, Vip, (ushort)(40000 + i), 80, false, ClientMac);
         await FeedAsync(fwd, port, syns);
-        var toBackends = TakeSentTcp(port);
+        var toBackends = TakeSentTcp(port.Sent);
         Assert.Equal(24, toBackends.Count);
         var backendOf = new Dictionary<ushort, string>();
         var replies = new List<byte[]>();
@@ -94,7 +67,7 @@ public sealed class ShardedForwarderTests
             replies.Add(Tcp(ip.DestinationAddress.ToString(), Vip, 80, tcp.SourcePort, true, BackendMac(b)));
         }
         await FeedAsync(fwd, port, [.. replies]);
-        var toClient = TakeSentTcp(port);
+        var toClient = TakeSentTcp(port.Sent);
         Assert.Equal(24, toClient.Count);
         foreach (var (ip, tcp) in toClient)
         {
