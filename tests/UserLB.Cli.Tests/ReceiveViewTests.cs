@@ -18,12 +18,13 @@ public class ReceiveViewTests
     [Fact]
     public void Views_OneThreadBusyPolling_ShowPollTimeAndSleeps()
     {
-        var s = Stats(new ReceiveStats(100, 1234));
+        var s = Stats(new ReceiveStats(100, 1234, 60));
         var metrics = PrometheusText.Format(s).Split('\n');
         Assert.Contains("userlb_busy_poll_seconds 0.0001", metrics);
         Assert.Contains("userlb_rx_sleeps_total 1234", metrics);
-        Assert.Contains(ViewText.Status(s, null).Split('\n'), l => l == "workers  1, inline dispatch on one receive thread for every interface (busy-poll 100 µs)");
-        Assert.Contains(ViewText.Stats(s).Split('\n'), l => l == "receive  one thread for every interface  busy-poll 100 µs  slept 1234 times in poll()");
+        Assert.Contains("userlb_busy_poll_window_seconds 6E-05", metrics);
+        Assert.Contains(ViewText.Status(s, null).Split('\n'), l => l == "workers  1, inline dispatch on one receive thread for every interface (busy-poll ≤ 100 µs, now 60 µs)");
+        Assert.Contains(ViewText.Stats(s).Split('\n'), l => l == "receive  one thread for every interface  busy-poll ≤ 100 µs (now 60 µs)  slept 1234 times in poll()");
     }
 
     [Fact]

@@ -292,7 +292,7 @@ internal static class ViewEndpoints
                 foreach (var t in health.Targets) checkedBackends.Add(t.Key);
             var f = Control.Forwarder;
             var queue = new QueueStats(Math.Max(0, f.QueueDepth), f.QueueCapacity, f.QueueDrops, f.OversizeFrames, f.WorkerCount,
-                f.Dispatch.Name(), RxDelayOf(f), f.Receive == LiveReceive.OneThread ? new ReceiveStats(f.BusyPollNs / 1000, f.ReceiveSleeps) : null);
+                f.Dispatch.Name(), RxDelayOf(f), f.Receive == LiveReceive.OneThread ? new ReceiveStats(f.BusyPollNs / 1000, f.ReceiveSleeps, f.BusyPollWindowNs / 1000) : null);
             var events = new EventStats(Hub.Subscribers, Hub.Delivered, Hub.Dropped);
             // Each worker copies its engine's figures on its thread; the load balancer's are their sum.
             var parts = await f.InvokeAllAsync((engine, _) => EngineFigures.Of(engine)).ConfigureAwait(false);

@@ -31,9 +31,10 @@ internal static partial class RunCommand
                        the worker(s) through bounded channels (full: counted drops); the only choice with --workers > 1
           --rx-threads inline dispatch: one receive thread for every interface, sleeping in one poll() on all of them
                        (one; afpacket with rings only), or a thread per interface (per-port; default: per-port)
-          --busy-poll USEC   one receive thread (implied) keeps checking the rings for USEC microseconds after the last
-                       frame before sleeping (default 0): no wake-up per packet while traffic flows, at the cost of a
-                       CPU kept busy meanwhile (for hosts with a core to spare; at most 100000)
+          --busy-poll USEC   one receive thread (implied) keeps checking the rings after the last frame before it
+                       sleeps, at most USEC microseconds (default 0: never): the window adapts, twice the recent gaps
+                       shorter than USEC, closed when gaps are longer; request/response traffic then pays no wake-up
+                       per packet, at the cost of a CPU polling meanwhile (for hosts with a core to spare; ≤ 100000)
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)

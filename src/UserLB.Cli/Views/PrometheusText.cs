@@ -57,7 +57,8 @@ internal static class PrometheusText
         w.Sample("userlb_workers", Labels(("dispatch", s.Queue.Dispatch)), s.Queue.Workers);
         if (s.Queue.Receive is { } receive)
         {
-            w.Gauge("userlb_busy_poll_seconds", "How long the one receive thread keeps polling the rings after the last frame (--busy-poll).", receive.BusyPollUs / 1e6);
+            w.Gauge("userlb_busy_poll_seconds", "The most the one receive thread keeps polling the rings after the last frame (--busy-poll).", receive.BusyPollUs / 1e6);
+            w.Gauge("userlb_busy_poll_window_seconds", "How long it keeps polling now: the adaptive window, twice the recent short gaps between frames.", receive.WindowUs / 1e6);
             w.Counter("userlb_rx_sleeps_total", "Times the one receive thread slept in poll() (each idle 5 ms counts once).", receive.Sleeps);
         }
 

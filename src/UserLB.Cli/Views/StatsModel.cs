@@ -127,9 +127,10 @@ internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Over
 
 /// <summary>
 /// Inline dispatch on one receive thread for every port (<c>--rx-threads one</c>): how long it busy-polls the rings
-/// after the last frame, and how often it went to sleep in poll() (null with a thread per port or queue dispatch).
+/// after the last frame at most (the ceiling) and now (the adaptive window), and how often it went to sleep in poll()
+/// (null with a thread per port or queue dispatch).
 /// </summary>
-internal sealed record ReceiveStats(long BusyPollUs, long Sleeps);
+internal sealed record ReceiveStats(long BusyPollUs, long Sleeps, long WindowUs = 0);
 
 /// <summary>
 /// Sampled wait of received frames between the kernel and userlb (afpacket with rings): quantiles as the upper bound of

@@ -118,6 +118,19 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     /// <summary>The socket, for one thread polling several ports (rings only: then <see cref="Pending"/> is exact).</summary>
     public int PollFd => _ring != null && !_closed ? _fd : -1;
 
+    /// <summary>The kernel's receive timestamp of the frame in the next RX ring slot (SO_TIMESTAMP); 0 when none waits.</summary>
+    public long PendingTimestampNs
+    {
+        get
+        {
+            if (_ring == null || _closed || ReceiveDelay is null) return 0;
+            byte* frame = _ring + (nint)_rxNext * FrameSize;
+            return HoldsFrame(frame) ? KernelTimestampNs(frame) : 0;
+        }
+    }
+
+    private static long KernelTimestampNs(byte* frame) => *(uint*)(frame + HdrSec) * 1_000_000_000L + *(uint*)(frame + HdrNsec);
+
     /// <summary>The RX ring slot at <paramref name="frame"/> holds a frame the kernel handed over.</summary>
     private static bool HoldsFrame(byte* frame) => (Volatile.Read(ref *(uint*)(frame + HdrStatus)) & TP_STATUS_USER) != 0;
 
@@ -148,7 +161,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
 
     private static void SampleDelay(byte* frame, DelayHistogram delay)
     {
-        long kernelNs = *(uint*)(frame + HdrSec) * 1_000_000_000L + *(uint*)(frame + HdrNsec);
+        long kernelNs = KernelTimestampNs(frame);
         if (kernelNs == 0) return;
         long nowNs = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
         delay.Record(nowNs - kernelNs);

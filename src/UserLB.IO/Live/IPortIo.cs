@@ -28,6 +28,9 @@ public interface IPortIo : IDisposable
     /// </summary>
     int PollFd => -1;
 
+    /// <summary>The kernel's receive timestamp (wall clock, ns since the epoch) of the frame waiting next; 0 when none waits or unknown.</summary>
+    long PendingTimestampNs => 0;
+
     /// <summary>Sampled wait of received frames between the kernel and userlb (AF_PACKET rings); null when unknown.</summary>
     DelayHistogram? ReceiveDelay => null;
 }

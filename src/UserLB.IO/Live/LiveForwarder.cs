@@ -89,6 +89,7 @@ public sealed class LiveForwarder : IDisposable
     private int _receiversRunning;
     private long _queueDrops;
     private long _receiveSleeps;
+    private readonly BusyPollWindow? _busyPoll;
     private long _oversize;
 
     /// <summary>One worker, <see cref="LiveDispatch.Queue"/> (receive threads → channel → worker).</summary>
@@ -108,8 +109,9 @@ public sealed class LiveForwarder : IDisposable
     /// <param name="queueCapacity">Frames each worker's channel holds (queue dispatch).</param>
     /// <param name="dispatch">How frames reach the engine.</param>
     /// <param name="receive">Inline dispatch: one thread polling every port, or one thread per port.</param>
-    /// <param name="busyPollNs">One receive thread: how long it keeps checking the ports after the last frame before it
-    /// sleeps in poll() (0: sleep at once). Saves the wake-up per packet at the cost of a CPU while traffic flows.</param>
+    /// <param name="busyPollNs">One receive thread: the most it keeps checking the ports after the last frame before it
+    /// sleeps in poll() (0: sleep at once; the window adapts below it, <see cref="BusyPollWindow"/>). Saves the wake-up
+    /// per packet at the cost of a CPU while frames come close together.</param>
     public LiveForwarder(IPortIo[] ports, Func<IFrameSink, int, PacketEngine> createEngine, int workers, TimeProvider? time = null,
         int queueCapacity = 8192, LiveDispatch dispatch = LiveDispatch.Queue, LiveReceive receive = LiveReceive.PerPort, long busyPollNs = 0)
     {
@@ -129,6 +131,7 @@ public sealed class LiveForwarder : IDisposable
         _ports = ports;
         Receive = receive;
         BusyPollNs = busyPollNs;
+        _busyPoll = busyPollNs > 0 ? new BusyPollWindow(busyPollNs) : null;
         _time = time ?? TimeProvider.System;
         _queueCapacity = queueCapacity;
         Dispatch = dispatch;
@@ -177,8 +180,11 @@ public sealed class LiveForwarder : IDisposable
     /// </summary>
     public long ReceiveSleeps => Interlocked.Read(ref _receiveSleeps);
 
-    /// <summary>How long the one receive thread spins on the rings after the last frame before it sleeps (0: never spins).</summary>
+    /// <summary>The ceiling of the one receive thread's adaptive busy-poll window (<c>--busy-poll</c>; 0: never spins).</summary>
     public long BusyPollNs { get; }
+
+    /// <summary>The busy-poll window now (<see cref="BusyPollWindow"/>: grows to cover short gaps between frames, shrinks on long ones).</summary>
+    public long BusyPollWindowNs => _busyPoll?.WindowNs ?? 0;
 
     /// <summary>The interfaces the forwarder owns, in port order.</summary>
     public IReadOnlyList<IPortIo> Ports => _ports;
@@ -387,16 +393,18 @@ public sealed class LiveForwarder : IDisposable
     /// <summary>
     /// Inline dispatch on one thread for every port: take the frames waiting in each port's ring (up to a batch per
     /// port per round, so one busy port does not starve the others), run the engine on them, flush; when a round finds
-    /// none, keep checking for <see cref="BusyPollNs"/> after the last frame, then sleep in one poll() on every port.
+    /// none, keep checking while the adaptive busy-poll window (<see cref="BusyPollWindow"/>, at most
+    /// <see cref="BusyPollNs"/>) since the last frame lasts, then sleep in one poll() on every port.
     /// </summary>
     private void PollLoop()
     {
         const int BatchPerPort = 64;
         var w = _workers[0];
         var ct = _stop.Token;
+        var window = _busyPoll;
         byte[] buffer = _pool.Get();
         Span<int> fds = stackalloc int[_ports.Length];
-        long lastFrame = NowNs();
+        long lastFrame = NowNs(), lastFrameWallNs = WallNs();
         bool closed = false;
         while (!ct.IsCancellationRequested && !closed)
         {
@@ -417,10 +425,14 @@ public sealed class LiveForwarder : IDisposable
                     }
                 }
                 long now = NowNs();
-                if (frames > 0) lastFrame = now;
+                if (frames > 0)
+                {
+                    lastFrame = now;
+                    if (window is not null) lastFrameWallNs = WallNs();
+                }
                 Idle(w, now);
                 if (frames > 0 || closed) continue;
-                if (BusyPollNs > 0 && now - lastFrame < BusyPollNs)
+                if (window is not null && now - lastFrame < window.WindowNs)
                 {
                     Thread.SpinWait(20);
                     continue;
@@ -435,13 +447,37 @@ public sealed class LiveForwarder : IDisposable
             }
             if (closed) break;
             Interlocked.Increment(ref _receiveSleeps);
-            PortPoll.Wait(fds[..live], 5);
+            int ready = PortPoll.Wait(fds[..live], 5);
+            if (window is null) continue;
+            if (ready > 0)
+            {
+                // The gap polling would have had to cover: from the last work to the frame's arrival (the kernel's
+                // receive timestamp, so the wake-up itself does not count); the wake time when the port cannot tell.
+                long arrival = EarliestPendingWallNs();
+                window.OnWake(arrival > 0 ? arrival - lastFrameWallNs : NowNs() - lastFrame);
+            }
+            else if (ready == 0) window.OnTimeout();
         }
         _pool.Return(buffer);
         Interlocked.Decrement(ref _receiversRunning);
         w.Running = false;
         DrainControl(w, NowNs());
     }
+
+    /// <summary>The earliest kernel receive timestamp (wall clock, ns) of the frames waiting at the ports; 0 when none tells.</summary>
+    private long EarliestPendingWallNs()
+    {
+        long earliest = 0;
+        foreach (var p in _ports)
+        {
+            long t = p.PendingTimestampNs;
+            if (t > 0 && (earliest == 0 || t < earliest)) earliest = t;
+        }
+        return earliest;
+    }
+
+    /// <summary>The wall clock in ns since the epoch (the clock of the kernel's receive timestamps).</summary>
+    private static long WallNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
 
     /// <summary>Between batches, on the engine's thread: housekeeping, the periodic callback, control actions, flush.</summary>
     private void Idle(Worker w, long now)

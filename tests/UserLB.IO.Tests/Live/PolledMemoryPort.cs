@@ -13,7 +13,7 @@ namespace UserLB.IO.Tests.Live;
 internal sealed partial class PolledMemoryPort : IPortIo
 {
     private const int EFD_SEMAPHORE = 1, EFD_NONBLOCK = 0x800;
-    private readonly ConcurrentQueue<byte[]> _incoming = new();
+    private readonly ConcurrentQueue<(byte[] Frame, long WallNs)> _incoming = new();
     private readonly int _fd;
     private volatile bool _closed;
 
@@ -29,11 +29,11 @@ internal sealed partial class PolledMemoryPort : IPortIo
     public ConcurrentQueue<byte[]> Sent { get; } = new();
     public int PollFd => _closed ? -1 : _fd;
     public bool Pending => !_closed && !_incoming.IsEmpty;
-    public int Waiting => _incoming.Count;
+    public long PendingTimestampNs => _incoming.TryPeek(out var f) ? f.WallNs : 0;
 
     public void Add(byte[] frame)
     {
-        _incoming.Enqueue(frame);
+        _incoming.Enqueue((frame, (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100)); // stamped as the kernel stamps ring slots
         ulong one = 1;
         write(_fd, ref one, 8);
     }
@@ -43,8 +43,8 @@ internal sealed partial class PolledMemoryPort : IPortIo
         if (_closed) return -1;
         if (!_incoming.TryDequeue(out var f)) return 0;
         read(_fd, out _, 8);
-        f.CopyTo(buffer);
-        return f.Length;
+        f.Frame.CopyTo(buffer);
+        return f.Frame.Length;
     }
 
     public void Send(ReadOnlySpan<byte> frame) => Sent.Enqueue(frame.ToArray());
