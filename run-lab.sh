@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # UserLB's main job: a real lab in network namespaces, traffic through UserLB in NAT and DTA mode, results printed.
-#   ./run-lab.sh [--keep] [--engine pcap|afpacket|tap] [-n N] [--workers W]
+#   ./run-lab.sh [--keep] [--engine pcap|afpacket|tap] [-n N] [--workers W] [--busy-poll USEC]
 #                                                                  run both modes (--keep leaves the lab up afterwards)
 #   ./run-lab.sh down                                              remove the lab
 #   USERLB_LAB_PREFIX=xy ./run-lab.sh                               namespaces xyc, xylb, ... instead of ulc, ullb, ...
@@ -12,7 +12,7 @@
 #   device lbt, where userlb answers ARP for the VIP and writes the translated frames back (see lab/topo.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
-P=${USERLB_LAB_PREFIX:-ul}; ENGINE=pcap; KEEP=0; N=20; CMD=run; WORKERS=1
+P=${USERLB_LAB_PREFIX:-ul}; ENGINE=pcap; KEEP=0; N=20; CMD=run; WORKERS=1; EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     down) CMD=down ;;
@@ -20,6 +20,7 @@ while [ $# -gt 0 ]; do
     --engine) ENGINE=$2; shift ;;
     -n) N=$2; shift ;;
     --workers) WORKERS=$2; shift ;;
+    --busy-poll) EXTRA+=(--busy-poll "$2"); shift ;; # afpacket: one receive thread polling the rings up to USEC
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "run-lab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -77,7 +78,7 @@ for mode in snat dnat; do
   echo "== $label, engine $ENGINE"
   farms $mode > "$WORK/farms-$mode.json"
   : > "$WORK/b0.log"; : > "$WORK/b1.log"
-  ip netns exec ${P}lb $USERLB run --config "$WORK/farms-$mode.json" --engine "$ENGINE" --workers "$WORKERS" --status-file "$WORK/status" >"$WORK/userlb-$mode.log" 2>&1 &
+  ip netns exec ${P}lb $USERLB run --config "$WORK/farms-$mode.json" --engine "$ENGINE" --workers "$WORKERS" ${EXTRA[@]+"${EXTRA[@]}"} --status-file "$WORK/status" >"$WORK/userlb-$mode.log" 2>&1 &
   USERLB_PID=$!
   for _ in $(seq 50); do grep -q "forwarding with" "$WORK/userlb-$mode.log" 2>/dev/null && break; sleep 0.2; done
   if ! ip netns exec ${P}c python3 lab/client.py 192.168.101.250 80 5000 "$N"; then failed=1; fi
