@@ -33,6 +33,8 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly SharedFlowState? _shared;
     /// <summary>TCP timeouts in ns by [state × 2 + seen reply] (the options are immutable).</summary>
     private readonly long[] _tcpTimeoutNs;
+    /// <summary>The ESTABLISHED timeout of a flow that has seen its reply, in ns (<see cref="_tcpTimeoutNs"/>'s entry).</summary>
+    private readonly long _tcpEstablishedTimeoutNs;
     private EngineSnapshot _snapshot = EngineSnapshot.Empty;
     private int[] _farmIngressPort = [];
     private int[] _farmEgressPort = [];
@@ -63,6 +65,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             _tcpTimeoutNs[state * 2] = options.Timeouts.TcpTimeout((TcpState)state, false) * 1_000_000_000L;
             _tcpTimeoutNs[state * 2 + 1] = options.Timeouts.TcpTimeout((TcpState)state, true) * 1_000_000_000L;
         }
+        _tcpEstablishedTimeoutNs = _tcpTimeoutNs[(int)TcpState.Established * 2 + 1];
     }
 
     public EngineCounters Counters { get; } = new();
@@ -232,6 +235,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             NewFlow(frame, ref p, port, snapshot, nowNs, tuple);
             return;
         }
+        if (p.Protocol == IpProtocols.Tcp && Trace is null && TryForwardEstablished(frame, p, nowNs, index, reply)) return;
         ExistingFlow(frame, ref p, snapshot, nowNs, index, reply);
     }
 
@@ -378,6 +382,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             }
             if (reply) { e.NextHopMacReply = learned; e.NextHopPortReply = (short)learnedPort; }
             else { e.NextHopMacOriginal = learned; e.NextHopPortOriginal = (short)learnedPort; }
+            PrepareFastPath(ref e, reply, p.IsV6);
         }
     }
 
