@@ -176,6 +176,9 @@ public sealed partial class PacketEngine : IEntryLifetime
         foreach (var ip in _dueSolicits) Solicit(ip, default, -1, Volatile.Read(ref _snapshot));
     }
 
+    // Never inlined into Process: the JIT's inlining budget for the caller would run out inside it, leaving the small
+    // helpers it calls (MAC and checksum checks, the tuple, the lookup) as calls; on its own it gets them all inlined.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void ProcessIp(Span<byte> frame, ref PacketInfo p, int port, EngineSnapshot snapshot, long nowNs)
     {
         var ethDst = MacAddress.Read(frame);
