@@ -71,7 +71,7 @@ public sealed partial class PacketEngine
 
     /// <summary>Forwards the usual packet of an established TCP flow (see the class summary); false, with nothing changed,
     /// when the packet or the entry is not that case.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryForwardEstablished(Span<byte> frame, in PacketInfo p, long nowNs, int index, bool reply)
     {
         ref var e = ref _table[index];
