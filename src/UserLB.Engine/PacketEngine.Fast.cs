@@ -7,8 +7,9 @@ using UserLB.Packets;
 namespace UserLB.Engine;
 
 /// <summary>
-/// The established TCP flow's usual packet, forwarded in one straight pass: an ACK (with or without PSH/URG) of an
-/// ESTABLISHED, ASSURED flow that has seen its reply, whose next hop for this direction is cached. Everything
+/// The established flow's usual packet, forwarded in one straight pass: a TCP ACK (with or without PSH/URG) of an
+/// ESTABLISHED, ASSURED flow that has seen its reply, or a UDP datagram of a flow that has seen its reply (and is ASSURED
+/// once it counts as a stream), whose next hop for this direction is cached. Everything
 /// <see cref="ExistingFlow"/> would compute for it is constant for the entry and prepared once per direction when the
 /// next hop is cached (<see cref="PrepareFastPath"/>): the new addresses and ports are the other tuple's, and the RFC 1624
 /// addends of the L4 checksum (NAT) and of the IPv4 header checksum (NAT and the TTL decrement together) are folded
@@ -25,7 +26,7 @@ public sealed partial class PacketEngine
     private const byte FastFlagsMask = 7;
 
     /// <summary>
-    /// Prepares the established-path rewrite of one direction of a TCP flow (see <see cref="TryForwardEstablished"/>):
+    /// Prepares the established-path rewrite of one direction of a TCP or UDP flow (see <see cref="TryForwardEstablished"/>):
     /// the same sums <see cref="PacketRewriter.RewriteTcpUdp"/> and <see cref="PacketRewriter.DecrementTtl"/> compute
     /// for a packet of this direction, whose addresses and ports are this direction's tuple. Left unprepared when a field
     /// the entry does not translate differs from the other tuple's (not an entry the NAT built; the general path copes).
@@ -34,7 +35,7 @@ public sealed partial class PacketEngine
     {
         int shift = reply ? 4 : 0;
         e.FastFlags = (byte)(e.FastFlags & ~(FastFlagsMask << shift));
-        if (e.Original.Protocol != IpProtocols.Tcp) return;
+        if (e.Original.Protocol is not (IpProtocols.Tcp or IpProtocols.Udp)) return;
         ref readonly var from = ref reply ? ref e.Reply : ref e.Original;
         ref readonly var to = ref reply ? ref e.Original : ref e.Reply;
         bool srcNat = (e.Status & (reply ? ConnStatus.DstNat : ConnStatus.SrcNat)) != 0;
@@ -69,23 +70,38 @@ public sealed partial class PacketEngine
         e.FastFlags |= (byte)(bits << shift);
     }
 
-    /// <summary>Forwards the usual packet of an established TCP flow (see the class summary); false, with nothing changed,
-    /// when the packet or the entry is not that case.</summary>
+    /// <summary>Forwards the usual packet of an established TCP or UDP flow (see the class summary); false, with nothing
+    /// changed, when the packet or the entry is not that case.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryForwardEstablished(Span<byte> frame, in PacketInfo p, long nowNs, int index, bool reply)
     {
         ref var e = ref _table[index];
         int flags = (e.FastFlags >> (reply ? 4 : 0)) & FastFlagsMask;
-        // ACK, optionally PSH/URG, no SYN/FIN/RST: tcp_valid_flags accepts it, and ESTABLISHED stays ESTABLISHED.
+        bool udp = p.Protocol == IpProtocols.Udp;
         if ((flags & FastValid) == 0 || ((flags & FastV6) != 0) != p.IsV6
-            || e.TcpState != TcpState.Established
-            || (e.Status & (ConnStatus.SeenReply | ConnStatus.Assured)) != (ConnStatus.SeenReply | ConnStatus.Assured)
-            || (p.TcpFlags & 0x17) != 0x10
             || e.NeighborVersion != _neighbors.Version || e.NeighborVersion == 0)
             return false;
+        long expires;
+        if (!udp)
+        {
+            // ACK, optionally PSH/URG, no SYN/FIN/RST: tcp_valid_flags accepts it, and ESTABLISHED stays ESTABLISHED.
+            if (e.TcpState != TcpState.Established || (p.TcpFlags & 0x17) != 0x10
+                || (e.Status & (ConnStatus.SeenReply | ConnStatus.Assured)) != (ConnStatus.SeenReply | ConnStatus.Assured))
+                return false;
+            expires = nowNs + _tcpEstablishedTimeoutNs;
+        }
+        else
+        {
+            // ExistingFlow's UDP update once the reply was seen: the stream timeout and ASSURED after 2 s, else the
+            // plain timeout; a flow about to become ASSURED (an event) takes the general path.
+            if ((e.Status & ConnStatus.SeenReply) == 0) return false;
+            bool stream = nowNs - e.CreatedNs > 2_000_000_000L;
+            if (stream && (e.Status & ConnStatus.Assured) == 0) return false;
+            expires = nowNs + (stream ? _udpStreamTimeoutNs : _udpTimeoutNs);
+        }
         ulong mac = reply ? e.NextHopMacReply.Value : e.NextHopMacOriginal.Value;
         int l3 = p.L3Offset, l4 = p.L4Offset, end = p.PacketEnd;
-        if (mac == 0 || (uint)end > (uint)frame.Length || l4 + Offsets.TcpMinHeader > end
+        if (mac == 0 || (uint)end > (uint)frame.Length || l4 + (udp ? Offsets.UdpHeader : Offsets.TcpMinHeader) > end
             || l4 - l3 < (p.IsV6 ? Offsets.Ip6Header : Offsets.Ip4MinHeader) || l3 < Offsets.EthHeader)
             return false;
         ref byte f = ref MemoryMarshal.GetReference(frame);
@@ -93,21 +109,26 @@ public sealed partial class PacketEngine
         ref byte ttl = ref Unsafe.Add(ref ip, p.IsV6 ? Offsets.Ip6HopLimit : Offsets.Ip4Ttl);
         if (ttl <= 1) return false;
 
-        // ExistingFlow's TCP update for this case: ESTABLISHED → ESTABLISHED (ASSURED and SEEN_REPLY already set, so no
-        // event), the timer refreshed with the seen-reply timeout.
-        e.ExpiresNs = nowNs + _tcpEstablishedTimeoutNs;
+        // TCP: ESTABLISHED → ESTABLISHED, ASSURED and SEEN_REPLY already set (no event), the seen-reply timeout.
+        e.ExpiresNs = expires;
         Account(ref e, reply, p);
 
         ref readonly var to = ref reply ? ref e.Original : ref e.Reply;
-        ref byte tcp = ref Unsafe.Add(ref f, l4);
+        ref byte transport = ref Unsafe.Add(ref f, l4);
         if ((flags & FastL4Changes) != 0)
         {
-            ref byte field = ref Unsafe.Add(ref tcp, Offsets.TcpChecksum);
+            ref byte field = ref Unsafe.Add(ref transport, udp ? Offsets.UdpChecksum : Offsets.TcpChecksum);
             ushort check = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref field));
-            ushort addend = reply ? e.FastL4Reply : e.FastL4Original;
-            Unsafe.WriteUnaligned(ref field, BinaryPrimitives.ReverseEndianness((ushort)~Checksum.Fold((ulong)(ushort)~check + addend)));
+            // RewriteTcpUdp: an IPv4 UDP datagram without a checksum keeps none; a UDP result of 0 is sent as 0xFFFF.
+            if (!(udp && check == 0 && !p.IsV6))
+            {
+                ushort addend = reply ? e.FastL4Reply : e.FastL4Original;
+                check = (ushort)~Checksum.Fold((ulong)(ushort)~check + addend);
+                if (udp && check == 0) check = 0xFFFF;
+                Unsafe.WriteUnaligned(ref field, BinaryPrimitives.ReverseEndianness(check));
+            }
         }
-        Unsafe.WriteUnaligned(ref tcp, BinaryPrimitives.ReverseEndianness((uint)to.DstPort << 16 | to.SrcPort));
+        Unsafe.WriteUnaligned(ref transport, BinaryPrimitives.ReverseEndianness((uint)to.DstPort << 16 | to.SrcPort));
         if (p.IsV6)
         {
             WriteV6(ref Unsafe.Add(ref ip, Offsets.Ip6Src), to.Dst);

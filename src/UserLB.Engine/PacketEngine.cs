@@ -35,6 +35,8 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly long[] _tcpTimeoutNs;
     /// <summary>The ESTABLISHED timeout of a flow that has seen its reply, in ns (<see cref="_tcpTimeoutNs"/>'s entry).</summary>
     private readonly long _tcpEstablishedTimeoutNs;
+    /// <summary>The UDP timeouts in ns: a flow that has seen its reply, before and after it counts as a stream.</summary>
+    private readonly long _udpTimeoutNs, _udpStreamTimeoutNs;
     private EngineSnapshot _snapshot = EngineSnapshot.Empty;
     private int[] _farmIngressPort = [];
     private int[] _farmEgressPort = [];
@@ -66,6 +68,8 @@ public sealed partial class PacketEngine : IEntryLifetime
             _tcpTimeoutNs[state * 2 + 1] = options.Timeouts.TcpTimeout((TcpState)state, true) * 1_000_000_000L;
         }
         _tcpEstablishedTimeoutNs = _tcpTimeoutNs[(int)TcpState.Established * 2 + 1];
+        _udpTimeoutNs = options.Timeouts.UdpSeconds * 1_000_000_000L;
+        _udpStreamTimeoutNs = options.Timeouts.UdpStreamSeconds * 1_000_000_000L;
     }
 
     public EngineCounters Counters { get; } = new();
@@ -238,7 +242,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             NewFlow(frame, ref p, port, snapshot, nowNs, tuple);
             return;
         }
-        if (p.Protocol == IpProtocols.Tcp && Trace is null && TryForwardEstablished(frame, p, nowNs, index, reply)) return;
+        if (p.Protocol is IpProtocols.Tcp or IpProtocols.Udp && Trace is null && TryForwardEstablished(frame, p, nowNs, index, reply)) return;
         ExistingFlow(frame, ref p, snapshot, nowNs, index, reply);
     }
 

@@ -7,7 +7,7 @@ namespace UserLB.Engine.Tests.Engine;
 
 /// <summary>
 /// The established-flow fast path (PacketEngine.Fast.cs) against the general path: two engines with the same
-/// configuration and seed get the same random TCP traffic; one has a trace attached, which keeps every packet on the
+/// configuration and seed get the same random TCP or UDP traffic; one has a trace attached, which keeps every packet on the
 /// general path. Every frame sent, every counter and every conntrack entry must be the same.
 /// </summary>
 public class EstablishedFastPathTests
@@ -103,6 +103,78 @@ public class EstablishedFastPathTests
             Assert.Equal(g.Original, e.Original);
             Assert.Equal(g.Reply, e.Reply);
             Assert.Equal(g.TcpState, e.TcpState);
+            Assert.Equal(g.Status, e.Status);
+            Assert.Equal(g.ExpiresNs, e.ExpiresNs);
+            Assert.Equal((g.OriginalPackets, g.OriginalBytes, g.ReplyPackets, g.ReplyBytes), (e.OriginalPackets, e.OriginalBytes, e.ReplyPackets, e.ReplyBytes));
+            if ((e.FastFlags & 0x11) == 0x11) prepared++;
+        }
+        Assert.True(prepared > 0, "no entry had both directions prepared for the fast path");
+    }
+
+    [Theory]
+    [InlineData(false, "snat", "", 11)]
+    [InlineData(false, "dnat", "5353", 12)]
+    [InlineData(true, "snat", "", 13)]
+    [InlineData(true, "dnat", "", 14)]
+    public void Process_RandomUdpTraffic_SameFramesCountersAndEntriesAsTheGeneralPath(bool v6, string mode, string port, int seed)
+    {
+        string json = (v6 ? V6Farm : V4Farm).Replace("MODE", mode).Replace("PORT", port).Replace("\"virtual-ports\":\"443\"", "\"virtual-ports\":\"53\",\"protocol\":\"udp\"");
+        var general = new EngineHarness(json);
+        general.Engine.Trace = new SilentTrace();
+        var fast = new EngineHarness(json);
+        string vip = v6 ? "2001:db8::fa" : "192.168.101.250";
+        string client = v6 ? "2001:db8::1" : "192.168.101.1";
+        string[] backends = v6 ? ["2001:db8:1::10", "2001:db8:1::11"] : ["192.168.1.10", "192.168.1.11"];
+        string[] backendMacs = [Bck0Mac, Bck1Mac];
+        foreach (var h in new[] { general, fast })
+            for (int b = 0; b < 2; b++)
+                h.Process(v6 ? NeighborAdvertisement(backendMacs[b], backends[b], vip) : ArpReply(backendMacs[b], backends[b]), 0);
+
+        var random = new Random(seed);
+        long now = EngineHarness.S;
+        var flows = new List<(ushort ClientPort, string Backend, string BackendMac, string AtBackend, ushort BackendPort, ushort PortAtBackend)>();
+        for (int i = 0; i < 6; i++)
+        {
+            ushort clientPort = (ushort)(30000 + i);
+            var first = Both(general, fast, Udp(ClientMac, client, vip, clientPort, 53), now += EngineHarness.Ms);
+            Assert.Single(first);
+            var ip = EngineHarness.Ip(first[0]);
+            var udp = EngineHarness.Udp(first[0]);
+            string backend = ip.DestinationAddress.ToString();
+            string backendMac = backendMacs[Array.IndexOf(backends, backend)], atBackend = ip.SourceAddress.ToString();
+            flows.Add((clientPort, backend, backendMac, atBackend, udp.DestinationPort, udp.SourcePort));
+        }
+
+        int sent = 0;
+        for (int n = 0; n < 3000; n++)
+        {
+            var f = flows[random.Next(flows.Count)];
+            bool reply = random.Next(2) == 1;
+            byte ttl = random.Next(10) switch { 0 => 1, 1 => 2, 2 => 255, _ => 64 };
+            int payload = random.Next(0, 48);
+            var frame = reply
+                ? Udp(f.BackendMac, f.Backend, f.AtBackend, f.BackendPort, f.PortAtBackend, payload, ttl)
+                : Udp(ClientMac, client, vip, f.ClientPort, 53, payload, ttl);
+            if (!v6 && random.Next(4) == 0)
+            {
+                int field = 14 + 20 + 6; // IPv4 UDP without a checksum
+                frame[field] = 0;
+                frame[field + 1] = 0;
+            }
+            // Mostly a few ms apart, sometimes a second: the flows cross the 2-second stream boundary (ASSURED) while running.
+            sent += Both(general, fast, frame, now += random.Next(30) == 0 ? EngineHarness.S : random.Next(1, 3) * EngineHarness.Ms).Count;
+        }
+        Assert.True(sent > 1000, $"only {sent} frames forwarded");
+
+        AssertSameCounters(general.Counters, fast.Counters);
+        Assert.Equal(general.LiveEntries(), fast.LiveEntries());
+        int prepared = 0;
+        foreach (int i in fast.LiveEntries())
+        {
+            ref readonly var g = ref general.Engine.Table[i];
+            ref readonly var e = ref fast.Engine.Table[i];
+            Assert.Equal(g.Original, e.Original);
+            Assert.Equal(g.Reply, e.Reply);
             Assert.Equal(g.Status, e.Status);
             Assert.Equal(g.ExpiresNs, e.ExpiresNs);
             Assert.Equal((g.OriginalPackets, g.OriginalBytes, g.ReplyPackets, g.ReplyBytes), (e.OriginalPackets, e.OriginalBytes, e.ReplyPackets, e.ReplyBytes));
