@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using PacketDotNet;
 using UserLB.Engine.Conntrack;
 using UserLB.Packets;
 using static UserLB.Engine.Tests.Engine.TestFrames;
@@ -28,6 +29,78 @@ public class EstablishedFastPathTests
         public void Step(string text) { }
     }
 
+    /// <summary>Two engines, one configuration and seed, the backends' MACs known; the general one has a trace attached.</summary>
+    private sealed class Pair
+    {
+        public Pair(string json, bool v6)
+        {
+            V6 = v6;
+            General = new EngineHarness(json);
+            General.Engine.Trace = new SilentTrace();
+            Fast = new EngineHarness(json);
+            foreach (var h in new[] { General, Fast })
+                for (int b = 0; b < 2; b++)
+                    h.Process(v6 ? NeighborAdvertisement(BackendMacs[b], Backends[b], Vip) : ArpReply(BackendMacs[b], Backends[b]), 0);
+        }
+
+        public bool V6 { get; }
+        public EngineHarness General { get; }
+        public EngineHarness Fast { get; }
+        public string Vip => V6 ? "2001:db8::fa" : "192.168.101.250";
+        public string Client => V6 ? "2001:db8::1" : "192.168.101.1";
+        public string[] Backends => V6 ? ["2001:db8:1::10", "2001:db8:1::11"] : ["192.168.1.10", "192.168.1.11"];
+        public static readonly string[] BackendMacs = [Bck0Mac, Bck1Mac];
+
+        /// <summary>The frame through both engines: the same frames must come out.</summary>
+        public List<byte[]> Both(byte[] frame, long nowNs)
+        {
+            var a = General.Process(frame, nowNs);
+            var b = Fast.Process(frame, nowNs);
+            Assert.Equal(a.Count, b.Count);
+            for (int i = 0; i < a.Count; i++) Assert.Equal(Convert.ToHexString(a[i]), Convert.ToHexString(b[i]));
+            return b;
+        }
+
+        /// <summary>A flow's first packet went out (to the backend): where to, and the addresses and ports seen there.</summary>
+        public Flow FlowOf(byte[] sent, ushort clientPort)
+        {
+            var ip = EngineHarness.Ip(sent);
+            var ports = Packet.ParsePacket(LinkLayers.Ethernet, sent).Extract<TransportPacket>();
+            string backend = ip.DestinationAddress.ToString();
+            return new Flow(clientPort, backend, BackendMacs[Array.IndexOf(Backends, backend)], ip.SourceAddress.ToString(), ports.DestinationPort, ports.SourcePort);
+        }
+
+        /// <summary>Same counters and same conntrack entries; at least one entry prepared in both directions.</summary>
+        public void AssertSameState()
+        {
+            AssertSameCounters(General.Counters, Fast.Counters);
+            Assert.Equal(General.LiveEntries(), Fast.LiveEntries());
+            int prepared = 0;
+            foreach (int i in Fast.LiveEntries())
+            {
+                ref readonly var g = ref General.Engine.Table[i];
+                ref readonly var e = ref Fast.Engine.Table[i];
+                Assert.Equal(g.Original, e.Original);
+                Assert.Equal(g.Reply, e.Reply);
+                Assert.Equal(g.TcpState, e.TcpState);
+                Assert.Equal(g.Status, e.Status);
+                Assert.Equal(g.ExpiresNs, e.ExpiresNs);
+                Assert.Equal((g.OriginalPackets, g.OriginalBytes, g.ReplyPackets, g.ReplyBytes), (e.OriginalPackets, e.OriginalBytes, e.ReplyPackets, e.ReplyBytes));
+                if ((e.FastFlags & 0x11) == 0x11) prepared++;
+            }
+            Assert.True(prepared > 0, "no entry had both directions prepared for the fast path");
+        }
+    }
+
+    private sealed record Flow(ushort ClientPort, string Backend, string BackendMac, string AtBackend, ushort BackendPort, ushort PortAtBackend);
+
+    private static Pair Create(bool v6, string mode, string port, bool udp)
+    {
+        string json = (v6 ? V6Farm : V4Farm).Replace("MODE", mode).Replace("PORT", port);
+        if (udp) json = json.Replace("\"virtual-ports\":\"443\"", "\"virtual-ports\":\"53\",\"protocol\":\"udp\"");
+        return new Pair(json, v6);
+    }
+
     [Theory]
     [InlineData(false, "snat", "", 1)]
     [InlineData(false, "dnat", "", 2)]
@@ -38,33 +111,18 @@ public class EstablishedFastPathTests
     [InlineData(true, "snat", "8443", 7)]
     public void Process_RandomTcpTraffic_SameFramesCountersAndEntriesAsTheGeneralPath(bool v6, string mode, string port, int seed)
     {
-        string json = (v6 ? V6Farm : V4Farm).Replace("MODE", mode).Replace("PORT", port);
-        var general = new EngineHarness(json);
-        general.Engine.Trace = new SilentTrace();
-        var fast = new EngineHarness(json);
-        string vip = v6 ? "2001:db8::fa" : "192.168.101.250";
-        string client = v6 ? "2001:db8::1" : "192.168.101.1";
-        string[] backends = v6 ? ["2001:db8:1::10", "2001:db8:1::11"] : ["192.168.1.10", "192.168.1.11"];
-        string[] backendMacs = [Bck0Mac, Bck1Mac];
-        foreach (var h in new[] { general, fast })
-            for (int b = 0; b < 2; b++)
-                h.Process(v6 ? NeighborAdvertisement(backendMacs[b], backends[b], vip) : ArpReply(backendMacs[b], backends[b]), 0);
-
+        var pair = Create(v6, mode, port, udp: false);
         var random = new Random(seed);
         long now = EngineHarness.S;
-        var flows = new List<(ushort ClientPort, string Backend, string BackendMac, string AtBackend, ushort BackendPort, ushort PortAtBackend)>();
+        var flows = new List<Flow>();
         for (int i = 0; i < 6; i++)
         {
             ushort clientPort = (ushort)(40000 + i);
-            var syn = Both(general, fast, Tcp(ClientMac, client, vip, clientPort, 443, Syn), now += EngineHarness.Ms);
-            Assert.Single(syn);
-            var ip = EngineHarness.Ip(syn[0]);
-            var tcp = EngineHarness.Tcp(syn[0]);
-            string backend = ip.DestinationAddress.ToString();
-            string backendMac = backendMacs[Array.IndexOf(backends, backend)], atBackend = ip.SourceAddress.ToString();
-            flows.Add((clientPort, backend, backendMac, atBackend, tcp.DestinationPort, tcp.SourcePort));
-            Assert.Single(Both(general, fast, Tcp(backendMac, backend, atBackend, tcp.DestinationPort, tcp.SourcePort, Syn | Ack), now += EngineHarness.Ms));
-            Assert.Single(Both(general, fast, Tcp(ClientMac, client, vip, clientPort, 443, Ack), now += EngineHarness.Ms));
+            var syn = pair.Both(Tcp(ClientMac, pair.Client, pair.Vip, clientPort, 443, Syn), now += EngineHarness.Ms);
+            var f = pair.FlowOf(Assert.Single(syn), clientPort);
+            flows.Add(f);
+            Assert.Single(pair.Both(Tcp(f.BackendMac, f.Backend, f.AtBackend, f.BackendPort, f.PortAtBackend, Syn | Ack), now += EngineHarness.Ms));
+            Assert.Single(pair.Both(Tcp(ClientMac, pair.Client, pair.Vip, clientPort, 443, Ack), now += EngineHarness.Ms));
         }
 
         int sent = 0;
@@ -87,28 +145,12 @@ public class EstablishedFastPathTests
             int payload = random.Next(0, 48);
             var frame = reply
                 ? Tcp(f.BackendMac, f.Backend, f.AtBackend, f.BackendPort, f.PortAtBackend, flags, (uint)random.Next(), (uint)random.Next(), payload, ttl)
-                : Tcp(ClientMac, client, vip, f.ClientPort, 443, flags, (uint)random.Next(), (uint)random.Next(), payload, ttl);
+                : Tcp(ClientMac, pair.Client, pair.Vip, f.ClientPort, 443, flags, (uint)random.Next(), (uint)random.Next(), payload, ttl);
             if (payload >= 2 && random.Next(4) == 0) ZeroChecksum(frame, v6, alternative: random.Next(2) == 0);
-            sent += Both(general, fast, frame, now += random.Next(1, 3) * EngineHarness.Ms).Count;
+            sent += pair.Both(frame, now += random.Next(1, 3) * EngineHarness.Ms).Count;
         }
         Assert.True(sent > 1000, $"only {sent} frames forwarded");
-
-        AssertSameCounters(general.Counters, fast.Counters);
-        Assert.Equal(general.LiveEntries(), fast.LiveEntries());
-        int prepared = 0;
-        foreach (int i in fast.LiveEntries())
-        {
-            ref readonly var g = ref general.Engine.Table[i];
-            ref readonly var e = ref fast.Engine.Table[i];
-            Assert.Equal(g.Original, e.Original);
-            Assert.Equal(g.Reply, e.Reply);
-            Assert.Equal(g.TcpState, e.TcpState);
-            Assert.Equal(g.Status, e.Status);
-            Assert.Equal(g.ExpiresNs, e.ExpiresNs);
-            Assert.Equal((g.OriginalPackets, g.OriginalBytes, g.ReplyPackets, g.ReplyBytes), (e.OriginalPackets, e.OriginalBytes, e.ReplyPackets, e.ReplyBytes));
-            if ((e.FastFlags & 0x11) == 0x11) prepared++;
-        }
-        Assert.True(prepared > 0, "no entry had both directions prepared for the fast path");
+        pair.AssertSameState();
     }
 
     [Theory]
@@ -118,31 +160,14 @@ public class EstablishedFastPathTests
     [InlineData(true, "dnat", "", 14)]
     public void Process_RandomUdpTraffic_SameFramesCountersAndEntriesAsTheGeneralPath(bool v6, string mode, string port, int seed)
     {
-        string json = (v6 ? V6Farm : V4Farm).Replace("MODE", mode).Replace("PORT", port).Replace("\"virtual-ports\":\"443\"", "\"virtual-ports\":\"53\",\"protocol\":\"udp\"");
-        var general = new EngineHarness(json);
-        general.Engine.Trace = new SilentTrace();
-        var fast = new EngineHarness(json);
-        string vip = v6 ? "2001:db8::fa" : "192.168.101.250";
-        string client = v6 ? "2001:db8::1" : "192.168.101.1";
-        string[] backends = v6 ? ["2001:db8:1::10", "2001:db8:1::11"] : ["192.168.1.10", "192.168.1.11"];
-        string[] backendMacs = [Bck0Mac, Bck1Mac];
-        foreach (var h in new[] { general, fast })
-            for (int b = 0; b < 2; b++)
-                h.Process(v6 ? NeighborAdvertisement(backendMacs[b], backends[b], vip) : ArpReply(backendMacs[b], backends[b]), 0);
-
+        var pair = Create(v6, mode, port, udp: true);
         var random = new Random(seed);
         long now = EngineHarness.S;
-        var flows = new List<(ushort ClientPort, string Backend, string BackendMac, string AtBackend, ushort BackendPort, ushort PortAtBackend)>();
+        var flows = new List<Flow>();
         for (int i = 0; i < 6; i++)
         {
             ushort clientPort = (ushort)(30000 + i);
-            var first = Both(general, fast, Udp(ClientMac, client, vip, clientPort, 53), now += EngineHarness.Ms);
-            Assert.Single(first);
-            var ip = EngineHarness.Ip(first[0]);
-            var udp = EngineHarness.Udp(first[0]);
-            string backend = ip.DestinationAddress.ToString();
-            string backendMac = backendMacs[Array.IndexOf(backends, backend)], atBackend = ip.SourceAddress.ToString();
-            flows.Add((clientPort, backend, backendMac, atBackend, udp.DestinationPort, udp.SourcePort));
+            flows.Add(pair.FlowOf(Assert.Single(pair.Both(Udp(ClientMac, pair.Client, pair.Vip, clientPort, 53), now += EngineHarness.Ms)), clientPort));
         }
 
         int sent = 0;
@@ -154,7 +179,7 @@ public class EstablishedFastPathTests
             int payload = random.Next(0, 48);
             var frame = reply
                 ? Udp(f.BackendMac, f.Backend, f.AtBackend, f.BackendPort, f.PortAtBackend, payload, ttl)
-                : Udp(ClientMac, client, vip, f.ClientPort, 53, payload, ttl);
+                : Udp(ClientMac, pair.Client, pair.Vip, f.ClientPort, 53, payload, ttl);
             if (!v6 && random.Next(4) == 0)
             {
                 int field = 14 + 20 + 6; // IPv4 UDP without a checksum
@@ -162,25 +187,10 @@ public class EstablishedFastPathTests
                 frame[field + 1] = 0;
             }
             // Mostly a few ms apart, sometimes a second: the flows cross the 2-second stream boundary (ASSURED) while running.
-            sent += Both(general, fast, frame, now += random.Next(30) == 0 ? EngineHarness.S : random.Next(1, 3) * EngineHarness.Ms).Count;
+            sent += pair.Both(frame, now += random.Next(30) == 0 ? EngineHarness.S : random.Next(1, 3) * EngineHarness.Ms).Count;
         }
         Assert.True(sent > 1000, $"only {sent} frames forwarded");
-
-        AssertSameCounters(general.Counters, fast.Counters);
-        Assert.Equal(general.LiveEntries(), fast.LiveEntries());
-        int prepared = 0;
-        foreach (int i in fast.LiveEntries())
-        {
-            ref readonly var g = ref general.Engine.Table[i];
-            ref readonly var e = ref fast.Engine.Table[i];
-            Assert.Equal(g.Original, e.Original);
-            Assert.Equal(g.Reply, e.Reply);
-            Assert.Equal(g.Status, e.Status);
-            Assert.Equal(g.ExpiresNs, e.ExpiresNs);
-            Assert.Equal((g.OriginalPackets, g.OriginalBytes, g.ReplyPackets, g.ReplyBytes), (e.OriginalPackets, e.OriginalBytes, e.ReplyPackets, e.ReplyBytes));
-            if ((e.FastFlags & 0x11) == 0x11) prepared++;
-        }
-        Assert.True(prepared > 0, "no entry had both directions prepared for the fast path");
+        pair.AssertSameState();
     }
 
     /// <summary>Sets two payload bytes so the TCP checksum comes out 0 (a valid checksum); <paramref name="alternative"/>:
@@ -208,15 +218,6 @@ public class EstablishedFastPathTests
             ? Checksum.PseudoHeaderV6(span[(14 + 8)..], span[(14 + 24)..], IpProtocols.Tcp, length)
             : Checksum.PseudoHeaderV4(span[(14 + 12)..], span[(14 + 16)..], IpProtocols.Tcp, length);
         return Checksum.Finish(Checksum.SumBigEndian(span[l4..], sum));
-    }
-
-    private static List<byte[]> Both(EngineHarness general, EngineHarness fast, byte[] frame, long nowNs)
-    {
-        var a = general.Process(frame, nowNs);
-        var b = fast.Process(frame, nowNs);
-        Assert.Equal(a.Count, b.Count);
-        for (int i = 0; i < a.Count; i++) Assert.Equal(Convert.ToHexString(a[i]), Convert.ToHexString(b[i]));
-        return b;
     }
 
     private static void AssertSameCounters(EngineCounters a, EngineCounters b)
