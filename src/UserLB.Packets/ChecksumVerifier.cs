@@ -51,8 +51,8 @@ public static class ChecksumVerifier
     };
 
     /// <summary>Verifies the transport checksum of a frame as <see cref="PacketParser.Parse"/> described it in
-    /// <paramref name="info"/> (the addresses are taken from there). Recognises a CHECKSUM_PARTIAL frame (tx offload on a veth): the field
-    /// then holds only the folded pseudo-header sum.</summary>
+    /// <paramref name="info"/> (the addresses are taken from there). Recognises a CHECKSUM_PARTIAL frame (tx offload on
+    /// a veth): the field then holds only the folded pseudo-header sum.</summary>
     public static DropReason VerifyL4(ReadOnlySpan<byte> frame, in PacketInfo info)
     {
         var l4 = frame.Slice(info.L4Offset, info.L4Length);
