@@ -9,7 +9,8 @@ namespace UserLB.Engine.Tests.Engine;
 /// <summary>
 /// The established-flow fast path (PacketEngine.Fast.cs) against the general path: two engines with the same
 /// configuration and seed get the same random TCP or UDP traffic; one has a trace attached, which keeps every packet on the
-/// general path. Every frame sent, every counter and every conntrack entry must be the same.
+/// general path (some frames VLAN-tagged, some IPv4 headers with options). Every frame sent, every counter and every
+/// conntrack entry must be the same.
 /// </summary>
 public class EstablishedFastPathTests
 {
@@ -147,6 +148,8 @@ public class EstablishedFastPathTests
                 ? Tcp(f.BackendMac, f.Backend, f.AtBackend, f.BackendPort, f.PortAtBackend, flags, (uint)random.Next(), (uint)random.Next(), payload, ttl)
                 : Tcp(ClientMac, pair.Client, pair.Vip, f.ClientPort, 443, flags, (uint)random.Next(), (uint)random.Next(), payload, ttl);
             if (payload >= 2 && random.Next(4) == 0) ZeroChecksum(frame, v6, alternative: random.Next(2) == 0);
+            if (!v6 && random.Next(6) == 0) frame = WithIpv4Options(frame);
+            if (random.Next(6) == 0) frame = Tagged(frame);
             sent += pair.Both(frame, now += random.Next(1, 3) * EngineHarness.Ms).Count;
         }
         Assert.True(sent > 1000, $"only {sent} frames forwarded");
@@ -191,6 +194,34 @@ public class EstablishedFastPathTests
         }
         Assert.True(sent > 1000, $"only {sent} frames forwarded");
         pair.AssertSameState();
+    }
+
+    /// <summary>The frame with an 802.1Q tag (VLAN 100) after the MAC addresses: the IP packet starts 4 bytes later.</summary>
+    private static byte[] Tagged(byte[] frame)
+    {
+        var tagged = new byte[frame.Length + 4];
+        frame.AsSpan(0, 12).CopyTo(tagged);
+        BinaryPrimitives.WriteUInt16BigEndian(tagged.AsSpan(12), EtherTypes.Vlan);
+        BinaryPrimitives.WriteUInt16BigEndian(tagged.AsSpan(14), 100);
+        frame.AsSpan(12).CopyTo(tagged.AsSpan(16));
+        return tagged;
+    }
+
+    /// <summary>An untagged IPv4 frame with 4 bytes of options (three NOPs, end of list) in its header: the transport
+    /// header starts 4 bytes later; the header checksum recomputed, the L4 checksum unchanged (same pseudo-header).</summary>
+    private static byte[] WithIpv4Options(byte[] frame)
+    {
+        var f = new byte[frame.Length + 4];
+        frame.AsSpan(0, 14 + 20).CopyTo(f);
+        f.AsSpan(34, 4).Fill(1);
+        f[37] = 0;
+        frame.AsSpan(34).CopyTo(f.AsSpan(38));
+        var ip = f.AsSpan(14, 24);
+        ip[0] = 0x46;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(BinaryPrimitives.ReadUInt16BigEndian(ip[2..]) + 4));
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip));
+        return f;
     }
 
     /// <summary>Sets two payload bytes so the TCP checksum comes out 0 (a valid checksum); <paramref name="alternative"/>:
