@@ -16,7 +16,7 @@ public sealed class EngineScenario
     public static readonly MacAddress Backend0 = MacAddress.Parse("02:00:00:00:00:10");
     public static readonly MacAddress Backend1 = MacAddress.Parse("02:00:00:00:00:11");
 
-    public EngineScenario(bool ipv6, string mode = "snat", string scheduler = "weight", int maxConnections = 262_144, int sweepPerFrame = 0)
+    public EngineScenario(bool ipv6, string mode = "snat", string scheduler = "weight", int maxConnections = 262_144, int sweepPerFrame = 0, bool udp = false)
     {
         Ipv6 = ipv6;
         Vip = IpAddr.Parse(ipv6 ? "2001:db8:101::250" : "192.168.101.250");
@@ -24,7 +24,7 @@ public sealed class EngineScenario
         BackendIps = [IpAddr.Parse(ipv6 ? "2001:db8:1::10" : "192.168.1.10"), IpAddr.Parse(ipv6 ? "2001:db8:1::11" : "192.168.1.11")];
         string fam = ipv6 ? "ipv6" : "ipv4";
         var config = ConfigParser.Parse($$"""
-            {"farms":[{"name":"app","family":"{{fam}}","virtual-addr":"{{Vip}}","virtual-ports":"443","mode":"{{mode}}",
+            {"farms":[{"name":"app","family":"{{fam}}","virtual-addr":"{{Vip}}","virtual-ports":"443","protocol":"{{(udp ? "udp" : "tcp")}}","mode":"{{mode}}",
               "scheduler":"{{scheduler}}","backends":[{"name":"b0","ip-addr":"{{BackendIps[0]}}"},{"name":"b1","ip-addr":"{{BackendIps[1]}}"}]}]}
             """);
         Sink = new CountingSink();
@@ -58,6 +58,23 @@ public sealed class EngineScenario
         var reply = FrameBuilder.Tcp(backendMac, Lb, backend, Vip, 443, clientPort, TcpFlags.Ack, payload);
         Engine.Process((byte[])original.Clone(), 0, nowNs + 2);
         if (Engine.Counters.Forwarded != before + 3) throw new InvalidOperationException("the handshake was not forwarded");
+        return (original, reply);
+    }
+
+    /// <summary>A UDP flow from client port <paramref name="clientPort"/> that has seen its reply; returns its datagrams in
+    /// both directions (client → VIP and backend → LB), each carrying <paramref name="payload"/> bytes. The scenario must
+    /// have been built with <c>udp: true</c>.</summary>
+    public (byte[] Original, byte[] Reply) EstablishUdp(ushort clientPort, int payload, long nowNs)
+    {
+        var original = FrameBuilder.Udp(Client, Lb, ClientIp, Vip, clientPort, 443, payload);
+        long before = Engine.Counters.Forwarded;
+        Engine.Process((byte[])original.Clone(), 0, nowNs);
+        var backend = Sink.LastDestination;
+        var backendMac = backend.Equals(BackendIps[0]) ? Backend0 : Backend1;
+        var reply = FrameBuilder.Udp(backendMac, Lb, backend, Vip, 443, clientPort, payload);
+        Engine.Process((byte[])reply.Clone(), 0, nowNs + 1);
+        Engine.Process((byte[])original.Clone(), 0, nowNs + 2);
+        if (Engine.Counters.Forwarded != before + 3) throw new InvalidOperationException("the UDP exchange was not forwarded");
         return (original, reply);
     }
 

@@ -5,7 +5,7 @@ using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Running;
 using UserLB.Benchmarks;
 
-// `profile <established|reply|newflow|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
+// `profile <established|reply|udp|udpreply|newflow|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
 // DOTNET_PerfMapEnabled=1) or dotnet-trace; prints ns per operation. Anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "profile")
 {
@@ -46,6 +46,21 @@ if (args.Length > 0 && args[0] == "profile")
         var b = new NewFlowBenchmarks { Ipv6 = v6 };
         b.Setup();
         body = b.NewTcpFlow;
+    }
+    else if (what is "udp" or "udpreply")
+    {
+        // An established UDP flow (reply seen), 64-byte payload: the UDP side of the established path.
+        var s = new EngineScenario(v6, udp: true);
+        var (original, reply) = s.EstablishUdp(40000, 64, 1);
+        var template = what == "udp" ? original : reply;
+        var work = new byte[template.Length];
+        s.Sink.Inspect = false;
+        long now = 10;
+        body = () =>
+        {
+            template.CopyTo(work, 0);
+            s.Engine.Process(work, 0, ++now);
+        };
     }
     else
     {

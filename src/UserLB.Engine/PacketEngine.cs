@@ -33,6 +33,10 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly SharedFlowState? _shared;
     /// <summary>TCP timeouts in ns by [state × 2 + seen reply] (the options are immutable).</summary>
     private readonly long[] _tcpTimeoutNs;
+    /// <summary>The ESTABLISHED timeout of a flow that has seen its reply, in ns (<see cref="_tcpTimeoutNs"/>'s entry).</summary>
+    private readonly long _tcpEstablishedTimeoutNs;
+    /// <summary>The UDP timeouts in ns: a flow that has seen its reply, before and after it counts as a stream.</summary>
+    private readonly long _udpTimeoutNs, _udpStreamTimeoutNs;
     private EngineSnapshot _snapshot = EngineSnapshot.Empty;
     private int[] _farmIngressPort = [];
     private int[] _farmEgressPort = [];
@@ -63,6 +67,9 @@ public sealed partial class PacketEngine : IEntryLifetime
             _tcpTimeoutNs[state * 2] = options.Timeouts.TcpTimeout((TcpState)state, false) * 1_000_000_000L;
             _tcpTimeoutNs[state * 2 + 1] = options.Timeouts.TcpTimeout((TcpState)state, true) * 1_000_000_000L;
         }
+        _tcpEstablishedTimeoutNs = _tcpTimeoutNs[(int)TcpState.Established * 2 + 1];
+        _udpTimeoutNs = options.Timeouts.UdpSeconds * 1_000_000_000L;
+        _udpStreamTimeoutNs = options.Timeouts.UdpStreamSeconds * 1_000_000_000L;
     }
 
     public EngineCounters Counters { get; } = new();
@@ -173,6 +180,9 @@ public sealed partial class PacketEngine : IEntryLifetime
         foreach (var ip in _dueSolicits) Solicit(ip, default, -1, Volatile.Read(ref _snapshot));
     }
 
+    // Never inlined into Process: the JIT's inlining budget for the caller would run out inside it, leaving the small
+    // helpers it calls (MAC and checksum checks, the tuple, the lookup) as calls; on its own it gets them all inlined.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void ProcessIp(Span<byte> frame, ref PacketInfo p, int port, EngineSnapshot snapshot, long nowNs)
     {
         var ethDst = MacAddress.Read(frame);
@@ -232,6 +242,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             NewFlow(frame, ref p, port, snapshot, nowNs, tuple);
             return;
         }
+        if (p.Protocol is IpProtocols.Tcp or IpProtocols.Udp && Trace is null && TryForwardEstablished(frame, p, nowNs, index, reply)) return;
         ExistingFlow(frame, ref p, snapshot, nowNs, index, reply);
     }
 
@@ -378,6 +389,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             }
             if (reply) { e.NextHopMacReply = learned; e.NextHopPortReply = (short)learnedPort; }
             else { e.NextHopMacOriginal = learned; e.NextHopPortOriginal = (short)learnedPort; }
+            PrepareFastPath(ref e, reply, p.IsV6);
         }
     }
 

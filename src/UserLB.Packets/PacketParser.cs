@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace UserLB.Packets;
 
@@ -19,7 +20,7 @@ public static class PacketParser
         info = default;
         if (frame.Length < Offsets.EthHeader) return DropReason.FrameTruncated;
         int offset = Offsets.EthHeader;
-        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[Offsets.EthType..]);
+        ushort etherType = ReadUInt16(ref MemoryMarshal.GetReference(frame), Offsets.EthType);
         if (etherType is EtherTypes.Vlan or EtherTypes.QinQ)
         {
             if (frame.Length < offset + Offsets.VlanHeader) return DropReason.VlanTruncated;
@@ -49,23 +50,25 @@ public static class PacketParser
 
     private static DropReason ParseIpv4(ReadOnlySpan<byte> frame, int l3, ref PacketInfo info)
     {
-        if (frame.Length < l3 + Offsets.Ip4MinHeader) return DropReason.Ipv4Truncated;
-        var ip = frame[l3..];
-        byte vihl = ip[0];
+        if ((uint)l3 > (uint)frame.Length || frame.Length - l3 < Offsets.Ip4MinHeader) return DropReason.Ipv4Truncated;
+        // The fixed 20-byte header is in the frame (checked just above): its fields are read without further checks.
+        int ipLength = frame.Length - l3;
+        ref byte ip = ref Unsafe.Add(ref MemoryMarshal.GetReference(frame), l3);
+        byte vihl = ip;
         if (vihl >> 4 != 4) return DropReason.Ipv4BadVersion;
         int ihl = (vihl & 0xF) * 4;
-        if (ihl < Offsets.Ip4MinHeader || ihl > ip.Length) return DropReason.Ipv4BadHeaderLength;
-        int total = BinaryPrimitives.ReadUInt16BigEndian(ip[Offsets.Ip4TotalLength..]);
+        if (ihl < Offsets.Ip4MinHeader || ihl > ipLength) return DropReason.Ipv4BadHeaderLength;
+        int total = ReadUInt16(ref ip, Offsets.Ip4TotalLength);
         if (total == 0 && frame.Length > MaxFrameLength) return DropReason.GsoSuperFrame;
         if (total < ihl) return DropReason.Ipv4BadTotalLength;
-        if (total > ip.Length) return frame.Length > MaxFrameLength ? DropReason.GsoSuperFrame : DropReason.Ipv4BadTotalLength;
+        if (total > ipLength) return frame.Length > MaxFrameLength ? DropReason.GsoSuperFrame : DropReason.Ipv4BadTotalLength;
         if (l3 + total > MaxFrameLength) return DropReason.GsoSuperFrame;
         info.L3HeaderLength = ihl;
         info.PacketEnd = l3 + total;
-        info.Protocol = ip[Offsets.Ip4Protocol];
-        info.Src = IpAddr.ReadV4(ip[Offsets.Ip4Src..]);
-        info.Dst = IpAddr.ReadV4(ip[Offsets.Ip4Dst..]);
-        ushort fragment = BinaryPrimitives.ReadUInt16BigEndian(ip[Offsets.Ip4Flags..]);
+        info.Protocol = Unsafe.Add(ref ip, Offsets.Ip4Protocol);
+        info.Src = IpAddr.FromV4(ReadUInt32(ref ip, Offsets.Ip4Src));
+        info.Dst = IpAddr.FromV4(ReadUInt32(ref ip, Offsets.Ip4Dst));
+        ushort fragment = ReadUInt16(ref ip, Offsets.Ip4Flags);
         if ((fragment & 0x3FFF) != 0) return DropReason.Ipv4Fragment; // MF set or offset != 0
         info.L4Offset = l3 + ihl;
         info.L4Length = total - ihl;
@@ -139,11 +142,13 @@ public static class PacketParser
             case IpProtocols.Tcp:
             {
                 if (l4.Length < Offsets.TcpMinHeader) return DropReason.L4Truncated;
-                int doff = (l4[12] >> 4) * 4;
+                // The 20-byte header is in the segment (checked just above).
+                ref byte tcp = ref MemoryMarshal.GetReference(l4);
+                int doff = (Unsafe.Add(ref tcp, 12) >> 4) * 4;
                 if (doff < Offsets.TcpMinHeader || doff > l4.Length) return DropReason.TcpBadHeaderLength;
-                info.SrcPort = BinaryPrimitives.ReadUInt16BigEndian(l4);
-                info.DstPort = BinaryPrimitives.ReadUInt16BigEndian(l4[2..]);
-                info.TcpFlags = (byte)(l4[Offsets.TcpFlags] & 0x3F);
+                info.SrcPort = ReadUInt16(ref tcp, Offsets.L4SrcPort);
+                info.DstPort = ReadUInt16(ref tcp, Offsets.L4DstPort);
+                info.TcpFlags = (byte)(Unsafe.Add(ref tcp, Offsets.TcpFlags) & 0x3F);
                 return DropReason.None;
             }
             case IpProtocols.Udp:
@@ -178,6 +183,16 @@ public static class PacketParser
                 return DropReason.None; // other protocols parse; the engine decides (no farm takes them today)
         }
     }
+
+    /// <summary>A big-endian 16-bit field at <paramref name="offset"/> from <paramref name="at"/>; the caller has checked it is in the frame.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort ReadUInt16(ref byte at, int offset) =>
+        BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref at, offset)));
+
+    /// <summary>A big-endian 32-bit field at <paramref name="offset"/> from <paramref name="at"/>; the caller has checked it is in the frame.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ReadUInt32(ref byte at, int offset) =>
+        BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref at, offset)));
 
     /// <summary>
     /// Parses the IP header (and first 8 bytes of L4) embedded in an ICMP error. The embedded packet is usually truncated,

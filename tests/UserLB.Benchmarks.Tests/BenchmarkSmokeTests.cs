@@ -28,6 +28,33 @@ public class BenchmarkSmokeTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void EstablishedUdpFlow_BothDirections_ForwardsEveryDatagramWithoutAllocating(bool ipv6)
+    {
+        // The `profile udp|udpreply` body.
+        var s = new EngineScenario(ipv6, udp: true);
+        var (original, reply) = s.EstablishUdp(40000, 64, 1);
+        var work = new byte[original.Length];
+        s.Sink.Inspect = false;
+        long now = 10;
+        void Both()
+        {
+            original.CopyTo(work, 0);
+            s.Engine.Process(work, 0, ++now);
+            reply.CopyTo(work, 0);
+            s.Engine.Process(work, 0, ++now);
+        }
+        for (int i = 0; i < 200; i++) Both();
+        long forwarded = s.Engine.Counters.Forwarded;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) Both();
+        long allocatedPerPacket = (GC.GetAllocatedBytesForCurrentThread() - allocated) / 2000;
+        Assert.Equal(forwarded + 2000, s.Engine.Counters.Forwarded);
+        Assert.Equal(0, allocatedPerPacket);
+    }
+
+    [Theory]
     [InlineData(false, "weight")]
     [InlineData(true, "weight")]
     [InlineData(false, "hash")]

@@ -34,6 +34,27 @@ public class ChecksumTests
     }
 
     [Fact]
+    public void Fold_EdgeAndRandomSums_SameAsFoldingSixteenBitsAtATime()
+    {
+        var values = new List<ulong> { 0, 1, 0xFFFE, 0xFFFF, 0x1_0000, 0x1_FFFE, 0x1_FFFF, 0xFFFF_FFFF, 0x1_0000_0000, 0xFFFF_0000,
+            0x0000_FFFF_FFFF_FFFF, 0xFFFF_FFFF_0000_0000, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFE, 0x8000_0000_8000_0000 };
+        for (int shift = 0; shift < 64; shift++)
+        {
+            values.Add(1UL << shift);
+            values.Add((1UL << shift) - 1);
+            values.Add(0xFFFFUL << (shift & 48));
+        }
+        var rnd = new Random(7);
+        for (int i = 0; i < 200_000; i++)
+        {
+            ulong v = (ulong)rnd.NextInt64() ^ ((ulong)rnd.Next() << 40);
+            values.Add(v >> rnd.Next(64));
+        }
+        for (uint small = 0; small < 0x4_0000; small++) values.Add(small);
+        foreach (ulong v in values) Assert.Equal(Checksum.FoldByWords(v), Checksum.Fold(v));
+    }
+
+    [Fact]
     public void Sum_EveryLengthOffsetAndFill_FoldsLikeTheWordByWordSum()
     {
         var rnd = new Random(5);

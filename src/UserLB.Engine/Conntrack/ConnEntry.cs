@@ -37,12 +37,18 @@ public struct ConnEntry
     public int BackendId;
     public ConnStatus Status;
     public TcpState TcpState;
+    /// <summary>The established-path rewrite of each direction, prepared when its next hop is cached (PacketEngine.Fast.cs):
+    /// bits 0–2 the original direction, 4–6 the reply (valid, the L4 checksum changes, prepared for IPv6).</summary>
+    public byte FastFlags;
     /// <summary>Next hop's MAC and port per direction (0 original, 1 reply), valid while the neighbour table's version is <see cref="NeighborVersion"/>.</summary>
     public MacAddress NextHopMacOriginal;
     public MacAddress NextHopMacReply;
     public short NextHopPortOriginal;
     public short NextHopPortReply;
     public int NeighborVersion;
+    /// <summary>Per direction (original, reply): the RFC 1624 addend of the L4 checksum update and of the IPv4 header
+    /// checksum update (NAT and TTL together), folded to 16 bits; see <see cref="FastFlags"/>.</summary>
+    public ushort FastL4Original, FastL4Reply, FastIpOriginal, FastIpReply;
 
     public readonly bool InUse => (Status & ConnStatus.InUse) != 0;
     public readonly bool Assured => (Status & ConnStatus.Assured) != 0;
