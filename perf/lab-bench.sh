@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: one lab in network namespaces (lab/topo.sh), the same traffic through each path, one table.
-#   perf/lab-bench.sh [-d SECONDS] [--paths "direct kernel nft pcap afpacket tap"] [--prefix pf]
+#   perf/lab-bench.sh [-d SECONDS] [--paths "direct kernel nft pcap afpacket tap"] [--prefix pf] [--pin-traffic]
 #                     [--only "bulk udp conns latency"]   (a subset of the measurements)
 # Paths (client 192.168.101.1 → 192.168.101.250:8080 or :5201 → backends 192.168.1.10/.11, NAT mode):
 #   direct    no LB: the LB namespace's kernel routes the client straight to backend .10 (no NAT, no conntrack rules)
@@ -17,25 +17,29 @@
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
 # -b 0, datagrams received per second at .10), new TCP connections per second (wrk -t1 -c32, Connection: close,
 # against nginx on both backends) and request latency p50/p99 (wrk -t1 -c1 --latency, keep-alive: one request in
-# flight, so the path's own delay). Offloads are off on every veth (lab/topo.sh). Prints one table, every figure also
-# as a ratio to the kernel's. Installs iperf3, wrk and nginx-light with apt-get when missing. Root only.
+# flight, so the path's own delay), also timed on the wire from a tcpdump capture on the client's veth (request out →
+# response in: without the client's own wake-ups, which on a machine shared by client, servers and LB dominate wrk's
+# tail). Offloads are off on every veth (lab/topo.sh). Prints one table, every figure also as a ratio to the kernel's.
+# --pin-traffic: client tools and servers on the last CPU, userlb on the others. Installs iperf3, wrk, tcpdump and
+# nginx-light with apt-get when missing. Root only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"; ONLY="bulk udp conns latency"
+D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"; ONLY="bulk udp conns latency"; PIN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -d) D=$2; shift ;;
     --paths) PATHS=$2; shift ;;
     --prefix) P=$2; shift ;;
     --only) ONLY=$2; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --pin-traffic) PIN=1 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "lab-bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 [ "$(id -u)" = 0 ] || { echo "lab-bench.sh: must run as root (network namespaces)" >&2; exit 1; }
 need=()
-for t in iperf3 wrk; do command -v $t >/dev/null || need+=($t); done
+for t in iperf3 wrk tcpdump; do command -v $t >/dev/null || need+=($t); done
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v iptables >/dev/null || need+=(iptables)
@@ -59,6 +63,10 @@ trap 'exit 130' INT TERM
 echo "== building UserLB (Release)"
 dotnet build src/UserLB.Cli -c Release -nologo -clp:ErrorsOnly -v q >/dev/null
 USERLB="dotnet $(pwd)/src/UserLB.Cli/bin/Release/net10.0/userlb.dll"
+# --pin-traffic: the client's tools and the servers on the last CPU, userlb on the others (a host where the LB has a
+# core of its own); the kernel paths forward in the softirq of the sender, so on the traffic's CPU. Default: no pinning.
+TP=(); LBPIN=()
+if [ "$PIN" = 1 ]; then last=$(( $(nproc) - 1 )); TP=(taskset -c "$last"); LBPIN=(taskset -c "0-$(( last > 0 ? last - 1 : 0 ))"); fi
 C="ip netns exec ${P}c"; LB="ip netns exec ${P}lb"
 VIP=192.168.101.250
 
@@ -88,9 +96,9 @@ http {
   server { listen 8080 reuseport backlog=4096; location / { return 200 "bck$i\n"; } }
 }
 CONF
-    ip netns exec "${P}b$i" nginx -c "$WORK/nginx$i/nginx.conf"
+    ip netns exec "${P}b$i" "${TP[@]}" nginx -c "$WORK/nginx$i/nginx.conf"
   done
-  ip netns exec "${P}b0" iperf3 -s -D --logfile "$WORK/iperf3.log"
+  ip netns exec "${P}b0" "${TP[@]}" iperf3 -s -D --logfile "$WORK/iperf3.log"
   for _ in $(seq 50); do
     ip netns exec "${P}b1" ss -ltn | grep -q ':8080 ' && ip netns exec "${P}b0" ss -ltn | grep -q ':5201 ' && break
     sleep 0.1
@@ -131,7 +139,7 @@ path_up() {
       [[ "$1" == *-pin0* ]] && sched=(taskset -c 0)
       [ "$engine" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
       if [ "$engine" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
-      $LB "${sched[@]}" $USERLB run --config "$WORK/farms.json" --engine "$engine" "${extra[@]}" >"$WORK/userlb-$1.log" 2>&1 &
+      $LB "${LBPIN[@]}" "${sched[@]}" $USERLB run --config "$WORK/farms.json" --engine "$engine" "${extra[@]}" >"$WORK/userlb-$1.log" 2>&1 &
       USERLB_PID=$!
       for _ in $(seq 100); do grep -q "forwarding with" "$WORK/userlb-$1.log" 2>/dev/null && break; sleep 0.2; done
       grep -q "forwarding with" "$WORK/userlb-$1.log" || { echo "userlb ($1) did not start:"; cat "$WORK/userlb-$1.log"; return 1; } ;;
@@ -157,41 +165,74 @@ target() { [ "$1" = direct ] && echo 192.168.1.10 || echo $VIP; }
 web_target() { [ "$1" = direct ] && echo 192.168.1.10 || echo $VIP; }
 
 bulk() {
-  $C timeout $((D + 10)) iperf3 -c "$(target "$1")" -t "$D" -J 2>/dev/null \
+  $C "${TP[@]}" timeout $((D + 10)) iperf3 -c "$(target "$1")" -t "$D" -J 2>/dev/null \
     | python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' 2>/dev/null || echo -
 }
 
 udp_rate() {
-  $C timeout $((D + 10)) iperf3 -c "$(target "$1")" -u -b 0 -l 64 -t "$D" -J 2>/dev/null \
+  $C "${TP[@]}" timeout $((D + 10)) iperf3 -c "$(target "$1")" -u -b 0 -l 64 -t "$D" -J 2>/dev/null \
     | python3 -c 'import json,sys; s=json.load(sys.stdin)["end"]["sum"]; print("%.1f" % ((s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3))' 2>/dev/null || echo -
 }
 
 conns() {
-  { $C timeout $((D + 10)) wrk -t1 -c32 -d"${D}s" -H "Connection: close" "http://$(web_target "$1"):8080/" 2>/dev/null || true; } \
+  { $C "${TP[@]}" timeout $((D + 10)) wrk -t1 -c32 -d"${D}s" -H "Connection: close" "http://$(web_target "$1"):8080/" 2>/dev/null || true; } \
     | awk '/Requests\/sec/ {printf "%.2f\n", $2 / 1000; found=1} END {if (!found) print "-"}'
 }
 
-latency() { # prints "p50 p99" in microseconds
-  { $C timeout $((D + 10)) wrk -t1 -c1 -d"${D}s" --latency "http://$(web_target "$1"):8080/" 2>/dev/null || true; } | awk '
+latency() { # prints "p50 p99 wire-p50 wire-p99" in microseconds
+  # wrk's figures are taken in wrk, so they hold the client's own wake-ups on a shared machine; the same exchanges are
+  # also timed on the wire, from a capture on the client's veth (request segment out → response segment in).
+  local cap="$WORK/latency-$1.pcap" tpid w
+  $C tcpdump -i c0 -n -w "$cap" --time-stamp-precision=nano -B 65536 "tcp port 8080 and greater 60" >/dev/null 2>&1 &
+  tpid=$!
+  sleep 0.5
+  w=$({ $C "${TP[@]}" timeout $((D + 10)) wrk -t1 -c1 -d"${D}s" --latency "http://$(web_target "$1"):8080/" 2>/dev/null || true; } | awk '
     function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
     $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) }
-    END { if (p50 == "") print "- -"; else printf "%.0f %.0f\n", p50, p99 }'
+    END { if (p50 == "") print "- -"; else printf "%.0f %.0f\n", p50, p99 }')
+  kill -INT "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null || true
+  echo "$w $(wire_latency "$cap")"
+}
+
+wire_latency() { # pcap (ns) of one keep-alive connection's exchanges on the client side → "p50 p99" in us, or "- -"
+  python3 - "$1" <<'PY' 2>/dev/null || echo "- -"
+import struct, sys
+f = open(sys.argv[1], "rb"); f.read(24)
+sent, lat = {}, []
+while True:
+    h = f.read(16)
+    if len(h) < 16: break
+    sec, frac, incl, _ = struct.unpack("<IIII", h); d = f.read(incl); t = sec + frac * 1e-9
+    if d[12:14] != b"\x08\x00" or d[23] != 6: continue
+    ihl = (d[14] & 15) * 4; tot = struct.unpack(">H", d[16:18])[0]; tcp = d[14 + ihl:]
+    sp, dp = struct.unpack(">HH", tcp[:4])
+    if tot - ihl - (tcp[12] >> 4) * 4 <= 0: continue            # segments with data only
+    if dp == 8080: sent[sp] = t                                 # a request leaves the client
+    elif sp == 8080 and dp in sent: lat.append(t - sent.pop(dp)) # its response arrives
+if len(lat) < 100: raise SystemExit(1)
+lat.sort()
+print("%.0f %.0f" % (lat[len(lat) // 2] * 1e6, lat[int(len(lat) * 0.99)] * 1e6))
+PY
 }
 
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
 run_path() {
-  local path=$1 b u c l
+  local path=$1 b u c l lp50 lp99 wp50 wp99
   echo "== $path"
-  if ! path_up "$path"; then echo -e "$path\t-\t-\t-\t-\t-" >> "$RESULTS"; path_down "$path"; return; fi
+  if ! path_up "$path"; then echo -e "$path\t-\t-\t-\t-\t-\t-\t-" >> "$RESULTS"; path_down "$path"; return; fi
   # Warm-up: ARP, the JIT, the first connections.
-  $C timeout 5 wrk -t1 -c2 -d1s "http://$(web_target "$path"):8080/" >/dev/null 2>&1 || true
-  b=-; u=-; c=-; l="- -"
+  $C "${TP[@]}" timeout 5 wrk -t1 -c2 -d1s "http://$(web_target "$path"):8080/" >/dev/null 2>&1 || true
+  b=-; u=-; c=-; l="- - - -"
   if [[ " $ONLY " == *" bulk "* ]]; then b=$(bulk "$path"); echo "   bulk $b Gbit/s"; fi
   if [[ " $ONLY " == *" udp "* ]]; then u=$(udp_rate "$path"); echo "   udp $u kpps (64-byte datagrams received)"; fi
   if [[ " $ONLY " == *" conns "* ]]; then c=$(conns "$path"); echo "   new connections $c k/s"; fi
-  if [[ " $ONLY " == *" latency "* ]]; then l=$(latency "$path"); echo "   latency p50/p99 $l us"; fi
-  echo -e "$path\t$b\t$u\t$c\t${l% *}\t${l#* }" >> "$RESULTS"
+  if [[ " $ONLY " == *" latency "* ]]; then
+    l=$(latency "$path"); read -r lp50 lp99 wp50 wp99 <<< "$l"
+    echo "   latency p50/p99 $lp50 $lp99 us (wrk), on the wire $wp50 $wp99 us"
+  fi
+  read -r lp50 lp99 wp50 wp99 <<< "$l"
+  echo -e "$path\t$b\t$u\t$c\t$lp50\t$lp99\t$wp50\t$wp99" >> "$RESULTS"
   if [ -n "$USERLB_PID" ]; then
     grep -E "offload|warn" "$WORK/userlb-$path.log" | head -2 | sed 's/^/   userlb: /' || true
     # The process's GC work and (afpacket) the sampled kernel → userlb receive delay, from /metrics.
@@ -202,6 +243,7 @@ run_path() {
 }
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$PIN" = 1 ] && echo "== pinned: client tools and servers on CPU ${TP[2]}, userlb on CPU(s) ${LBPIN[2]}"
 lab_up "$P" veth "$WORK"; start_servers
 for path in $PATHS; do [ "${path%%-*}" = tap ] || run_path "$path"; done
 for path in $PATHS; do # each TAP path in a fresh TAP lab (a second userlb on the same lab passed no traffic here once)
@@ -222,9 +264,10 @@ names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptable
          "afpacket-inline-norings": "userlb, afpacket, inline, no rings",
          "afpacket-w2": "userlb, afpacket, 2 workers (queue)", "afpacket-nice": "userlb, afpacket, nice -10",
          "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10", "afpacket-pin0": "userlb, afpacket, on CPU 0 only",
-         "afpacket-one": "userlb, afpacket, one rx thread", "afpacket-perport": "userlb, afpacket, rx thread per port", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
+         "afpacket-one": "userlb, afpacket, one rx thread", "afpacket-bp200": "userlb, afpacket, --busy-poll 200",
+         "afpacket-bp50": "userlb, afpacket, --busy-poll 50", "afpacket-bp1000": "userlb, afpacket, --busy-poll 1000", "afpacket-perport": "userlb, afpacket, rx thread per port", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
 kernel = next((r for r in rows if r[0] == "kernel"), None)
-cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us"]
+cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us", "wire p50 us", "wire p99 us"]
 def cell(r, i):
     v = r[i + 1]
     if v == "-" : return "-"
@@ -235,5 +278,6 @@ print("| path | " + " | ".join(cols) + " |")
 print("|---|" + "---:|" * len(cols))
 for r in rows:
     print(f"| {names.get(r[0], r[0])} | " + " | ".join(cell(r, i) for i in range(len(cols))) + " |")
-print("\n(x) = ratio to the kernel's figure; for latency lower is better.")
+print("\n(x) = ratio to the kernel's figure; for latency lower is better. p50/p99: wrk's (in the client, with its own")
+print("wake-ups); wire p50/p99: the same exchanges timed on the client's veth (request out → response in).")
 PY
