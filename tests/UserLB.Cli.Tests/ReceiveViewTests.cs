@@ -42,7 +42,7 @@ public class ReceiveViewTests
     [Theory]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "one" }, LiveReceive.OneThread, 0L)]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--busy-poll", "50" }, LiveReceive.OneThread, 50_000L)]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new string[0], LiveReceive.OneThread, 0L)]
+    [InlineData("afpacket", true, LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port" }, LiveReceive.PerPort, 0L)]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port", "--busy-poll", "0" }, LiveReceive.PerPort, 0L)]
     [InlineData("afpacket", false, LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]

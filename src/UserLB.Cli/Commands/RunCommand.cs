@@ -30,8 +30,8 @@ internal static partial class RunCommand
                        completion, no thread hand-off per packet: lower latency); queue: receive threads hand frames to
                        the worker(s) through bounded channels (full: counted drops); the only choice with --workers > 1
           --rx-threads inline dispatch: one receive thread for every interface, sleeping in one poll() on all of them
-                       (one; afpacket with rings only: its default), or a thread per interface (per-port; the only
-                       choice for pcap and tap)
+                       (one; afpacket with rings only: more connections per second, less bulk), or a thread per
+                       interface (per-port, default)
           --busy-poll USEC   one receive thread (implied) keeps checking the rings after the last frame before it
                        sleeps, at most USEC microseconds (default 0: never): the window adapts, twice the recent gaps
                        shorter than USEC, closed when gaps are longer; request/response traffic then pays no wake-up
@@ -226,11 +226,13 @@ internal static partial class RunCommand
     }
 
     /// <summary>
-    /// Whether afpacket with rings and inline dispatch polls every interface from one thread unless told otherwise: yes,
-    /// no lock hand-over between the interfaces' threads (perf/RESULTS.md, session 5: 13–18 % more new connections per
-    /// second, bulk, UDP and latency the same within noise).
+    /// Whether afpacket with rings and inline dispatch polls every interface from one thread unless told otherwise: no.
+    /// One thread has no lock hand-over between the interfaces' threads (perf/RESULTS.md, session 5: more new
+    /// connections per second in five of six alternating rounds, +1 to +32 %) but carries both directions of a bulk
+    /// transfer, and the receiving stacks' work inside each send(), on one CPU (bulk 0.34–0.63× the kernel's against
+    /// 0.49–0.66× with a thread per interface): a trade-off, so the default stays as it was.
     /// </summary>
-    private const bool DefaultOneThread = true;
+    private const bool DefaultOneThread = false;
 
     /// <summary>--workers: 1 (default) to <see cref="LiveForwarder.MaxWorkers"/>.</summary>
     internal static int ParseWorkers(Args args)
