@@ -146,16 +146,8 @@ public sealed partial class PacketEngine
             Unsafe.WriteUnaligned(ref field, BinaryPrimitives.ReverseEndianness((ushort)~Checksum.Fold((ulong)(ushort)~hc + addend)));
         }
 
-        // Transmit: next hop's MAC and the port's own, one 8-byte and one 4-byte store.
-        int port = reply ? e.NextHopPortReply : e.NextHopPortOriginal;
-        ulong own = PortMac(port).Value;
-        Unsafe.WriteUnaligned(ref f, BinaryPrimitives.ReverseEndianness(mac << 16 | (own >> 32 & 0xFFFF)));
-        Unsafe.WriteUnaligned(ref Unsafe.Add(ref f, 8), BinaryPrimitives.ReverseEndianness((uint)own));
-        var c = Counters;
-        c.TxFrames++;
-        c.TxBytes += end;
-        _sink.Send(frame[..end], port);
-        c.Forwarded++;
+        Transmit(frame[..end], new MacAddress(mac), reply ? e.NextHopPortReply : e.NextHopPortOriginal);
+        Counters.Forwarded++;
         return true;
     }
 

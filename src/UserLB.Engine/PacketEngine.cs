@@ -736,8 +736,7 @@ public sealed partial class PacketEngine : IEntryLifetime
 
     private void Transmit(Span<byte> packet, MacAddress dst, int port)
     {
-        dst.Write(packet);
-        PortMac(port).Write(packet[Offsets.EthSrc..]);
+        MacAddress.WriteAddresses(packet, dst, PortMac(port));
         Counters.TxFrames++;
         Counters.TxBytes += packet.Length;
         _sink.Send(packet, port);

@@ -22,6 +22,16 @@ public readonly record struct MacAddress(ulong Value)
         BinaryPrimitives.WriteUInt32BigEndian(b[2..], (uint)Value);
     }
 
+    /// <summary>
+    /// An Ethernet header's destination and source addresses (the first 12 bytes of <paramref name="frame"/>), in one
+    /// 8-byte and one 4-byte store.
+    /// </summary>
+    public static void WriteAddresses(Span<byte> frame, MacAddress dst, MacAddress src)
+    {
+        BinaryPrimitives.WriteUInt64BigEndian(frame, dst.Value << 16 | (src.Value >> 32 & 0xFFFF));
+        BinaryPrimitives.WriteUInt32BigEndian(frame[8..], (uint)src.Value);
+    }
+
     /// <summary>The IPv6 solicited-node / multicast MAC 33:33:xx:xx:xx:xx for a group address's last 4 bytes.</summary>
     public static MacAddress Ipv6Multicast(uint low32) => new(0x3333_0000_0000UL | low32);
 
