@@ -25,8 +25,8 @@ public sealed class EngineCounters
     public long NdpSolicitationsSent;
     public long EchoRepliesSent;
     public readonly long[] Drops = new long[(int)DropReason.Count];
-    public BackendCounters[] Backends = [];
-    public FarmCounters[] Farms = [];
+    public TrafficCounters[] Backends = [];
+    public TrafficCounters[] Farms = [];
     /// <summary>Drops of a farm's traffic by reason: <c>[farmId * DropReason.Count + reason]</c>.</summary>
     public long[] FarmDrops = [];
     /// <summary>Drops of a backend's traffic by reason: <c>[backendId * DropReason.Count + reason]</c>.</summary>
@@ -75,24 +75,8 @@ public sealed class EngineCounters
         var backendDrops = other.BackendDrops;
         var farmDrops = other.FarmDrops;
         EnsureIds(backends.Length, farms.Length);
-        for (int i = 0; i < backends.Length; i++)
-        {
-            ref var b = ref Backends[i];
-            b.Active += backends[i].Active;
-            b.Connections += backends[i].Connections;
-            b.Packets += backends[i].Packets;
-            b.Bytes += backends[i].Bytes;
-            b.Drops += backends[i].Drops;
-        }
-        for (int i = 0; i < farms.Length; i++)
-        {
-            ref var f = ref Farms[i];
-            f.Active += farms[i].Active;
-            f.Connections += farms[i].Connections;
-            f.Packets += farms[i].Packets;
-            f.Bytes += farms[i].Bytes;
-            f.Drops += farms[i].Drops;
-        }
+        for (int i = 0; i < backends.Length; i++) Backends[i].Add(backends[i]);
+        for (int i = 0; i < farms.Length; i++) Farms[i].Add(farms[i]);
         for (int i = 0; i < backendDrops.Length && i < BackendDrops.Length; i++) BackendDrops[i] += backendDrops[i];
         for (int i = 0; i < farmDrops.Length && i < FarmDrops.Length; i++) FarmDrops[i] += farmDrops[i];
     }
@@ -112,24 +96,24 @@ public sealed class EngineCounters
     }
 }
 
-public struct BackendCounters
+/// <summary>One farm's or one backend's traffic (<see cref="EngineCounters.Farms"/>, <see cref="EngineCounters.Backends"/>).</summary>
+public struct TrafficCounters
 {
-    /// <summary>Connections in the table now (what <c>est-connlimit</c> of a backend limits).</summary>
+    /// <summary>Connections in the table now (what a backend's <c>est-connlimit</c> limits).</summary>
     public long Active;
     public long Connections;
     public long Packets;
     public long Bytes;
-    /// <summary>Drops of this backend's traffic (by reason: <see cref="EngineCounters.BackendDrops"/>).</summary>
+    /// <summary>Drops of this farm's or backend's traffic (by reason: <see cref="EngineCounters.FarmDrops"/>, <see cref="EngineCounters.BackendDrops"/>).</summary>
     public long Drops;
-}
 
-public struct FarmCounters
-{
-    /// <summary>Connections in the table now.</summary>
-    public long Active;
-    public long Connections;
-    public long Packets;
-    public long Bytes;
-    /// <summary>Drops of this farm's traffic (by reason: <see cref="EngineCounters.FarmDrops"/>).</summary>
-    public long Drops;
+    /// <summary>Adds <paramref name="other"/>'s figures (another worker's for the same farm or backend).</summary>
+    public void Add(in TrafficCounters other)
+    {
+        Active += other.Active;
+        Connections += other.Connections;
+        Packets += other.Packets;
+        Bytes += other.Bytes;
+        Drops += other.Drops;
+    }
 }
