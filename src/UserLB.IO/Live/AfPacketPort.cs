@@ -112,8 +112,10 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     public long TxDrops => Interlocked.Read(ref _txDrops);
 
     /// <summary>The next RX ring slot already holds a frame (rings only).</summary>
-    public bool Pending => _ring != null && !_closed
-        && HoldsFrame(_ring + (nint)_rxNext * FrameSize);
+    public bool Pending => _ring != null && !_closed && HoldsFrame(RxSlot);
+
+    /// <summary>The RX ring slot read next.</summary>
+    private byte* RxSlot => _ring + (nint)_rxNext * FrameSize;
 
     /// <summary>The socket, for one thread polling several ports (rings only: then <see cref="Pending"/> is exact).</summary>
     public int PollFd => _ring != null && !_closed ? _fd : -1;
@@ -124,10 +126,13 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         get
         {
             if (_ring == null || _closed || ReceiveDelay is null) return 0;
-            byte* frame = _ring + (nint)_rxNext * FrameSize;
+            byte* frame = RxSlot;
             return HoldsFrame(frame) ? KernelTimestampNs(frame) : 0;
         }
     }
+
+    /// <summary>The clock of the kernel's receive timestamps (CLOCK_REALTIME), in ns since the epoch.</summary>
+    internal static long WallClockNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
 
     private static long KernelTimestampNs(byte* frame) => *(uint*)(frame + HdrSec) * 1_000_000_000L + *(uint*)(frame + HdrNsec);
 
@@ -138,7 +143,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     {
         if (_closed) return -1;
         if (_ring == null) return ReceivePlain(buffer);
-        byte* frame = _ring + (nint)_rxNext * FrameSize;
+        byte* frame = RxSlot;
         if (!HoldsFrame(frame))
         {
             int ready = PortPoll.Wait([_fd], 5);
@@ -163,8 +168,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     {
         long kernelNs = KernelTimestampNs(frame);
         if (kernelNs == 0) return;
-        long nowNs = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
-        delay.Record(nowNs - kernelNs);
+        delay.Record(WallClockNs() - kernelNs);
     }
 
     private int ReceivePlain(Span<byte> buffer)

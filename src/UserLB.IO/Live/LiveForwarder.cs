@@ -404,7 +404,7 @@ public sealed class LiveForwarder : IDisposable
         var window = _busyPoll;
         byte[] buffer = _pool.Get();
         Span<int> fds = stackalloc int[_ports.Length];
-        long lastFrame = NowNs(), lastFrameWallNs = WallNs();
+        long lastFrame = NowNs(), lastFrameWallNs = AfPacketPort.WallClockNs();
         bool closed = false;
         while (!ct.IsCancellationRequested && !closed)
         {
@@ -428,7 +428,7 @@ public sealed class LiveForwarder : IDisposable
                 if (frames > 0)
                 {
                     lastFrame = now;
-                    if (window is not null) lastFrameWallNs = WallNs();
+                    if (window is not null) lastFrameWallNs = AfPacketPort.WallClockNs();
                 }
                 Idle(w, now);
                 if (frames > 0 || closed) continue;
@@ -438,16 +438,14 @@ public sealed class LiveForwarder : IDisposable
                     continue;
                 }
             }
-            int live = 0;
-            for (int i = 0; i < _ports.Length; i++)
+            for (int i = 0; i < _ports.Length && !closed; i++)
             {
-                int fd = _ports[i].PollFd;
-                if (fd < 0) { closed = true; break; } // disposed
-                fds[live++] = fd;
+                fds[i] = _ports[i].PollFd;
+                closed = fds[i] < 0; // disposed
             }
             if (closed) break;
             Interlocked.Increment(ref _receiveSleeps);
-            int ready = PortPoll.Wait(fds[..live], 5);
+            int ready = PortPoll.Wait(fds, 5);
             if (window is null) continue;
             if (ready > 0)
             {
@@ -475,9 +473,6 @@ public sealed class LiveForwarder : IDisposable
         }
         return earliest;
     }
-
-    /// <summary>The wall clock in ns since the epoch (the clock of the kernel's receive timestamps).</summary>
-    private static long WallNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
 
     /// <summary>Between batches, on the engine's thread: housekeeping, the periodic callback, control actions, flush.</summary>
     private void Idle(Worker w, long now)

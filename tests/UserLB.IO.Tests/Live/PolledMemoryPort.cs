@@ -33,7 +33,7 @@ internal sealed partial class PolledMemoryPort : IPortIo
 
     public void Add(byte[] frame)
     {
-        _incoming.Enqueue((frame, (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100)); // stamped as the kernel stamps ring slots
+        _incoming.Enqueue((frame, AfPacketPort.WallClockNs())); // stamped on the clock the kernel stamps ring slots with
         ulong one = 1;
         write(_fd, ref one, 8);
     }
