@@ -2,6 +2,8 @@
 # End-to-end benchmark: one lab in network namespaces (lab/topo.sh), the same traffic through each path, one table.
 #   perf/lab-bench.sh [-d SECONDS] [--paths "direct kernel nft pcap afpacket tap"] [--prefix pf] [--pin-traffic]
 #                     [--only "bulk udp conns latency"]   (a subset of the measurements)
+#                     [--rounds N]   (every path N times, in alternating order within the one lab: the table shows
+#                                    each figure's median and its range over the rounds; paths are compared within a round)
 # Paths (client 192.168.101.1 → 192.168.101.250:8080 or :5201 → backends 192.168.1.10/.11, NAT mode):
 #   direct    no LB: the LB namespace's kernel routes the client straight to backend .10 (no NAT, no conntrack rules)
 #   kernel    the LB namespace's kernel with the reference iptables rules (`userlb rules --format save` of the same
@@ -24,7 +26,7 @@
 # nginx-light with apt-get when missing. Root only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"; ONLY="bulk udp conns latency"; PIN=0
+D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"; ONLY="bulk udp conns latency"; PIN=0; ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     -d) D=$2; shift ;;
@@ -32,7 +34,8 @@ while [ $# -gt 0 ]; do
     --prefix) P=$2; shift ;;
     --only) ONLY=$2; shift ;;
     --pin-traffic) PIN=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --rounds) ROUNDS=$2; shift ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "lab-bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -125,7 +128,7 @@ path_up() {
         $LB nft -f "$WORK/rules.nft"
       fi ;;
     pcap*|afpacket*|tap*) # ENGINE, ENGINE-inline for --dispatch inline, afpacket[-inline]-norings for --rings off
-      local engine=${1%%-*} extra=()
+      local name=${1%@alt}; local engine=${name%%-*} extra=()
       [[ "$1" == *-inline* ]] && extra+=(--dispatch inline)
       [[ "$1" == *-queue* ]] && extra+=(--dispatch queue)
       [[ "$1" == *-norings* ]] && extra+=(--rings off)
@@ -139,7 +142,10 @@ path_up() {
       [[ "$1" == *-pin0* ]] && sched=(taskset -c 0)
       [ "$engine" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
       if [ "$engine" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
-      $LB "${LBPIN[@]}" "${sched[@]}" $USERLB run --config "$WORK/farms.json" --engine "$engine" "${extra[@]}" >"$WORK/userlb-$1.log" 2>&1 &
+      # ENGINE…@alt: the build at $USERLB_ALT (a userlb.dll; comparing two builds in one lab, alternating rounds)
+      local bin=$USERLB
+      [[ "$1" == *@alt ]] && bin="dotnet ${USERLB_ALT:?set USERLB_ALT to another build\'s userlb.dll for @alt paths}"
+      $LB "${LBPIN[@]}" "${sched[@]}" $bin run --config "$WORK/farms.json" --engine "$engine" "${extra[@]}" >"$WORK/userlb-$1.log" 2>&1 &
       USERLB_PID=$!
       for _ in $(seq 100); do grep -q "forwarding with" "$WORK/userlb-$1.log" 2>/dev/null && break; sleep 0.2; done
       grep -q "forwarding with" "$WORK/userlb-$1.log" || { echo "userlb ($1) did not start:"; cat "$WORK/userlb-$1.log"; return 1; } ;;
@@ -245,16 +251,37 @@ run_path() {
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$PIN" = 1 ] && echo "== pinned: client tools and servers on CPU ${TP[2]}, userlb on CPU(s) ${LBPIN[2]}"
 lab_up "$P" veth "$WORK"; start_servers
-for path in $PATHS; do [ "${path%%-*}" = tap ] || run_path "$path"; done
+for round in $(seq "$ROUNDS"); do
+  [ "$ROUNDS" = 1 ] || echo "== round $round of $ROUNDS"
+  for path in $PATHS; do p0=${path%@alt}; [ "${p0%%-*}" = tap ] || run_path "$path"; done
+done
 for path in $PATHS; do # each TAP path in a fresh TAP lab (a second userlb on the same lab passed no traffic here once)
   [ "${path%%-*}" = tap ] || continue
   lab_down "$P"; lab_up "$P" tap "$WORK"; start_servers
   run_path "$path"
 done
-echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg); each figure one run of ${D} s"
+if [ "$ROUNDS" = 1 ]; then echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg); each figure one run of ${D} s"
+else echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg); each figure the median of $ROUNDS runs of ${D} s [min–max]"; fi
 python3 - "$RESULTS" <<'PY'
 import sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+runs = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+# Several rounds: one row per path with each figure's median (ratios from the medians) and its [min–max].
+order, byPath = [], {}
+for r in runs:
+    if r[0] not in byPath: order.append(r[0]); byPath[r[0]] = []
+    byPath[r[0]].append(r)
+def median(vals):
+    v = sorted(vals); n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+rows, spans = [], {}
+for name in order:
+    rs = byPath[name]; row = [name]
+    for i in range(1, len(rs[0])):
+        vals = [float(r[i]) for r in rs if r[i] not in ("-", "")]
+        if not vals: row.append("-"); continue
+        m = median(vals); row.append(rs[0][i] if len(rs) == 1 else ("%.3f" % m).rstrip("0").rstrip("."))
+        if len(vals) > 1: spans[(name, i)] = "[%s–%s]" % (("%.3f" % min(vals)).rstrip("0").rstrip("."), ("%.3f" % max(vals)).rstrip("0").rstrip("."))
+    rows.append(row)
 names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptables rules", "nft": "nftables, nftlb's ruleset",
          "pcap": "userlb, pcap engine", "afpacket": "userlb, afpacket engine", "tap": "userlb, tap engine",
          "pcap-queue": "userlb, pcap, queue dispatch", "afpacket-queue": "userlb, afpacket, queue dispatch",
@@ -273,11 +300,16 @@ def cell(r, i):
     if v == "-" : return "-"
     if kernel is None or kernel[i + 1] in ("-", "0", "0.0") or r[0] == "kernel": return v
     return f"{v} ({float(v) / float(kernel[i + 1]):.2f}x)"
+def cellSpan(r, i):
+    c = cell(r, i)
+    return c + " " + spans[(r[0], i + 1)] if (r[0], i + 1) in spans else c
 print()
 print("| path | " + " | ".join(cols) + " |")
 print("|---|" + "---:|" * len(cols))
 for r in rows:
-    print(f"| {names.get(r[0], r[0])} | " + " | ".join(cell(r, i) for i in range(len(cols))) + " |")
+    base = r[0][:-4] if r[0].endswith("@alt") else r[0]
+    label = names.get(base, base) + (" (USERLB_ALT build)" if base != r[0] else "")
+    print(f"| {label} | " + " | ".join(cellSpan(r, i) for i in range(len(cols))) + " |")
 print("\n(x) = ratio to the kernel's figure; for latency lower is better. p50/p99: wrk's (in the client, with its own")
 print("wake-ups); wire p50/p99: the same exchanges timed on the client's veth (request out → response in).")
 PY

@@ -196,7 +196,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT)
         {
             // The kernel still owns this slot: hand over what is pending and wait until it is sent.
-            _txPending = 0;
+            Volatile.Write(ref _txPending, 0);
             while (send(_fd, null, 0, 0) < 0 && Marshal.GetLastPInvokeError() == EINTR) { }
             status = Volatile.Read(ref *(uint*)(slot + HdrStatus));
             if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT) { Interlocked.Increment(ref _txDrops); return; }
@@ -205,14 +205,17 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         *(uint*)(slot + HdrLen) = (uint)frame.Length;
         Volatile.Write(ref *(uint*)(slot + HdrStatus), TP_STATUS_SEND_REQUEST);
         _txNext = _txNext + 1 == TxFrames ? 0 : _txNext + 1;
-        if (++_txPending >= TxBatch) Flush();
+        if (Interlocked.Increment(ref _txPending) >= TxBatch) Flush();
     }
 
-    /// <summary>Hands the frames written into the TX ring to the kernel (one send()); nothing without rings.</summary>
+    /// <summary>
+    /// Hands the frames written into the TX ring to the kernel (one send()); nothing without rings or when none is
+    /// pending. Thread-safe: two threads flushing at once each find the frames sent or send them (the kernel serialises
+    /// the ring), and a frame written meanwhile is left pending for the next flush.
+    /// </summary>
     public void Flush()
     {
-        if (_txPending == 0 || _closed) return;
-        _txPending = 0;
+        if (Volatile.Read(ref _txPending) == 0 || _closed || Interlocked.Exchange(ref _txPending, 0) == 0) return;
         while (send(_fd, null, 0, MSG_DONTWAIT) < 0 && Marshal.GetLastPInvokeError() == EINTR) { }
     }
 

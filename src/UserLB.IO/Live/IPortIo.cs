@@ -13,7 +13,11 @@ public interface IPortIo : IDisposable
 
     void Send(ReadOnlySpan<byte> frame);
 
-    /// <summary>Hands frames that <see cref="Send"/> batched to the kernel; called after each batch. Nothing to do for unbatched ports.</summary>
+    /// <summary>
+    /// Hands frames that <see cref="Send"/> batched to the kernel; called after each batch. Nothing to do for unbatched
+    /// ports. Must be safe to call from any thread, also while another thread is in <see cref="Send"/>: the forwarder
+    /// flushes after it lets go of the engine (the kernel's work of delivering the frames runs inside this call).
+    /// </summary>
     void Flush()
     {
     }

@@ -25,7 +25,13 @@ public enum LiveDispatch
 /// <summary>Which threads receive with inline dispatch.</summary>
 public enum LiveReceive
 {
-    /// <summary>A thread per port, each sleeping on its own port; the engine is taken under a lock.</summary>
+    /// <summary>
+    /// A thread per port, each sleeping on its own port; the engine is taken under a lock, and the send that hands a
+    /// batch to the kernel runs after it is let go (on a veth that send runs the receiving side's stack, the bulk of the
+    /// per-frame cost), so the threads' sends run in parallel. With ports that can be polled (afpacket with rings) a
+    /// thread that holds the engine takes the frames waiting at every port, its own first: a reply its own send
+    /// produced at another port is forwarded at once, without waking that port's thread.
+    /// </summary>
     PerPort,
 
     /// <summary>
@@ -87,6 +93,7 @@ public sealed class LiveForwarder : IDisposable
     private readonly List<Thread> _threads = [];
     private readonly int _queueCapacity; // per worker
     private int _receiversRunning;
+
     private long _queueDrops;
     private long _receiveSleeps;
     private readonly BusyPollWindow? _busyPoll;
@@ -175,8 +182,9 @@ public sealed class LiveForwarder : IDisposable
     public LiveReceive Receive { get; }
 
     /// <summary>
-    /// How often the one receive thread went to sleep in poll() (each idle 5 ms counts once too): with busy polling, a
-    /// figure that stays flat while traffic flows means no frame waited for the thread to wake up. 0 with other threads.
+    /// How often the receive threads of pollable ports (afpacket with rings: the one thread, or each port's) went to
+    /// sleep in poll() (each idle 5 ms counts once too): with busy polling, a figure that stays flat while traffic flows
+    /// means no frame waited for the thread to wake up. 0 with other ports and with queue dispatch.
     /// </summary>
     public long ReceiveSleeps => Interlocked.Read(ref _receiveSleeps);
 
@@ -276,7 +284,7 @@ public sealed class LiveForwarder : IDisposable
         if (Receive == LiveReceive.OneThread)
         {
             _receiversRunning = 1;
-            _threads.Add(new Thread(PollLoop) { IsBackground = true, Name = "rx-all" });
+            _threads.Add(new Thread(() => PollLoop(-1)) { IsBackground = true, Name = "rx-all" });
             foreach (var t in _threads) t.Start();
             return;
         }
@@ -284,7 +292,8 @@ public sealed class LiveForwarder : IDisposable
         for (int i = 0; i < _ports.Length; i++)
         {
             int port = i;
-            ThreadStart loop = Dispatch == LiveDispatch.Inline ? () => InlineLoop(port) : () => ReceiveLoop(port);
+            ThreadStart loop = Dispatch == LiveDispatch.Queue ? () => ReceiveLoop(port)
+                : PortPoll.All(_ports) ? () => PollLoop(port) : () => InlineLoop(port);
             _threads.Add(new Thread(loop) { IsBackground = true, Name = "rx-" + _ports[i].Name });
         }
         if (Dispatch == LiveDispatch.Queue)
@@ -344,6 +353,7 @@ public sealed class LiveForwarder : IDisposable
                 _pool.Return(item.Buffer);
             }
             Idle(w, NowNs());
+            w.Sink.Flush();
             var wait = reader.WaitToReadAsync(ct);
             if (!wait.IsCompleted)
             {
@@ -356,7 +366,8 @@ public sealed class LiveForwarder : IDisposable
     }
 
     /// <summary>
-    /// Inline dispatch: this port's thread receives and runs the engine itself, under the engine's lock (the other
+    /// Inline dispatch over ports that cannot be polled together (pcap, TAP; <see cref="PollLoop"/> for the others):
+    /// this port's thread receives and runs the engine itself, under the engine's lock (the other
     /// ports' threads take it for their frames). Batched sends are flushed when the port has nothing more pending.
     /// </summary>
     private void InlineLoop(int port)
@@ -371,16 +382,21 @@ public sealed class LiveForwarder : IDisposable
             int n = io.Receive(buffer);
             if (n < 0) break;
             if (n >= BufferSize) Interlocked.Increment(ref _oversize);
+            bool endOfBatch;
             lock (w.Lock)
             {
                 long now = NowNs();
                 if (n > 0) w.Engine.Process(buffer.AsSpan(0, n), port, now);
-                if (n == 0 || !io.Pending || ++sinceIdle >= 64)
+                endOfBatch = n == 0 || !io.Pending || ++sinceIdle >= 64;
+                if (endOfBatch)
                 {
                     sinceIdle = 0;
                     Idle(w, now);
                 }
             }
+            // Outside the lock: the send that hands the batch over runs the receiving side's stack (the bulk of the
+            // per-frame cost on a veth), so the other ports' threads run the engine meanwhile.
+            if (endOfBatch) w.Sink.Flush();
         }
         _pool.Return(buffer);
         if (Interlocked.Decrement(ref _receiversRunning) == 0)
@@ -391,28 +407,33 @@ public sealed class LiveForwarder : IDisposable
     }
 
     /// <summary>
-    /// Inline dispatch on one thread for every port: take the frames waiting in each port's ring (up to a batch per
-    /// port per round, so one busy port does not starve the others), run the engine on them, flush; when a round finds
-    /// none, keep checking while the adaptive busy-poll window (<see cref="BusyPollWindow"/>, at most
-    /// <see cref="BusyPollNs"/>) since the last frame lasts, then sleep in one poll() on every port.
+    /// Inline dispatch over ports that can be polled: take the frames waiting in each port's ring (up to a batch per
+    /// port per round, so one busy port does not starve the others; <paramref name="home"/> first), run the engine on
+    /// them, let go of it, flush; when a round finds none, keep checking while the adaptive busy-poll window
+    /// (<see cref="BusyPollWindow"/>, at most <see cref="BusyPollNs"/>) since the last frame lasts, then sleep in
+    /// poll(). <paramref name="home"/> −1: the one thread for every port, sleeping on all of them; a port: that port's
+    /// thread (<see cref="LiveReceive.PerPort"/>), sleeping on its own port only but taking every port's frames.
     /// </summary>
-    private void PollLoop()
+    private void PollLoop(int home)
     {
         const int BatchPerPort = 64;
         var w = _workers[0];
         var ct = _stop.Token;
         var window = _busyPoll;
         byte[] buffer = _pool.Get();
-        Span<int> fds = stackalloc int[_ports.Length];
+        int first = Math.Max(home, 0);
+        Span<int> fds = stackalloc int[home < 0 ? _ports.Length : 1];
         long lastFrame = NowNs(), lastFrameWallNs = AfPacketPort.WallClockNs();
         bool closed = false;
         while (!ct.IsCancellationRequested && !closed)
         {
             int frames = 0;
+            bool spin;
             lock (w.Lock)
             {
-                for (int port = 0; port < _ports.Length && !closed; port++)
+                for (int j = 0; j < _ports.Length && !closed; j++)
                 {
+                    int port = first + j < _ports.Length ? first + j : first + j - _ports.Length;
                     var io = _ports[port];
                     for (int k = 0; k < BatchPerPort && io.Pending; k++)
                     {
@@ -431,16 +452,18 @@ public sealed class LiveForwarder : IDisposable
                     if (window is not null) lastFrameWallNs = AfPacketPort.WallClockNs();
                 }
                 Idle(w, now);
-                if (frames > 0 || closed) continue;
-                if (window is not null && now - lastFrame < window.WindowNs)
-                {
-                    Thread.SpinWait(20);
-                    continue;
-                }
+                spin = frames == 0 && !closed && window is not null && now - lastFrame < window.WindowNs;
             }
-            for (int i = 0; i < _ports.Length && !closed; i++)
+            w.Sink.Flush(); // outside the lock, as in InlineLoop (here it only keeps the control plane's waits short)
+            if (frames > 0 || closed) continue;
+            if (spin)
             {
-                fds[i] = _ports[i].PollFd;
+                Thread.SpinWait(20);
+                continue;
+            }
+            for (int i = 0; i < fds.Length && !closed; i++)
+            {
+                fds[i] = _ports[first + i].PollFd;
                 closed = fds[i] < 0; // disposed
             }
             if (closed) break;
@@ -457,9 +480,11 @@ public sealed class LiveForwarder : IDisposable
             else if (ready == 0) window.OnTimeout();
         }
         _pool.Return(buffer);
-        Interlocked.Decrement(ref _receiversRunning);
-        w.Running = false;
-        DrainControl(w, NowNs());
+        if (Interlocked.Decrement(ref _receiversRunning) == 0)
+        {
+            w.Running = false;
+            DrainControl(w, NowNs());
+        }
     }
 
     /// <summary>The earliest kernel receive timestamp (wall clock, ns) of the frames waiting at the ports; 0 when none tells.</summary>
@@ -474,7 +499,10 @@ public sealed class LiveForwarder : IDisposable
         return earliest;
     }
 
-    /// <summary>Between batches, on the engine's thread: housekeeping, the periodic callback, control actions, flush.</summary>
+    /// <summary>
+    /// Between batches, on the engine's thread: housekeeping, the periodic callback, control actions. The caller flushes
+    /// the ports afterwards (the receive threads after they let go of the engine's lock).
+    /// </summary>
     private void Idle(Worker w, long now)
     {
         if (now - w.LastHousekeeping > HousekeepingIntervalNs)
@@ -494,7 +522,6 @@ public sealed class LiveForwarder : IDisposable
         }
         if (!w.Control.IsEmpty)
             while (w.Control.TryDequeue(out var a)) a(w.Engine, now);
-        w.Sink.Flush();
     }
 
     public void Stop()
@@ -548,11 +575,8 @@ public sealed class LiveForwarder : IDisposable
 
         public void Flush()
         {
-            for (int i = 0; i < ports.Length; i++)
-            {
-                if (locks is null) ports[i].Flush();
-                else lock (locks[i]) ports[i].Flush();
-            }
+            // No port lock: Flush is safe beside another thread's Send (IPortIo.Flush), and its send() is the heavy part.
+            for (int i = 0; i < ports.Length; i++) ports[i].Flush();
         }
     }
 }

@@ -11,9 +11,12 @@ using static UserLB.IO.Tests.Live.LiveFrames;
 namespace UserLB.IO.Tests.Live;
 
 /// <summary>
-/// Inline dispatch with one receive thread polling every port (<see cref="LiveReceive.OneThread"/>), over two in-memory
-/// ports that poll like AF_PACKET rings: both directions are forwarded across the two ports by that one thread, and
-/// busy polling keeps it awake between frames that come close together.
+/// Inline dispatch over two in-memory ports that poll like AF_PACKET rings. One receive thread polling every port
+/// (<see cref="LiveReceive.OneThread"/>): both directions are forwarded across the two ports by that one thread, and
+/// busy polling keeps it awake between frames that come close together. A thread per port
+/// (<see cref="LiveReceive.PerPort"/>): the same forwarding; the hand-over of a batch (the port's flush, where a veth
+/// runs the receiving side's stack) runs outside the engine's lock, and the thread that holds the engine takes the
+/// frames waiting at the other port too.
 /// </summary>
 public sealed class OneReceiveThreadTests
 {
@@ -27,15 +30,26 @@ public sealed class OneReceiveThreadTests
             dispatch: dispatch, receive: receive, busyPollNs: busyPollNs);
 
     /// <summary>Two polled ports (m0 client side, m1 backend side), the farm applied, the one receive thread started.</summary>
-    private static async Task<(PolledMemoryPort Client, PolledMemoryPort Backends, LiveForwarder Fwd)> StartTwoPortsAsync(long busyPollNs)
+    private static async Task<(PolledMemoryPort Client, PolledMemoryPort Backends, LiveForwarder Fwd)> StartTwoPortsAsync(long busyPollNs,
+        LiveReceive receive = LiveReceive.OneThread, Action<PolledMemoryPort, PolledMemoryPort>? beforeStart = null)
     {
         var client = new PolledMemoryPort("m0");
         var backends = new PolledMemoryPort("m1");
-        var fwd = Create([client, backends], busyPollNs: busyPollNs);
+        beforeStart?.Invoke(client, backends);
+        var fwd = Create([client, backends], receive: receive, busyPollNs: busyPollNs);
         var snapshot = EngineSnapshot.Build(ConfigParser.Parse(Farms), new IdRegistry(), null, 1);
         await fwd.InvokeAsync((e, _) => { e.Apply(snapshot); return 0; });
         fwd.Start();
         return (client, backends, fwd);
+    }
+
+    /// <summary>ARP replies from both backends and the client, so the engine can address frames to them.</summary>
+    private static async Task LearnNeighboursAsync(PolledMemoryPort client, PolledMemoryPort backends, LiveForwarder fwd)
+    {
+        backends.Add(ArpReply(Backends[0], BackendMac(0)));
+        backends.Add(ArpReply(Backends[1], BackendMac(1)));
+        client.Add(ArpReply(Client, ClientMac));
+        await WaitRxAsync(fwd, 3);
     }
 
     private static async Task<long> RxFramesAsync(LiveForwarder fwd) => await fwd.InvokeAsync((e, _) => e.Counters.RxFrames).WaitAsync(TimeSpan.FromSeconds(10));
@@ -52,18 +66,16 @@ public sealed class OneReceiveThreadTests
     }
 
     [Theory]
-    [InlineData(0L)]
-    [InlineData(20_000_000L)]
-    public async Task Process_OneThreadTwoPorts_ForwardsBothDirectionsAcrossThePorts(long busyPollNs)
+    [InlineData(0L, LiveReceive.OneThread)]
+    [InlineData(20_000_000L, LiveReceive.OneThread)]
+    [InlineData(0L, LiveReceive.PerPort)]
+    public async Task Process_PolledTwoPorts_ForwardsBothDirectionsAcrossThePorts(long busyPollNs, LiveReceive receive)
     {
-        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs);
+        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, receive);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
-        backends.Add(ArpReply(Backends[0], BackendMac(0)));
-        backends.Add(ArpReply(Backends[1], BackendMac(1)));
-        client.Add(ArpReply(Client, ClientMac));
-        await WaitRxAsync(fwd, 3);
+        await LearnNeighboursAsync(client, backends, fwd);
         for (int i = 0; i < 24; i++) client.Add(Tcp(Client, Vip, (ushort)(40000 + i), 80, false, ClientMac));
         await WaitRxAsync(fwd, 27);
         var toBackends = TakeSentTcp(backends.Sent);
@@ -85,9 +97,18 @@ public sealed class OneReceiveThreadTests
             Assert.Equal((Vip, Client, (ushort)80), (ip.SourceAddress.ToString(), ip.DestinationAddress.ToString(), tcp.SourcePort));
             Assert.True(tcp.Synchronize && tcp.Acknowledgment && tcp.ValidTcpChecksum && ip.ValidIPChecksum);
         }
-        Assert.Equal("rx-all", await fwd.InvokeAsync((e, _) => Thread.CurrentThread.Name).WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal(LiveReceive.OneThread, fwd.Receive);
-        Assert.Equal(busyPollNs > 0 ? "inline dispatch, one receive thread, busy-poll 20000 us" : "inline dispatch, one receive thread", fwd.DispatchDescription());
+        string? controlThread = await fwd.InvokeAsync((e, _) => Thread.CurrentThread.Name).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(receive, fwd.Receive);
+        if (receive == LiveReceive.OneThread)
+        {
+            Assert.Equal("rx-all", controlThread);
+            Assert.Equal(busyPollNs > 0 ? "inline dispatch, one receive thread, busy-poll 20000 us" : "inline dispatch, one receive thread", fwd.DispatchDescription());
+        }
+        else
+        {
+            Assert.Contains(controlThread, new[] { "rx-m0", "rx-m1" }); // whichever port's thread holds the engine between batches
+            Assert.Equal("inline dispatch", fwd.DispatchDescription());
+        }
         fwd.Stop();
         Assert.Equal(24, await fwd.InvokeAsync((e, _) => e.Table.Count)); // runs on the caller once stopped
     }
@@ -145,6 +166,75 @@ public sealed class OneReceiveThreadTests
         // Each 10 ms gap is longer than the ceiling, and the 5 ms poll timeouts between: the window halved to closed.
         Assert.Equal(0, fwd.BusyPollWindowNs);
         Assert.True(fwd.ReceiveSleeps - before >= Frames, $"slept {fwd.ReceiveSleeps - before} times in {Frames} gaps of 10 ms");
+        fwd.Stop();
+    }
+
+    [Fact]
+    public async Task PollLoop_PerPortFlushBlocked_OtherPortsThreadStillForwards()
+    {
+        // The backend side's flush (on a veth: the backends' stack running inside the send) is held up. The engine's
+        // lock is not held meanwhile, so the backend port's thread forwards the replies to the client.
+        using var gate = new ManualResetEventSlim(false);
+        var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.PerPort,
+            (_, b) => b.OnFlush = p => { if (!p.Sent.IsEmpty) gate.Wait(TimeSpan.FromSeconds(20)); });
+        using var _ = fwd;
+        using var clientPort = client;
+        using var backendPort = backends;
+        try
+        {
+            await LearnNeighboursAsync(client, backends, fwd);
+            for (int i = 0; i < 8; i++) client.Add(Tcp(Client, Vip, (ushort)(41000 + i), 80, false, ClientMac));
+            await WaitRxAsync(fwd, 11); // forwarded to m1; the thread that did it now waits in m1's flush
+            var toBackends = TakeSentTcp(backends.Sent);
+            Assert.Equal(8, toBackends.Count);
+            foreach (var (ip, tcp) in toBackends)
+            {
+                int b = Array.IndexOf(Backends, ip.DestinationAddress.ToString());
+                backends.Add(Tcp(Backends[b], Vip, 80, tcp.SourcePort, true, BackendMac(b)));
+            }
+            await WaitRxAsync(fwd, 19); // with the flush under the engine's lock this times out
+            Assert.False(gate.IsSet);
+            Assert.Equal(8, TakeSentTcp(client.Sent).Count);
+        }
+        finally
+        {
+            gate.Set();
+        }
+        fwd.Stop();
+    }
+
+    [Fact]
+    public async Task PollLoop_PerPortReplyCausedByOwnFlush_TakenByTheSameThreadWithoutWakingTheOther()
+    {
+        // As on a veth, where a backend answers inside the send that delivers the SYN: m1's flush puts the SYN-ACK on
+        // m1's ring, without waking m1's thread (a quiet add), so only a thread that checks every port finds it at
+        // once: the thread still holding the work, m0's.
+        var answered = new HashSet<ushort>();
+        var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.PerPort, (_, b) => b.OnFlush = p =>
+        {
+            while (p.Sent.TryDequeue(out var frame))
+            {
+                var eth = (PacketDotNet.EthernetPacket)PacketDotNet.Packet.ParsePacket(PacketDotNet.LinkLayers.Ethernet, frame);
+                if (eth.PayloadPacket is not PacketDotNet.IPv4Packet { PayloadPacket: PacketDotNet.TcpPacket tcp } ip || !answered.Add(tcp.SourcePort)) continue;
+                int bck = Array.IndexOf(Backends, ip.DestinationAddress.ToString());
+                p.AddQuietly(Tcp(Backends[bck], Vip, 80, tcp.SourcePort, true, BackendMac(bck)));
+            }
+        });
+        using var _ = fwd;
+        using var clientPort = client;
+        using var backendPort = backends;
+        await LearnNeighboursAsync(client, backends, fwd);
+        const int Flows = 40;
+        for (int i = 0; i < Flows; i++)
+        {
+            client.Add(Tcp(Client, Vip, (ushort)(42000 + i), 80, false, ClientMac));
+            await WaitRxAsync(fwd, 3 + 2L * (i + 1)); // the SYN, then its SYN-ACK
+        }
+        Assert.Equal(Flows, TakeSentTcp(client.Sent).Count);
+        var synAckThreads = backends.ReceivedBy.Skip(2).ToList(); // after the two ARP replies
+        int byClientThread = synAckThreads.Count(n => n == "rx-m0");
+        // m1's thread would find a quiet frame only at its 5 ms poll timeout; the flushing thread looks again at once.
+        Assert.True(byClientThread >= Flows * 9 / 10, $"{byClientThread} of {synAckThreads.Count} SYN-ACKs taken by rx-m0 ({string.Join(",", synAckThreads)})");
         fwd.Stop();
     }
 

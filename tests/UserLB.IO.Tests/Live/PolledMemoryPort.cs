@@ -38,11 +38,23 @@ internal sealed partial class PolledMemoryPort : IPortIo
         write(_fd, ref one, 8);
     }
 
+    /// <summary>Queues a frame without making the descriptor readable: only a thread that checks <see cref="Pending"/> finds it (or a poll timeout).</summary>
+    public void AddQuietly(byte[] frame) => _incoming.Enqueue((frame, AfPacketPort.WallClockNs()));
+
+    /// <summary>Names of the threads that received each frame, in order.</summary>
+    public ConcurrentQueue<string?> ReceivedBy { get; } = new();
+
+    /// <summary>Runs on every <see cref="Flush"/> (the hand-over of a batch: on a veth, where the receiving side's stack runs).</summary>
+    public Action<PolledMemoryPort>? OnFlush { get; set; }
+
+    public void Flush() => OnFlush?.Invoke(this);
+
     public int Receive(Span<byte> buffer)
     {
         if (_closed) return -1;
         if (!_incoming.TryDequeue(out var f)) return 0;
-        read(_fd, out _, 8);
+        read(_fd, out _, 8); // (nothing to read for a frame added quietly: the non-blocking read fails)
+        ReceivedBy.Enqueue(Thread.CurrentThread.Name);
         f.Frame.CopyTo(buffer);
         return f.Frame.Length;
     }
