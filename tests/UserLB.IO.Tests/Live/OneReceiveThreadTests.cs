@@ -174,9 +174,14 @@ public sealed class OneReceiveThreadTests
     {
         // The backend side's flush (on a veth: the backends' stack running inside the send) is held up. The engine's
         // lock is not held meanwhile, so the backend port's thread forwards the replies to the client.
+        // The first flush that has frames to hand over is held; the other thread's flushes (with the frames already
+        // handed to the port, nothing of theirs) go through, as a flush with nothing pending does.
         using var gate = new ManualResetEventSlim(false);
-        var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.PerPort,
-            (_, b) => b.OnFlush = p => { if (!p.Sent.IsEmpty) gate.Wait(TimeSpan.FromSeconds(20)); });
+        int held = 0;
+        var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.PerPort, (_, b) => b.OnFlush = p =>
+        {
+            if (!p.Sent.IsEmpty && Interlocked.Exchange(ref held, 1) == 0) gate.Wait(TimeSpan.FromSeconds(20));
+        });
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
@@ -193,6 +198,7 @@ public sealed class OneReceiveThreadTests
                 backends.Add(Tcp(Backends[b], Vip, 80, tcp.SourcePort, true, BackendMac(b)));
             }
             await WaitRxAsync(fwd, 19); // with the flush under the engine's lock this times out
+            Assert.Equal(1, Volatile.Read(ref held));
             Assert.False(gate.IsSet);
             Assert.Equal(8, TakeSentTcp(client.Sent).Count);
         }
