@@ -51,7 +51,8 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     private readonly byte* _ring;
     private readonly nuint _ringBytes;
     private readonly byte* _tx;
-    private int _rxNext, _txNext, _txPending, _delaySample;
+    private int _rxNext, _txNext, _delaySample;
+    private readonly TxHandOver? _handOver;
     private long _txDrops;
     private volatile bool _closed;
 
@@ -80,6 +81,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
             if (map == (void*)-1) Fail("mmap of the rings");
             _ring = (byte*)map;
             _tx = _ring + (nint)RxFrames * FrameSize;
+            _handOver = new TxHandOver(Kick);
             // Precise receive timestamps in the ring slots (else the kernel falls back to a coarse clock).
             if (setsockopt(_fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(int)) == 0) ReceiveDelay = new DelayHistogram();
         }
@@ -196,7 +198,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT)
         {
             // The kernel still owns this slot: hand over what is pending and wait until it is sent.
-            Volatile.Write(ref _txPending, 0);
+            _handOver!.Clear();
             while (send(_fd, null, 0, 0) < 0 && Marshal.GetLastPInvokeError() == EINTR) { }
             status = Volatile.Read(ref *(uint*)(slot + HdrStatus));
             if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT) { Interlocked.Increment(ref _txDrops); return; }
@@ -205,17 +207,23 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         *(uint*)(slot + HdrLen) = (uint)frame.Length;
         Volatile.Write(ref *(uint*)(slot + HdrStatus), TP_STATUS_SEND_REQUEST);
         _txNext = _txNext + 1 == TxFrames ? 0 : _txNext + 1;
-        if (Interlocked.Increment(ref _txPending) >= TxBatch) Flush();
+        if (_handOver!.Add() >= TxBatch) Flush();
     }
 
     /// <summary>
     /// Hands the frames written into the TX ring to the kernel (one send()); nothing without rings or when none is
-    /// pending. Thread-safe: two threads flushing at once each find the frames sent or send them (the kernel serialises
-    /// the ring), and a frame written meanwhile is left pending for the next flush.
+    /// pending. Thread-safe: while one thread hands frames over, another's flush leaves its frames to it
+    /// (<see cref="TxHandOver"/>) instead of spinning on the socket's ring mutex.
     /// </summary>
     public void Flush()
     {
-        if (Volatile.Read(ref _txPending) == 0 || _closed || Interlocked.Exchange(ref _txPending, 0) == 0) return;
+        if (_closed) return;
+        _handOver?.Flush();
+    }
+
+    private void Kick()
+    {
+        if (_closed) return;
         while (send(_fd, null, 0, MSG_DONTWAIT) < 0 && Marshal.GetLastPInvokeError() == EINTR) { }
     }
 
