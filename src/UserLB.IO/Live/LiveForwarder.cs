@@ -93,7 +93,6 @@ public sealed class LiveForwarder : IDisposable
     private readonly List<Thread> _threads = [];
     private readonly int _queueCapacity; // per worker
     private int _receiversRunning;
-
     private long _queueDrops;
     private long _receiveSleeps;
     private readonly BusyPollWindow? _busyPoll;
@@ -454,7 +453,9 @@ public sealed class LiveForwarder : IDisposable
                 Idle(w, now);
                 spin = frames == 0 && !closed && window is not null && now - lastFrame < window.WindowNs;
             }
-            w.Sink.Flush(); // outside the lock, as in InlineLoop (here it only keeps the control plane's waits short)
+            // Outside the lock, as in InlineLoop: the send runs the receiving side's stack; with a thread per port the
+            // other thread runs the engine meanwhile (and a reply this send produces is taken in the next round).
+            w.Sink.Flush();
             if (frames > 0 || closed) continue;
             if (spin)
             {
