@@ -26,6 +26,8 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     private const int PACKET_VERSION = 10;
     private const int PACKET_TX_RING = 13;
     private const int PACKET_IGNORE_OUTGOING = 23;
+    private const int PACKET_VNET_HDR = 15;
+    private const int VnetHdrLen = 10; // struct virtio_net_hdr: flags u8, gso_type u8, hdr_len u16, gso_size u16, csum_start u16, csum_offset u16
     private const int TPACKET_V2 = 1;
     private const int EAGAIN = 11;
     private const int EINTR = 4;
@@ -55,6 +57,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     private readonly TxHandOver? _handOver;
     private long _txDrops;
     private volatile bool _closed;
+    private readonly bool _vnetHdr;
 
     /// <param name="name">The interface.</param>
     /// <param name="rings">Memory-mapped RX/TX rings (default); false: one recv()/send() per frame.</param>
@@ -69,6 +72,11 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         if (setsockopt(_fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(int)) != 0) Fail("PACKET_IGNORE_OUTGOING");
         if (rings)
         {
+            // A virtio-net header in front of each TX frame, so the kernel copies the whole frame into the skb's linear
+            // part (hdr_len = the frame): without it the payload stays in the ring's pages as zero-copy fragments, which
+            // a veth then copies into fresh pages for the peer (skb_copy_ubufs: 9.4 % of all CPU in the bulk test).
+            // On RX the header sits before the frame; tp_mac still points at the Ethernet header. Optional.
+            _vnetHdr = setsockopt(_fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(int)) == 0;
             int version = TPACKET_V2;
             if (setsockopt(_fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(int)) != 0) Fail("PACKET_VERSION TPACKET_V2");
             var rx = new TpacketReq { BlockSize = BlockSize, BlockNr = RxFrames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = RxFrames };
@@ -192,7 +200,8 @@ public sealed unsafe partial class AfPacketPort : IPortIo
             fixed (byte* p = frame) send(_fd, p, frame.Length, 0);
             return;
         }
-        if (frame.Length > FrameSize - TxDataOffset) { Interlocked.Increment(ref _txDrops); return; }
+        int hdr = _vnetHdr ? VnetHdrLen : 0;
+        if (frame.Length > FrameSize - TxDataOffset - hdr) { Interlocked.Increment(ref _txDrops); return; }
         byte* slot = _tx + (nint)_txNext * FrameSize;
         uint status = Volatile.Read(ref *(uint*)(slot + HdrStatus));
         if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT)
@@ -203,8 +212,15 @@ public sealed unsafe partial class AfPacketPort : IPortIo
             status = Volatile.Read(ref *(uint*)(slot + HdrStatus));
             if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT) { Interlocked.Increment(ref _txDrops); return; }
         }
-        frame.CopyTo(new Span<byte>(slot + TxDataOffset, FrameSize - TxDataOffset));
-        *(uint*)(slot + HdrLen) = (uint)frame.Length;
+        byte* data = slot + TxDataOffset;
+        if (hdr != 0)
+        {
+            // No GSO, no checksum to complete; hdr_len (little-endian) = the whole frame, copied into the linear part.
+            *(ulong*)data = (ulong)(ushort)frame.Length << 16;
+            *(ushort*)(data + 8) = 0;
+        }
+        frame.CopyTo(new Span<byte>(data + hdr, FrameSize - TxDataOffset - hdr));
+        *(uint*)(slot + HdrLen) = (uint)(frame.Length + hdr);
         Volatile.Write(ref *(uint*)(slot + HdrStatus), TP_STATUS_SEND_REQUEST);
         _txNext = _txNext + 1 == TxFrames ? 0 : _txNext + 1;
         if (_handOver!.Add() >= TxBatch) Flush();
