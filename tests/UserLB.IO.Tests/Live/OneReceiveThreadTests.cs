@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.NetworkInformation;
-using PacketDotNet;
 using UserLB.Engine;
 using UserLB.Engine.Config;
 using UserLB.Engine.Farms;
@@ -218,10 +215,9 @@ public sealed class OneReceiveThreadTests
         var answered = new HashSet<ushort>();
         var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.PerPort, (_, b) => b.OnFlush = p =>
         {
-            while (p.Sent.TryDequeue(out var frame))
+            foreach (var (ip, tcp) in TakeSentTcp(p.Sent))
             {
-                var eth = (PacketDotNet.EthernetPacket)PacketDotNet.Packet.ParsePacket(PacketDotNet.LinkLayers.Ethernet, frame);
-                if (eth.PayloadPacket is not PacketDotNet.IPv4Packet { PayloadPacket: PacketDotNet.TcpPacket tcp } ip || !answered.Add(tcp.SourcePort)) continue;
+                if (!answered.Add(tcp.SourcePort)) continue;
                 int bck = Array.IndexOf(Backends, ip.DestinationAddress.ToString());
                 p.AddQuietly(Tcp(Backends[bck], Vip, 80, tcp.SourcePort, true, BackendMac(bck)));
             }
