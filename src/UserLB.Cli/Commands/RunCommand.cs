@@ -197,7 +197,11 @@ internal static partial class RunCommand
 
     /// <summary>
     /// --rx-threads and --busy-poll: one receive thread needs inline dispatch and ports that can be polled together
-    /// (afpacket with rings); busy polling needs the one thread.
+    /// (afpacket with rings); busy polling needs the one thread, and implies it. Without either option: a thread per
+    /// interface. One thread has no other thread to wake and so more new connections per second (+1 to +18 % in six
+    /// alternating runs, perf/RESULTS.md session 6), but carries both directions of a bulk transfer and the receiving
+    /// stacks' work inside each send() on one CPU (bulk 0.41–0.50× the kernel's against 0.63–0.85× with a thread per
+    /// interface): a trade-off, and bulk is the one of the two where the thread per interface meets the target.
     /// </summary>
     internal static (LiveReceive Receive, long BusyPollNs) ParseReceive(Args args, string engineKind, bool rings, LiveDispatch dispatch)
     {
@@ -213,7 +217,7 @@ internal static partial class RunCommand
         var receive = text switch
         {
             // Busy polling implies the one thread where it can be had (it is what polls every ring).
-            null => canShare && (DefaultOneThread || busyPollNs > 0) ? LiveReceive.OneThread : LiveReceive.PerPort,
+            null => canShare && busyPollNs > 0 ? LiveReceive.OneThread : LiveReceive.PerPort,
             "one" => LiveReceive.OneThread,
             "per-port" => LiveReceive.PerPort,
             _ => throw new UsageException($"option --rx-threads: \"{text}\" is not one or per-port"),
@@ -224,15 +228,6 @@ internal static partial class RunCommand
             throw new UsageException("option --busy-poll: needs one receive thread for every interface (--engine afpacket with rings, inline dispatch, --rx-threads one)");
         return (receive, busyPollNs);
     }
-
-    /// <summary>
-    /// Whether afpacket with rings and inline dispatch polls every interface from one thread unless told otherwise: no.
-    /// One thread has no lock hand-over between the interfaces' threads (perf/RESULTS.md, session 5: more new
-    /// connections per second in five of six alternating rounds, +1 to +32 %) but carries both directions of a bulk
-    /// transfer, and the receiving stacks' work inside each send(), on one CPU (bulk 0.34–0.63× the kernel's against
-    /// 0.49–0.66× with a thread per interface): a trade-off, so the default stays as it was.
-    /// </summary>
-    private const bool DefaultOneThread = false;
 
     /// <summary>--workers: 1 (default) to <see cref="LiveForwarder.MaxWorkers"/>.</summary>
     internal static int ParseWorkers(Args args)
