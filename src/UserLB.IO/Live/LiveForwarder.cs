@@ -456,7 +456,9 @@ public sealed class LiveForwarder : IDisposable
             // Outside the lock, as in InlineLoop: the send runs the receiving side's stack; with a thread per port the
             // other thread runs the engine meanwhile (and a reply this send produces is taken in the next round).
             w.Sink.Flush();
-            if (frames > 0 || closed) continue;
+            // A frame this flush produced (a reply sent inside it, on a veth) or another thread's flush left at a ring
+            // this thread does not sleep on is taken now, not at the owner's wake-up or a poll timeout.
+            if (frames > 0 || closed || AnyPending()) continue;
             if (spin)
             {
                 Thread.SpinWait(20);
@@ -486,6 +488,14 @@ public sealed class LiveForwarder : IDisposable
             w.Running = false;
             DrainControl(w, NowNs());
         }
+    }
+
+    /// <summary>Whether a frame waits at any port (exact for pollable ports: one ring slot's status each).</summary>
+    private bool AnyPending()
+    {
+        foreach (var p in _ports)
+            if (p.Pending) return true;
+        return false;
     }
 
     /// <summary>The earliest kernel receive timestamp (wall clock, ns) of the frames waiting at the ports; 0 when none tells.</summary>

@@ -13,7 +13,7 @@ namespace UserLB.IO.Tests.Live;
 internal sealed partial class PolledMemoryPort : IPortIo
 {
     private const int EFD_SEMAPHORE = 1, EFD_NONBLOCK = 0x800;
-    private readonly ConcurrentQueue<(byte[] Frame, long WallNs)> _incoming = new();
+    private readonly ConcurrentQueue<(byte[] Frame, long WallNs, bool Counted)> _incoming = new();
     private readonly int _fd;
     private volatile bool _closed;
 
@@ -33,16 +33,24 @@ internal sealed partial class PolledMemoryPort : IPortIo
 
     public void Add(byte[] frame)
     {
-        _incoming.Enqueue((frame, AfPacketPort.WallClockNs())); // stamped on the clock the kernel stamps ring slots with
-        ulong one = 1;
-        write(_fd, ref one, 8);
+        // Queued and counted in one step, taken and uncounted in one step: the descriptor is readable only while a
+        // counted frame waits (else the loop would poll without sleeping, with nothing to take).
+        lock (_incoming)
+        {
+            _incoming.Enqueue((frame, AfPacketPort.WallClockNs(), true)); // stamped on the clock the kernel stamps ring slots with
+            ulong one = 1;
+            write(_fd, ref one, 8);
+        }
     }
 
     /// <summary>Queues a frame without making the descriptor readable: only a thread that checks <see cref="Pending"/> finds it (or a poll timeout).</summary>
-    public void AddQuietly(byte[] frame) => _incoming.Enqueue((frame, AfPacketPort.WallClockNs()));
+    public void AddQuietly(byte[] frame) => _incoming.Enqueue((frame, AfPacketPort.WallClockNs(), false));
 
-    /// <summary>Names of the threads that received each frame, in order.</summary>
-    public ConcurrentQueue<string?> ReceivedBy { get; } = new();
+    /// <summary>For each frame received, in order: the receiving thread's name and a reading of <see cref="Stamp"/> (0 without).</summary>
+    public ConcurrentQueue<(string? Thread, long Stamp)> ReceivedBy { get; } = new();
+
+    /// <summary>Read as each frame is received (e.g. the forwarder's count of sleeps), into <see cref="ReceivedBy"/>.</summary>
+    public Func<long>? Stamp { get; set; }
 
     /// <summary>Runs on every <see cref="Flush"/> (the hand-over of a batch: on a veth, where the receiving side's stack runs).</summary>
     public Action<PolledMemoryPort>? OnFlush { get; set; }
@@ -52,9 +60,13 @@ internal sealed partial class PolledMemoryPort : IPortIo
     public int Receive(Span<byte> buffer)
     {
         if (_closed) return -1;
-        if (!_incoming.TryDequeue(out var f)) return 0;
-        read(_fd, out _, 8); // (nothing to read for a frame added quietly: the non-blocking read fails)
-        ReceivedBy.Enqueue(Thread.CurrentThread.Name);
+        (byte[] Frame, long WallNs, bool Counted) f;
+        lock (_incoming)
+        {
+            if (!_incoming.TryDequeue(out f)) return 0;
+            if (f.Counted) read(_fd, out _, 8);
+        }
+        ReceivedBy.Enqueue((Thread.CurrentThread.Name, Stamp?.Invoke() ?? 0));
         f.Frame.CopyTo(buffer);
         return f.Frame.Length;
     }
