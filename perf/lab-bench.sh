@@ -14,8 +14,9 @@
 #   ENGINE-queue          the same with --dispatch queue (receive threads → channel → worker; the default before
 #                         2026-12-02); ENGINE-inline: --dispatch inline (the default with one worker);
 #   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame); ENGINE-w2: --workers 2;
-#   afpacket-one / -perport     --rx-threads one / per-port; afpacket-bpN: one receive thread, --busy-poll N (us)
-#   ENGINE-nice / -fifo / -pin0 userlb under `nice -n -10` / `chrt -f 10` / `taskset -c 0` (scheduling experiments)
+#   afpacket-one / -perport / -auto   --rx-threads one / per-port / auto; afpacket-bpN: one receive thread, --busy-poll N (us)
+#   ENGINE-nice / -fifo / -batch / -pin0   userlb under `nice -n -10` / `chrt -f 10` / `chrt -b 0` / `taskset -c 0`
+#                         (scheduling experiments)
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
 # -b 0, datagrams received per second at .10), new TCP connections per second (wrk -t1 -c32, Connection: close,
 # against nginx on both backends) and request latency p50/p99 (wrk -t1 -c1 --latency, keep-alive: one request in
@@ -135,10 +136,12 @@ path_up() {
       [[ "$1" == *-w2* ]] && extra+=(--workers 2)
       [[ "$1" == *-one* ]] && extra+=(--rx-threads one)
       [[ "$1" == *-perport* ]] && extra+=(--rx-threads per-port)
+      [[ "$1" == *-auto* ]] && extra+=(--rx-threads auto)
       [[ "$1" =~ -bp([0-9]+) ]] && extra+=(--rx-threads one --busy-poll "${BASH_REMATCH[1]}")
       local sched=()
       [[ "$1" == *-nice* ]] && sched=(nice -n -10)
       [[ "$1" == *-fifo* ]] && sched=(chrt -f 10)
+      [[ "$1" == *-batch* ]] && sched=(chrt -b 0)
       [[ "$1" == *-pin0* ]] && sched=(taskset -c 0)
       [ "$engine" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
       if [ "$engine" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
@@ -243,7 +246,7 @@ run_path() {
     grep -E "offload|warn" "$WORK/userlb-$path.log" | head -2 | sed 's/^/   userlb: /' || true
     # The process's GC work and (afpacket) the sampled kernel → userlb receive delay, from /metrics.
     $LB curl -s --max-time 5 http://127.0.0.1:5555/metrics 2>/dev/null \
-      | grep -E '^userlb_(gc_collections_total|gc_pause_seconds_total|rx_delay_seconds\{)' | sed 's/^userlb_/   userlb: /' || true
+      | grep -E '^userlb_(gc_collections_total|gc_pause_seconds_total|rx_delay_seconds\{|rx_threads_engage)' | sed 's/^userlb_/   userlb: /' || true
   fi
   path_down "$path"
 }
@@ -290,8 +293,8 @@ names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptable
          "tap-inline": "userlb, tap, inline dispatch", "afpacket-norings": "userlb, afpacket, no rings",
          "afpacket-inline-norings": "userlb, afpacket, inline, no rings",
          "afpacket-w2": "userlb, afpacket, 2 workers (queue)", "afpacket-nice": "userlb, afpacket, nice -10",
-         "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10", "afpacket-pin0": "userlb, afpacket, on CPU 0 only",
-         "afpacket-one": "userlb, afpacket, one rx thread", "afpacket-bp200": "userlb, afpacket, --busy-poll 200",
+         "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10", "afpacket-batch": "userlb, afpacket, SCHED_BATCH", "afpacket-pin0": "userlb, afpacket, on CPU 0 only",
+         "afpacket-one": "userlb, afpacket, one rx thread", "afpacket-auto": "userlb, afpacket, --rx-threads auto", "afpacket-bp200": "userlb, afpacket, --busy-poll 200",
          "afpacket-bp50": "userlb, afpacket, --busy-poll 50", "afpacket-bp1000": "userlb, afpacket, --busy-poll 1000", "afpacket-perport": "userlb, afpacket, rx thread per port", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
 kernel = next((r for r in rows if r[0] == "kernel"), None)
 cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us", "wire p50 us", "wire p99 us"]

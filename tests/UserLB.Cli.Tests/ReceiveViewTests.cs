@@ -27,6 +27,27 @@ public class ReceiveViewTests
         Assert.Contains(ViewText.Stats(s).Split('\n'), l => l == "receive  one thread for every interface  busy-poll ≤ 100 µs (now 60 µs)  slept 1234 times in poll()");
     }
 
+    [Theory]
+    [InlineData(true, "engaged now", 1)]
+    [InlineData(false, "not now", 0)]
+    public void Views_AutoReceiveThreads_ShowWhetherEngagedAndHowOften(bool engaged, string now, int gauge)
+    {
+        var s = Stats(new ReceiveStats(0, 99, 0, "auto", engaged, 7));
+        var metrics = PrometheusText.Format(s).Split('\n');
+        Assert.Contains($"userlb_rx_threads_engaged {gauge}", metrics);
+        Assert.Contains("userlb_rx_threads_engagements_total 7", metrics);
+        Assert.Contains(ViewText.Status(s, null).Split('\n'), l => l == $"workers  1, inline dispatch on one receive thread for every interface, a thread per interface while it is saturated ({now}; engaged 7 times)");
+        Assert.Contains(ViewText.Stats(s).Split('\n'), l => l == $"receive  one thread for every interface, a thread per interface while it is saturated ({now}; engaged 7 times)  busy-poll ≤ 0 µs (now 0 µs)  slept 99 times in poll()");
+    }
+
+    [Fact]
+    public void Views_OneThread_NoAutoFigures()
+    {
+        var s = Stats(new ReceiveStats(0, 5));
+        Assert.DoesNotContain("userlb_rx_threads_engage", PrometheusText.Format(s), StringComparison.Ordinal);
+        Assert.DoesNotContain("saturated", ViewText.Stats(s), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Views_ThreadPerPort_NoReceiveLines()
     {
@@ -42,8 +63,9 @@ public class ReceiveViewTests
     [Theory]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "one" }, LiveReceive.OneThread, 0L)]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--busy-poll", "50" }, LiveReceive.OneThread, 50_000L)]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]
+    [InlineData("afpacket", true, LiveDispatch.Inline, new string[0], LiveReceive.Auto, 0L)]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port" }, LiveReceive.PerPort, 0L)]
+    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "auto" }, LiveReceive.Auto, 0L)]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port", "--busy-poll", "0" }, LiveReceive.PerPort, 0L)]
     [InlineData("afpacket", false, LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]
     [InlineData("afpacket", true, LiveDispatch.Queue, new string[0], LiveReceive.PerPort, 0L)]
@@ -55,7 +77,11 @@ public class ReceiveViewTests
     [InlineData("pcap", false, LiveDispatch.Inline, new[] { "--rx-threads", "one" }, "option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch")]
     [InlineData("afpacket", false, LiveDispatch.Inline, new[] { "--rx-threads", "one" }, "option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch")]
     [InlineData("afpacket", true, LiveDispatch.Queue, new[] { "--rx-threads", "one" }, "option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch")]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "two" }, "option --rx-threads: \"two\" is not one or per-port")]
+    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "two" }, "option --rx-threads: \"two\" is not one, per-port or auto")]
+    [InlineData("pcap", false, LiveDispatch.Inline, new[] { "--rx-threads", "auto" }, "option --rx-threads: auto starts with one receive thread for every interface; it needs --engine afpacket with rings and inline dispatch")]
+    [InlineData("afpacket", false, LiveDispatch.Inline, new[] { "--rx-threads", "auto" }, "option --rx-threads: auto starts with one receive thread")]
+    [InlineData("afpacket", true, LiveDispatch.Queue, new[] { "--rx-threads", "auto" }, "option --rx-threads: auto starts with one receive thread")]
+    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "auto", "--busy-poll", "50" }, "option --busy-poll: needs one receive thread")]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port", "--busy-poll", "50" }, "option --busy-poll: needs one receive thread")]
     [InlineData("afpacket", true, LiveDispatch.Queue, new[] { "--busy-poll", "50" }, "option --busy-poll: needs one receive thread")]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--busy-poll", "100001" }, "option --busy-poll: 100001 is not between 0 and 100000 microseconds")]

@@ -15,7 +15,8 @@ internal static partial class RunCommand
     public const string Usage = """
         usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--rings on|off] [--workers N] [--seed N]
                           [--max-conns N] [--api ADDR:PORT|off] [--key KEY] [--status-file PATH]
-                          [--state-file PATH] [--dispatch inline|queue] [--rx-threads one|per-port] [--busy-poll USEC]
+                          [--state-file PATH] [--dispatch inline|queue] [--rx-threads one|per-port|auto]
+                          [--busy-poll USEC]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
@@ -30,8 +31,10 @@ internal static partial class RunCommand
                        completion, no thread hand-off per packet: lower latency); queue: receive threads hand frames to
                        the worker(s) through bounded channels (full: counted drops); the only choice with --workers > 1
           --rx-threads inline dispatch: one receive thread for every interface, sleeping in one poll() on all of them
-                       (one; afpacket with rings only: more connections per second, less bulk), or a thread per
-                       interface (per-port, default)
+                       (one; afpacket with rings only: more connections per second, less bulk), a thread per
+                       interface (per-port; the default without afpacket's rings), or auto (the default with them):
+                       the one thread, joined by a thread per interface while it is saturated (its CPU time ≥ 85 % of
+                       two 20 ms windows in a row; tried alone again every second)
           --busy-poll USEC   one receive thread (implied) keeps checking the rings after the last frame before it
                        sleeps, at most USEC microseconds (default 0: never): the window adapts, twice the recent gaps
                        shorter than USEC, closed when gaps are longer; request/response traffic then pays no wake-up
@@ -196,12 +199,14 @@ internal static partial class RunCommand
     }
 
     /// <summary>
-    /// --rx-threads and --busy-poll: one receive thread needs inline dispatch and ports that can be polled together
-    /// (afpacket with rings); busy polling needs the one thread, and implies it. Without either option: a thread per
-    /// interface. One thread has no other thread to wake and so more new connections per second (+1 to +18 % in six
-    /// alternating runs, perf/RESULTS.md session 6), but carries both directions of a bulk transfer and the receiving
-    /// stacks' work inside each send() on one CPU (bulk 0.41–0.50× the kernel's against 0.63–0.85× with a thread per
-    /// interface): a trade-off, and bulk is the one of the two where the thread per interface meets the target.
+    /// --rx-threads and --busy-poll: one receive thread (one, auto) needs inline dispatch and ports that can be polled
+    /// together (afpacket with rings); busy polling needs the one thread, and implies it. Without either option: auto
+    /// where it can be had, else a thread per interface. One thread has no other thread to wake and so more new
+    /// connections per second (+1 to +18 % in six alternating runs, perf/RESULTS.md session 6), but carries both
+    /// directions of a bulk transfer and the receiving stacks' work inside each send() on one CPU (bulk 0.41–0.50× the
+    /// kernel's against 0.63–0.85× with a thread per interface). Auto is the one thread until that thread is saturated,
+    /// then a thread per interface (<see cref="ReceiveThreadPolicy"/>): in the same rounds (session 7) bulk 0.78×, UDP
+    /// 1.26×, new connections 1.04× against 0.68×/1.00×/0.80× with a thread per interface and 0.41×/1.15×/0.95× with one.
     /// </summary>
     internal static (LiveReceive Receive, long BusyPollNs) ParseReceive(Args args, string engineKind, bool rings, LiveDispatch dispatch)
     {
@@ -216,12 +221,15 @@ internal static partial class RunCommand
         string? text = args.Get("rx-threads");
         var receive = text switch
         {
-            // Busy polling implies the one thread where it can be had (it is what polls every ring).
-            null => canShare && busyPollNs > 0 ? LiveReceive.OneThread : LiveReceive.PerPort,
+            // Where one thread can serve every ring: busy polling implies it (it is what polls every ring), else auto.
+            null => !canShare ? LiveReceive.PerPort : busyPollNs > 0 ? LiveReceive.OneThread : LiveReceive.Auto,
             "one" => LiveReceive.OneThread,
             "per-port" => LiveReceive.PerPort,
-            _ => throw new UsageException($"option --rx-threads: \"{text}\" is not one or per-port"),
+            "auto" => LiveReceive.Auto,
+            _ => throw new UsageException($"option --rx-threads: \"{text}\" is not one, per-port or auto"),
         };
+        if (receive == LiveReceive.Auto && !canShare)
+            throw new UsageException("option --rx-threads: auto starts with one receive thread for every interface; it needs --engine afpacket with rings and inline dispatch");
         if (receive == LiveReceive.OneThread && !canShare)
             throw new UsageException("option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch");
         if (busyPollNs > 0 && receive != LiveReceive.OneThread)

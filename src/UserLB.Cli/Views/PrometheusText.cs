@@ -60,6 +60,11 @@ internal static class PrometheusText
             w.Gauge("userlb_busy_poll_seconds", "The most the one receive thread keeps polling the rings after the last frame (--busy-poll).", receive.BusyPollUs / 1e6);
             w.Gauge("userlb_busy_poll_window_seconds", "How long it keeps polling now: the adaptive window, twice the recent short gaps between frames.", receive.WindowUs / 1e6);
             w.Counter("userlb_rx_sleeps_total", "Times the one receive thread slept in poll() (each idle 5 ms counts once).", receive.Sleeps);
+            if (receive.Threads == "auto")
+            {
+                w.Gauge("userlb_rx_threads_engaged", "--rx-threads auto: 1 while a thread per interface receives beside the one thread (it was saturated).", receive.Engaged ? 1 : 0);
+                w.Counter("userlb_rx_threads_engagements_total", "--rx-threads auto: times a thread per interface was engaged.", receive.Engagements);
+            }
         }
 
         w.Family("userlb_farm_up", "gauge", "1 when the farm's state is up.");

@@ -23,7 +23,7 @@ internal static class ViewText
         sb.Append(Inv($"table    {s.Table.Entries:N0} / {s.Table.Max:N0} entries ({s.Table.Fill * 100:0.0}%)  early drops {s.Table.EarlyDrops:N0}\n"));
         sb.Append(s.Queue switch
         {
-            { Receive: { } one } => Inv($"workers  {s.Queue.Workers}, inline dispatch on one receive thread for every interface{BusyPoll(one)}\n"),
+            { Receive: { } one } => Inv($"workers  {s.Queue.Workers}, inline dispatch on one receive thread for every interface{BusyPoll(one)}{Auto(one)}\n"),
             { Dispatch: "inline" } => Inv($"workers  {s.Queue.Workers}, inline dispatch (the receive threads run the engine: no queue)\n"),
             _ => Inv($"workers  {s.Queue.Workers}, queue {s.Queue.Depth:N0} / {s.Queue.Capacity:N0}  drops {s.Queue.Drops:N0}\n"),
         });
@@ -64,7 +64,7 @@ internal static class ViewText
         sb.Append(Inv($"table    {s.Table.Entries} / {s.Table.Max} entries  early drops {s.Table.EarlyDrops}\n"));
         sb.Append(Inv($"workers  {s.Queue.Workers}  dispatch {s.Queue.Dispatch}  queue depth {s.Queue.Depth} / {s.Queue.Capacity}  drops {s.Queue.Drops}  oversize {s.Queue.Oversize}\n"));
         if (s.Queue.Receive is { } r)
-            sb.Append(Inv($"receive  one thread for every interface  busy-poll ≤ {r.BusyPollUs} µs (now {r.WindowUs} µs)  slept {r.Sleeps} times in poll()\n"));
+            sb.Append(Inv($"receive  one thread for every interface{Auto(r)}  busy-poll ≤ {r.BusyPollUs} µs (now {r.WindowUs} µs)  slept {r.Sleeps} times in poll()\n"));
         if (s.Queue.RxDelay is { } d)
             sb.Append(Inv($"rx delay kernel → userlb, {d.Samples} sampled frames: p50 ≤ {d.P50Us:0} µs  p99 ≤ {d.P99Us:0} µs  max ≤ {d.MaxBucketUs:0} µs\n"));
         sb.Append(Inv($"events   {s.Events.Subscribers} subscriber(s)  delivered {s.Events.Delivered}  dropped {s.Events.Dropped}\n"));
@@ -121,6 +121,9 @@ internal static class ViewText
         >= 1e3 => Inv($"{bps / 1e3:0.0} kbit/s"),
         _ => Inv($"{bps:0} bit/s"),
     };
+
+    private static string Auto(ReceiveStats r) => r.Threads != "auto" ? ""
+        : Inv($", a thread per interface while it is saturated ({(r.Engaged ? "engaged now" : "not now")}; engaged {r.Engagements} times)");
 
     private static string BusyPoll(ReceiveStats r) => r.BusyPollUs > 0 ? Inv($" (busy-poll ≤ {r.BusyPollUs} µs, now {r.WindowUs} µs)") : "";
 

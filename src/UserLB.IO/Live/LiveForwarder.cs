@@ -39,6 +39,14 @@ public enum LiveReceive
     /// all of them: no lock hand-over between ports, and it can busy-poll every ring before sleeping.
     /// </summary>
     OneThread,
+
+    /// <summary>
+    /// A thread per port of which only the first receives while it keeps up, sleeping in one poll() on every port as
+    /// <see cref="OneThread"/> does; when its CPU time shows it saturated the others join in, each sleeping on its own
+    /// port as with <see cref="PerPort"/>, and leave again when the one thread keeps up (<see cref="ReceiveThreadPolicy"/>).
+    /// Ports that can be polled together only (afpacket with rings).
+    /// </summary>
+    Auto,
 }
 
 public static class LiveDispatchNames
@@ -46,8 +54,13 @@ public static class LiveDispatchNames
     /// <summary>The name <c>userlb run --dispatch</c> takes and the views show: "inline" or "queue".</summary>
     public static string Name(this LiveDispatch dispatch) => dispatch == LiveDispatch.Inline ? "inline" : "queue";
 
-    /// <summary>The name <c>userlb run --rx-threads</c> takes: "one" or "per-port".</summary>
-    public static string Name(this LiveReceive receive) => receive == LiveReceive.OneThread ? "one" : "per-port";
+    /// <summary>The name <c>userlb run --rx-threads</c> takes: "one", "per-port" or "auto".</summary>
+    public static string Name(this LiveReceive receive) => receive switch
+    {
+        LiveReceive.OneThread => "one",
+        LiveReceive.Auto => "auto",
+        _ => "per-port",
+    };
 
     /// <summary>
     /// How frames reach the engine, for the start log: "queue dispatch", "inline dispatch", "inline dispatch, one
@@ -57,6 +70,7 @@ public static class LiveDispatchNames
     {
         ArgumentNullException.ThrowIfNull(forwarder);
         string dispatch = forwarder.Dispatch.Name() + " dispatch";
+        if (forwarder.Receive == LiveReceive.Auto) return dispatch + ", one receive thread, a thread per interface while it is saturated";
         if (forwarder.Receive != LiveReceive.OneThread) return dispatch;
         return forwarder.BusyPollNs > 0
             ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{dispatch}, one receive thread, busy-poll {forwarder.BusyPollNs / 1000} us")
@@ -90,6 +104,7 @@ public sealed class LiveForwarder : IDisposable
     private readonly ObjectPool<byte[]> _pool;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
+    private readonly ManualResetEventSlim _autoJoin = new(false); // set while Auto's threads per port are engaged
     private readonly List<Thread> _threads = [];
     private readonly int _queueCapacity; // per worker
     private int _receiversRunning;
@@ -118,8 +133,11 @@ public sealed class LiveForwarder : IDisposable
     /// <param name="busyPollNs">One receive thread: the most it keeps checking the ports after the last frame before it
     /// sleeps in poll() (0: sleep at once; the window adapts below it, <see cref="BusyPollWindow"/>). Saves the wake-up
     /// per packet at the cost of a CPU while frames come close together.</param>
+    /// <param name="autoPolicy"><see cref="LiveReceive.Auto"/>: when the threads per port join the first (default
+    /// <see cref="ReceiveThreadPolicy"/>'s).</param>
     public LiveForwarder(IPortIo[] ports, Func<IFrameSink, int, PacketEngine> createEngine, int workers, TimeProvider? time = null,
-        int queueCapacity = 8192, LiveDispatch dispatch = LiveDispatch.Queue, LiveReceive receive = LiveReceive.PerPort, long busyPollNs = 0)
+        int queueCapacity = 8192, LiveDispatch dispatch = LiveDispatch.Queue, LiveReceive receive = LiveReceive.PerPort, long busyPollNs = 0,
+        ReceiveThreadPolicy? autoPolicy = null)
     {
         ArgumentNullException.ThrowIfNull(ports);
         ArgumentNullException.ThrowIfNull(createEngine);
@@ -127,9 +145,9 @@ public sealed class LiveForwarder : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(workers, MaxWorkers);
         if (dispatch == LiveDispatch.Inline && workers != 1)
             throw new ArgumentException($"inline dispatch runs one engine; {workers} workers need queue dispatch", nameof(dispatch));
-        if (receive == LiveReceive.OneThread && dispatch != LiveDispatch.Inline)
+        if (receive is LiveReceive.OneThread or LiveReceive.Auto && dispatch != LiveDispatch.Inline)
             throw new ArgumentException("one receive thread for every port runs the engine inline; queue dispatch has a thread per port", nameof(receive));
-        if (receive == LiveReceive.OneThread && !PortPoll.All(ports))
+        if (receive is LiveReceive.OneThread or LiveReceive.Auto && !PortPoll.All(ports))
             throw new ArgumentException("one receive thread needs ports that can be polled together (afpacket with rings)", nameof(receive));
         ArgumentOutOfRangeException.ThrowIfNegative(busyPollNs);
         if (busyPollNs > 0 && receive != LiveReceive.OneThread)
@@ -138,6 +156,7 @@ public sealed class LiveForwarder : IDisposable
         Receive = receive;
         BusyPollNs = busyPollNs;
         _busyPoll = busyPollNs > 0 ? new BusyPollWindow(busyPollNs) : null;
+        if (receive == LiveReceive.Auto) AutoPolicy = autoPolicy ?? new ReceiveThreadPolicy();
         _time = time ?? TimeProvider.System;
         _queueCapacity = queueCapacity;
         Dispatch = dispatch;
@@ -189,6 +208,9 @@ public sealed class LiveForwarder : IDisposable
 
     /// <summary>The ceiling of the one receive thread's adaptive busy-poll window (<c>--busy-poll</c>; 0: never spins).</summary>
     public long BusyPollNs { get; }
+
+    /// <summary><see cref="LiveReceive.Auto"/>: when a thread per port joins the one receive thread, and whether it has; null otherwise.</summary>
+    public ReceiveThreadPolicy? AutoPolicy { get; }
 
     /// <summary>The busy-poll window now (<see cref="BusyPollWindow"/>: grows to cover short gaps between frames, shrinks on long ones).</summary>
     public long BusyPollWindowNs => _busyPoll?.WindowNs ?? 0;
@@ -292,6 +314,7 @@ public sealed class LiveForwarder : IDisposable
         {
             int port = i;
             ThreadStart loop = Dispatch == LiveDispatch.Queue ? () => ReceiveLoop(port)
+                : Receive == LiveReceive.Auto ? () => PollLoop(port, auto: true)
                 : PortPoll.All(_ports) ? () => PollLoop(port) : () => InlineLoop(port);
             _threads.Add(new Thread(loop) { IsBackground = true, Name = "rx-" + _ports[i].Name });
         }
@@ -412,20 +435,29 @@ public sealed class LiveForwarder : IDisposable
     /// (<see cref="BusyPollWindow"/>, at most <see cref="BusyPollNs"/>) since the last frame lasts, then sleep in
     /// poll(). <paramref name="home"/> −1: the one thread for every port, sleeping on all of them; a port: that port's
     /// thread (<see cref="LiveReceive.PerPort"/>), sleeping on its own port only but taking every port's frames.
+    /// <paramref name="auto"/> (<see cref="LiveReceive.Auto"/>): port 0's thread sleeps on every port and feeds the
+    /// policy while the others are not engaged; the others wait for the policy to engage them.
     /// </summary>
-    private void PollLoop(int home)
+    private void PollLoop(int home, bool auto = false)
     {
+        var policy = auto ? AutoPolicy! : null;
+        bool leader = auto && home == 0, helper = auto && home > 0;
         const int BatchPerPort = 64;
         var w = _workers[0];
         var ct = _stop.Token;
         var window = _busyPoll;
         byte[] buffer = _pool.Get();
         int first = Math.Max(home, 0);
-        Span<int> fds = stackalloc int[home < 0 ? _ports.Length : 1];
+        Span<int> fds = stackalloc int[home < 0 || leader ? _ports.Length : 1];
         long lastFrame = NowNs(), lastFrameWallNs = AfPacketPort.WallClockNs();
         bool closed = false;
         while (!ct.IsCancellationRequested && !closed)
         {
+            if (helper && !policy!.Engaged)
+            {
+                _autoJoin.Wait(50); // (no token: a cancelled wait would throw; Stop sets the event)
+                continue;
+            }
             int frames = 0;
             bool spin;
             lock (w.Lock)
@@ -456,6 +488,11 @@ public sealed class LiveForwarder : IDisposable
             // Outside the lock, as in InlineLoop: the send runs the receiving side's stack; with a thread per port the
             // other thread runs the engine meanwhile (and a reply this send produces is taken in the next round).
             w.Sink.Flush();
+            if (leader && policy!.Observe(ThreadClock.WallNs(), ThreadClock.CpuNs()))
+            {
+                if (policy.Engaged) _autoJoin.Set();
+                else _autoJoin.Reset();
+            }
             // A frame this flush produced (a reply sent inside it, on a veth) or another thread's flush left at a ring
             // this thread does not sleep on is taken now, not at the owner's wake-up or a poll timeout.
             if (frames > 0 || closed || AnyPending()) continue;
@@ -464,14 +501,16 @@ public sealed class LiveForwarder : IDisposable
                 Thread.SpinWait(20);
                 continue;
             }
-            for (int i = 0; i < fds.Length && !closed; i++)
+            // The leader of Auto sleeps on every port while it receives alone (first is 0), on its own when engaged.
+            int nfds = leader && policy!.Engaged ? 1 : fds.Length;
+            for (int i = 0; i < nfds && !closed; i++)
             {
                 fds[i] = _ports[first + i].PollFd;
                 closed = fds[i] < 0; // disposed
             }
             if (closed) break;
             Interlocked.Increment(ref _receiveSleeps);
-            int ready = PortPoll.Wait(fds, 5);
+            int ready = PortPoll.Wait(fds[..nfds], 5);
             if (window is null) continue;
             if (ready > 0)
             {
@@ -538,6 +577,7 @@ public sealed class LiveForwarder : IDisposable
     public void Stop()
     {
         _stop.Cancel();
+        _autoJoin.Set();
         foreach (var t in _threads) t.Join(2000);
     }
 
@@ -546,6 +586,7 @@ public sealed class LiveForwarder : IDisposable
         Stop();
         foreach (var p in _ports) p.Dispose();
         _stop.Dispose();
+        _autoJoin.Dispose();
     }
 
     private sealed class Worker(int index, PacketEngine engine, Channel<RxItem>? queue, PortSink sink)

@@ -22,18 +22,19 @@ public sealed class OneReceiveThreadTests
           "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
         """;
 
-    private static LiveForwarder Create(IPortIo[] ports, LiveDispatch dispatch = LiveDispatch.Inline, LiveReceive receive = LiveReceive.OneThread, long busyPollNs = 0) =>
+    private static LiveForwarder Create(IPortIo[] ports, LiveDispatch dispatch = LiveDispatch.Inline, LiveReceive receive = LiveReceive.OneThread, long busyPollNs = 0,
+        ReceiveThreadPolicy? autoPolicy = null) =>
         new(ports, (sink, shard) => new PacketEngine(new EngineOptions { Seed = 7, PortNames = ["m0", "m1"] }, sink), 1,
-            dispatch: dispatch, receive: receive, busyPollNs: busyPollNs);
+            dispatch: dispatch, receive: receive, busyPollNs: busyPollNs, autoPolicy: autoPolicy);
 
     /// <summary>Two polled ports (m0 client side, m1 backend side), the farm applied, the one receive thread started.</summary>
     private static async Task<(PolledMemoryPort Client, PolledMemoryPort Backends, LiveForwarder Fwd)> StartTwoPortsAsync(long busyPollNs,
-        LiveReceive receive = LiveReceive.OneThread, Action<PolledMemoryPort, PolledMemoryPort>? beforeStart = null)
+        LiveReceive receive = LiveReceive.OneThread, Action<PolledMemoryPort, PolledMemoryPort>? beforeStart = null, ReceiveThreadPolicy? autoPolicy = null)
     {
         var client = new PolledMemoryPort("m0");
         var backends = new PolledMemoryPort("m1");
         beforeStart?.Invoke(client, backends);
-        var fwd = Create([client, backends], receive: receive, busyPollNs: busyPollNs);
+        var fwd = Create([client, backends], receive: receive, busyPollNs: busyPollNs, autoPolicy: autoPolicy);
         var snapshot = EngineSnapshot.Build(ConfigParser.Parse(Farms), new IdRegistry(), null, 1);
         await fwd.InvokeAsync((e, _) => { e.Apply(snapshot); return 0; });
         fwd.Start();
@@ -66,6 +67,7 @@ public sealed class OneReceiveThreadTests
     [InlineData(0L, LiveReceive.OneThread)]
     [InlineData(20_000_000L, LiveReceive.OneThread)]
     [InlineData(0L, LiveReceive.PerPort)]
+    [InlineData(0L, LiveReceive.Auto)]
     public async Task Process_PolledTwoPorts_ForwardsBothDirectionsAcrossThePorts(long busyPollNs, LiveReceive receive)
     {
         var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, receive);
@@ -100,6 +102,11 @@ public sealed class OneReceiveThreadTests
         {
             Assert.Equal("rx-all", controlThread);
             Assert.Equal(busyPollNs > 0 ? "inline dispatch, one receive thread, busy-poll 20000 us" : "inline dispatch, one receive thread", fwd.DispatchDescription());
+        }
+        else if (receive == LiveReceive.Auto)
+        {
+            Assert.Equal("rx-m0", controlThread); // the first port's thread receives alone while it keeps up
+            Assert.Equal("inline dispatch, one receive thread, a thread per interface while it is saturated", fwd.DispatchDescription());
         }
         else
         {
@@ -186,7 +193,8 @@ public sealed class OneReceiveThreadTests
         {
             await LearnNeighboursAsync(client, backends, fwd);
             for (int i = 0; i < 8; i++) client.Add(Tcp(Client, Vip, (ushort)(41000 + i), 80, false, ClientMac));
-            await WaitRxAsync(fwd, 11); // forwarded to m1; the thread that did it now waits in m1's flush
+            await WaitRxAsync(fwd, 11); // forwarded to m1 (counted before the flush: the frames may not be handed over yet)
+            await WaitUntilAsync(() => Volatile.Read(ref held) == 1, "a flush held"); // the thread that forwarded them waits in m1's flush
             var toBackends = TakeSentTcp(backends.Sent);
             Assert.Equal(8, toBackends.Count);
             foreach (var (ip, tcp) in toBackends)
@@ -266,6 +274,84 @@ public sealed class OneReceiveThreadTests
     }
 
     [Fact]
+    public async Task PollLoop_AutoNeverSaturated_FirstThreadTakesEveryPortsFrames()
+    {
+        // A policy that cannot engage (one thread's CPU time never fills twice the wall time): the backend port's
+        // thread exists but never receives; the first thread sleeps on both ports and takes every frame.
+        var never = new ReceiveThreadPolicy(windowNs: 1_000_000, saturatedFraction: 2.0, windowsToEngage: 1);
+        var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.Auto, autoPolicy: never);
+        using var _ = fwd;
+        using var clientPort = client;
+        using var backendPort = backends;
+        await LearnNeighboursAsync(client, backends, fwd);
+        for (int i = 0; i < 20; i++)
+        {
+            backends.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
+            Thread.Sleep(2);
+        }
+        await WaitRxAsync(fwd, 23);
+        Assert.Equal(23, client.ReceivedBy.Count + backends.ReceivedBy.Count);
+        Assert.All(client.ReceivedBy.Concat(backends.ReceivedBy), r => Assert.Equal("rx-m0", r.Thread));
+        Assert.Equal(0, never.Engagements);
+        Assert.False(never.Engaged);
+        fwd.Stop();
+    }
+
+    [Fact]
+    public async Task PollLoop_AutoSaturated_ThreadPerPortJoinsThenLeavesAtTheTry()
+    {
+        // Every window counts as saturated (fraction 0): engaged when the first 200 ms window closes, for 50 ms; the
+        // one thread is tried again when the next window closes (~400 ms) and engaged again at the one after (~600 ms).
+        var always = new ReceiveThreadPolicy(windowNs: 200_000_000, saturatedFraction: 0, windowsToEngage: 1, engagedNs: 50_000_000);
+        var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.Auto, autoPolicy: always);
+        using var _ = fwd;
+        using var clientPort = client;
+        using var backendPort = backends;
+        await LearnNeighboursAsync(client, backends, fwd);
+        await WaitUntilAsync(() => always.Engaged, "engaged");
+        Thread.Sleep(10); // m0's thread now sleeps on its own port only (its next poll after the change)
+        int before = backends.ReceivedBy.Count;
+        for (int i = 0; i < 20; i++)
+        {
+            backends.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
+            Thread.Sleep(1);
+        }
+        await WaitRxAsync(fwd, 23);
+        var engaged = backends.ReceivedBy.Skip(before).Select(r => r.Thread).ToList();
+        int byOwnThread = engaged.Count(t => t == "rx-m1");
+        // m0's thread takes one only when its 5 ms poll timeout falls between the frame's arrival and m1's wake-up.
+        Assert.True(byOwnThread >= engaged.Count / 2, $"engaged: {byOwnThread} of {engaged.Count} of m1's frames taken by m1's own thread ({string.Join(",", engaged)})");
+
+        // At the start of a try (the next change to one thread), so that it lasts the frames out.
+        await WaitUntilAsync(() => always.Engaged, "engaged");
+        await WaitUntilAsync(() => !always.Engaged, "back to one thread");
+        long engagements = always.Engagements;
+        Thread.Sleep(10); // m1's thread finishes its poll (≤ 5 ms) and waits to be engaged again
+        before = backends.ReceivedBy.Count;
+        for (int i = 0; i < 10; i++)
+        {
+            backends.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
+            Thread.Sleep(1);
+        }
+        await WaitRxAsync(fwd, 33);
+        Assert.True(always.Engagements == engagements, "engaged again before the frames sent in the try were taken (the window is 200 ms)");
+        var alone = backends.ReceivedBy.Skip(before).Select(r => r.Thread).ToList();
+        Assert.True(alone.All(t => t == "rx-m0"), $"back to one thread: m1's frames taken by {string.Join(",", alone)}");
+        await WaitUntilAsync(() => always.Engagements > engagements, "engaged again");
+        fwd.Stop();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not {what} after 10 s");
+            await Task.Delay(1);
+        }
+    }
+
+    [Fact]
     public void Constructor_OneThreadWithoutInlinePollablePortsOrBusyPollPerPort_Throws()
     {
         using var a = new PolledMemoryPort("m0");
@@ -273,6 +359,9 @@ public sealed class OneReceiveThreadTests
         Assert.Throws<ArgumentException>(() => Create([a, b], LiveDispatch.Queue));
         Assert.Throws<ArgumentException>(() => Create([a, new MemoryPort("m1")]));
         Assert.Throws<ArgumentException>(() => Create([a, b], receive: LiveReceive.PerPort, busyPollNs: 1000));
+        Assert.Throws<ArgumentException>(() => Create([a, b], LiveDispatch.Queue, LiveReceive.Auto));
+        Assert.Throws<ArgumentException>(() => Create([a, new MemoryPort("m1")], receive: LiveReceive.Auto));
+        Assert.Throws<ArgumentException>(() => Create([a, b], receive: LiveReceive.Auto, busyPollNs: 1000));
         Assert.Throws<ArgumentOutOfRangeException>(() => Create([a, b], busyPollNs: -1));
         using var ok = Create([a, b], receive: LiveReceive.PerPort);
         Assert.Equal("inline dispatch", ok.DispatchDescription());
