@@ -488,10 +488,14 @@ public sealed class LiveForwarder : IDisposable
             // Outside the lock, as in InlineLoop: the send runs the receiving side's stack; with a thread per port the
             // other thread runs the engine meanwhile (and a reply this send produces is taken in the next round).
             w.Sink.Flush();
-            if (leader && policy!.Observe(ThreadClock.WallNs(), ThreadClock.CpuNs()))
+            if (leader)
             {
-                if (policy.Engaged) _autoJoin.Set();
-                else _autoJoin.Reset();
+                long wall = ThreadClock.WallNs(); // (the CPU clock is a system call: read once per window)
+                if (policy!.WindowDue(wall) && policy.Observe(wall, ThreadClock.CpuNs()))
+                {
+                    if (policy.Engaged) _autoJoin.Set();
+                    else _autoJoin.Reset();
+                }
             }
             // A frame this flush produced (a reply sent inside it, on a veth) or another thread's flush left at a ring
             // this thread does not sleep on is taken now, not at the owner's wake-up or a poll timeout.

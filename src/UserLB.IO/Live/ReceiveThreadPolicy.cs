@@ -44,8 +44,14 @@ public sealed class ReceiveThreadPolicy
     public long Engagements => Interlocked.Read(ref _engagements);
 
     /// <summary>
+    /// Whether a window has ended at <paramref name="wallNs"/> (or none has started), so that <see cref="Observe"/> has
+    /// something to do: the caller reads its CPU clock (a system call) only then.
+    /// </summary>
+    public bool WindowDue(long wallNs) => _windowStart < 0 || wallNs - _windowStart >= WindowNs;
+
+    /// <summary>
     /// The one thread's clocks now (wall and its own CPU time, ns, any origin); true when <see cref="Engaged"/> changed.
-    /// Cheap between windows: call it after every round.
+    /// Nothing happens before the window ends (<see cref="WindowDue"/>).
     /// </summary>
     public bool Observe(long wallNs, long threadCpuNs)
     {

@@ -48,6 +48,20 @@ public sealed class ReceiveThreadPolicyTests
     }
 
     [Fact]
+    public void WindowDue_BeforeTheFirstObservationAndAtEachWindowsEnd_True()
+    {
+        var p = new ReceiveThreadPolicy(windowNs: 10_000_000);
+        Assert.True(p.WindowDue(5_000_000)); // nothing observed yet: the first observation starts a window
+        p.Observe(5_000_000, 0);
+        Assert.False(p.WindowDue(5_000_000));
+        Assert.False(p.WindowDue(14_999_999));
+        Assert.True(p.WindowDue(15_000_000));
+        p.Observe(15_000_000, 1_000_000);
+        Assert.False(p.WindowDue(24_000_000));
+        Assert.True(p.WindowDue(40_000_000));
+    }
+
+    [Fact]
     public void Constructor_BadArguments_Throw()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new ReceiveThreadPolicy(windowNs: 0));
