@@ -60,8 +60,8 @@ public sealed class ReceiveThreadPolicy
             (_windowStart, _windowCpu) = (wallNs, threadCpuNs);
             return false;
         }
+        if (!WindowDue(wallNs)) return false;
         long elapsed = wallNs - _windowStart;
-        if (elapsed < WindowNs) return false;
         bool saturated = threadCpuNs - _windowCpu >= SaturatedFraction * elapsed;
         (_windowStart, _windowCpu) = (wallNs, threadCpuNs);
         if (_engaged)
