@@ -14,7 +14,8 @@
 #   ENGINE-queue          the same with --dispatch queue (receive threads → channel → worker; the default before
 #                         2026-12-02); ENGINE-inline: --dispatch inline (the default with one worker);
 #   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame); ENGINE-w2: --workers 2;
-#   afpacket-one / -perport / -auto   --rx-threads one / per-port / auto; afpacket-bpN: one receive thread, --busy-poll N (us)
+#   afpacket-one / -perport / -auto   --rx-threads one / per-port / auto; afpacket-bpN: one receive thread, --busy-poll N (us);
+#                         afpacket-abpN: --rx-threads auto --busy-poll N (the one thread polls while it is alone)
 #   ENGINE-nice / -fifo / -batch / -pin0   userlb under `nice -n -10` / `chrt -f 10` / `chrt -b 0` / `taskset -c 0`
 #                         (scheduling experiments)
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
@@ -138,6 +139,7 @@ path_up() {
       [[ "$1" == *-perport* ]] && extra+=(--rx-threads per-port)
       [[ "$1" == *-auto* ]] && extra+=(--rx-threads auto)
       [[ "$1" =~ -bp([0-9]+) ]] && extra+=(--rx-threads one --busy-poll "${BASH_REMATCH[1]}")
+      [[ "$1" =~ -abp([0-9]+) ]] && extra+=(--rx-threads auto --busy-poll "${BASH_REMATCH[1]}")
       local sched=()
       [[ "$1" == *-nice* ]] && sched=(nice -n -10)
       [[ "$1" == *-fifo* ]] && sched=(chrt -f 10)

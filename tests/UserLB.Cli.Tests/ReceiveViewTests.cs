@@ -18,13 +18,15 @@ public class ReceiveViewTests
     [Fact]
     public void Views_OneThreadBusyPolling_ShowPollTimeAndSleeps()
     {
-        var s = Stats(new ReceiveStats(100, 1234, 60));
+        var s = Stats(new ReceiveStats(100, 1234, 60, PolledSeconds: 2.5));
         var metrics = PrometheusText.Format(s).Split('\n');
         Assert.Contains("userlb_busy_poll_seconds 0.0001", metrics);
+        Assert.Contains("userlb_busy_poll_polled_seconds_total 2.5", metrics);
+        Assert.Contains("# TYPE userlb_busy_poll_polled_seconds_total counter", metrics);
         Assert.Contains("userlb_rx_sleeps_total 1234", metrics);
         Assert.Contains("userlb_busy_poll_window_seconds 6E-05", metrics);
         Assert.Contains(ViewText.Status(s, null).Split('\n'), l => l == "workers  1, inline dispatch on one receive thread for every interface (busy-poll ≤ 100 µs, now 60 µs)");
-        Assert.Contains(ViewText.Stats(s).Split('\n'), l => l == "receive  one thread for every interface  busy-poll ≤ 100 µs (now 60 µs)  slept 1234 times in poll()");
+        Assert.Contains(ViewText.Stats(s).Split('\n'), l => l == "receive  one thread for every interface  busy-poll ≤ 100 µs (now 60 µs)  slept 1234 times in poll()  polled 2.500 s");
     }
 
     [Theory]
@@ -66,6 +68,7 @@ public class ReceiveViewTests
     [InlineData("afpacket", true, LiveDispatch.Inline, new string[0], LiveReceive.Auto, 0L)]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port" }, LiveReceive.PerPort, 0L)]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "auto" }, LiveReceive.Auto, 0L)]
+    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "auto", "--busy-poll", "50" }, LiveReceive.Auto, 50_000L)]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port", "--busy-poll", "0" }, LiveReceive.PerPort, 0L)]
     [InlineData("afpacket", false, LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]
     [InlineData("afpacket", true, LiveDispatch.Queue, new string[0], LiveReceive.PerPort, 0L)]
@@ -81,7 +84,6 @@ public class ReceiveViewTests
     [InlineData("pcap", false, LiveDispatch.Inline, new[] { "--rx-threads", "auto" }, "option --rx-threads: auto starts with one receive thread for every interface; it needs --engine afpacket with rings and inline dispatch")]
     [InlineData("afpacket", false, LiveDispatch.Inline, new[] { "--rx-threads", "auto" }, "option --rx-threads: auto starts with one receive thread")]
     [InlineData("afpacket", true, LiveDispatch.Queue, new[] { "--rx-threads", "auto" }, "option --rx-threads: auto starts with one receive thread")]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "auto", "--busy-poll", "50" }, "option --busy-poll: needs one receive thread")]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port", "--busy-poll", "50" }, "option --busy-poll: needs one receive thread")]
     [InlineData("afpacket", true, LiveDispatch.Queue, new[] { "--busy-poll", "50" }, "option --busy-poll: needs one receive thread")]
     [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--busy-poll", "100001" }, "option --busy-poll: 100001 is not between 0 and 100000 microseconds")]

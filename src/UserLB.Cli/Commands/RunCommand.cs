@@ -35,10 +35,11 @@ internal static partial class RunCommand
                        interface (per-port; the default without afpacket's rings), or auto (the default with them):
                        the one thread, joined by a thread per interface while it is saturated (its CPU time ≥ 85 % of
                        two 20 ms windows in a row; tried alone again every second)
-          --busy-poll USEC   one receive thread (implied) keeps checking the rings after the last frame before it
-                       sleeps, at most USEC microseconds (default 0: never): the window adapts, twice the recent gaps
-                       shorter than USEC, closed when gaps are longer; request/response traffic then pays no wake-up
-                       per packet, at the cost of a CPU polling meanwhile (for hosts with a core to spare; ≤ 100000)
+          --busy-poll USEC   one receive thread (implied; with auto, while it receives alone) keeps checking the
+                       rings after the last frame before it sleeps, at most USEC microseconds (default 0: never): the
+                       window adapts, twice the recent gaps shorter than USEC, closed when gaps are longer;
+                       request/response traffic then pays no wake-up per packet, at the cost of a CPU polling meanwhile
+                       (for hosts with a core to spare; ≤ 100000)
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
@@ -232,8 +233,8 @@ internal static partial class RunCommand
             throw new UsageException("option --rx-threads: auto starts with one receive thread for every interface; it needs --engine afpacket with rings and inline dispatch");
         if (receive == LiveReceive.OneThread && !canShare)
             throw new UsageException("option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch");
-        if (busyPollNs > 0 && receive != LiveReceive.OneThread)
-            throw new UsageException("option --busy-poll: needs one receive thread for every interface (--engine afpacket with rings, inline dispatch, --rx-threads one)");
+        if (busyPollNs > 0 && receive != LiveReceive.OneThread && receive != LiveReceive.Auto)
+            throw new UsageException("option --busy-poll: needs one receive thread for every interface (--engine afpacket with rings, inline dispatch, --rx-threads one or auto)");
         return (receive, busyPollNs);
     }
 

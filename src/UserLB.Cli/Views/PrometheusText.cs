@@ -59,6 +59,7 @@ internal static class PrometheusText
         {
             w.Gauge("userlb_busy_poll_seconds", "The most the one receive thread keeps polling the rings after the last frame (--busy-poll).", receive.BusyPollUs / 1e6);
             w.Gauge("userlb_busy_poll_window_seconds", "How long it keeps polling now: the adaptive window, twice the recent short gaps between frames.", receive.WindowUs / 1e6);
+            w.Counter("userlb_busy_poll_polled_seconds_total", "Time the one receive thread spent polling empty rings (--busy-poll): the CPU busy polling costs.", receive.PolledSeconds);
             w.Counter("userlb_rx_sleeps_total", "Times the one receive thread slept in poll() (each idle 5 ms counts once).", receive.Sleeps);
             if (receive.Threads == "auto")
             {
@@ -155,8 +156,7 @@ internal static class PrometheusText
         w.Family("userlb_gc_collections_total", "counter", "Garbage collections of the process, by generation.");
         for (int g = 0; g <= GC.MaxGeneration; g++)
             w.Sample("userlb_gc_collections_total", Labels(("generation", g.ToString(CultureInfo.InvariantCulture))), GC.CollectionCount(g));
-        w.Family("userlb_gc_pause_seconds_total", "counter", "Time the process spent paused by the garbage collector.");
-        w.Sample("userlb_gc_pause_seconds_total", "", GC.GetTotalPauseDuration().TotalSeconds);
+        w.Counter("userlb_gc_pause_seconds_total", "Time the process spent paused by the garbage collector.", GC.GetTotalPauseDuration().TotalSeconds);
         w.Counter("userlb_allocated_bytes_total", "Bytes allocated by the process (all threads).", GC.GetTotalAllocatedBytes());
         w.Gauge("userlb_resident_memory_bytes", "Resident set size of the process.", Environment.WorkingSet);
     }
@@ -170,6 +170,12 @@ internal static class PrometheusText
             _sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
 
         public void Counter(string name, string help, long value)
+        {
+            Family(name, "counter", help);
+            Sample(name, "", value);
+        }
+
+        public void Counter(string name, string help, double value)
         {
             Family(name, "counter", help);
             Sample(name, "", value);

@@ -131,7 +131,8 @@ internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Over
 /// to sleep in poll(); with <c>auto</c> (<see cref="Threads"/>), whether a thread per port is engaged beside it now
 /// and how many times it was (null with a thread per port or queue dispatch).
 /// </summary>
-internal sealed record ReceiveStats(long BusyPollUs, long Sleeps, long WindowUs = 0, string Threads = "one", bool Engaged = false, long Engagements = 0);
+internal sealed record ReceiveStats(long BusyPollUs, long Sleeps, long WindowUs = 0, string Threads = "one", bool Engaged = false, long Engagements = 0,
+    double PolledSeconds = 0);
 
 /// <summary>
 /// Sampled wait of received frames between the kernel and userlb (afpacket with rings): quantiles as the upper bound of

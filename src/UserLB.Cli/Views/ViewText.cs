@@ -64,7 +64,7 @@ internal static class ViewText
         sb.Append(Inv($"table    {s.Table.Entries} / {s.Table.Max} entries  early drops {s.Table.EarlyDrops}\n"));
         sb.Append(Inv($"workers  {s.Queue.Workers}  dispatch {s.Queue.Dispatch}  queue depth {s.Queue.Depth} / {s.Queue.Capacity}  drops {s.Queue.Drops}  oversize {s.Queue.Oversize}\n"));
         if (s.Queue.Receive is { } r)
-            sb.Append(Inv($"receive  one thread for every interface{Auto(r)}  busy-poll ≤ {r.BusyPollUs} µs (now {r.WindowUs} µs)  slept {r.Sleeps} times in poll()\n"));
+            sb.Append(Inv($"receive  one thread for every interface{Auto(r)}  busy-poll ≤ {r.BusyPollUs} µs (now {r.WindowUs} µs)  slept {r.Sleeps} times in poll(){Polled(r)}\n"));
         if (s.Queue.RxDelay is { } d)
             sb.Append(Inv($"rx delay kernel → userlb, {d.Samples} sampled frames: p50 ≤ {d.P50Us:0} µs  p99 ≤ {d.P99Us:0} µs  max ≤ {d.MaxBucketUs:0} µs\n"));
         sb.Append(Inv($"events   {s.Events.Subscribers} subscriber(s)  delivered {s.Events.Delivered}  dropped {s.Events.Dropped}\n"));
@@ -124,6 +124,8 @@ internal static class ViewText
 
     private static string Auto(ReceiveStats r) => r.Threads != "auto" ? ""
         : Inv($", a thread per interface while it is saturated ({(r.Engaged ? "engaged now" : "not now")}; engaged {r.Engagements} times)");
+
+    private static string Polled(ReceiveStats r) => r.BusyPollUs > 0 ? Inv($"  polled {r.PolledSeconds:0.000} s") : "";
 
     private static string BusyPoll(ReceiveStats r) => r.BusyPollUs > 0 ? Inv($" (busy-poll ≤ {r.BusyPollUs} µs, now {r.WindowUs} µs)") : "";
 

@@ -64,17 +64,22 @@ public static class LiveDispatchNames
 
     /// <summary>
     /// How frames reach the engine, for the start log: "queue dispatch", "inline dispatch", "inline dispatch, one
-    /// receive thread", "inline dispatch, one receive thread, busy-poll 50 us".
+    /// receive thread", "inline dispatch, one receive thread, busy-poll 50 us", "inline dispatch, one receive thread, a
+    /// thread per interface while it is saturated[, busy-poll 50 us]".
     /// </summary>
     public static string DispatchDescription(this LiveForwarder forwarder)
     {
         ArgumentNullException.ThrowIfNull(forwarder);
         string dispatch = forwarder.Dispatch.Name() + " dispatch";
-        if (forwarder.Receive == LiveReceive.Auto) return dispatch + ", one receive thread, a thread per interface while it is saturated";
-        if (forwarder.Receive != LiveReceive.OneThread) return dispatch;
-        return forwarder.BusyPollNs > 0
-            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{dispatch}, one receive thread, busy-poll {forwarder.BusyPollNs / 1000} us")
-            : dispatch + ", one receive thread";
+        string busyPoll = forwarder.BusyPollNs > 0
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $", busy-poll {forwarder.BusyPollNs / 1000} us")
+            : "";
+        return forwarder.Receive switch
+        {
+            LiveReceive.Auto => dispatch + ", one receive thread, a thread per interface while it is saturated" + busyPoll,
+            LiveReceive.OneThread => dispatch + ", one receive thread" + busyPoll,
+            _ => dispatch,
+        };
     }
 }
 
@@ -109,7 +114,7 @@ public sealed class LiveForwarder : IDisposable
     private readonly int _queueCapacity; // per worker
     private int _receiversRunning;
     private long _queueDrops;
-    private long _receiveSleeps;
+    private long _receiveSleeps, _polledNs;
     private readonly BusyPollWindow? _busyPoll;
     private long _oversize;
 
@@ -132,7 +137,9 @@ public sealed class LiveForwarder : IDisposable
     /// <param name="receive">Inline dispatch: one thread polling every port, or one thread per port.</param>
     /// <param name="busyPollNs">One receive thread: the most it keeps checking the ports after the last frame before it
     /// sleeps in poll() (0: sleep at once; the window adapts below it, <see cref="BusyPollWindow"/>). Saves the wake-up
-    /// per packet at the cost of a CPU while frames come close together.</param>
+    /// per packet at the cost of a CPU while frames come close together. With <see cref="LiveReceive.Auto"/> the one
+    /// thread polls while it receives alone (the time it spends polling is not work for the policy); the threads per
+    /// port sleep.</param>
     /// <param name="autoPolicy"><see cref="LiveReceive.Auto"/>: when the threads per port join the first (default
     /// <see cref="ReceiveThreadPolicy"/>'s).</param>
     public LiveForwarder(IPortIo[] ports, Func<IFrameSink, int, PacketEngine> createEngine, int workers, TimeProvider? time = null,
@@ -150,8 +157,8 @@ public sealed class LiveForwarder : IDisposable
         if (receive is LiveReceive.OneThread or LiveReceive.Auto && !PortPoll.All(ports))
             throw new ArgumentException("one receive thread needs ports that can be polled together (afpacket with rings)", nameof(receive));
         ArgumentOutOfRangeException.ThrowIfNegative(busyPollNs);
-        if (busyPollNs > 0 && receive != LiveReceive.OneThread)
-            throw new ArgumentException("busy polling needs one receive thread for every port", nameof(busyPollNs));
+        if (busyPollNs > 0 && receive != LiveReceive.OneThread && receive != LiveReceive.Auto)
+            throw new ArgumentException("busy polling needs one receive thread for every port (one or auto)", nameof(busyPollNs));
         _ports = ports;
         Receive = receive;
         BusyPollNs = busyPollNs;
@@ -205,6 +212,12 @@ public sealed class LiveForwarder : IDisposable
     /// means no frame waited for the thread to wake up. 0 with other ports and with queue dispatch.
     /// </summary>
     public long ReceiveSleeps => Interlocked.Read(ref _receiveSleeps);
+
+    /// <summary>
+    /// Wall time the one receive thread spent polling empty rings (<c>--busy-poll</c>) since the start, ns: the CPU busy
+    /// polling costs. With <see cref="LiveReceive.Auto"/> it polls only while it receives alone.
+    /// </summary>
+    public long BusyPolledNs => Interlocked.Read(ref _polledNs);
 
     /// <summary>The ceiling of the one receive thread's adaptive busy-poll window (<c>--busy-poll</c>; 0: never spins).</summary>
     public long BusyPollNs { get; }
@@ -450,6 +463,7 @@ public sealed class LiveForwarder : IDisposable
         int first = Math.Max(home, 0);
         Span<int> fds = stackalloc int[home < 0 || leader ? _ports.Length : 1];
         long lastFrame = NowNs(), lastFrameWallNs = AfPacketPort.WallClockNs();
+        long spinFromNs = -1, spunNs = 0; // wall time spent polling empty rings: not work for Auto's policy
         bool closed = false;
         while (!ct.IsCancellationRequested && !closed)
         {
@@ -483,7 +497,17 @@ public sealed class LiveForwarder : IDisposable
                     if (window is not null) lastFrameWallNs = AfPacketPort.WallClockNs();
                 }
                 Idle(w, now);
-                spin = frames == 0 && !closed && window is not null && now - lastFrame < window.WindowNs;
+                // Auto: only the one thread alone polls; the threads per port sleep as per-port's do.
+                spin = frames == 0 && !closed && window is not null && now - lastFrame < window.WindowNs
+                    && (!auto || (leader && !policy!.Engaged));
+            }
+            if (spin) { if (spinFromNs < 0) spinFromNs = ThreadClock.WallNs(); }
+            else if (spinFromNs >= 0)
+            {
+                long polled = ThreadClock.WallNs() - spinFromNs;
+                spunNs += polled;
+                Interlocked.Add(ref _polledNs, polled);
+                spinFromNs = -1;
             }
             // Outside the lock, as in InlineLoop: the send runs the receiving side's stack; with a thread per port the
             // other thread runs the engine meanwhile (and a reply this send produces is taken in the next round).
@@ -491,7 +515,7 @@ public sealed class LiveForwarder : IDisposable
             if (leader)
             {
                 long wall = ThreadClock.WallNs(); // (the CPU clock is a system call: read once per window)
-                if (policy!.WindowDue(wall) && policy.Observe(wall, ThreadClock.CpuNs()))
+                if (policy!.WindowDue(wall) && policy.Observe(wall, ThreadClock.CpuNs() - spunNs))
                 {
                     if (policy.Engaged) _autoJoin.Set();
                     else _autoJoin.Reset();

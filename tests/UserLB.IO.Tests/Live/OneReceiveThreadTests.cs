@@ -68,6 +68,7 @@ public sealed class OneReceiveThreadTests
     [InlineData(20_000_000L, LiveReceive.OneThread)]
     [InlineData(0L, LiveReceive.PerPort)]
     [InlineData(0L, LiveReceive.Auto)]
+    [InlineData(20_000_000L, LiveReceive.Auto)]
     public async Task Process_PolledTwoPorts_ForwardsBothDirectionsAcrossThePorts(long busyPollNs, LiveReceive receive)
     {
         var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, receive);
@@ -106,7 +107,8 @@ public sealed class OneReceiveThreadTests
         else if (receive == LiveReceive.Auto)
         {
             Assert.Equal("rx-m0", controlThread); // the first port's thread receives alone while it keeps up
-            Assert.Equal("inline dispatch, one receive thread, a thread per interface while it is saturated", fwd.DispatchDescription());
+            Assert.Equal("inline dispatch, one receive thread, a thread per interface while it is saturated" + (busyPollNs > 0 ? ", busy-poll 20000 us" : ""),
+                fwd.DispatchDescription());
         }
         else
         {
@@ -297,30 +299,52 @@ public sealed class OneReceiveThreadTests
         fwd.Stop();
     }
 
-    [Fact]
-    public async Task PollLoop_AutoSaturated_ThreadPerPortJoinsThenLeavesAtTheTry()
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(100_000_000L)]
+    public async Task PollLoop_AutoSaturated_ThreadPerPortJoinsThenLeavesAtTheTry(long busyPollNs)
     {
         // Every window counts as saturated (fraction 0): engaged when the first 200 ms window closes, for 50 ms; the
         // one thread is tried again when the next window closes (~400 ms) and engaged again at the one after (~600 ms).
+        // With busy polling the one thread polls while alone only: engaged, it sleeps on its own port as the others do.
         var always = new ReceiveThreadPolicy(windowNs: 200_000_000, saturatedFraction: 0, windowsToEngage: 1, engagedNs: 50_000_000);
-        var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.Auto, autoPolicy: always);
+        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, LiveReceive.Auto, autoPolicy: always);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
         await LearnNeighboursAsync(client, backends, fwd);
+        long sent = 3;
+        // With busy polling, frames 2 ms apart at both ports until engaged: the one thread's window is open (it is
+        // polling) when the threads per port join, and it must stop polling then.
+        for (int i = 0; busyPollNs > 0 && !always.Engaged; i++, sent++)
+        {
+            if (i % 2 == 0) client.Add(ArpReply(Client, ClientMac));
+            else backends.Add(ArpReply(Backends[0], BackendMac(0)));
+            Thread.Sleep(2);
+        }
         await WaitUntilAsync(() => always.Engaged, "engaged");
-        Thread.Sleep(10); // m0's thread now sleeps on its own port only (its next poll after the change)
+        // m0's thread now sleeps on its own port only (its next poll after the change); frames at m0 meanwhile, which
+        // would keep it polling every port if it still did.
+        for (int i = 0; i < 10; i++, sent++)
+        {
+            client.Add(ArpReply(Client, ClientMac));
+            Thread.Sleep(1);
+        }
         int before = backends.ReceivedBy.Count;
-        for (int i = 0; i < 20; i++)
+        long polledBefore = fwd.BusyPolledNs;
+        for (int i = 0; i < 20; i++, sent++)
         {
             backends.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
             Thread.Sleep(1);
         }
-        await WaitRxAsync(fwd, 23);
+        await WaitRxAsync(fwd, sent);
         var engaged = backends.ReceivedBy.Skip(before).Select(r => r.Thread).ToList();
         int byOwnThread = engaged.Count(t => t == "rx-m1");
         // m0's thread takes one only when its 5 ms poll timeout falls between the frame's arrival and m1's wake-up.
         Assert.True(byOwnThread >= engaged.Count / 2, $"engaged: {byOwnThread} of {engaged.Count} of m1's frames taken by m1's own thread ({string.Join(",", engaged)})");
+        long polled = fwd.BusyPolledNs - polledBefore;
+        Assert.True(polled < 1_000_000, $"engaged, the one thread still polled for {polled / 1000} µs while 20 frames came 1 ms apart");
+        if (busyPollNs > 0) Assert.True(polledBefore > 0, "the one thread never polled while it received alone");
 
         // At the start of a try (the next change to one thread), so that it lasts the frames out.
         await WaitUntilAsync(() => always.Engaged, "engaged");
@@ -328,16 +352,42 @@ public sealed class OneReceiveThreadTests
         long engagements = always.Engagements;
         Thread.Sleep(10); // m1's thread finishes its poll (≤ 5 ms) and waits to be engaged again
         before = backends.ReceivedBy.Count;
-        for (int i = 0; i < 10; i++)
+        for (int i = 0; i < 10; i++, sent++)
         {
             backends.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
             Thread.Sleep(1);
         }
-        await WaitRxAsync(fwd, 33);
+        await WaitRxAsync(fwd, sent);
         Assert.True(always.Engagements == engagements, "engaged again before the frames sent in the try were taken (the window is 200 ms)");
         var alone = backends.ReceivedBy.Skip(before).Select(r => r.Thread).ToList();
         Assert.True(alone.All(t => t == "rx-m0"), $"back to one thread: m1's frames taken by {string.Join(",", alone)}");
         await WaitUntilAsync(() => always.Engagements > engagements, "engaged again");
+        fwd.Stop();
+    }
+
+    [Fact]
+    public async Task PollLoop_AutoBusyPolling_PollingIsNotCountedAsWork()
+    {
+        // Frames 2 ms apart with busy polling up to 100 ms: the one thread polls through the gaps, a CPU's worth of
+        // time, but forwards little; the policy (half a 20 ms window, twice) must see the work, not the polling.
+        var policy = new ReceiveThreadPolicy(windowNs: 20_000_000, saturatedFraction: 0.5, windowsToEngage: 2);
+        var (client, backends, fwd) = await StartTwoPortsAsync(100_000_000, LiveReceive.Auto, autoPolicy: policy);
+        using var _ = fwd;
+        using var clientPort = client;
+        using var backendPort = backends;
+        await LearnNeighboursAsync(client, backends, fwd);
+        long before = fwd.ReceiveSleeps;
+        const int Frames = 100;
+        for (int i = 0; i < Frames; i++)
+        {
+            (i % 2 == 0 ? backends : client).Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
+            Thread.Sleep(2);
+        }
+        await WaitRxAsync(fwd, 3 + Frames);
+        long sleeps = fwd.ReceiveSleeps - before;
+        Assert.True(policy.Engagements == 0, $"polling counted as work: a thread per port engaged {policy.Engagements} times");
+        Assert.True(sleeps <= Frames / 4, $"busy polling up to 100 ms, the thread still slept {sleeps} times in {Frames} frames 2 ms apart");
+        Assert.All(client.ReceivedBy.Concat(backends.ReceivedBy), r => Assert.Equal("rx-m0", r.Thread));
         fwd.Stop();
     }
 
@@ -361,7 +411,6 @@ public sealed class OneReceiveThreadTests
         Assert.Throws<ArgumentException>(() => Create([a, b], receive: LiveReceive.PerPort, busyPollNs: 1000));
         Assert.Throws<ArgumentException>(() => Create([a, b], LiveDispatch.Queue, LiveReceive.Auto));
         Assert.Throws<ArgumentException>(() => Create([a, new MemoryPort("m1")], receive: LiveReceive.Auto));
-        Assert.Throws<ArgumentException>(() => Create([a, b], receive: LiveReceive.Auto, busyPollNs: 1000));
         Assert.Throws<ArgumentOutOfRangeException>(() => Create([a, b], busyPollNs: -1));
         using var ok = Create([a, b], receive: LiveReceive.PerPort);
         Assert.Equal("inline dispatch", ok.DispatchDescription());
