@@ -3,7 +3,8 @@
 #   perf/lab-bench.sh [-d SECONDS] [--paths "direct kernel nft pcap afpacket tap"] [--prefix pf] [--pin-traffic]
 #                     [--only "bulk udp conns latency"]   (a subset of the measurements)
 #                     [--rounds N]   (every path N times, in alternating order within the one lab: the table shows
-#                                    each figure's median and its range over the rounds; paths are compared within a round)
+#                                    each figure's median and its range over the rounds; a second table the ratio to
+#                                    the kernel within each round, its median and range)
 # Paths (client 192.168.101.1 → 192.168.101.250:8080 or :5201 → backends 192.168.1.10/.11, NAT mode):
 #   direct    no LB: the LB namespace's kernel routes the client straight to backend .10 (no NAT, no conntrack rules)
 #   kernel    the LB namespace's kernel with the reference iptables rules (`userlb rules --format save` of the same
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift ;;
     --pin-traffic) PIN=1 ;;
     --rounds) ROUNDS=$2; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "lab-bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -297,7 +298,7 @@ names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptable
          "afpacket-w2": "userlb, afpacket, 2 workers (queue)", "afpacket-nice": "userlb, afpacket, nice -10",
          "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10", "afpacket-batch": "userlb, afpacket, SCHED_BATCH", "afpacket-pin0": "userlb, afpacket, on CPU 0 only",
          "afpacket-one": "userlb, afpacket, one rx thread", "afpacket-auto": "userlb, afpacket, --rx-threads auto", "afpacket-bp200": "userlb, afpacket, --busy-poll 200",
-         "afpacket-bp50": "userlb, afpacket, --busy-poll 50", "afpacket-bp1000": "userlb, afpacket, --busy-poll 1000", "afpacket-perport": "userlb, afpacket, rx thread per port", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
+         "afpacket-bp50": "userlb, afpacket, --busy-poll 50", "afpacket-abp50": "userlb, afpacket, auto, --busy-poll 50", "afpacket-abp200": "userlb, afpacket, auto, --busy-poll 200", "afpacket-bp1000": "userlb, afpacket, --busy-poll 1000", "afpacket-perport": "userlb, afpacket, rx thread per port", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
 kernel = next((r for r in rows if r[0] == "kernel"), None)
 cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us", "wire p50 us", "wire p99 us"]
 def cell(r, i):
@@ -317,4 +318,20 @@ for r in rows:
     print(f"| {label} | " + " | ".join(cellSpan(r, i) for i in range(len(cols))) + " |")
 print("\n(x) = ratio to the kernel's figure; for latency lower is better. p50/p99: wrk's (in the client, with its own")
 print("wake-ups); wire p50/p99: the same exchanges timed on the client's veth (request out → response in).")
+# Several rounds: the ratio to the kernel within each round (the k-th run of a path against the kernel's k-th run,
+# minutes apart), whose median is steadier than the ratio of medians when the machine drifts between modes.
+if kernel is not None and len(byPath["kernel"]) > 1:
+    def paired(name, i):
+        ks, us = byPath["kernel"], byPath[name]
+        q = [float(u[i]) / float(k[i]) for k, u in zip(ks, us) if k[i] not in ("-", "", "0", "0.0") and u[i] not in ("-", "")]
+        if not q: return "-"
+        return "%.2fx [%.2f–%.2f]" % (median(q), min(q), max(q)) if len(q) > 1 else "%.2fx" % q[0]
+    print("\nRatio to the kernel within each round: median [min–max] over the rounds")
+    print("\n| path | " + " | ".join(cols) + " |")
+    print("|---|" + "---:|" * len(cols))
+    for name in order:
+        if name == "kernel": continue
+        base = name[:-4] if name.endswith("@alt") else name
+        label = names.get(base, base) + (" (USERLB_ALT build)" if base != name else "")
+        print(f"| {label} | " + " | ".join(paired(name, i + 1) for i in range(len(cols))) + " |")
 PY
