@@ -34,13 +34,12 @@ public class ReceiveViewTests
     [InlineData(false, "not now", 0)]
     public void Views_AutoReceiveThreads_ShowWhetherEngagedAndHowOften(bool engaged, string now, int gauge)
     {
-        var s = Stats(new ReceiveStats(0, 99, 0, "auto", engaged, 7, EarlyLeaves: 5));
+        var s = Stats(new ReceiveStats(0, 99, 0, "auto", engaged, 7));
         var metrics = PrometheusText.Format(s).Split('\n');
         Assert.Contains($"userlb_rx_threads_engaged {gauge}", metrics);
         Assert.Contains("userlb_rx_threads_engagements_total 7", metrics);
-        Assert.Contains("userlb_rx_threads_early_leaves_total 5", metrics);
-        Assert.Contains(ViewText.Status(s, null).Split('\n'), l => l == $"workers  1, inline dispatch on one receive thread for every interface, a thread per interface while it is saturated ({now}; engaged 7 times, 5 left early)");
-        Assert.Contains(ViewText.Stats(s).Split('\n'), l => l == $"receive  one thread for every interface, a thread per interface while it is saturated ({now}; engaged 7 times, 5 left early)  busy-poll ≤ 0 µs (now 0 µs)  slept 99 times in poll()");
+        Assert.Contains(ViewText.Status(s, null).Split('\n'), l => l == $"workers  1, inline dispatch on one receive thread for every interface, a thread per interface while it is saturated ({now}; engaged 7 times)");
+        Assert.Contains(ViewText.Stats(s).Split('\n'), l => l == $"receive  one thread for every interface, a thread per interface while it is saturated ({now}; engaged 7 times)  busy-poll ≤ 0 µs (now 0 µs)  slept 99 times in poll()");
     }
 
     [Fact]

@@ -34,8 +34,7 @@ internal static partial class RunCommand
                        (one; afpacket with rings only: more connections per second, less bulk), a thread per
                        interface (per-port; the default without afpacket's rings), or auto (the default with them):
                        the one thread, joined by a thread per interface while it is saturated (its CPU time ≥ 85 % of
-                       two 20 ms windows in a row); they leave when all of them together use less than that of one
-                       CPU for two windows (a burst), else the one thread is tried alone again after a second
+                       two 20 ms windows in a row; tried alone again every second)
           --busy-poll USEC   one receive thread (implied; with auto, while it receives alone) keeps checking the
                        rings after the last frame before it sleeps, at most USEC microseconds (default 0: never): the
                        window adapts, twice the recent gaps shorter than USEC, closed when gaps are longer;

@@ -65,7 +65,6 @@ internal static class PrometheusText
             {
                 w.Gauge("userlb_rx_threads_engaged", "--rx-threads auto: 1 while a thread per interface receives beside the one thread (it was saturated).", receive.Engaged ? 1 : 0);
                 w.Counter("userlb_rx_threads_engagements_total", "--rx-threads auto: times a thread per interface was engaged.", receive.Engagements);
-                w.Counter("userlb_rx_threads_early_leaves_total", "--rx-threads auto: engagements ended early because the receive threads' work fit in one thread.", receive.EarlyLeaves);
             }
         }
 

@@ -132,7 +132,7 @@ internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Over
 /// and how many times it was (null with a thread per port or queue dispatch).
 /// </summary>
 internal sealed record ReceiveStats(long BusyPollUs, long Sleeps, long WindowUs = 0, string Threads = "one", bool Engaged = false, long Engagements = 0,
-    double PolledSeconds = 0, long EarlyLeaves = 0);
+    double PolledSeconds = 0);
 
 /// <summary>
 /// Sampled wait of received frames between the kernel and userlb (afpacket with rings): quantiles as the upper bound of

@@ -110,7 +110,6 @@ public sealed class LiveForwarder : IDisposable
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly ManualResetEventSlim _autoJoin = new(false); // set while Auto's threads per port are engaged
-    private readonly int[] _rxCpuClocks; // Auto: each port's receive thread's CPU clock (ThreadClock), -1 until it starts
     private readonly List<Thread> _threads = [];
     private readonly int _queueCapacity; // per worker
     private int _receiversRunning;
@@ -165,8 +164,6 @@ public sealed class LiveForwarder : IDisposable
         BusyPollNs = busyPollNs;
         _busyPoll = busyPollNs > 0 ? new BusyPollWindow(busyPollNs) : null;
         if (receive == LiveReceive.Auto) AutoPolicy = autoPolicy ?? new ReceiveThreadPolicy();
-        _rxCpuClocks = new int[ports.Length];
-        Array.Fill(_rxCpuClocks, -1);
         _time = time ?? TimeProvider.System;
         _queueCapacity = queueCapacity;
         Dispatch = dispatch;
@@ -467,7 +464,6 @@ public sealed class LiveForwarder : IDisposable
         Span<int> fds = stackalloc int[home < 0 || leader ? _ports.Length : 1];
         long lastFrame = NowNs(), lastFrameWallNs = AfPacketPort.WallClockNs();
         long spinFromNs = -1, spunNs = 0; // wall time spent polling empty rings: not work for Auto's policy
-        if (auto) Volatile.Write(ref _rxCpuClocks[home], ThreadClock.CurrentThreadClockId());
         bool closed = false;
         while (!ct.IsCancellationRequested && !closed)
         {
@@ -519,7 +515,7 @@ public sealed class LiveForwarder : IDisposable
             if (leader)
             {
                 long wall = ThreadClock.WallNs(); // (the CPU clock is a system call: read once per window)
-                if (policy!.WindowDue(wall) && policy.Observe(wall, ReceiveCpuNs() - spunNs))
+                if (policy!.WindowDue(wall) && policy.Observe(wall, ThreadClock.CpuNs() - spunNs))
                 {
                     if (policy.Engaged) _autoJoin.Set();
                     else _autoJoin.Reset();
@@ -559,21 +555,6 @@ public sealed class LiveForwarder : IDisposable
             w.Running = false;
             DrainControl(w, NowNs());
         }
-    }
-
-    /// <summary>
-    /// Auto: the CPU time of every port's receive thread together, read by the first (its own, and the others' through
-    /// their clocks: a system call each, once per policy window). The others' is all but flat while they wait.
-    /// </summary>
-    private long ReceiveCpuNs()
-    {
-        long sum = ThreadClock.CpuNs();
-        for (int i = 1; i < _rxCpuClocks.Length; i++)
-        {
-            int clock = Volatile.Read(ref _rxCpuClocks[i]);
-            if (clock != -1) sum += ThreadClock.CpuNs(clock);
-        }
-        return sum;
     }
 
     /// <summary>Whether a frame waits at any port (exact for pollable ports: one ring slot's status each).</summary>

@@ -4,55 +4,44 @@ namespace UserLB.IO.Live;
 /// When <see cref="LiveReceive.Auto"/> adds a thread per port beside the one receive thread. The one thread has no
 /// other thread to wake and so forwards more new connections per second on a machine whose CPUs it shares with the
 /// traffic's ends, but it carries both directions and the receiving stacks' work (inside each send() on a veth) on one
-/// CPU, which caps a bulk transfer. So: one thread while it keeps up; when its CPU time fills
-/// <see cref="SaturatedFraction"/> of <see cref="WindowsToEngage"/> windows in a row, a thread per port (engaged). They
-/// leave — one thread again — when the receive threads' CPU time together fills less than that fraction of one CPU for
-/// <see cref="WindowsToLeave"/> windows in a row (the work fits in one thread: a burst engaged them), or else after
-/// <see cref="EngagedNs"/>, to see whether the one thread still is saturated (it is engaged again after
-/// <see cref="WindowsToEngage"/> windows if so). Fed by the one thread with its wall clock and the receive threads' CPU
-/// time; not thread-safe, <see cref="Engaged"/> and the counts may be read from any thread.
+/// CPU, which caps a bulk transfer. So: one thread while it keeps up; when its own CPU time fills
+/// <see cref="SaturatedFraction"/> of <see cref="WindowsToEngage"/> windows in a row, a thread per port (engaged) for
+/// <see cref="EngagedNs"/>; then one thread again, to see whether it still is saturated (it is engaged again after
+/// <see cref="WindowsToEngage"/> windows if so). Fed by the one thread with its wall clock and CPU clock; not thread-safe,
+/// <see cref="Engaged"/> and <see cref="Engagements"/> may be read from any thread.
 /// </summary>
 public sealed class ReceiveThreadPolicy
 {
-    private long _windowStart = -1, _windowCpu, _engagedAt, _engagements, _earlyLeaves;
-    private int _hot, _cool;
+    private long _windowStart = -1, _windowCpu, _engagedAt, _engagements;
+    private int _hot;
     private volatile bool _engaged;
 
-    /// <param name="windowNs">The wall-clock window the threads' CPU time is measured over.</param>
+    /// <param name="windowNs">The wall-clock window the thread's CPU time is measured over.</param>
     /// <param name="saturatedFraction">CPU time / wall time at or above which a window counts as saturated.</param>
     /// <param name="windowsToEngage">Saturated windows in a row that engage a thread per port.</param>
-    /// <param name="engagedNs">How long a thread per port stays engaged at most before the one thread is tried again.</param>
-    /// <param name="windowsToLeave">Unsaturated windows in a row (all the receive threads together) after which the threads
-    /// per port leave before <paramref name="engagedNs"/>; 0: only at the try.</param>
-    public ReceiveThreadPolicy(long windowNs = 20_000_000, double saturatedFraction = 0.85, int windowsToEngage = 2, long engagedNs = 1_000_000_000,
-        int windowsToLeave = 2)
+    /// <param name="engagedNs">How long a thread per port stays engaged before the one thread is tried again.</param>
+    public ReceiveThreadPolicy(long windowNs = 20_000_000, double saturatedFraction = 0.85, int windowsToEngage = 2, long engagedNs = 1_000_000_000)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(windowNs, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(saturatedFraction);
         ArgumentOutOfRangeException.ThrowIfLessThan(windowsToEngage, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(engagedNs);
-        ArgumentOutOfRangeException.ThrowIfNegative(windowsToLeave);
         WindowNs = windowNs;
         SaturatedFraction = saturatedFraction;
         WindowsToEngage = windowsToEngage;
         EngagedNs = engagedNs;
-        WindowsToLeave = windowsToLeave;
     }
 
     public long WindowNs { get; }
     public double SaturatedFraction { get; }
     public int WindowsToEngage { get; }
     public long EngagedNs { get; }
-    public int WindowsToLeave { get; }
 
     /// <summary>Whether a thread per port is engaged now.</summary>
     public bool Engaged => _engaged;
 
     /// <summary>How many times a thread per port was engaged.</summary>
     public long Engagements => Interlocked.Read(ref _engagements);
-
-    /// <summary>How many of those engagements ended before their time because the work fit in one thread.</summary>
-    public long EarlyLeaves => Interlocked.Read(ref _earlyLeaves);
 
     /// <summary>
     /// Whether a window has ended at <paramref name="wallNs"/> (or none has started), so that <see cref="Observe"/> has
@@ -61,9 +50,8 @@ public sealed class ReceiveThreadPolicy
     public bool WindowDue(long wallNs) => _windowStart < 0 || wallNs - _windowStart >= WindowNs;
 
     /// <summary>
-    /// The clocks now (wall, and the CPU time of every receive thread together — the one thread's alone while the others
-    /// wait — ns, any origin); true when <see cref="Engaged"/> changed. Nothing happens before the window ends
-    /// (<see cref="WindowDue"/>).
+    /// The one thread's clocks now (wall and its own CPU time, ns, any origin); true when <see cref="Engaged"/> changed.
+    /// Nothing happens before the window ends (<see cref="WindowDue"/>).
     /// </summary>
     public bool Observe(long wallNs, long threadCpuNs)
     {
@@ -78,18 +66,14 @@ public sealed class ReceiveThreadPolicy
         (_windowStart, _windowCpu) = (wallNs, threadCpuNs);
         if (_engaged)
         {
-            _cool = saturated ? 0 : _cool + 1;
-            bool fits = WindowsToLeave > 0 && _cool >= WindowsToLeave, timeUp = wallNs - _engagedAt >= EngagedNs;
-            if (!fits && !timeUp) return false;
-            if (!timeUp) Interlocked.Increment(ref _earlyLeaves);
-            _engaged = false; // the one thread again
+            if (wallNs - _engagedAt < EngagedNs) return false;
+            _engaged = false; // try the one thread again
             _hot = 0;
             return true;
         }
         _hot = saturated ? _hot + 1 : 0;
         if (_hot < WindowsToEngage) return false;
         _hot = 0;
-        _cool = 0;
         _engaged = true;
         _engagedAt = wallNs;
         Interlocked.Increment(ref _engagements);
