@@ -539,7 +539,7 @@ public sealed class LiveForwarder : IDisposable
             if (closed) break;
             Interlocked.Increment(ref _receiveSleeps);
             int ready = PortPoll.Wait(fds[..nfds], 5);
-            if (window is null) continue;
+            if (window is null || helper) continue; // (Auto's threads per port never poll: the window is the one thread's)
             if (ready > 0)
             {
                 // The gap polling would have had to cover: from the last work to the frame's arrival (the kernel's
