@@ -18,15 +18,16 @@ public class ReceiveViewTests
     [Fact]
     public void Views_OneThreadBusyPolling_ShowPollTimeAndSleeps()
     {
-        var s = Stats(new ReceiveStats(100, 1234, 60, PolledSeconds: 2.5));
+        var s = Stats(new ReceiveStats(100, 1234, 60, PolledSeconds: 2.5, HeldBack: 17));
         var metrics = PrometheusText.Format(s).Split('\n');
         Assert.Contains("userlb_busy_poll_seconds 0.0001", metrics);
         Assert.Contains("userlb_busy_poll_polled_seconds_total 2.5", metrics);
         Assert.Contains("# TYPE userlb_busy_poll_polled_seconds_total counter", metrics);
+        Assert.Contains("userlb_busy_poll_held_back_total 17", metrics);
         Assert.Contains("userlb_rx_sleeps_total 1234", metrics);
         Assert.Contains("userlb_busy_poll_window_seconds 6E-05", metrics);
         Assert.Contains(ViewText.Status(s, null).Split('\n'), l => l == "workers  1, inline dispatch on one receive thread for every interface (busy-poll ≤ 100 µs, now 60 µs)");
-        Assert.Contains(ViewText.Stats(s).Split('\n'), l => l == "receive  one thread for every interface  busy-poll ≤ 100 µs (now 60 µs)  slept 1234 times in poll()  polled 2.500 s");
+        Assert.Contains(ViewText.Stats(s).Split('\n'), l => l == "receive  one thread for every interface  busy-poll ≤ 100 µs (now 60 µs)  slept 1234 times in poll()  polled 2.500 s, held back 17 times (CPUs busy)");
     }
 
     [Theory]

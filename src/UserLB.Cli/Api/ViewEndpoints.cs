@@ -294,7 +294,7 @@ internal static class ViewEndpoints
             var queue = new QueueStats(Math.Max(0, f.QueueDepth), f.QueueCapacity, f.QueueDrops, f.OversizeFrames, f.WorkerCount,
                 f.Dispatch.Name(), RxDelayOf(f), f.Receive is LiveReceive.OneThread or LiveReceive.Auto
                     ? new ReceiveStats(f.BusyPollNs / 1000, f.ReceiveSleeps, f.BusyPollWindowNs / 1000, f.Receive.Name(), f.AutoPolicy?.Engaged ?? false, f.AutoPolicy?.Engagements ?? 0,
-                        f.BusyPolledNs / 1e9)
+                        f.BusyPolledNs / 1e9, f.BusyPollHeldBackWindows)
                     : null);
             var events = new EventStats(Hub.Subscribers, Hub.Delivered, Hub.Dropped);
             // Each worker copies its engine's figures on its thread; the load balancer's are their sum.

@@ -60,6 +60,7 @@ internal static class PrometheusText
             w.Gauge("userlb_busy_poll_seconds", "The most the one receive thread keeps polling the rings after the last frame (--busy-poll).", receive.BusyPollUs / 1e6);
             w.Gauge("userlb_busy_poll_window_seconds", "How long it keeps polling now: the adaptive window, twice the recent short gaps between frames.", receive.WindowUs / 1e6);
             w.Counter("userlb_busy_poll_polled_seconds_total", "Time the one receive thread spent polling empty rings (--busy-poll): the CPU busy polling costs.", receive.PolledSeconds);
+            w.Counter("userlb_busy_poll_held_back_total", "20 ms windows in which the polling thread did not poll because it had waited for a CPU itself (the CPUs were all taken).", receive.HeldBack);
             w.Counter("userlb_rx_sleeps_total", "Times the one receive thread slept in poll() (each idle 5 ms counts once).", receive.Sleeps);
             if (receive.Threads == "auto")
             {

@@ -133,7 +133,7 @@ internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Over
 /// or queue dispatch).
 /// </summary>
 internal sealed record ReceiveStats(long BusyPollUs, long Sleeps, long WindowUs = 0, string Threads = "one", bool Engaged = false, long Engagements = 0,
-    double PolledSeconds = 0);
+    double PolledSeconds = 0, long HeldBack = 0);
 
 /// <summary>
 /// Sampled wait of received frames between the kernel and userlb (afpacket with rings): quantiles as the upper bound of

@@ -125,7 +125,7 @@ internal static class ViewText
     private static string Auto(ReceiveStats r) => r.Threads != "auto" ? ""
         : Inv($", a thread per interface while it is saturated ({(r.Engaged ? "engaged now" : "not now")}; engaged {r.Engagements} times)");
 
-    private static string Polled(ReceiveStats r) => r.BusyPollUs > 0 ? Inv($"  polled {r.PolledSeconds:0.000} s") : "";
+    private static string Polled(ReceiveStats r) => r.BusyPollUs > 0 ? Inv($"  polled {r.PolledSeconds:0.000} s, held back {r.HeldBack} times (CPUs busy)") : "";
 
     private static string BusyPoll(ReceiveStats r) => r.BusyPollUs > 0 ? Inv($" (busy-poll ≤ {r.BusyPollUs} µs, now {r.WindowUs} µs)") : "";
 

@@ -116,6 +116,8 @@ public sealed class LiveForwarder : IDisposable
     private long _queueDrops;
     private long _receiveSleeps, _polledNs;
     private readonly BusyPollWindow? _busyPoll;
+    private PollingGate? _pollingGate; // the polling thread's, once it runs
+    private readonly PollingGate? _gateTemplate; // tests: the gate to use
     private long _oversize;
 
     /// <summary>One worker, <see cref="LiveDispatch.Queue"/> (receive threads → channel → worker).</summary>
@@ -142,9 +144,10 @@ public sealed class LiveForwarder : IDisposable
     /// port sleep.</param>
     /// <param name="autoPolicy"><see cref="LiveReceive.Auto"/>: when the threads per port join the first (default
     /// <see cref="ReceiveThreadPolicy"/>'s).</param>
+    /// <param name="pollingGate">Busy polling: when the polling thread holds it back (default <see cref="PollingGate"/>'s).</param>
     public LiveForwarder(IPortIo[] ports, Func<IFrameSink, int, PacketEngine> createEngine, int workers, TimeProvider? time = null,
         int queueCapacity = 8192, LiveDispatch dispatch = LiveDispatch.Queue, LiveReceive receive = LiveReceive.PerPort, long busyPollNs = 0,
-        ReceiveThreadPolicy? autoPolicy = null)
+        ReceiveThreadPolicy? autoPolicy = null, PollingGate? pollingGate = null)
     {
         ArgumentNullException.ThrowIfNull(ports);
         ArgumentNullException.ThrowIfNull(createEngine);
@@ -164,6 +167,7 @@ public sealed class LiveForwarder : IDisposable
         BusyPollNs = busyPollNs;
         _busyPoll = busyPollNs > 0 ? new BusyPollWindow(busyPollNs) : null;
         if (receive == LiveReceive.Auto) AutoPolicy = autoPolicy ?? new ReceiveThreadPolicy();
+        _gateTemplate = pollingGate;
         _time = time ?? TimeProvider.System;
         _queueCapacity = queueCapacity;
         Dispatch = dispatch;
@@ -218,6 +222,13 @@ public sealed class LiveForwarder : IDisposable
     /// polling costs. With <see cref="LiveReceive.Auto"/> it polls only while it receives alone.
     /// </summary>
     public long BusyPolledNs => Interlocked.Read(ref _polledNs);
+
+    /// <summary>
+    /// Policy windows (20 ms) after which the polling thread held its polling back because it had waited for a CPU itself
+    /// for 15 % of the window or more (<see cref="PollingGate"/>): the CPUs were all taken, and polling would take one from
+    /// the traffic's own ends.
+    /// </summary>
+    public long BusyPollHeldBackWindows => Volatile.Read(ref _pollingGate)?.ContendedWindows ?? 0;
 
     /// <summary>The ceiling of the one receive thread's adaptive busy-poll window (<c>--busy-poll</c>; 0: never spins).</summary>
     public long BusyPollNs { get; }
@@ -464,6 +475,10 @@ public sealed class LiveForwarder : IDisposable
         Span<int> fds = stackalloc int[home < 0 || leader ? _ports.Length : 1];
         long lastFrame = NowNs(), lastFrameWallNs = AfPacketPort.WallClockNs();
         long spinFromNs = -1, spunNs = 0; // wall time spent polling empty rings: not work for Auto's policy
+        // The polling thread polls only while a CPU is spare: not after a window in which it waited for one itself.
+        var gate = window is not null && (home < 0 || leader) ? _gateTemplate ?? new PollingGate() : null;
+        using var runQueue = gate is not null ? RunQueueWait.ForCurrentThread() : null;
+        if (gate is not null) _pollingGate = gate;
         bool closed = false;
         while (!ct.IsCancellationRequested && !closed)
         {
@@ -499,7 +514,7 @@ public sealed class LiveForwarder : IDisposable
                 Idle(w, now);
                 // Auto: only the one thread alone polls; the threads per port sleep as per-port's do.
                 spin = frames == 0 && !closed && window is not null && now - lastFrame < window.WindowNs
-                    && (!auto || (leader && !policy!.Engaged));
+                    && (!auto || (leader && !policy!.Engaged)) && gate is { Open: true };
             }
             if (spin) { if (spinFromNs < 0) spinFromNs = ThreadClock.WallNs(); }
             else if (spinFromNs >= 0)
@@ -512,14 +527,15 @@ public sealed class LiveForwarder : IDisposable
             // Outside the lock, as in InlineLoop: the send runs the receiving side's stack; with a thread per port the
             // other thread runs the engine meanwhile (and a reply this send produces is taken in the next round).
             w.Sink.Flush();
-            if (leader)
+            if (leader || gate is not null)
             {
-                long wall = ThreadClock.WallNs(); // (the CPU clock is a system call: read once per window)
-                if (policy!.WindowDue(wall) && policy.Observe(wall, ThreadClock.CpuNs() - spunNs))
+                long wall = ThreadClock.WallNs(); // (the CPU clock and schedstat are system calls: read once per window)
+                if (leader && policy!.WindowDue(wall) && policy.Observe(wall, ThreadClock.CpuNs() - spunNs))
                 {
                     if (policy.Engaged) _autoJoin.Set();
                     else _autoJoin.Reset();
                 }
+                if (gate is not null && gate.WindowDue(wall)) gate.Observe(wall, runQueue!.WaitNs());
             }
             // A frame this flush produced (a reply sent inside it, on a veth) or another thread's flush left at a ring
             // this thread does not sleep on is taken now, not at the owner's wake-up or a poll timeout.

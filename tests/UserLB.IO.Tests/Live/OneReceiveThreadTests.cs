@@ -23,18 +23,19 @@ public sealed class OneReceiveThreadTests
         """;
 
     private static LiveForwarder Create(IPortIo[] ports, LiveDispatch dispatch = LiveDispatch.Inline, LiveReceive receive = LiveReceive.OneThread, long busyPollNs = 0,
-        ReceiveThreadPolicy? autoPolicy = null) =>
+        ReceiveThreadPolicy? autoPolicy = null, PollingGate? gate = null) =>
         new(ports, (sink, shard) => new PacketEngine(new EngineOptions { Seed = 7, PortNames = ["m0", "m1"] }, sink), 1,
-            dispatch: dispatch, receive: receive, busyPollNs: busyPollNs, autoPolicy: autoPolicy);
+            dispatch: dispatch, receive: receive, busyPollNs: busyPollNs, autoPolicy: autoPolicy, pollingGate: gate);
 
     /// <summary>Two polled ports (m0 client side, m1 backend side), the farm applied, the one receive thread started.</summary>
     private static async Task<(PolledMemoryPort Client, PolledMemoryPort Backends, LiveForwarder Fwd)> StartTwoPortsAsync(long busyPollNs,
-        LiveReceive receive = LiveReceive.OneThread, Action<PolledMemoryPort, PolledMemoryPort>? beforeStart = null, ReceiveThreadPolicy? autoPolicy = null)
+        LiveReceive receive = LiveReceive.OneThread, Action<PolledMemoryPort, PolledMemoryPort>? beforeStart = null, ReceiveThreadPolicy? autoPolicy = null,
+        PollingGate? gate = null)
     {
         var client = new PolledMemoryPort("m0");
         var backends = new PolledMemoryPort("m1");
         beforeStart?.Invoke(client, backends);
-        var fwd = Create([client, backends], receive: receive, busyPollNs: busyPollNs, autoPolicy: autoPolicy);
+        var fwd = Create([client, backends], receive: receive, busyPollNs: busyPollNs, autoPolicy: autoPolicy, gate: gate);
         var snapshot = EngineSnapshot.Build(ConfigParser.Parse(Farms), new IdRegistry(), null, 1);
         await fwd.InvokeAsync((e, _) => { e.Apply(snapshot); return 0; });
         fwd.Start();
@@ -120,11 +121,15 @@ public sealed class OneReceiveThreadTests
     }
 
     [Theory]
-    [InlineData(0L)]
-    [InlineData(100_000_000L)]
-    public async Task PollLoop_FramesTwoMillisecondsApart_SleepsBetweenThemUnlessBusyPolling(long busyPollNs)
+    [InlineData(0L, false)]
+    [InlineData(100_000_000L, false)]
+    [InlineData(100_000_000L, true)]
+    public async Task PollLoop_FramesTwoMillisecondsApart_SleepsBetweenThemUnlessBusyPolling(long busyPollNs, bool cpusBusy)
     {
-        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs);
+        // cpusBusy: a gate for which every window is contended (any wait at all, fraction 0), as when the polling thread
+        // keeps waiting for a CPU: polling is held back from the first window (1 ms) on, so the thread sleeps as without it.
+        var gate = cpusBusy ? new PollingGate(windowNs: 1_000_000, contendedFraction: 0) : null;
+        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, gate: gate);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
@@ -140,7 +145,7 @@ public sealed class OneReceiveThreadTests
         }
         long sleeps = fwd.ReceiveSleeps - before;
         await WaitRxAsync(fwd, 1 + Frames);
-        if (busyPollNs > 0)
+        if (busyPollNs > 0 && !cpusBusy)
         {
             // The first gap is slept through and opens the window to twice it; the rest are polled through (a gap
             // stretched past the window by a busy machine is slept through once more, and widens the window).
@@ -150,6 +155,8 @@ public sealed class OneReceiveThreadTests
         else
         {
             Assert.True(sleeps >= 15, $"without busy polling the thread slept only {sleeps} times in 40 frames 2 ms apart");
+            if (cpusBusy) Assert.True(fwd.BusyPollHeldBackWindows > 0 && fwd.BusyPolledNs < 5_000_000,
+                $"held back {fwd.BusyPollHeldBackWindows} windows, polled {fwd.BusyPolledNs / 1000} µs");
         }
         fwd.Stop();
     }
