@@ -249,7 +249,7 @@ run_path() {
     grep -E "offload|warn" "$WORK/userlb-$path.log" | head -2 | sed 's/^/   userlb: /' || true
     # The process's GC work and (afpacket) the sampled kernel → userlb receive delay, from /metrics.
     $LB curl -s --max-time 5 http://127.0.0.1:5555/metrics 2>/dev/null \
-      | grep -E '^userlb_(gc_collections_total|gc_pause_seconds_total|rx_delay_seconds\{|rx_threads_engage|busy_poll_polled)' | sed 's/^userlb_/   userlb: /' || true
+      | grep -E '^userlb_(gc_collections_total|gc_pause_seconds_total|rx_delay_seconds\{|rx_threads_engage|busy_poll_polled|busy_poll_held_back)' | sed 's/^userlb_/   userlb: /' || true
   fi
   path_down "$path"
 }
