@@ -36,10 +36,12 @@ internal static partial class RunCommand
                        the one thread, joined by a thread per interface while it is saturated (its CPU time ≥ 85 % of
                        two 20 ms windows in a row; tried alone again every second)
           --busy-poll USEC   one receive thread (implied; with auto, while it receives alone) keeps checking the
-                       rings after the last frame before it sleeps, at most USEC microseconds (default 50 with auto,
-                       else 0: never; ≤ 100000): the window adapts, twice the recent gaps shorter than USEC, closed
-                       when gaps are longer; request/response traffic then pays no wake-up per packet, at the cost of
-                       a CPU polling in the short gaps (userlb stats shows how long it polled)
+                       rings after the last frame before it sleeps, at most USEC microseconds (default 0: never;
+                       ≤ 100000): the window adapts, twice the recent gaps shorter than USEC, closed when gaps are
+                       longer, held back while the CPUs are all taken (the thread itself waited for one ≥ 15 % of the
+                       last 20 ms); request/response traffic then pays no wake-up per packet, at the cost of a CPU
+                       polling in the short gaps (userlb stats shows how long it polled). With auto, 50 brought the
+                       median request latency near the kernel's, keeping auto's bulk
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
@@ -200,18 +202,11 @@ internal static partial class RunCommand
     }
 
     /// <summary>
-    /// --busy-poll's default with auto: 50 µs. In alternating rounds against auto without it (perf/RESULTS.md, session 8)
-    /// the request latency fell to the kernel's at p50 (1.02× against 1.54×) and p99 on the wire 1.33× against 1.68×, the
-    /// connection rate 1.13× against 1.01×, bulk 0.81× against 0.73×: the one thread no longer sleeps between a request
-    /// and its response, and the ceiling keeps an idle or light link (gaps over 50 µs) from costing any polling.
-    /// </summary>
-    internal const long AutoBusyPollNs = 50_000;
-
-    /// <summary>
     /// --rx-threads and --busy-poll: one receive thread (one, auto) needs inline dispatch and ports that can be polled
     /// together (afpacket with rings); busy polling needs the one thread, and implies it (one) unless auto is asked for.
-    /// Without either option: auto where it can be had (busy-polling <see cref="AutoBusyPollNs"/>), else a thread per
-    /// interface. One thread has no other thread to wake and so more new
+    /// Without either option: auto where it can be had, not polling (perf/RESULTS.md, session 8: with 50 µs of polling by
+    /// default, request p50 came near the kernel's but new connections fell 6–15 % in three runs of three and p99 on the
+    /// wire stayed where it was), else a thread per interface. One thread has no other thread to wake and so more new
     /// connections per second (+1 to +18 % in six alternating runs, perf/RESULTS.md session 6), but carries both
     /// directions of a bulk transfer and the receiving stacks' work inside each send() on one CPU (bulk 0.41–0.50× the
     /// kernel's against 0.63–0.85× with a thread per interface). Auto is the one thread until that thread is saturated,
@@ -223,8 +218,7 @@ internal static partial class RunCommand
         ArgumentNullException.ThrowIfNull(args);
         bool canShare = engineKind == "afpacket" && rings && dispatch == LiveDispatch.Inline;
         long busyPollNs = 0;
-        bool busyPollGiven = args.TryGetInt("busy-poll", out int? usec);
-        if (busyPollGiven)
+        if (args.TryGetInt("busy-poll", out int? usec))
         {
             if (usec is < 0 or > 100_000) throw new UsageException($"option --busy-poll: {usec} is not between 0 and 100000 microseconds");
             busyPollNs = usec!.Value * 1000L;
@@ -245,7 +239,6 @@ internal static partial class RunCommand
             throw new UsageException("option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch");
         if (busyPollNs > 0 && receive != LiveReceive.OneThread && receive != LiveReceive.Auto)
             throw new UsageException("option --busy-poll: needs one receive thread for every interface (--engine afpacket with rings, inline dispatch, --rx-threads one or auto)");
-        if (!busyPollGiven && receive == LiveReceive.Auto) busyPollNs = AutoBusyPollNs;
         return (receive, busyPollNs);
     }
 

@@ -224,7 +224,7 @@ public sealed class LiveForwarder : IDisposable
     public long BusyPolledNs => Interlocked.Read(ref _polledNs);
 
     /// <summary>
-    /// Policy windows (20 ms) after which the polling thread held its polling back because it had waited for a CPU itself
+    /// Windows (20 ms) after which the polling thread held its polling back because it had waited for a CPU itself
     /// for 15 % of the window or more (<see cref="PollingGate"/>): the CPUs were all taken, and polling would take one from
     /// the traffic's own ends.
     /// </summary>
