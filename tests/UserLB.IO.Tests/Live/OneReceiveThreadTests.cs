@@ -35,7 +35,10 @@ public sealed class OneReceiveThreadTests
         var client = new PolledMemoryPort("m0");
         var backends = new PolledMemoryPort("m1");
         beforeStart?.Invoke(client, backends);
-        var fwd = Create([client, backends], receive: receive, busyPollNs: busyPollNs, autoPolicy: autoPolicy, gate: gate);
+        // Unless a test gives one, a gate that never holds polling back: these tests are about the polling itself, and a
+        // busy test machine (the polling thread waiting for a CPU) would otherwise hold it back (PollingGateTests).
+        var fwd = Create([client, backends], receive: receive, busyPollNs: busyPollNs, autoPolicy: autoPolicy,
+            gate: gate ?? new PollingGate(contendedFraction: double.PositiveInfinity));
         var snapshot = EngineSnapshot.Build(ConfigParser.Parse(Farms), new IdRegistry(), null, 1);
         await fwd.InvokeAsync((e, _) => { e.Apply(snapshot); return 0; });
         fwd.Start();

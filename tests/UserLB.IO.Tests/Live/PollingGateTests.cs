@@ -62,6 +62,15 @@ public sealed class PollingGateTests
     }
 
     [Fact]
+    public void Observe_InfiniteFraction_NeverHeldBack()
+    {
+        var gate = new PollingGate(windowNs: 10_000_000, contendedFraction: double.PositiveInfinity);
+        for (long t = 0; t <= 100; t += 10) gate.Observe(t * 1_000_000, t * 1_000_000); // waiting all the time
+        Assert.True(gate.Open);
+        Assert.Equal(0, gate.ContendedWindows);
+    }
+
+    [Fact]
     public void Observe_ContendedWindows_Counted()
     {
         var gate = new PollingGate(windowNs: 10_000_000, contendedFraction: 0.15);
