@@ -2,7 +2,9 @@
 """Lab probe for the tests: probe.py VIP SPEC... with SPEC = tcp:PORT:N or udp:PORT:N (N new connections / exchanges,
 one at a time). Prints one JSON object: per SPEC the successes, failures, which backend answered and what it saw as the
 client (address; whether it saw our own source port), the backend's local port, where the replies came from, the
-client ports used in order ("ports") and the indices in "ports" of those the backend saw replaced by another ("moved": an SNAT clash)."""
+client ports used in order ("ports") and the indices in "ports" of those the backend saw replaced by another ("moved": an SNAT clash),
+with the port it saw instead ("moved_to", in the same order: that port is then taken on the VIP's side and a later
+connection from it clashes in turn)."""
 import collections, json, socket, sys
 
 def parse(text):
@@ -35,7 +37,7 @@ vip, out = sys.argv[1], {}
 for spec in sys.argv[2:]:
     proto, port, n = spec.split(":"); port = int(port); n = int(n)
     r = out[spec] = {"ok": 0, "fail": 0, "errors": [], "by": collections.Counter(), "saw_own_port": 0,
-                     "backend_port": collections.Counter(), "reply_from": collections.Counter(), "ports": [], "moved": []}
+                     "backend_port": collections.Counter(), "reply_from": collections.Counter(), "ports": [], "moved": [], "moved_to": []}
     streak = 0
     for i in range(n):
         if streak >= 5:  # the path is broken: don't spend 3 s per remaining attempt
@@ -47,7 +49,7 @@ for spec in sys.argv[2:]:
             r["ok"] += 1
             r["by"][f"{backend} {saw}"] += 1
             r["saw_own_port"] += saw_port == local
-            if saw_port != local: r["moved"].append(len(r["ports"]))
+            if saw_port != local: r["moved"].append(len(r["ports"])); r["moved_to"].append(saw_port)
             r["ports"].append(local)
             r["backend_port"][str(backend_port)] += 1
             r["reply_from"][f"{peer[0]}:{peer[1]}"] += 1

@@ -8,7 +8,7 @@ namespace UserLB.Cli.Tests.Lab;
 /// <summary>What one probe spec (e.g. "tcp:80:200") observed, as printed by lab/probe.py.</summary>
 public sealed record ProbeResult(int Ok, int Fail, IReadOnlyList<string> Errors, IReadOnlyDictionary<string, int> By,
     int SawOwnPort, IReadOnlyDictionary<string, int> BackendPort, IReadOnlyDictionary<string, int> ReplyFrom,
-    IReadOnlyList<int> Ports, IReadOnlyList<int> Moved)
+    IReadOnlyList<int> Ports, IReadOnlyList<int> Moved, IReadOnlyList<int>? MovedTo = null)
 {
     /// <summary>Answers from <paramref name="backend"/> ("bck0"), whatever it saw as the client.</summary>
     public int CountOf(string backend)
@@ -30,7 +30,7 @@ public sealed record ProbeResult(int Ok, int Fail, IReadOnlyList<string> Errors,
     public override string ToString() =>
         $"ok={Ok} fail={Fail} errors=[{string.Join("; ", Errors)}] by={{{string.Join(", ", By.Select(kv => $"{kv.Key}: {kv.Value}"))}}} " +
         $"saw_own_port={SawOwnPort} backend_port={{{string.Join(", ", BackendPort.Select(kv => $"{kv.Key}: {kv.Value}"))}}} " +
-        $"reply_from={{{string.Join(", ", ReplyFrom.Select(kv => $"{kv.Key}: {kv.Value}"))}}} moved=[{string.Join(", ", Moved.Select(i => Ports[i]))}]";
+        $"reply_from={{{string.Join(", ", ReplyFrom.Select(kv => $"{kv.Key}: {kv.Value}"))}}} moved=[{string.Join(", ", Moved.Select(i => Ports[i]))}] moved_to=[{string.Join(", ", MovedTo ?? [])}]";
 }
 
 /// <summary>One lab run: the probe results by spec, userlb's log and last status file.</summary>
@@ -56,15 +56,21 @@ public sealed record LabRun(IReadOnlyDictionary<string, ProbeResult> Probes, str
         foreach (var earlier in order)
         {
             if (earlier == spec) break;
-            if (earlier.StartsWith(proto + ":", StringComparison.Ordinal) && probes.TryGetValue(earlier, out var e)) used.UnionWith(e.Ports);
+            if (earlier.StartsWith(proto + ":", StringComparison.Ordinal) && probes.TryGetValue(earlier, out var e))
+            {
+                used.UnionWith(e.Ports);
+                used.UnionWith(e.MovedTo ?? []); // a moved connection took its new port on the VIP's side
+            }
         }
         var r = probes[spec];
         var unexplained = new List<int>();
-        var moved = new HashSet<int>(r.Moved); // indices into Ports
+        var movedTo = new Dictionary<int, int>(); // index into Ports → the port the backend saw instead
+        for (int m = 0; m < r.Moved.Count; m++) movedTo[r.Moved[m]] = r.MovedTo is { } to && m < to.Count ? to[m] : -1;
         for (int i = 0; i < r.Ports.Count; i++)
         {
-            if (moved.Contains(i) && !used.Contains(r.Ports[i])) unexplained.Add(r.Ports[i]);
+            if (movedTo.TryGetValue(i, out int to) && !used.Contains(r.Ports[i])) unexplained.Add(r.Ports[i]);
             used.Add(r.Ports[i]);
+            if (to >= 0) used.Add(to);
         }
         return unexplained;
     }
@@ -251,7 +257,7 @@ public static class LiveLab
                 [.. o.GetProperty("errors").EnumerateArray().Select(e => e.GetString() ?? "")],
                 Counts(o.GetProperty("by")), o.GetProperty("saw_own_port").GetInt32(),
                 Counts(o.GetProperty("backend_port")), Counts(o.GetProperty("reply_from")),
-                Ints(o.GetProperty("ports")), Ints(o.GetProperty("moved")));
+                Ints(o.GetProperty("ports")), Ints(o.GetProperty("moved")), Ints(o.GetProperty("moved_to")));
         }
         return result;
     }

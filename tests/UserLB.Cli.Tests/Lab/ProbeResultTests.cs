@@ -3,9 +3,9 @@ namespace UserLB.Cli.Tests.Lab;
 /// <summary>The lab's port-change check itself: it must accept SNAT clashes and report any other change.</summary>
 public class ProbeResultTests
 {
-    private static ProbeResult R(int[] ports, int[] moved) =>
+    private static ProbeResult R(int[] ports, int[] moved, int[]? movedTo = null) =>
         new(ports.Length, 0, [], new Dictionary<string, int>(), ports.Length - moved.Length,
-            new Dictionary<string, int>(), new Dictionary<string, int>(), ports, moved);
+            new Dictionary<string, int>(), new Dictionary<string, int>(), ports, moved, movedTo);
 
     public static TheoryData<string, int[], int[], int[], int[]> Cases => new()
     {
@@ -17,6 +17,27 @@ public class ProbeResultTests
         { "moved port used before only by another protocol", [], [41002], [0], [41002] },
         { "first use moved, then reused and moved", [], [41000, 41000], [0, 1], [41000] },
     };
+
+    [Theory]
+    [InlineData("a port an earlier spec's moved connection took (seen in CI: the kernel moved 48272)", 48272, new int[0])]
+    [InlineData("a port no earlier connection had or took", 48274, new[] { 48274 })]
+    public void UnexplainedPortChanges_PortTakenByAnEarlierMove_Explained(string description, int fresh, int[] expected)
+    {
+        // tcp:80: client port 40000 clashed and the backend saw 48272 instead; tcp:81 then uses 48272 (or 48274) as a
+        // client port for the first time, and it clashes with that connection's reply tuple.
+        var probes = new Dictionary<string, ProbeResult> { ["tcp:80:2"] = R([40000, 40002], [0], [48272]), ["tcp:81:1"] = R([fresh], [0], [50000]) };
+        var got = LabRun.UnexplainedPortChanges(probes, ["tcp:80:2", "tcp:81:1"], "tcp:81:1");
+        Assert.True(expected.SequenceEqual(got), $"{description}: got [{string.Join(", ", got)}]");
+    }
+
+    [Fact]
+    public void UnexplainedPortChanges_PortTakenByAMoveEarlierInTheSameSpec_Explained()
+    {
+        // 40000 reused, so it clashed and moved to 40004; then the client uses 40004 for the first time and clashes
+        // with that connection.
+        var probes = new Dictionary<string, ProbeResult> { ["tcp:81:4"] = R([40000, 40002, 40000, 40004], [2, 3], [40004, 40010]) };
+        Assert.Empty(LabRun.UnexplainedPortChanges(probes, ["tcp:81:4"], "tcp:81:4"));
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
