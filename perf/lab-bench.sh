@@ -312,10 +312,11 @@ def cellSpan(r, i):
 print()
 print("| path | " + " | ".join(cols) + " |")
 print("|---|" + "---:|" * len(cols))
+def label(name):
+    base = name[:-4] if name.endswith("@alt") else name
+    return names.get(base, base) + (" (USERLB_ALT build)" if base != name else "")
 for r in rows:
-    base = r[0][:-4] if r[0].endswith("@alt") else r[0]
-    label = names.get(base, base) + (" (USERLB_ALT build)" if base != r[0] else "")
-    print(f"| {label} | " + " | ".join(cellSpan(r, i) for i in range(len(cols))) + " |")
+    print(f"| {label(r[0])} | " + " | ".join(cellSpan(r, i) for i in range(len(cols))) + " |")
 print("\n(x) = ratio to the kernel's figure; for latency lower is better. p50/p99: wrk's (in the client, with its own")
 print("wake-ups); wire p50/p99: the same exchanges timed on the client's veth (request out → response in).")
 # Several rounds: the ratio to the kernel within each round (the k-th run of a path against the kernel's k-th run,
@@ -331,7 +332,5 @@ if kernel is not None and len(byPath["kernel"]) > 1:
     print("|---|" + "---:|" * len(cols))
     for name in order:
         if name == "kernel": continue
-        base = name[:-4] if name.endswith("@alt") else name
-        label = names.get(base, base) + (" (USERLB_ALT build)" if base != name else "")
-        print(f"| {label} | " + " | ".join(paired(name, i + 1) for i in range(len(cols))) + " |")
+        print(f"| {label(name)} | " + " | ".join(paired(name, i + 1) for i in range(len(cols))) + " |")
 PY

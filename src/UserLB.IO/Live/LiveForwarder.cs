@@ -116,8 +116,7 @@ public sealed class LiveForwarder : IDisposable
     private long _queueDrops;
     private long _receiveSleeps, _polledNs;
     private readonly BusyPollWindow? _busyPoll;
-    private PollingGate? _pollingGate; // the polling thread's, once it runs
-    private readonly PollingGate? _gateTemplate; // tests: the gate to use
+    private readonly PollingGate? _pollingGate; // with busy polling: the polling thread's
     private long _oversize;
 
     /// <summary>One worker, <see cref="LiveDispatch.Queue"/> (receive threads → channel → worker).</summary>
@@ -167,7 +166,7 @@ public sealed class LiveForwarder : IDisposable
         BusyPollNs = busyPollNs;
         _busyPoll = busyPollNs > 0 ? new BusyPollWindow(busyPollNs) : null;
         if (receive == LiveReceive.Auto) AutoPolicy = autoPolicy ?? new ReceiveThreadPolicy();
-        _gateTemplate = pollingGate;
+        _pollingGate = _busyPoll is not null ? pollingGate ?? new PollingGate() : null;
         _time = time ?? TimeProvider.System;
         _queueCapacity = queueCapacity;
         Dispatch = dispatch;
@@ -228,7 +227,7 @@ public sealed class LiveForwarder : IDisposable
     /// for 15 % of the window or more (<see cref="PollingGate"/>): the CPUs were all taken, and polling would take one from
     /// the traffic's own ends.
     /// </summary>
-    public long BusyPollHeldBackWindows => Volatile.Read(ref _pollingGate)?.ContendedWindows ?? 0;
+    public long BusyPollHeldBackWindows => _pollingGate?.ContendedWindows ?? 0;
 
     /// <summary>The ceiling of the one receive thread's adaptive busy-poll window (<c>--busy-poll</c>; 0: never spins).</summary>
     public long BusyPollNs { get; }
@@ -474,11 +473,11 @@ public sealed class LiveForwarder : IDisposable
         int first = Math.Max(home, 0);
         Span<int> fds = stackalloc int[home < 0 || leader ? _ports.Length : 1];
         long lastFrame = NowNs(), lastFrameWallNs = AfPacketPort.WallClockNs();
-        long spinFromNs = -1, spunNs = 0; // wall time spent polling empty rings: not work for Auto's policy
-        // The polling thread polls only while a CPU is spare: not after a window in which it waited for one itself.
-        var gate = window is not null && (home < 0 || leader) ? _gateTemplate ?? new PollingGate() : null;
+        long spinFromNs = -1; // polling since (its time, _polledNs, is not work for Auto's policy)
+        // The polling thread (the one thread, Auto's first) polls only while a CPU is spare: not after a window in which
+        // it waited for one itself.
+        var gate = home < 0 || leader ? _pollingGate : null;
         using var runQueue = gate is not null ? RunQueueWait.ForCurrentThread() : null;
-        if (gate is not null) _pollingGate = gate;
         bool closed = false;
         while (!ct.IsCancellationRequested && !closed)
         {
@@ -519,9 +518,7 @@ public sealed class LiveForwarder : IDisposable
             if (spin) { if (spinFromNs < 0) spinFromNs = ThreadClock.WallNs(); }
             else if (spinFromNs >= 0)
             {
-                long polled = ThreadClock.WallNs() - spinFromNs;
-                spunNs += polled;
-                Interlocked.Add(ref _polledNs, polled);
+                Interlocked.Add(ref _polledNs, ThreadClock.WallNs() - spinFromNs);
                 spinFromNs = -1;
             }
             // Outside the lock, as in InlineLoop: the send runs the receiving side's stack; with a thread per port the
@@ -530,7 +527,7 @@ public sealed class LiveForwarder : IDisposable
             if (leader || gate is not null)
             {
                 long wall = ThreadClock.WallNs(); // (the CPU clock and schedstat are system calls: read once per window)
-                if (leader && policy!.WindowDue(wall) && policy.Observe(wall, ThreadClock.CpuNs() - spunNs))
+                if (leader && policy!.WindowDue(wall) && policy.Observe(wall, ThreadClock.CpuNs() - BusyPolledNs))
                 {
                     if (policy.Engaged) _autoJoin.Set();
                     else _autoJoin.Reset();

@@ -12,7 +12,8 @@ namespace UserLB.IO.Live;
 /// </summary>
 public sealed class ReceiveThreadPolicy
 {
-    private long _windowStart = -1, _windowCpu, _engagedAt, _engagements;
+    private readonly ClockWindow _window;
+    private long _engagedAt, _engagements;
     private int _hot;
     private volatile bool _engaged;
 
@@ -27,6 +28,7 @@ public sealed class ReceiveThreadPolicy
         ArgumentOutOfRangeException.ThrowIfLessThan(windowsToEngage, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(engagedNs);
         WindowNs = windowNs;
+        _window = new ClockWindow(windowNs);
         SaturatedFraction = saturatedFraction;
         WindowsToEngage = windowsToEngage;
         EngagedNs = engagedNs;
@@ -47,7 +49,7 @@ public sealed class ReceiveThreadPolicy
     /// Whether a window has ended at <paramref name="wallNs"/> (or none has started), so that <see cref="Observe"/> has
     /// something to do: the caller reads its CPU clock (a system call) only then.
     /// </summary>
-    public bool WindowDue(long wallNs) => _windowStart < 0 || wallNs - _windowStart >= WindowNs;
+    public bool WindowDue(long wallNs) => _window.Due(wallNs);
 
     /// <summary>
     /// The one thread's clocks now (wall and its own CPU time, ns, any origin); true when <see cref="Engaged"/> changed.
@@ -55,15 +57,7 @@ public sealed class ReceiveThreadPolicy
     /// </summary>
     public bool Observe(long wallNs, long threadCpuNs)
     {
-        if (_windowStart < 0)
-        {
-            (_windowStart, _windowCpu) = (wallNs, threadCpuNs);
-            return false;
-        }
-        if (!WindowDue(wallNs)) return false;
-        long elapsed = wallNs - _windowStart;
-        bool saturated = threadCpuNs - _windowCpu >= SaturatedFraction * elapsed;
-        (_windowStart, _windowCpu) = (wallNs, threadCpuNs);
+        if (_window.Close(wallNs, threadCpuNs, SaturatedFraction) is not { } saturated) return false;
         if (_engaged)
         {
             if (wallNs - _engagedAt < EngagedNs) return false;
