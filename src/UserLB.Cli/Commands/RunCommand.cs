@@ -204,9 +204,9 @@ internal static partial class RunCommand
     /// <summary>
     /// --rx-threads and --busy-poll: one receive thread (one, auto) needs inline dispatch and ports that can be polled
     /// together (afpacket with rings); busy polling needs the one thread, and implies it (one) unless auto is asked for.
-    /// Without either option: auto where it can be had, not polling (perf/RESULTS.md, session 8: with 50 µs of polling by
-    /// default, request p50 came near the kernel's but new connections fell 6–15 % in three runs of three and p99 on the
-    /// wire stayed where it was), else a thread per interface. One thread has no other thread to wake and so more new
+    /// Without either option: auto where it can be had, not polling (perf/RESULTS.md, session 8: with 50 µs of polling,
+    /// request latency came nearer the kernel's — p99 on the wire a little, p50 a lot — but new connections per second
+    /// were lower in five runs of six), else a thread per interface. One thread has no other thread to wake and so more new
     /// connections per second (+1 to +18 % in six alternating runs, perf/RESULTS.md session 6), but carries both
     /// directions of a bulk transfer and the receiving stacks' work inside each send() on one CPU (bulk 0.41–0.50× the
     /// kernel's against 0.63–0.85× with a thread per interface). Auto is the one thread until that thread is saturated,
