@@ -17,14 +17,16 @@
 #   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame); ENGINE-w2: --workers 2;
 #   afpacket-one / -perport / -auto   --rx-threads one / per-port / auto; afpacket-bpN: one receive thread, --busy-poll N (us);
 #                         afpacket-abpN: --rx-threads auto --busy-poll N (the one thread polls while it is alone)
-#   ENGINE-nice / -fifo / -batch / -pin0   userlb under `nice -n -10` / `chrt -f 10` / `chrt -b 0` / `taskset -c 0`
+#   ENGINE-nice / -fifo / -batch / -pinN   userlb under `nice -n -10` / `chrt -f 10` / `chrt -b 0` / `taskset -c N`
 #                         (scheduling experiments)
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
 # -b 0, datagrams received per second at .10), new TCP connections per second (wrk -t1 -c32, Connection: close,
 # against nginx on both backends) and request latency p50/p99 (wrk -t1 -c1 --latency, keep-alive: one request in
 # flight, so the path's own delay), also timed on the wire from a tcpdump capture on the client's veth (request out →
 # response in: without the client's own wake-ups, which on a machine shared by client, servers and LB dominate wrk's
-# tail). Offloads are off on every veth (lab/topo.sh). Prints one table, every figure also as a ratio to the kernel's.
+# tail). Offloads are off on every veth (lab/topo.sh). Each test's line also gives the CPU pressure over it (the share
+# of the time some task waited for a CPU, /proc/pressure/cpu). Prints one table, every figure also as a ratio to the
+# kernel's.
 # --pin-traffic: client tools and servers on the last CPU, userlb on the others. Installs iperf3, wrk, tcpdump and
 # nginx-light with apt-get when missing. Root only.
 set -euo pipefail
@@ -145,7 +147,7 @@ path_up() {
       [[ "$1" == *-nice* ]] && sched=(nice -n -10)
       [[ "$1" == *-fifo* ]] && sched=(chrt -f 10)
       [[ "$1" == *-batch* ]] && sched=(chrt -b 0)
-      [[ "$1" == *-pin0* ]] && sched=(taskset -c 0)
+      [[ "$1" =~ -pin([0-9]+) ]] && sched=(taskset -c "${BASH_REMATCH[1]}")
       [ "$engine" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
       if [ "$engine" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
       # ENGINE…@alt: the build at $USERLB_ALT (a userlb.dll; comparing two builds in one lab, alternating rounds)
@@ -227,6 +229,15 @@ print("%.0f %.0f" % (lat[len(lat) // 2] * 1e6, lat[int(len(lat) * 0.99)] * 1e6))
 PY
 }
 
+# CPU pressure over a test: the share of its wall time in which some task was runnable but waiting for a CPU
+# (/proc/pressure/cpu "some", system-wide; "-" without PSI) — whether the machine's CPUs were all taken.
+psi_some_us() { sed -n 's/^some .*total=\([0-9]*\)$/\1/p' /proc/pressure/cpu 2>/dev/null || true; }
+psi_mark() { PSI0=$(psi_some_us); PSIT0=$(date +%s%N); }
+psi_pct() {
+  local now t1; now=$(psi_some_us); t1=$(date +%s%N)
+  [ -n "$now" ] && [ -n "$PSI0" ] && echo "$(( (now - PSI0) * 100000 / (t1 - PSIT0) ))%" || echo -
+}
+
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
 run_path() {
@@ -236,12 +247,12 @@ run_path() {
   # Warm-up: ARP, the JIT, the first connections.
   $C "${TP[@]}" timeout 5 wrk -t1 -c2 -d1s "http://$(web_target "$path"):8080/" >/dev/null 2>&1 || true
   b=-; u=-; c=-; l="- - - -"
-  if [[ " $ONLY " == *" bulk "* ]]; then b=$(bulk "$path"); echo "   bulk $b Gbit/s"; fi
-  if [[ " $ONLY " == *" udp "* ]]; then u=$(udp_rate "$path"); echo "   udp $u kpps (64-byte datagrams received)"; fi
-  if [[ " $ONLY " == *" conns "* ]]; then c=$(conns "$path"); echo "   new connections $c k/s"; fi
+  if [[ " $ONLY " == *" bulk "* ]]; then psi_mark; b=$(bulk "$path"); echo "   bulk $b Gbit/s, CPU pressure $(psi_pct)"; fi
+  if [[ " $ONLY " == *" udp "* ]]; then psi_mark; u=$(udp_rate "$path"); echo "   udp $u kpps (64-byte datagrams received), CPU pressure $(psi_pct)"; fi
+  if [[ " $ONLY " == *" conns "* ]]; then psi_mark; c=$(conns "$path"); echo "   new connections $c k/s, CPU pressure $(psi_pct)"; fi
   if [[ " $ONLY " == *" latency "* ]]; then
-    l=$(latency "$path"); read -r lp50 lp99 wp50 wp99 <<< "$l"
-    echo "   latency p50/p99 $lp50 $lp99 us (wrk), on the wire $wp50 $wp99 us"
+    psi_mark; l=$(latency "$path"); read -r lp50 lp99 wp50 wp99 <<< "$l"
+    echo "   latency p50/p99 $lp50 $lp99 us (wrk), on the wire $wp50 $wp99 us, CPU pressure $(psi_pct)"
   fi
   read -r lp50 lp99 wp50 wp99 <<< "$l"
   echo -e "$path\t$b\t$u\t$c\t$lp50\t$lp99\t$wp50\t$wp99" >> "$RESULTS"
