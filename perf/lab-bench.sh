@@ -25,8 +25,8 @@
 # flight, so the path's own delay), also timed on the wire from a tcpdump capture on the client's veth (request out →
 # response in: without the client's own wake-ups, which on a machine shared by client, servers and LB dominate wrk's
 # tail). Offloads are off on every veth (lab/topo.sh). Each test's line also gives the CPU pressure over it (the share
-# of the time some task waited for a CPU, /proc/pressure/cpu). Prints one table, every figure also as a ratio to the
-# kernel's.
+# of the time some task waited for a CPU, /proc/pressure/cpu) and the context switches per second (/proc/stat). Prints
+# one table, every figure also as a ratio to the kernel's.
 # --pin-traffic: client tools and servers on the last CPU, userlb on the others. Installs iperf3, wrk, tcpdump and
 # nginx-light with apt-get when missing. Root only.
 set -euo pipefail
@@ -229,13 +229,16 @@ print("%.0f %.0f" % (lat[len(lat) // 2] * 1e6, lat[int(len(lat) * 0.99)] * 1e6))
 PY
 }
 
-# CPU pressure over a test: the share of its wall time in which some task was runnable but waiting for a CPU
-# (/proc/pressure/cpu "some", system-wide; "-" without PSI) — whether the machine's CPUs were all taken.
+# The machine's load over a test: CPU pressure, the share of its wall time in which some task was runnable but waiting
+# for a CPU (/proc/pressure/cpu "some", system-wide; "-" without PSI) — whether the CPUs were all taken; and context
+# switches per second, all CPUs (/proc/stat ctxt) — the wake-ups the path costs.
 psi_some_us() { sed -n 's/^some .*total=\([0-9]*\)$/\1/p' /proc/pressure/cpu 2>/dev/null || true; }
-psi_mark() { PSI0=$(psi_some_us); PSIT0=$(date +%s%N); }
-psi_pct() {
-  local now t1; now=$(psi_some_us); t1=$(date +%s%N)
-  [ -n "$now" ] && [ -n "$PSI0" ] && echo "$(( (now - PSI0) * 100000 / (t1 - PSIT0) ))%" || echo -
+ctxt() { awk '$1 == "ctxt" {print $2}' /proc/stat; }
+load_mark() { PSI0=$(psi_some_us); CTXT0=$(ctxt); T0=$(date +%s%N); }
+load_report() {
+  local now c t1 p=-; now=$(psi_some_us); c=$(ctxt); t1=$(date +%s%N)
+  [ -n "$now" ] && [ -n "$PSI0" ] && p="$(( (now - PSI0) * 100000 / (t1 - T0) ))%"
+  echo "CPU pressure $p, $(( (c - CTXT0) * 1000000 / ((t1 - T0) / 1000) )) context switches/s"
 }
 
 RESULTS="$WORK/results.tsv"
@@ -247,12 +250,12 @@ run_path() {
   # Warm-up: ARP, the JIT, the first connections.
   $C "${TP[@]}" timeout 5 wrk -t1 -c2 -d1s "http://$(web_target "$path"):8080/" >/dev/null 2>&1 || true
   b=-; u=-; c=-; l="- - - -"
-  if [[ " $ONLY " == *" bulk "* ]]; then psi_mark; b=$(bulk "$path"); echo "   bulk $b Gbit/s, CPU pressure $(psi_pct)"; fi
-  if [[ " $ONLY " == *" udp "* ]]; then psi_mark; u=$(udp_rate "$path"); echo "   udp $u kpps (64-byte datagrams received), CPU pressure $(psi_pct)"; fi
-  if [[ " $ONLY " == *" conns "* ]]; then psi_mark; c=$(conns "$path"); echo "   new connections $c k/s, CPU pressure $(psi_pct)"; fi
+  if [[ " $ONLY " == *" bulk "* ]]; then load_mark; b=$(bulk "$path"); echo "   bulk $b Gbit/s, $(load_report)"; fi
+  if [[ " $ONLY " == *" udp "* ]]; then load_mark; u=$(udp_rate "$path"); echo "   udp $u kpps (64-byte datagrams received), $(load_report)"; fi
+  if [[ " $ONLY " == *" conns "* ]]; then load_mark; c=$(conns "$path"); echo "   new connections $c k/s, $(load_report)"; fi
   if [[ " $ONLY " == *" latency "* ]]; then
-    psi_mark; l=$(latency "$path"); read -r lp50 lp99 wp50 wp99 <<< "$l"
-    echo "   latency p50/p99 $lp50 $lp99 us (wrk), on the wire $wp50 $wp99 us, CPU pressure $(psi_pct)"
+    load_mark; l=$(latency "$path"); read -r lp50 lp99 wp50 wp99 <<< "$l"
+    echo "   latency p50/p99 $lp50 $lp99 us (wrk), on the wire $wp50 $wp99 us, $(load_report)"
   fi
   read -r lp50 lp99 wp50 wp99 <<< "$l"
   echo -e "$path\t$b\t$u\t$c\t$lp50\t$lp99\t$wp50\t$wp99" >> "$RESULTS"
@@ -260,7 +263,7 @@ run_path() {
     grep -E "offload|warn" "$WORK/userlb-$path.log" | head -2 | sed 's/^/   userlb: /' || true
     # The process's GC work and (afpacket) the sampled kernel → userlb receive delay, from /metrics.
     $LB curl -s --max-time 5 http://127.0.0.1:5555/metrics 2>/dev/null \
-      | grep -E '^userlb_(gc_collections_total|gc_pause_seconds_total|rx_delay_seconds\{|rx_threads_engage|busy_poll_polled|busy_poll_held_back)' | sed 's/^userlb_/   userlb: /' || true
+      | grep -E '^userlb_(gc_collections_total|gc_pause_seconds_total|rx_delay_seconds\{|rx_threads_engage|busy_poll_polled|busy_poll_held_back|rx_frames_total|rx_sleeps_total)' | sed 's/^userlb_/   userlb: /' || true
   fi
   path_down "$path"
 }
