@@ -93,6 +93,25 @@ public class DifferentialLabTests
 
     [DifferentialLabTheory]
     [MemberData(nameof(Engines))]
+    public void ClientPorts_KernelAndUserlbRuns_NoneShared(string engine)
+    {
+        // Each run's client ports are its own (LiveLab.Probe): a backend's TIME_WAIT from the run before can never meet
+        // a new connection of this one as the same 4-tuple.
+        var lab = Lab();
+        var kernel = new HashSet<int>();
+        var userlb = new HashSet<int>();
+        foreach (var spec in LiveLabTests.Probes)
+        {
+            kernel.UnionWith(lab.Kernel[spec].Ports);
+            userlb.UnionWith(lab.Userlb[engine][spec].Ports);
+        }
+        Assert.True(kernel.Count > 0 && userlb.Count > 0, "no client ports recorded");
+        kernel.IntersectWith(userlb);
+        Assert.True(kernel.Count == 0, $"client ports used through the kernel and through userlb/{engine}: {string.Join(", ", kernel)}");
+    }
+
+    [DifferentialLabTheory]
+    [MemberData(nameof(Engines))]
     public void Replies_EveryProbe_ClientSeesRepliesFromTheVipAndPortAsWithTheKernel(string engine)
     {
         var lab = Lab();

@@ -176,9 +176,36 @@ public static class LiveLab
         }
     }
 
-    /// <summary>Runs lab/probe.py in the client namespace against the VIP.</summary>
-    public static Dictionary<string, ProbeResult> Probe(string root, string prefix, string[] probes) =>
-        ParseProbes(Sh(root, $"ip netns exec {prefix}c python3 lab/probe.py {Vip} {string.Join(' ', probes)}", 240));
+    private static readonly ConcurrentDictionary<string, int> ProbeRuns = new();
+
+    /// <summary>
+    /// Runs lab/probe.py in the client namespace against the VIP, from client ports of this run's own
+    /// (<see cref="ClientPortRange"/>): a load balancer that has just started (userlb after the kernel's rules, or after
+    /// another engine, on the same backends) does not know the connections the backends still hold in TIME_WAIT (60 s),
+    /// so it cannot steer a new connection's SNAT port around them as it does around its own. With two VIP ports mapped
+    /// to one backend port, a client port reused from an earlier run can reach the backend as the same 4-tuple with an
+    /// unrelated sequence number and timestamp (this kernel randomises both per connection), and the backend answers the
+    /// SYN with an ACK, the client resets, and the SYN retried after 1 and 3 s can outlast the probe's 3 s timeout — a
+    /// failure of the lab, not of the path (seen once in CI: SYN, SYN, RST from the client, one 52-byte ACK back).
+    /// </summary>
+    public static Dictionary<string, ProbeResult> Probe(string root, string prefix, string[] probes)
+    {
+        var (low, high) = ClientPortRange(ProbeRuns.AddOrUpdate(prefix, 0, (_, run) => run + 1));
+        Sh(root, $"ip netns exec {prefix}c sysctl -qw net.ipv4.ip_local_port_range=\"{low} {high}\"", 10);
+        return ParseProbes(Sh(root, $"ip netns exec {prefix}c python3 lab/probe.py {Vip} {string.Join(' ', probes)}", 240));
+    }
+
+    /// <summary>
+    /// The client's ephemeral ports for a lab's <paramref name="run"/>-th probe run (0, 1, …): eight disjoint blocks of
+    /// 5,000 (20000–24999, 25000–29999, … 55000–59999), in turn; the low end even and the high end odd, as the kernel
+    /// prefers.
+    /// </summary>
+    public static (int Low, int High) ClientPortRange(int run)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(run);
+        int low = 20000 + run % 8 * 5000;
+        return (low, low + 4999);
+    }
 
     /// <summary>
     /// Starts <c>userlb run</c> in the LB namespace of lab <paramref name="prefix"/> with <paramref name="farmsJson"/>

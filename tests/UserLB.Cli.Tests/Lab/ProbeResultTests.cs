@@ -1,8 +1,29 @@
 namespace UserLB.Cli.Tests.Lab;
 
-/// <summary>The lab's port-change check itself: it must accept SNAT clashes and report any other change.</summary>
+/// <summary>The lab's own helpers: the port-change check (it must accept SNAT clashes and report any other change) and each probe run's client ports.</summary>
 public class ProbeResultTests
 {
+    [Theory]
+    [InlineData(0, 20000, 24999)]
+    [InlineData(1, 25000, 29999)]
+    [InlineData(7, 55000, 59999)]
+    [InlineData(8, 20000, 24999)]
+    public void ClientPortRange_Run_ItsBlock(int run, int low, int high) =>
+        Assert.Equal((low, high), LiveLab.ClientPortRange(run));
+
+    [Fact]
+    public void ClientPortRange_EightConsecutiveRuns_NoPortShared()
+    {
+        for (int first = 0; first < 8; first++)
+            for (int a = first; a < first + 8; a++)
+                for (int b = a + 1; b < first + 8; b++)
+                {
+                    var (la, ha) = LiveLab.ClientPortRange(a);
+                    var (lb, hb) = LiveLab.ClientPortRange(b);
+                    Assert.True(ha < lb || hb < la, $"runs {a} and {b}: {la}-{ha} and {lb}-{hb} overlap");
+                }
+    }
+
     private static ProbeResult R(int[] ports, int[] moved, int[]? movedTo = null) =>
         new(ports.Length, 0, [], new Dictionary<string, int>(), ports.Length - moved.Length,
             new Dictionary<string, int>(), new Dictionary<string, int>(), ports, moved, movedTo);
