@@ -50,6 +50,13 @@ public enum DropReason : byte
     RateLimited,
     ConnLimit,
     QueueFull,
+    // Offloads (virtio-net header)
+    VnetBadChecksumStart,
+    VnetGsoSizeZero,
+    VnetBadHdrLen,
+    VnetGsoMismatch,
+    VnetEcnUnsupported,
+    VnetGsoWithoutChecksum,
     Count,
 }
 
