@@ -24,6 +24,10 @@ public sealed class EngineCounters
     public long NdpAdvertisementsSent;
     public long NdpSolicitationsSent;
     public long EchoRepliesSent;
+    /// <summary>Received frames with a partial checksum (virtio-net NEEDS_CSUM), passed on for the kernel or peer to complete.</summary>
+    public long RxPartialChecksum;
+    /// <summary>Received GSO/GRO super-frames, and the segments they stand for.</summary>
+    public long RxGsoFrames, RxGsoSegments;
     public readonly long[] Drops = new long[(int)DropReason.Count];
     public TrafficCounters[] Backends = [];
     public TrafficCounters[] Farms = [];
@@ -58,6 +62,9 @@ public sealed class EngineCounters
         RxBytes += other.RxBytes;
         TxFrames += other.TxFrames;
         TxBytes += other.TxBytes;
+        RxPartialChecksum += other.RxPartialChecksum;
+        RxGsoFrames += other.RxGsoFrames;
+        RxGsoSegments += other.RxGsoSegments;
         Forwarded += other.Forwarded;
         Consumed += other.Consumed;
         NewFlows += other.NewFlows;

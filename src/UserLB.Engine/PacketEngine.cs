@@ -139,13 +139,20 @@ public sealed partial class PacketEngine : IEntryLifetime
     // ------------------------------------------------------------------ receive
 
     /// <summary>Processes one received frame. <paramref name="frame"/> is rewritten in place when forwarded.</summary>
-    public void Process(Span<byte> frame, int port, long nowNs)
+    public void Process(Span<byte> frame, int port, long nowNs) => Process(frame, port, nowNs, default);
+
+    /// <summary>
+    /// Processes one received frame with its offload state (<paramref name="offload"/>: a partial checksum, a GSO
+    /// super-frame), which leaves with it when it is forwarded. <paramref name="frame"/> is rewritten in place.
+    /// </summary>
+    public void Process(Span<byte> frame, int port, long nowNs, in VnetHeader offload)
     {
         Counters.RxFrames++;
         Counters.RxBytes += frame.Length;
         _frameNumber++;
         var snapshot = Volatile.Read(ref _snapshot);
-        var reason = PacketParser.Parse(frame, out var p);
+        var reason = PacketParser.Parse(frame, offload, out var p);
+        if (!offload.IsPlain) CountOffload(p);
         if (Trace is not null) TraceFrame(frame, p, reason, nowNs);
         if (reason != DropReason.None)
         {
@@ -196,7 +203,8 @@ public sealed partial class PacketEngine : IEntryLifetime
             Drop(DropReason.Ipv4BadChecksum);
             return;
         }
-        var l4Check = ChecksumVerifier.VerifyL4(frame, p);
+        // A partial checksum cannot be verified yet and DATA_VALID was verified already (conntrack skips both).
+        var l4Check = (p.Offload.Flags & (VnetHeader.FlagNeedsChecksum | VnetHeader.FlagDataValid)) != 0 ? DropReason.None : ChecksumVerifier.VerifyL4(frame, p);
         if (l4Check != DropReason.None)
         {
             Drop(l4Check);
@@ -323,7 +331,7 @@ public sealed partial class PacketEngine : IEntryLifetime
                     return;
                 }
                 int port = reply ? e.NextHopPortReply : e.NextHopPortOriginal;
-                Transmit(frame[..p.PacketEnd], mac, port);
+                Transmit(frame[..p.PacketEnd], mac, port, p.Offload);
                 Counters.Forwarded++;
                 if (Trace is not null) TraceOut(p, mac, port);
                 return;
@@ -396,20 +404,35 @@ public sealed partial class PacketEngine : IEntryLifetime
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Account(ref ConnEntry e, bool reply, in PacketInfo p)
     {
-        int bytes = p.IpLength;
-        if (reply) { e.ReplyPackets++; e.ReplyBytes += (ulong)bytes; }
-        else { e.OriginalPackets++; e.OriginalBytes += (ulong)bytes; }
+        // A super-frame counts as the segments it stands for, as if it had come segmented.
+        long bytes = p.IpLength;
+        int packets = 1;
+        if (p.Offload.IsGso) (packets, bytes) = (p.Segments, p.WireBytes);
+        if (reply) { e.ReplyPackets += (ulong)packets; e.ReplyBytes += (ulong)bytes; }
+        else { e.OriginalPackets += (ulong)packets; e.OriginalBytes += (ulong)bytes; }
         var bc = Counters.Backends;
         if ((uint)e.BackendId < (uint)bc.Length)
         {
-            bc[e.BackendId].Packets++;
+            bc[e.BackendId].Packets += packets;
             bc[e.BackendId].Bytes += bytes;
         }
         var fc = Counters.Farms;
         if ((uint)e.FarmId < (uint)fc.Length)
         {
-            fc[e.FarmId].Packets++;
+            fc[e.FarmId].Packets += packets;
             fc[e.FarmId].Bytes += bytes;
+        }
+    }
+
+    /// <summary>Counts a received frame that came with offloads (a partial checksum, a super-frame and its segments).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CountOffload(in PacketInfo p)
+    {
+        if (p.Offload.NeedsChecksum) Counters.RxPartialChecksum++;
+        if (p.Offload.IsGso)
+        {
+            Counters.RxGsoFrames++;
+            Counters.RxGsoSegments += p.Segments;
         }
     }
 
@@ -714,14 +737,14 @@ public sealed partial class PacketEngine : IEntryLifetime
         var packet = frame[..p.PacketEnd];
         if (_neighbors.TryGet(nextHop, out var mac, out int port))
         {
-            Transmit(packet, mac, port);
+            Transmit(packet, mac, port, p.Offload);
             Counters.Forwarded++;
             if (Trace is not null) Trace.Step(Inv($"out port{port}: {DescribePacket(p)} to {mac}"));
             return;
         }
         int egress = configuredPort >= 0 ? configuredPort : 0;
         PortMac(egress).Write(packet[Offsets.EthSrc..]);
-        bool solicit = _neighbors.Enqueue(nextHop, packet, egress, nowNs, out bool queued);
+        bool solicit = _neighbors.Enqueue(nextHop, packet, egress, nowNs, out bool queued, p.Offload);
         if (!queued)
         {
             Trace?.Step(Inv($"neighbour {nextHop} unresolved and its queue is full: dropped"));
@@ -734,21 +757,23 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (solicit) Solicit(nextHop, p.Src, egress, snapshot);
     }
 
-    private void Transmit(Span<byte> packet, MacAddress dst, int port)
+    /// <summary>Sends a forwarded frame out of <paramref name="port"/> to <paramref name="dst"/>, with its offloads.</summary>
+    private void Transmit(Span<byte> packet, MacAddress dst, int port, in VnetHeader offload)
     {
         MacAddress.WriteAddresses(packet, dst, PortMac(port));
         Counters.TxFrames++;
         Counters.TxBytes += packet.Length;
-        _sink.Send(packet, port);
+        if (offload.IsPlain) _sink.Send(packet, port);
+        else _sink.Send(packet, port, offload.ForTransmit());
     }
 
     private void FlushPending(IpAddr ip, long nowNs)
     {
         var frames = _neighbors.TakePending(ip);
         if (frames is null || !_neighbors.TryGet(ip, out var mac, out int port)) return;
-        foreach (var (f, _) in frames)
+        foreach (var (f, _, offload) in frames)
         {
-            Transmit(f, mac, port);
+            Transmit(f, mac, port, offload);
             Counters.Forwarded++;
         }
         Trace?.Step(Inv($"neighbour {ip} is at {mac}: {frames.Count} queued frame(s) sent"));

@@ -147,6 +147,13 @@ public static class Checksum
         return (ushort)~Fold(sum);
     }
 
+    /// <summary>
+    /// The update of a partial checksum's seed (CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, not its
+    /// complement) for a pseudo-header change: S' = S - m + m', as inet_proto_csum_replace4 does with pseudohdr set.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort UpdateSeed(ushort seed, uint oldWordSum, uint newWordSum) => (ushort)~UpdateSum((ushort)~seed, oldWordSum, newWordSum);
+
     /// <summary>Reads the 16-bit checksum field at <paramref name="offset"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort ReadField(ReadOnlySpan<byte> b, int offset) => BinaryPrimitives.ReadUInt16BigEndian(b[offset..]);

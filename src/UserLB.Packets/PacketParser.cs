@@ -13,9 +13,31 @@ public static class PacketParser
     /// <summary>Largest frame taken as a real frame; anything longer is a GSO/GRO super-frame from an offloading veth.</summary>
     public const int MaxFrameLength = 9216 + 18;
 
+    /// <summary>Largest super-frame a virtio-net header can describe: a 64 KB IP packet behind Ethernet and one VLAN tag.</summary>
+    public const int MaxGsoFrameLength = 65535 + Offsets.Ip6Header + Offsets.EthHeader + Offsets.VlanHeader;
+
     private const int MaxIpv6Extensions = 8;
 
-    public static DropReason Parse(ReadOnlySpan<byte> frame, out PacketInfo info)
+    /// <summary>Parses a frame that came without offload state (a full checksum, no super-frame).</summary>
+    public static DropReason Parse(ReadOnlySpan<byte> frame, out PacketInfo info) => Parse(frame, default, out info);
+
+    /// <summary>
+    /// Parses a frame and checks its offload state against it (<see cref="OffloadCheck"/>); a GSO super-frame may be up
+    /// to <see cref="MaxGsoFrameLength"/>. <paramref name="offload"/> is kept in <see cref="PacketInfo.Offload"/>.
+    /// </summary>
+    public static DropReason Parse(ReadOnlySpan<byte> frame, in VnetHeader offload, out PacketInfo info)
+    {
+        var reason = ParseFrame(frame, offload.IsGso ? MaxGsoFrameLength : MaxFrameLength, out info);
+        if (offload.IsPlain || info.Kind != FrameKind.Ip) return reason;
+        if (reason != DropReason.None) return reason;
+        info.Offload = offload;
+        return OffloadCheck.Validate(frame.Length, info);
+    }
+
+    /// <summary>Parses a frame that may be a super-frame seen without its offload state (up to <see cref="MaxGsoFrameLength"/>).</summary>
+    public static DropReason ParseAnySize(ReadOnlySpan<byte> frame, out PacketInfo info) => ParseFrame(frame, MaxGsoFrameLength, out info);
+
+    private static DropReason ParseFrame(ReadOnlySpan<byte> frame, int maxFrame, out PacketInfo info)
     {
         info = default;
         if (frame.Length < Offsets.EthHeader) return DropReason.FrameTruncated;
@@ -35,11 +57,11 @@ public static class PacketParser
         {
             case EtherTypes.Ipv4:
                 info.Kind = FrameKind.Ip;
-                return ParseIpv4(frame, offset, ref info);
+                return ParseIpv4(frame, offset, maxFrame, ref info);
             case EtherTypes.Ipv6:
                 info.Kind = FrameKind.Ip;
                 info.IsV6 = true;
-                return ParseIpv6(frame, offset, ref info);
+                return ParseIpv6(frame, offset, maxFrame, ref info);
             case EtherTypes.Arp:
                 info.Kind = FrameKind.Arp;
                 return frame.Length < offset + Offsets.ArpPacket ? DropReason.ArpMalformed : DropReason.None;
@@ -48,7 +70,7 @@ public static class PacketParser
         }
     }
 
-    private static DropReason ParseIpv4(ReadOnlySpan<byte> frame, int l3, ref PacketInfo info)
+    private static DropReason ParseIpv4(ReadOnlySpan<byte> frame, int l3, int maxFrame, ref PacketInfo info)
     {
         if ((uint)l3 > (uint)frame.Length || frame.Length - l3 < Offsets.Ip4MinHeader) return DropReason.Ipv4Truncated;
         // The fixed 20-byte header is in the frame (checked just above): its fields are read without further checks.
@@ -59,10 +81,10 @@ public static class PacketParser
         int ihl = (vihl & 0xF) * 4;
         if (ihl < Offsets.Ip4MinHeader || ihl > ipLength) return DropReason.Ipv4BadHeaderLength;
         int total = ReadUInt16(ref ip, Offsets.Ip4TotalLength);
-        if (total == 0 && frame.Length > MaxFrameLength) return DropReason.GsoSuperFrame;
+        if (total == 0 && frame.Length > maxFrame) return DropReason.GsoSuperFrame;
         if (total < ihl) return DropReason.Ipv4BadTotalLength;
-        if (total > ipLength) return frame.Length > MaxFrameLength ? DropReason.GsoSuperFrame : DropReason.Ipv4BadTotalLength;
-        if (l3 + total > MaxFrameLength) return DropReason.GsoSuperFrame;
+        if (total > ipLength) return frame.Length > maxFrame ? DropReason.GsoSuperFrame : DropReason.Ipv4BadTotalLength;
+        if (l3 + total > maxFrame) return DropReason.GsoSuperFrame;
         info.L3HeaderLength = ihl;
         info.PacketEnd = l3 + total;
         info.Protocol = Unsafe.Add(ref ip, Offsets.Ip4Protocol);
@@ -75,16 +97,16 @@ public static class PacketParser
         return ParseL4(frame, ref info);
     }
 
-    private static DropReason ParseIpv6(ReadOnlySpan<byte> frame, int l3, ref PacketInfo info)
+    private static DropReason ParseIpv6(ReadOnlySpan<byte> frame, int l3, int maxFrame, ref PacketInfo info)
     {
         if (frame.Length < l3 + Offsets.Ip6Header) return DropReason.Ipv6Truncated;
         var ip = frame[l3..];
         if (ip[0] >> 4 != 6) return DropReason.Ipv6BadVersion;
         int payload = BinaryPrimitives.ReadUInt16BigEndian(ip[Offsets.Ip6PayloadLength..]);
-        if (payload == 0 && frame.Length > MaxFrameLength) return DropReason.GsoSuperFrame; // jumbogram / GSO
+        if (payload == 0 && frame.Length > maxFrame) return DropReason.GsoSuperFrame; // jumbogram / GSO
         if (Offsets.Ip6Header + payload > ip.Length)
-            return frame.Length > MaxFrameLength ? DropReason.GsoSuperFrame : DropReason.Ipv6BadPayloadLength;
-        if (l3 + Offsets.Ip6Header + payload > MaxFrameLength) return DropReason.GsoSuperFrame;
+            return frame.Length > maxFrame ? DropReason.GsoSuperFrame : DropReason.Ipv6BadPayloadLength;
+        if (l3 + Offsets.Ip6Header + payload > maxFrame) return DropReason.GsoSuperFrame;
         info.PacketEnd = l3 + Offsets.Ip6Header + payload;
         info.Src = IpAddr.ReadV6(ip[Offsets.Ip6Src..]);
         info.Dst = IpAddr.ReadV6(ip[Offsets.Ip6Dst..]);
@@ -149,6 +171,7 @@ public static class PacketParser
                 info.SrcPort = ReadUInt16(ref tcp, Offsets.L4SrcPort);
                 info.DstPort = ReadUInt16(ref tcp, Offsets.L4DstPort);
                 info.TcpFlags = (byte)(Unsafe.Add(ref tcp, Offsets.TcpFlags) & 0x3F);
+                info.TransportHeaderLength = doff;
                 return DropReason.None;
             }
             case IpProtocols.Udp:
@@ -158,6 +181,7 @@ public static class PacketParser
                 if (len != l4.Length && !(info.IsV6 && len == 0)) return DropReason.UdpBadLength;
                 info.SrcPort = BinaryPrimitives.ReadUInt16BigEndian(l4);
                 info.DstPort = BinaryPrimitives.ReadUInt16BigEndian(l4[2..]);
+                info.TransportHeaderLength = Offsets.UdpHeader;
                 return DropReason.None;
             }
             case IpProtocols.Sctp:

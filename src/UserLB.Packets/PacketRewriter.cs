@@ -58,7 +58,13 @@ public static class PacketRewriter
         bool udp = info.Protocol == IpProtocols.Udp;
         int field = udp ? Offsets.UdpChecksum : Offsets.TcpChecksum;
         ushort check = BinaryPrimitives.ReadUInt16BigEndian(buffer[(info.L4Offset + field)..]);
-        if (!(udp && check == 0 && v4))
+        if (info.Offload.NeedsChecksum)
+        {
+            // A partial checksum: only the pseudo-header seed changes; the ports are summed when it is completed.
+            if (srcChanged || dstChanged)
+                BinaryPrimitives.WriteUInt16BigEndian(buffer[(info.L4Offset + field)..], Checksum.UpdateSeed(check, oldAddr, newAddr));
+        }
+        else if (!(udp && check == 0 && v4))
         {
             check = Checksum.UpdateSum(check, oldAddr + info.SrcPort + info.DstPort, newAddr + srcPort + dstPort);
             if (udp && check == 0) check = 0xFFFF;
@@ -116,7 +122,11 @@ public static class PacketRewriter
             if (at >= 0)
             {
                 ushort check = BinaryPrimitives.ReadUInt16BigEndian(buffer[at..]);
-                if (!(info.Protocol == IpProtocols.Udp && check == 0 && v4))
+                if (info.Offload.NeedsChecksum)
+                {
+                    BinaryPrimitives.WriteUInt16BigEndian(buffer[at..], Checksum.UpdateSeed(check, oldSum, newSum));
+                }
+                else if (!(info.Protocol == IpProtocols.Udp && check == 0 && v4))
                 {
                     check = Checksum.UpdateSum(check, oldSum, newSum);
                     if (info.Protocol == IpProtocols.Udp && check == 0) check = 0xFFFF;
@@ -145,7 +155,7 @@ public static class PacketRewriter
             {
                 BinaryPrimitives.WriteUInt16BigEndian(buffer[(info.L4Offset + portOffset)..], newPort);
                 int at = L4ChecksumFieldOffset(info, buffer);
-                if (at < 0) return;
+                if (at < 0 || info.Offload.NeedsChecksum) return; // a partial checksum sums the ports when completed
                 ushort check = BinaryPrimitives.ReadUInt16BigEndian(buffer[at..]);
                 if (info.Protocol == IpProtocols.Udp && check == 0 && !info.IsV6) return;
                 check = Checksum.Update16(check, oldPort, newPort);

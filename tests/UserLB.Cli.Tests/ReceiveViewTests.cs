@@ -60,41 +60,38 @@ public class ReceiveViewTests
         Assert.Contains(ViewText.Status(s, null).Split('\n'), l => l == "workers  1, inline dispatch (the receive threads run the engine: no queue)");
     }
 
-    private static (LiveReceive, long) Parse(string engine, bool rings, LiveDispatch dispatch, params string[] argv) =>
-        RunCommand.ParseReceive(new Args(argv, ["rx-threads", "busy-poll"], []), engine, rings, dispatch);
+    private static (LiveReceive, long) Parse(string engine, LiveDispatch dispatch, params string[] argv) =>
+        RunCommand.ParseReceive(new Args(argv, ["busy-poll"], []), engine, dispatch);
 
     [Theory]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "one" }, LiveReceive.OneThread, 0L)]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--busy-poll", "50" }, LiveReceive.OneThread, 50_000L)]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new string[0], LiveReceive.Auto, 0L)]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--busy-poll", "0" }, LiveReceive.Auto, 0L)]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "auto", "--busy-poll", "0" }, LiveReceive.Auto, 0L)]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port" }, LiveReceive.PerPort, 0L)]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "auto" }, LiveReceive.Auto, 0L)]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "auto", "--busy-poll", "50" }, LiveReceive.Auto, 50_000L)]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port", "--busy-poll", "0" }, LiveReceive.PerPort, 0L)]
-    [InlineData("afpacket", false, LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]
-    [InlineData("afpacket", true, LiveDispatch.Queue, new string[0], LiveReceive.PerPort, 0L)]
-    [InlineData("pcap", false, LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]
-    public void ParseReceive_ValidCombinations_ThreadsAndBusyPoll(string engine, bool rings, LiveDispatch dispatch, string[] argv, LiveReceive receive, long busyPollNs) =>
-        Assert.Equal((receive, busyPollNs), Parse(engine, rings, dispatch, argv));
+    [InlineData("afpacket", LiveDispatch.Inline, new[] { "--busy-poll", "50" }, LiveReceive.Auto, 50_000L)]
+    [InlineData("afpacket", LiveDispatch.Inline, new string[0], LiveReceive.Auto, 0L)]
+    [InlineData("afpacket", LiveDispatch.Inline, new[] { "--busy-poll", "0" }, LiveReceive.Auto, 0L)]
+    [InlineData("afpacket", LiveDispatch.Queue, new string[0], LiveReceive.PerPort, 0L)]
+    [InlineData("pcap", LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]
+    [InlineData("tap", LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]
+    public void ParseReceive_ValidCombinations_ThreadsAndBusyPoll(string engine, LiveDispatch dispatch, string[] argv, LiveReceive receive, long busyPollNs) =>
+        Assert.Equal((receive, busyPollNs), Parse(engine, dispatch, argv));
 
     [Theory]
-    [InlineData("pcap", false, LiveDispatch.Inline, new[] { "--rx-threads", "one" }, "option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch")]
-    [InlineData("afpacket", false, LiveDispatch.Inline, new[] { "--rx-threads", "one" }, "option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch")]
-    [InlineData("afpacket", true, LiveDispatch.Queue, new[] { "--rx-threads", "one" }, "option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch")]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "two" }, "option --rx-threads: \"two\" is not one, per-port or auto")]
-    [InlineData("pcap", false, LiveDispatch.Inline, new[] { "--rx-threads", "auto" }, "option --rx-threads: auto starts with one receive thread for every interface; it needs --engine afpacket with rings and inline dispatch")]
-    [InlineData("afpacket", false, LiveDispatch.Inline, new[] { "--rx-threads", "auto" }, "option --rx-threads: auto starts with one receive thread")]
-    [InlineData("afpacket", true, LiveDispatch.Queue, new[] { "--rx-threads", "auto" }, "option --rx-threads: auto starts with one receive thread")]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--rx-threads", "per-port", "--busy-poll", "50" }, "option --busy-poll: needs one receive thread")]
-    [InlineData("afpacket", true, LiveDispatch.Queue, new[] { "--busy-poll", "50" }, "option --busy-poll: needs one receive thread")]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--busy-poll", "100001" }, "option --busy-poll: 100001 is not between 0 and 100000 microseconds")]
-    [InlineData("afpacket", true, LiveDispatch.Inline, new[] { "--busy-poll", "-1" }, "option --busy-poll: -1 is not between 0 and 100000 microseconds")]
-    public void ParseReceive_BadCombinations_UsageError(string engine, bool rings, LiveDispatch dispatch, string[] argv, string message)
+    [InlineData("pcap", LiveDispatch.Inline, new[] { "--busy-poll", "50" }, "option --busy-poll: polls afpacket's rings from the one receive thread")]
+    [InlineData("afpacket", LiveDispatch.Queue, new[] { "--busy-poll", "50" }, "option --busy-poll: polls afpacket's rings from the one receive thread")]
+    [InlineData("afpacket", LiveDispatch.Inline, new[] { "--busy-poll", "100001" }, "option --busy-poll: 100001 is not between 0 and 100000 microseconds")]
+    [InlineData("afpacket", LiveDispatch.Inline, new[] { "--busy-poll", "-1" }, "option --busy-poll: -1 is not between 0 and 100000 microseconds")]
+    public void ParseReceive_BadCombinations_UsageError(string engine, LiveDispatch dispatch, string[] argv, string message)
     {
-        var ex = Assert.Throws<UsageException>(() => Parse(engine, rings, dispatch, argv));
+        var ex = Assert.Throws<UsageException>(() => Parse(engine, dispatch, argv));
         Assert.StartsWith(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--rings", "off", "option --rings was removed: afpacket always uses its rings (see the README's changelog)")]
+    [InlineData("--dispatch", "queue", "option --dispatch was removed: one worker runs inline, several through queues (see the README's changelog)")]
+    [InlineData("--rx-threads", "one", "option --rx-threads was removed: afpacket adds a receive thread per interface while one is saturated (see the README's changelog)")]
+    public void Run_RemovedOption_UsageErrorNamingTheChangelog(string option, string value, string message)
+    {
+        var ex = Assert.Throws<UsageException>(() => RunCommand.Run(["--config", "/nonexistent/farms.json", option, value]));
+        Assert.Equal(message, ex.Message);
     }
 
     private sealed class NullSink : IFrameSink

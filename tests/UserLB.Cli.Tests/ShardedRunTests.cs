@@ -206,21 +206,6 @@ public sealed class ShardedRunTests : IDisposable
         Assert.StartsWith(message, ex.Message, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData(new string[0], 1, LiveDispatch.Inline)]
-    [InlineData(new string[0], 2, LiveDispatch.Queue)]
-    [InlineData(new[] { "--dispatch", "queue" }, 1, LiveDispatch.Queue)]
-    [InlineData(new[] { "--dispatch", "queue" }, 4, LiveDispatch.Queue)]
-    public void ParseDispatch_DefaultsByWorkers(string[] argv, int workers, LiveDispatch expected) =>
-        Assert.Equal(expected, RunCommand.ParseDispatch(new Args(argv, ["dispatch"], []), workers));
-
-    [Fact]
-    public void ParseDispatch_InlineWithSeveralWorkers_UsageError()
-    {
-        var ex = Assert.Throws<UsageException>(() => RunCommand.ParseDispatch(new Args(["--dispatch", "inline"], ["dispatch"], []), 2));
-        Assert.Equal("option --dispatch: inline runs one engine on the receive threads; --workers 2 needs queue", ex.Message);
-    }
-
     [Fact]
     public void Usage_MentionsWorkers() => Assert.Contains("--workers N", RunCommand.Usage, StringComparison.Ordinal);
 }

@@ -269,7 +269,7 @@ internal static class ViewEndpoints
             bool any = false;
             foreach (var p in f.Ports)
             {
-                if (p.ReceiveDelay is not { } h) continue;
+                if (p is not IPollablePort { ReceiveDelay: { } h }) continue;
                 sumNs += h.AddTo(counts);
                 any = true;
             }

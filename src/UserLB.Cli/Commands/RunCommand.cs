@@ -13,35 +13,23 @@ namespace UserLB.Cli.Commands;
 internal static partial class RunCommand
 {
     public const string Usage = """
-        usage: userlb run --config FARMS.json [--engine pcap|afpacket|tap] [--rings on|off] [--workers N] [--seed N]
-                          [--max-conns N] [--api ADDR:PORT|off] [--key KEY] [--status-file PATH]
-                          [--state-file PATH] [--dispatch inline|queue] [--rx-threads one|per-port|auto]
-                          [--busy-poll USEC]
+        usage: userlb run --config FARMS.json [--engine afpacket|pcap|tap] [--workers N] [--seed N] [--max-conns N]
+                          [--api ADDR:PORT|off] [--key KEY] [--status-file PATH] [--state-file PATH] [--busy-poll USEC]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
         interfaces and IP forwarding off in this host (namespace), so that the kernel does not answer that traffic too.
-          --engine     pcap (libpcap via SharpPcap, default), afpacket (raw AF_PACKET socket) or tap (iface/oface name
-                       TAP devices, attached or created through /dev/net/tun; the kernel routes the VIPs into them)
-          --rings      afpacket: memory-mapped PACKET_RX_RING/PACKET_TX_RING, one send() per batch (on, default), or
-                       one recv()/send() system call per frame (off)
+        Interfaces may keep their offloads on: partial checksums and GSO/GRO super-frames are forwarded as they came.
+          --engine     afpacket (default: raw AF_PACKET sockets with memory-mapped rings and virtio-net headers, the
+                       fastest), pcap (libpcap via SharpPcap; offloads done in software) or tap (iface/oface name TAP
+                       devices, attached or created through /dev/net/tun; the kernel routes the VIPs into them)
           --workers N  forwarding threads, 1 to 64 (default 1): each owns the connections of its share of the clients'
-                       ports in its own table (an equal share of --max-conns); persistence and limits are shared by all
-          --dispatch   inline (default with one worker): the receive threads run the engine themselves (run to
-                       completion, no thread hand-off per packet: lower latency); queue: receive threads hand frames to
-                       the worker(s) through bounded channels (full: counted drops); the only choice with --workers > 1
-          --rx-threads inline dispatch: one receive thread for every interface, sleeping in one poll() on all of them
-                       (one; afpacket with rings only: more connections per second, less bulk), a thread per
-                       interface (per-port; the default without afpacket's rings), or auto (the default with them):
-                       the one thread, joined by a thread per interface while it is saturated (its CPU time ≥ 85 % of
-                       two 20 ms windows in a row; tried alone again every second)
-          --busy-poll USEC   one receive thread (implied; with auto, while it receives alone) keeps checking the
-                       rings after the last frame before it sleeps, at most USEC microseconds (default 0: never;
-                       ≤ 100000): the window adapts, twice the recent gaps shorter than USEC, closed when gaps are
-                       longer, held back while the CPUs are all taken (the thread itself waited for one ≥ 15 % of the
-                       last 20 ms); request/response traffic then pays no wake-up per packet, at the cost of a CPU
-                       polling in the short gaps (userlb stats shows how long it polled). With auto, 50 brought the
-                       median request latency near the kernel's, keeping auto's bulk
+                       ports in its own table (an equal share of --max-conns); persistence and limits are shared by all.
+                       With one, the receive threads run the engine themselves (no hand-off per packet); with more,
+                       they hand frames to the workers through bounded channels (full: counted drops)
+          --busy-poll USEC   afpacket: the receive thread keeps checking the rings after the last frame before it
+                       sleeps, at most USEC microseconds (default 0: never; ≤ 100000), while it receives alone and a CPU
+                       is spare: lower request latency for a CPU spent polling (userlb stats shows how long it polled)
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
@@ -52,19 +40,26 @@ internal static partial class RunCommand
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
         """;
 
+    /// <summary>Options removed from <c>userlb run</c> (experiments; README's changelog), with what replaced them.</summary>
+    private static readonly (string Name, string Instead)[] Removed =
+    [
+        ("rings", "afpacket always uses its rings"),
+        ("dispatch", "one worker runs inline, several through queues"),
+        ("rx-threads", "afpacket adds a receive thread per interface while one is saturated"),
+    ];
+
     public static int Run(string[] argv)
     {
         var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch", "rx-threads", "busy-poll"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
+        foreach (var (name, instead) in Removed)
+            if (args.Get(name) is not null) throw new UsageException($"option --{name} was removed: {instead} (see the README's changelog)");
         int workers = ParseWorkers(args);
         string configPath = args.Require("config");
-        string engineKind = args.Get("engine") ?? "pcap";
-        if (engineKind is not ("pcap" or "afpacket" or "tap")) throw new UsageException($"option --engine: \"{engineKind}\" is not pcap, afpacket or tap");
-        string ringsText = args.Get("rings") ?? "on";
-        if (ringsText is not ("on" or "off")) throw new UsageException($"option --rings: \"{ringsText}\" is not on or off");
-        if (args.Get("rings") is not null && engineKind != "afpacket") throw new UsageException("option --rings: only with --engine afpacket");
-        var dispatch = ParseDispatch(args, workers);
-        var (receive, busyPollNs) = ParseReceive(args, engineKind, ringsText == "on", dispatch);
+        string engineKind = args.Get("engine") ?? "afpacket";
+        if (engineKind is not ("pcap" or "afpacket" or "tap")) throw new UsageException($"option --engine: \"{engineKind}\" is not afpacket, pcap or tap");
+        var dispatch = workers > 1 ? LiveDispatch.Queue : LiveDispatch.Inline;
+        var (receive, busyPollNs) = ParseReceive(args, engineKind, dispatch);
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
         string apiText = args.Get("api") ?? ApiHost.DefaultListen;
@@ -91,7 +86,7 @@ internal static partial class RunCommand
             for (int i = 0; i < names.Count; i++)
                 ports[i] = engineKind switch
                 {
-                    "afpacket" => new AfPacketPort(names[i], rings: ringsText == "on"),
+                    "afpacket" => new AfPacketPort(names[i]),
                     "tap" => new TapPort(names[i]),
                     _ => new PcapPort(names[i]),
                 };
@@ -185,61 +180,24 @@ internal static partial class RunCommand
         return 0;
     }
 
-    /// <summary>--dispatch: inline by default with one worker, queue (the only choice) with several.</summary>
-    internal static LiveDispatch ParseDispatch(Args args, int workers)
-    {
-        ArgumentNullException.ThrowIfNull(args);
-        string text = args.Get("dispatch") ?? (workers > 1 ? "queue" : "inline");
-        var dispatch = text switch
-        {
-            "inline" => LiveDispatch.Inline,
-            "queue" => LiveDispatch.Queue,
-            _ => throw new UsageException($"option --dispatch: \"{text}\" is not inline or queue"),
-        };
-        if (dispatch == LiveDispatch.Inline && workers > 1)
-            throw new UsageException($"option --dispatch: inline runs one engine on the receive threads; --workers {workers} needs queue");
-        return dispatch;
-    }
-
     /// <summary>
-    /// --rx-threads and --busy-poll: one receive thread (one, auto) needs inline dispatch and ports that can be polled
-    /// together (afpacket with rings); busy polling needs the one thread, and implies it (one) unless auto is asked for.
-    /// Without either option: auto where it can be had, not polling (perf/RESULTS.md, session 8: with 50 µs of polling,
-    /// request latency came nearer the kernel's — p99 on the wire a little, p50 a lot — but new connections per second
-    /// were lower in five runs of six), else a thread per interface. One thread has no other thread to wake and so more new
-    /// connections per second (+1 to +18 % in six alternating runs, perf/RESULTS.md session 6), but carries both
-    /// directions of a bulk transfer and the receiving stacks' work inside each send() on one CPU (bulk 0.41–0.50× the
-    /// kernel's against 0.63–0.85× with a thread per interface). Auto is the one thread until that thread is saturated,
-    /// then a thread per interface (<see cref="ReceiveThreadPolicy"/>): in the same rounds (session 7) bulk 0.78×, UDP
-    /// 1.26×, new connections 1.04× against 0.68×/1.00×/0.80× with a thread per interface and 0.41×/1.15×/0.95× with one.
+    /// How the receive threads run and --busy-poll: with afpacket and one worker, one thread receives from every ring,
+    /// joined by a thread per interface while it is saturated (<see cref="ReceiveThreadPolicy"/>), polling the rings up
+    /// to USEC after the last frame when asked; other engines a thread per interface. perf/RESULTS.md has the measurements.
     /// </summary>
-    internal static (LiveReceive Receive, long BusyPollNs) ParseReceive(Args args, string engineKind, bool rings, LiveDispatch dispatch)
+    internal static (LiveReceive Receive, long BusyPollNs) ParseReceive(Args args, string engineKind, LiveDispatch dispatch)
     {
         ArgumentNullException.ThrowIfNull(args);
-        bool canShare = engineKind == "afpacket" && rings && dispatch == LiveDispatch.Inline;
+        bool canShare = engineKind == "afpacket" && dispatch == LiveDispatch.Inline;
         long busyPollNs = 0;
         if (args.TryGetInt("busy-poll", out int? usec))
         {
             if (usec is < 0 or > 100_000) throw new UsageException($"option --busy-poll: {usec} is not between 0 and 100000 microseconds");
             busyPollNs = usec!.Value * 1000L;
         }
-        string? text = args.Get("rx-threads");
-        var receive = text switch
-        {
-            // Where one thread can serve every ring: busy polling implies it (it is what polls every ring), else auto.
-            null => !canShare ? LiveReceive.PerPort : busyPollNs > 0 ? LiveReceive.OneThread : LiveReceive.Auto,
-            "one" => LiveReceive.OneThread,
-            "per-port" => LiveReceive.PerPort,
-            "auto" => LiveReceive.Auto,
-            _ => throw new UsageException($"option --rx-threads: \"{text}\" is not one, per-port or auto"),
-        };
-        if (receive == LiveReceive.Auto && !canShare)
-            throw new UsageException("option --rx-threads: auto starts with one receive thread for every interface; it needs --engine afpacket with rings and inline dispatch");
-        if (receive == LiveReceive.OneThread && !canShare)
-            throw new UsageException("option --rx-threads: one receive thread for every interface needs --engine afpacket with rings and inline dispatch");
-        if (busyPollNs > 0 && receive != LiveReceive.OneThread && receive != LiveReceive.Auto)
-            throw new UsageException("option --busy-poll: needs one receive thread for every interface (--engine afpacket with rings, inline dispatch, --rx-threads one or auto)");
-        return (receive, busyPollNs);
+        if (busyPollNs > 0 && !canShare)
+            throw new UsageException("option --busy-poll: polls afpacket's rings from the one receive thread (--engine afpacket, one worker)");
+        return (canShare ? LiveReceive.Auto : LiveReceive.PerPort, busyPollNs);
     }
 
     /// <summary>--workers: 1 (default) to <see cref="LiveForwarder.MaxWorkers"/>.</summary>
@@ -263,7 +221,7 @@ internal static partial class RunCommand
         [LoggerMessage(Level = LogLevel.Information, Message = "stopped: {Rx} frames received, {Forwarded} forwarded, {Answered} handled by the LB (ARP/NDP/echo), {Dropped} dropped; {Flows} connections; {QueueDrops} queue drops")]
         public static partial void Stopped(ILogger logger, long rx, long forwarded, long answered, long dropped, long flows, long queueDrops);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "frames with offloads seen ({Reason}): the interfaces hand over partial checksums or GSO/GRO super-frames; fix with `ethtool -K DEV tx off rx off tso off gso off gro off` on every interface on the path")]
+        [LoggerMessage(Level = LogLevel.Warning, Message = "frames with offloads dropped ({Reason}): super-frames or partial checksums that came without their virtio-net header could not be forwarded")]
         public static partial void Offload(ILogger logger, string reason);
     }
 }

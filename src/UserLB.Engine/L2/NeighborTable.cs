@@ -88,7 +88,7 @@ public sealed class NeighborTable
 
     /// <summary>Queues a copy of a frame waiting for <paramref name="ip"/>. Returns whether a solicitation should be sent now;
     /// <paramref name="queued"/> is false when the queue was full (the frame is dropped).</summary>
-    public bool Enqueue(IpAddr ip, ReadOnlySpan<byte> frame, int egressPort, long nowNs, out bool queued)
+    public bool Enqueue(IpAddr ip, ReadOnlySpan<byte> frame, int egressPort, long nowNs, out bool queued, VnetHeader offload = default)
     {
         if (!_pending.TryGetValue(ip, out var p))
         {
@@ -98,7 +98,7 @@ public sealed class NeighborTable
         queued = p.Frames.Count < MaxQueuedPerNeighbor;
         if (queued)
         {
-            p.Frames.Add((frame.ToArray(), egressPort));
+            p.Frames.Add((frame.ToArray(), egressPort, offload));
             PendingFrames++;
         }
         if (p.Solicitations < MaxSolicitations && nowNs - p.LastSolicitNs >= SolicitIntervalNs)
@@ -111,7 +111,7 @@ public sealed class NeighborTable
     }
 
     /// <summary>Takes the frames waiting for <paramref name="ip"/> (after it was learned).</summary>
-    public List<(byte[] Frame, int Port)>? TakePending(IpAddr ip)
+    public List<(byte[] Frame, int Port, VnetHeader Offload)>? TakePending(IpAddr ip)
     {
         if (_pending.Count == 0 || !_pending.Remove(ip, out var p)) return null;
         PendingFrames -= p.Frames.Count;
@@ -164,7 +164,7 @@ public sealed class NeighborTable
 
     private sealed class Pending
     {
-        public List<(byte[] Frame, int Port)> Frames { get; } = [];
+        public List<(byte[] Frame, int Port, VnetHeader Offload)> Frames { get; } = [];
         public long FirstNs { get; init; }
         public long LastSolicitNs { get; set; }
         public int Solicitations { get; set; }

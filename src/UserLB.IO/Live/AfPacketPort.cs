@@ -5,29 +5,31 @@ namespace UserLB.IO.Live;
 
 /// <summary>
 /// An AF_PACKET raw socket without libpcap: bound to one interface, PACKET_IGNORE_OUTGOING so the engine never reads
-/// its own sends, promiscuous membership. By default with memory-mapped rings (TPACKET_V2): frames are read from the
-/// PACKET_RX_RING without a system call while the ring holds any (poll() with a 5 ms timeout only when it is empty,
-/// so the worker can do timer work on idle links), and written into the PACKET_TX_RING, which one send() hands to the
-/// kernel per batch (<see cref="Flush"/>, or when 64 frames are pending). Without rings: one recv() / send() per frame.
-/// Receive is called by one thread; Send and Flush by one thread (the engine's owner).
+/// its own sends, promiscuous membership, memory-mapped rings (TPACKET_V2) and a virtio-net header on every frame
+/// (PACKET_VNET_HDR), so frames keep their offloads as the kernel's own forwarding keeps them: a partial checksum and a
+/// GSO/GRO super-frame pass through for the kernel or the peer to complete. Frames are read from the PACKET_RX_RING
+/// without a system call while it holds any (poll() with a 5 ms timeout when it is empty); a super-frame larger than a
+/// slot is copied whole to the socket's queue by the kernel (PACKET_COPY_THRESH) and read from there. Frames that fit
+/// are written into the PACKET_TX_RING, which one send() hands to the kernel per batch (<see cref="Flush"/>, or when 64
+/// frames are pending); larger ones leave through a second, send-only socket after the ring is drained, in order.
+/// Receive is called by one thread; Send by one thread (the engine's owner); Flush by any.
 /// </summary>
-public sealed unsafe partial class AfPacketPort : IPortIo
+public sealed unsafe partial class AfPacketPort : IPollablePort
 {
     private const int AF_PACKET = 17;
     private const int SOCK_RAW = 3;
     private const ushort ETH_P_ALL = 0x0003;
     private const int SOL_PACKET = 263;
     private const int SOL_SOCKET = 1;
-    private const int SO_RCVTIMEO = 20;
-    private const int SO_RCVBUF = 8;
+    private const int SO_RCVBUFFORCE = 33;
     private const int PACKET_ADD_MEMBERSHIP = 1;
     private const int PACKET_MR_PROMISC = 1;
     private const int PACKET_RX_RING = 5;
+    private const int PACKET_COPY_THRESH = 7;
     private const int PACKET_VERSION = 10;
     private const int PACKET_TX_RING = 13;
     private const int PACKET_IGNORE_OUTGOING = 23;
     private const int PACKET_VNET_HDR = 15;
-    private const int VnetHdrLen = 10; // struct virtio_net_hdr: flags u8, gso_type u8, hdr_len u16, gso_size u16, csum_start u16, csum_offset u16
     private const int TPACKET_V2 = 1;
     private const int EAGAIN = 11;
     private const int EINTR = 4;
@@ -39,71 +41,70 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     private const int SO_TIMESTAMP = 29;
     private const int DelaySampleMask = 15; // one frame in 16 is timed
     private const int TxDataOffset = 32; // TPACKET2_HDRLEN - sizeof(struct sockaddr_ll): where the kernel reads a TX frame
-    private const uint TP_STATUS_KERNEL = 0, TP_STATUS_USER = 1, TP_STATUS_AVAILABLE = 0, TP_STATUS_SEND_REQUEST = 1, TP_STATUS_WRONG_FORMAT = 4;
+    private const uint TP_STATUS_KERNEL = 0, TP_STATUS_USER = 1, TP_STATUS_COPY = 2, TP_STATUS_AVAILABLE = 0, TP_STATUS_SEND_REQUEST = 1, TP_STATUS_WRONG_FORMAT = 4;
     // (TX slots the kernel rejected stay TP_STATUS_WRONG_FORMAT: reused like available ones.)
 
-    /// <summary>Ring geometry: 2048-byte frames (a 1514-byte frame plus headers fits), 64 KiB blocks.</summary>
+    /// <summary>Ring geometry: 2048-byte slots (a 1514-byte frame plus headers fits), 64 KiB blocks; super-frames go around them.</summary>
     public const int FrameSize = 2048;
     private const int BlockSize = 1 << 16;
-    private const int RxFrames = 8192; // 16 MiB, as the plain socket's SO_RCVBUF
+    private const int RxFrames = 8192; // 16 MiB
     private const int TxFrames = 1024;
     private const int TxBatch = 64;
+    /// <summary>The socket queue that holds super-frames too large for a slot (the kernel copies them there whole).</summary>
+    private const int CopyQueueBytes = 32 * 1024 * 1024;
+    private const int MaxTxSlotFrame = FrameSize - TxDataOffset - VnetHeader.Length;
 
-    private readonly int _fd;
+    private readonly int _fd, _bigFd;
     private readonly byte* _ring;
     private readonly nuint _ringBytes;
     private readonly byte* _tx;
     private int _rxNext, _txNext, _delaySample;
-    private readonly TxHandOver? _handOver;
-    private long _txDrops;
+    private readonly TxHandOver _handOver;
+    private long _txDrops, _rxTruncated, _bigSent;
     private volatile bool _closed;
-    private readonly bool _vnetHdr;
 
     /// <param name="name">The interface.</param>
-    /// <param name="rings">Memory-mapped RX/TX rings (default); false: one recv()/send() per frame.</param>
-    public AfPacketPort(string name, bool rings = true)
+    public AfPacketPort(string name)
     {
         Name = name;
         Mac = Interfaces.MacOf(name);
         int ifindex = Interfaces.IndexOf(name);
         _fd = socket(AF_PACKET, SOCK_RAW, Htons(ETH_P_ALL));
         if (_fd < 0) throw new InvalidOperationException($"AF_PACKET socket: {Marshal.GetLastPInvokeErrorMessage()} (needs root or CAP_NET_RAW)");
+        _bigFd = -1;
         int one = 1;
         if (setsockopt(_fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(int)) != 0) Fail("PACKET_IGNORE_OUTGOING");
-        if (rings)
-        {
-            // A virtio-net header in front of each TX frame, so the kernel copies the whole frame into the skb's linear
-            // part (hdr_len = the frame): without it the payload stays in the ring's pages as zero-copy fragments, which
-            // a veth then copies into fresh pages for the peer (skb_copy_ubufs: 9.4 % of all CPU in the bulk test).
-            // On RX the header sits before the frame; tp_mac still points at the Ethernet header. Optional.
-            _vnetHdr = setsockopt(_fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(int)) == 0;
-            int version = TPACKET_V2;
-            if (setsockopt(_fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(int)) != 0) Fail("PACKET_VERSION TPACKET_V2");
-            var rx = new TpacketReq { BlockSize = BlockSize, BlockNr = RxFrames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = RxFrames };
-            if (setsockopt(_fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(TpacketReq)) != 0) Fail("PACKET_RX_RING");
-            var tx = new TpacketReq { BlockSize = BlockSize, BlockNr = TxFrames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = TxFrames };
-            if (setsockopt(_fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof(TpacketReq)) != 0) Fail("PACKET_TX_RING");
-            _ringBytes = (nuint)(RxFrames + TxFrames) * FrameSize;
-            // One mapping: the RX ring, then the TX ring.
-            void* map = mmap(null, _ringBytes, PROT_READ | PROT_WRITE, MAP_SHARED, _fd, 0);
-            if (map == (void*)-1) Fail("mmap of the rings");
-            _ring = (byte*)map;
-            _tx = _ring + (nint)RxFrames * FrameSize;
-            _handOver = new TxHandOver(Kick);
-            // Precise receive timestamps in the ring slots (else the kernel falls back to a coarse clock).
-            if (setsockopt(_fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(int)) == 0) ReceiveDelay = new DelayHistogram();
-        }
+        // Before the rings: the header sits in front of each frame in both rings (on RX at tp_mac - 10).
+        if (setsockopt(_fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(int)) != 0) Fail("PACKET_VNET_HDR");
+        if (setsockopt(_fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof(int)) != 0) Fail("PACKET_COPY_THRESH");
+        int queue = CopyQueueBytes;
+        setsockopt(_fd, SOL_SOCKET, SO_RCVBUFFORCE, &queue, sizeof(int)); // (best effort: without it rmem_default bounds the copies)
+        int version = TPACKET_V2;
+        if (setsockopt(_fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(int)) != 0) Fail("PACKET_VERSION TPACKET_V2");
+        var rx = new TpacketReq { BlockSize = BlockSize, BlockNr = RxFrames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = RxFrames };
+        if (setsockopt(_fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(TpacketReq)) != 0) Fail("PACKET_RX_RING");
+        var tx = new TpacketReq { BlockSize = BlockSize, BlockNr = TxFrames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = TxFrames };
+        if (setsockopt(_fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof(TpacketReq)) != 0) Fail("PACKET_TX_RING");
+        _ringBytes = (nuint)(RxFrames + TxFrames) * FrameSize;
+        // One mapping: the RX ring, then the TX ring.
+        void* map = mmap(null, _ringBytes, PROT_READ | PROT_WRITE, MAP_SHARED, _fd, 0);
+        if (map == (void*)-1) Fail("mmap of the rings");
+        _ring = (byte*)map;
+        _tx = _ring + (nint)RxFrames * FrameSize;
+        _handOver = new TxHandOver(Kick);
+        // Precise receive timestamps in the ring slots (else the kernel falls back to a coarse clock).
+        if (setsockopt(_fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(int)) == 0) ReceiveDelay = new DelayHistogram();
         var sll = new SockaddrLl { Family = AF_PACKET, Protocol = Htons(ETH_P_ALL), IfIndex = ifindex };
         if (bind(_fd, &sll, sizeof(SockaddrLl)) != 0) Fail("bind");
         var mreq = new PacketMreq { IfIndex = ifindex, Type = PACKET_MR_PROMISC };
         if (setsockopt(_fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(PacketMreq)) != 0) Fail("PACKET_ADD_MEMBERSHIP");
-        if (!rings)
-        {
-            int rcvbuf = 16 * 1024 * 1024;
-            setsockopt(_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(int));
-            var tv = new Timeval { Sec = 0, Usec = 5000 };
-            if (setsockopt(_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(Timeval)) != 0) Fail("SO_RCVTIMEO");
-        }
+        // Super-frames out: a socket with a TX ring sends only from the ring, so a second one (protocol 0: it receives
+        // nothing) sends what does not fit a slot.
+        _bigFd = socket(AF_PACKET, SOCK_RAW, 0);
+        if (_bigFd < 0) Fail("AF_PACKET socket for super-frames");
+        if (setsockopt(_bigFd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(int)) != 0) Fail("PACKET_VNET_HDR (super-frames)");
+        var bigAddr = new SockaddrLl { Family = AF_PACKET, Protocol = 0, IfIndex = ifindex };
+        if (bind(_bigFd, &bigAddr, sizeof(SockaddrLl)) != 0) Fail("bind (super-frames)");
     }
 
     private void Fail(string what)
@@ -111,31 +112,37 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         string msg = Marshal.GetLastPInvokeErrorMessage();
         if (_ring != null) munmap(_ring, _ringBytes);
         close(_fd);
+        if (_bigFd >= 0) close(_bigFd);
         throw new InvalidOperationException($"AF_PACKET {what} on {Name}: {msg}");
     }
 
     public string Name { get; }
     public MacAddress Mac { get; }
-    public bool Rings => _ring != null;
 
-    /// <summary>Frames dropped because the TX ring stayed full after a flush.</summary>
+    /// <summary>Frames dropped on the way out: the TX ring stayed full after a flush, or the kernel refused a super-frame.</summary>
     public long TxDrops => Interlocked.Read(ref _txDrops);
 
-    /// <summary>The next RX ring slot already holds a frame (rings only).</summary>
-    public bool Pending => _ring != null && !_closed && HoldsFrame(RxSlot);
+    /// <summary>Received super-frames lost because the kernel could not copy them whole (the copy queue was full).</summary>
+    public long RxTruncated => Interlocked.Read(ref _rxTruncated);
+
+    /// <summary>Frames sent through the super-frame socket (larger than a TX ring slot).</summary>
+    public long SuperFramesSent => Interlocked.Read(ref _bigSent);
+
+    /// <summary>The next RX ring slot already holds a frame.</summary>
+    public bool Pending => !_closed && HoldsFrame(RxSlot);
 
     /// <summary>The RX ring slot read next.</summary>
     private byte* RxSlot => _ring + (nint)_rxNext * FrameSize;
 
-    /// <summary>The socket, for one thread polling several ports (rings only: then <see cref="Pending"/> is exact).</summary>
-    public int PollFd => _ring != null && !_closed ? _fd : -1;
+    /// <summary>The socket, for one thread polling several ports (<see cref="Pending"/> is exact).</summary>
+    public int PollFd => !_closed ? _fd : -1;
 
     /// <summary>The kernel's receive timestamp of the frame in the next RX ring slot (SO_TIMESTAMP); 0 when none waits.</summary>
     public long PendingTimestampNs
     {
         get
         {
-            if (_ring == null || _closed || ReceiveDelay is null) return 0;
+            if (_closed || ReceiveDelay is null) return 0;
             byte* frame = RxSlot;
             return HoldsFrame(frame) ? KernelTimestampNs(frame) : 0;
         }
@@ -149,29 +156,64 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     /// <summary>The RX ring slot at <paramref name="frame"/> holds a frame the kernel handed over.</summary>
     private static bool HoldsFrame(byte* frame) => (Volatile.Read(ref *(uint*)(frame + HdrStatus)) & TP_STATUS_USER) != 0;
 
-    public int Receive(Span<byte> buffer)
+    public int Receive(Span<byte> buffer, out VnetHeader offload)
     {
-        if (_closed) return -1;
-        if (_ring == null) return ReceivePlain(buffer);
-        byte* frame = RxSlot;
-        if (!HoldsFrame(frame))
+        offload = default;
+        while (true)
         {
-            int ready = PortPoll.Wait([_fd], 5);
             if (_closed) return -1;
-            if (ready <= 0 || !HoldsFrame(frame)) return 0;
+            byte* frame = RxSlot;
+            if (!HoldsFrame(frame))
+            {
+                int ready = PortPoll.Wait([_fd], 5);
+                if (_closed) return -1;
+                if (ready <= 0 || !HoldsFrame(frame)) return 0;
+            }
+            if (ReceiveDelay is { } delay && (++_delaySample & DelaySampleMask) == 0) SampleDelay(frame, delay);
+            uint status = Volatile.Read(ref *(uint*)(frame + HdrStatus));
+            int len = (int)*(uint*)(frame + HdrLen);
+            int snap = (int)*(uint*)(frame + HdrSnaplen);
+            int mac = *(ushort*)(frame + HdrMac);
+            int n;
+            if (snap >= len && mac >= VnetHeader.Length && mac + snap <= FrameSize && len <= buffer.Length)
+            {
+                offload = VnetHeader.Read(new ReadOnlySpan<byte>(frame + mac - VnetHeader.Length, VnetHeader.Length));
+                new ReadOnlySpan<byte>(frame + mac, len).CopyTo(buffer);
+                n = len;
+            }
+            else
+            {
+                // Larger than a slot: the whole frame waits in the socket's queue when the kernel could copy it there.
+                n = (status & TP_STATUS_COPY) != 0 ? ReceiveCopy(buffer, out offload) : -1;
+            }
+            Volatile.Write(ref *(uint*)(frame + HdrStatus), TP_STATUS_KERNEL);
+            _rxNext = _rxNext + 1 == RxFrames ? 0 : _rxNext + 1;
+            if (n > 0) return n;
+            Interlocked.Increment(ref _rxTruncated); // (cut to the slot: not forwardable; the sender retransmits)
         }
-        if (ReceiveDelay is { } delay && (++_delaySample & DelaySampleMask) == 0) SampleDelay(frame, delay);
-        int snap = (int)*(uint*)(frame + HdrSnaplen);
-        int mac = *(ushort*)(frame + HdrMac);
-        int n = Math.Min(snap, buffer.Length);
-        if (mac + n > FrameSize) n = Math.Max(0, FrameSize - mac);
-        new ReadOnlySpan<byte>(frame + mac, n).CopyTo(buffer);
-        Volatile.Write(ref *(uint*)(frame + HdrStatus), TP_STATUS_KERNEL);
-        _rxNext = _rxNext + 1 == RxFrames ? 0 : _rxNext + 1;
-        return n; // a GRO super-frame arrives cut to the slot, as the plain socket cuts it to the buffer
     }
 
-    /// <summary>Sampled wait between the kernel's receive timestamp (CLOCK_REALTIME) and now.</summary>
+    /// <summary>Reads the whole copy of a super-frame from the socket's queue: its virtio-net header, then the frame.</summary>
+    private int ReceiveCopy(Span<byte> buffer, out VnetHeader offload)
+    {
+        offload = default;
+        byte* header = stackalloc byte[VnetHeader.Length];
+        fixed (byte* p = buffer)
+        {
+            var iov = stackalloc IoVec[2];
+            iov[0] = new IoVec { Base = header, Length = VnetHeader.Length };
+            iov[1] = new IoVec { Base = p, Length = (nuint)buffer.Length };
+            var msg = new MsgHdr { Iov = iov, IovLen = 2 };
+            nint got = recvmsg(_fd, &msg, MSG_DONTWAIT);
+            if (got <= VnetHeader.Length || (msg.Flags & MSG_TRUNC) != 0) return -1;
+            offload = VnetHeader.Read(new ReadOnlySpan<byte>(header, VnetHeader.Length));
+            return (int)got - VnetHeader.Length;
+        }
+    }
+
+    private const int MSG_TRUNC = 0x20;
+
+    /// <summary>Sampled wait of received frames between the kernel's receive timestamp (CLOCK_REALTIME) and now.</summary>
     public DelayHistogram? ReceiveDelay { get; }
 
     private static void SampleDelay(byte* frame, DelayHistogram delay)
@@ -181,60 +223,70 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         delay.Record(WallClockNs() - kernelNs);
     }
 
-    private int ReceivePlain(Span<byte> buffer)
-    {
-        fixed (byte* p = buffer)
-        {
-            nint n = recv(_fd, p, buffer.Length, 0);
-            if (n >= 0) return (int)n;
-            int err = Marshal.GetLastPInvokeError();
-            return err is EAGAIN or EINTR ? 0 : (_closed ? -1 : 0);
-        }
-    }
-
-    public void Send(ReadOnlySpan<byte> frame)
+    public void Send(ReadOnlySpan<byte> frame, in VnetHeader offload)
     {
         if (_closed) return;
-        if (_tx == null)
+        if (frame.Length > MaxTxSlotFrame)
         {
-            fixed (byte* p = frame) send(_fd, p, frame.Length, 0);
+            SendBig(frame, offload);
             return;
         }
-        int hdr = _vnetHdr ? VnetHdrLen : 0;
-        if (frame.Length > FrameSize - TxDataOffset - hdr) { Interlocked.Increment(ref _txDrops); return; }
         byte* slot = _tx + (nint)_txNext * FrameSize;
         uint status = Volatile.Read(ref *(uint*)(slot + HdrStatus));
         if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT)
         {
             // The kernel still owns this slot: hand over what is pending and wait until it is sent.
-            _handOver!.Clear();
-            while (send(_fd, null, 0, 0) < 0 && Marshal.GetLastPInvokeError() == EINTR) { }
+            DrainRing();
             status = Volatile.Read(ref *(uint*)(slot + HdrStatus));
             if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT) { Interlocked.Increment(ref _txDrops); return; }
         }
         byte* data = slot + TxDataOffset;
-        if (hdr != 0)
-        {
-            // No GSO, no checksum to complete; hdr_len (little-endian) = the whole frame, copied into the linear part.
-            *(ulong*)data = (ulong)(ushort)frame.Length << 16;
-            *(ushort*)(data + 8) = 0;
-        }
-        frame.CopyTo(new Span<byte>(data + hdr, FrameSize - TxDataOffset - hdr));
-        *(uint*)(slot + HdrLen) = (uint)(frame.Length + hdr);
+        // hdr_len = the whole frame: the kernel copies it into the skb's linear part instead of lending it the ring's
+        // pages as zero-copy fragments, which a veth would copy again for the peer.
+        (offload with { HdrLen = (ushort)frame.Length }).Write(new Span<byte>(data, VnetHeader.Length));
+        frame.CopyTo(new Span<byte>(data + VnetHeader.Length, MaxTxSlotFrame));
+        *(uint*)(slot + HdrLen) = (uint)(frame.Length + VnetHeader.Length);
         Volatile.Write(ref *(uint*)(slot + HdrStatus), TP_STATUS_SEND_REQUEST);
         _txNext = _txNext + 1 == TxFrames ? 0 : _txNext + 1;
-        if (_handOver!.Add() >= TxBatch) Flush();
+        if (_handOver.Add() >= TxBatch) Flush();
+    }
+
+    /// <summary>Sends a frame larger than a TX slot (a super-frame) through the second socket, after the ring's frames.</summary>
+    private void SendBig(ReadOnlySpan<byte> frame, in VnetHeader offload)
+    {
+        DrainRing();
+        byte* header = stackalloc byte[VnetHeader.Length];
+        offload.Write(new Span<byte>(header, VnetHeader.Length));
+        fixed (byte* p = frame)
+        {
+            var iov = stackalloc IoVec[2];
+            iov[0] = new IoVec { Base = header, Length = VnetHeader.Length };
+            iov[1] = new IoVec { Base = p, Length = (nuint)frame.Length };
+            var msg = new MsgHdr { Iov = iov, IovLen = 2 };
+            nint sent;
+            while ((sent = sendmsg(_bigFd, &msg, 0)) < 0 && Marshal.GetLastPInvokeError() == EINTR) { }
+            if (sent < 0) Interlocked.Increment(ref _txDrops);
+            else Interlocked.Increment(ref _bigSent);
+        }
+    }
+
+    /// <summary>Hands the ring's pending frames to the kernel and waits until it has sent them.</summary>
+    private void DrainRing()
+    {
+        if (!_handOver.Pending) return;
+        _handOver.Clear();
+        while (send(_fd, null, 0, 0) < 0 && Marshal.GetLastPInvokeError() == EINTR) { }
     }
 
     /// <summary>
-    /// Hands the frames written into the TX ring to the kernel (one send()); nothing without rings or when none is
-    /// pending. Thread-safe: while one thread hands frames over, another's flush leaves its frames to it
+    /// Hands the frames written into the TX ring to the kernel (one send()); nothing when none is pending.
+    /// Thread-safe: while one thread hands frames over, another's flush leaves its frames to it
     /// (<see cref="TxHandOver"/>) instead of spinning on the socket's ring mutex.
     /// </summary>
     public void Flush()
     {
         if (_closed) return;
-        _handOver?.Flush();
+        _handOver.Flush();
     }
 
     private void Kick()
@@ -248,6 +300,7 @@ public sealed unsafe partial class AfPacketPort : IPortIo
         if (_closed) return;
         _closed = true;
         close(_fd);
+        close(_bigFd);
         // The mapping stays: a receive thread may still be reading it until it notices _closed; the process ends soon.
     }
 
@@ -284,10 +337,22 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     }
 
     [StructLayout(LayoutKind.Sequential)]
-    private struct Timeval
+    private struct IoVec
     {
-        public long Sec;
-        public long Usec;
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MsgHdr
+    {
+        public void* Name;
+        public int NameLen;
+        public IoVec* Iov;
+        public nuint IovLen;
+        public void* Control;
+        public nuint ControlLen;
+        public int Flags;
     }
 
     [LibraryImport("libc", SetLastError = true)]
@@ -306,7 +371,10 @@ public sealed unsafe partial class AfPacketPort : IPortIo
     private static partial int munmap(void* addr, nuint length);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static partial nint recv(int fd, byte* buf, nint len, int flags);
+    private static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint sendmsg(int fd, MsgHdr* msg, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint send(int fd, byte* buf, nint len, int flags);

@@ -8,35 +8,42 @@ public interface IPortIo : IDisposable
     string Name { get; }
     MacAddress Mac { get; }
 
-    /// <summary>Blocks up to a few milliseconds for one frame; copies it into <paramref name="buffer"/>. Returns its length, 0 on timeout, -1 when closed.</summary>
-    int Receive(Span<byte> buffer);
+    /// <summary>
+    /// Blocks up to a few milliseconds for one frame; copies it into <paramref name="buffer"/> (room for
+    /// <see cref="LiveForwarder.BufferSize"/> bytes: a super-frame fits) with its offload state (plain when the port
+    /// cannot tell). Returns its length, 0 on timeout, -1 when closed.
+    /// </summary>
+    int Receive(Span<byte> buffer, out VnetHeader offload);
 
-    void Send(ReadOnlySpan<byte> frame);
+    /// <summary>Sends a frame with its offload state; a port that cannot pass offloads to the kernel completes the
+    /// checksum and segments the frame in software first.</summary>
+    void Send(ReadOnlySpan<byte> frame, in VnetHeader offload);
 
     /// <summary>
-    /// Hands frames that <see cref="Send"/> batched to the kernel; called after each batch. Nothing to do for unbatched
-    /// ports. Must be safe to call from any thread, also while another thread is in <see cref="Send"/>: the forwarder
-    /// flushes after it lets go of the engine (the kernel's work of delivering the frames runs inside this call).
+    /// Hands frames that <see cref="Send"/> batched to the kernel; called after each batch (nothing to do for unbatched
+    /// ports). Safe to call from any thread, also while another thread is in <see cref="Send"/>: the forwarder flushes
+    /// after it lets go of the engine (the kernel's work of delivering the frames runs inside this call).
     /// </summary>
-    void Flush()
-    {
-    }
+    void Flush();
+}
 
-    /// <summary>Whether another received frame is already waiting (so a batch goes on); false when unknown.</summary>
-    bool Pending => false;
+/// <summary>
+/// A port one thread can serve together with others (AF_PACKET rings): <see cref="Pending"/> tells exactly whether a
+/// frame waits (so <see cref="IPortIo.Receive"/> after it never blocks), and poll() on <see cref="PollFd"/> sleeps until one does.
+/// </summary>
+public interface IPollablePort : IPortIo
+{
+    /// <summary>Whether another received frame is already waiting.</summary>
+    bool Pending { get; }
 
-    /// <summary>
-    /// A file descriptor poll() reports readable when frames wait, for ports whose <see cref="Pending"/> is exact (a
-    /// frame is waiting exactly when it is true, so <see cref="Receive"/> after it never blocks): then one thread can
-    /// serve several ports (<see cref="PortPoll"/>). -1 when the port cannot be polled that way.
-    /// </summary>
-    int PollFd => -1;
+    /// <summary>A file descriptor poll() reports readable when frames wait; -1 once closed.</summary>
+    int PollFd { get; }
 
     /// <summary>The kernel's receive timestamp (wall clock, ns since the epoch) of the frame waiting next; 0 when none waits or unknown.</summary>
-    long PendingTimestampNs => 0;
+    long PendingTimestampNs { get; }
 
-    /// <summary>Sampled wait of received frames between the kernel and userlb (AF_PACKET rings); null when unknown.</summary>
-    DelayHistogram? ReceiveDelay => null;
+    /// <summary>Sampled wait of received frames between the kernel and userlb; null when unknown.</summary>
+    DelayHistogram? ReceiveDelay { get; }
 }
 
 public static class Interfaces
@@ -50,6 +57,10 @@ public static class Interfaces
         var text = File.ReadAllText(path).Trim();
         return MacAddress.TryParse(text, out var mac) ? mac : throw new InvalidOperationException($"interface \"{name}\" has no Ethernet address (\"{text}\")");
     }
+
+    /// <summary>The interface's IP MTU (1500 when it cannot be read).</summary>
+    public static int MtuOf(string name) =>
+        int.TryParse(File.Exists($"/sys/class/net/{name}/mtu") ? File.ReadAllText($"/sys/class/net/{name}/mtu").Trim() : "", System.Globalization.CultureInfo.InvariantCulture, out int mtu) ? mtu : 1500;
 
     public static int IndexOf(string name) =>
         int.Parse(File.ReadAllText($"/sys/class/net/{name}/ifindex").Trim(), System.Globalization.CultureInfo.InvariantCulture);

@@ -93,7 +93,11 @@ public static class LiveDispatchNames
 /// </summary>
 public sealed class LiveForwarder : IDisposable
 {
-    public const int BufferSize = 2048;
+    /// <summary>A receive buffer: room for a GSO/GRO super-frame (64 KB of IP packet).</summary>
+    public const int BufferSize = PacketParser.MaxGsoFrameLength;
+
+    /// <summary>Queue dispatch: the pooled buffers frames wait in; larger frames (super-frames) take one of <see cref="_largePool"/>.</summary>
+    private const int SmallBufferSize = 2048;
     public const int MaxWorkers = 64;
     private const long HousekeepingIntervalNs = 100_000_000, PeriodicIntervalNs = 1_000_000_000;
 
@@ -105,8 +109,9 @@ public sealed class LiveForwarder : IDisposable
     private const long SweepIntervalNs = 10_000_000;
     private const int SweepChunk = 512;
     private readonly IPortIo[] _ports;
+    private readonly IPollablePort[]? _pollable; // the same ports when every one can be polled
     private readonly Worker[] _workers;
-    private readonly ObjectPool<byte[]> _pool;
+    private readonly ObjectPool<byte[]> _pool, _largePool;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly ManualResetEventSlim _autoJoin = new(false); // set while Auto's threads per port are engaged
@@ -162,6 +167,7 @@ public sealed class LiveForwarder : IDisposable
         if (busyPollNs > 0 && receive != LiveReceive.OneThread && receive != LiveReceive.Auto)
             throw new ArgumentException("busy polling needs one receive thread for every port (one or auto)", nameof(busyPollNs));
         _ports = ports;
+        _pollable = PortPoll.All(ports) ? Array.ConvertAll(ports, p => (IPollablePort)p) : null;
         Receive = receive;
         BusyPollNs = busyPollNs;
         _busyPoll = busyPollNs > 0 ? new BusyPollWindow(busyPollNs) : null;
@@ -170,7 +176,8 @@ public sealed class LiveForwarder : IDisposable
         _time = time ?? TimeProvider.System;
         _queueCapacity = queueCapacity;
         Dispatch = dispatch;
-        _pool = new DefaultObjectPool<byte[]>(new BufferPolicy(), queueCapacity * workers + 64 * (ports.Length + workers));
+        _pool = new DefaultObjectPool<byte[]>(new BufferPolicy(SmallBufferSize), queueCapacity * workers + 64 * (ports.Length + workers));
+        _largePool = new DefaultObjectPool<byte[]>(new BufferPolicy(BufferSize), 64 * (ports.Length + workers));
         // With several workers two of them may send out of one port at once: the ports' send paths are not
         // thread-safe (the AF_PACKET TX ring has one cursor), so each send takes the port's lock.
         var portLocks = new object[ports.Length];
@@ -352,38 +359,32 @@ public sealed class LiveForwarder : IDisposable
     {
         var io = _ports[port];
         var ct = _stop.Token;
-        byte[] buffer = _pool.Get();
+        byte[] receive = new byte[BufferSize];
         int workers = _workers.Length;
         while (!ct.IsCancellationRequested)
         {
-            int n = io.Receive(buffer);
+            int n = io.Receive(receive, out var offload);
             if (n < 0) break;
             if (n == 0) continue;
             if (n >= BufferSize) Interlocked.Increment(ref _oversize);
             long now = NowNs();
-            int shard = workers == 1 ? 0 : FlowShard.Of(buffer.AsSpan(0, n), _workers[0].Engine.Snapshot, workers);
-            if (shard == FlowShard.All)
+            var frame = receive.AsSpan(0, n);
+            int shard = workers == 1 ? 0 : FlowShard.Of(frame, _workers[0].Engine.Snapshot, workers);
+            // ARP/NDP: every worker keeps its own neighbour state and gets a copy.
+            int first = shard == FlowShard.All ? 0 : shard, last = shard == FlowShard.All ? workers - 1 : shard;
+            for (int i = first; i <= last; i++)
             {
-                // ARP/NDP: every worker keeps its own neighbour state. The others get copies; the last the original.
-                for (int i = 0; i < workers - 1; i++)
+                var pool = n <= SmallBufferSize ? _pool : _largePool;
+                var buffer = pool.Get();
+                frame.CopyTo(buffer);
+                if (!_workers[i].Queue!.Writer.TryWrite(new RxItem(buffer, n, port, now, offload)))
                 {
-                    var copy = _pool.Get();
-                    buffer.AsSpan(0, n).CopyTo(copy);
-                    Enqueue(_workers[i], copy, n, port, now);
+                    pool.Return(buffer);
+                    Interlocked.Increment(ref _queueDrops);
                 }
-                shard = workers - 1;
             }
-            if (Enqueue(_workers[shard], buffer, n, port, now)) buffer = _pool.Get();
         }
-        _pool.Return(buffer);
         Interlocked.Decrement(ref _receiversRunning);
-    }
-
-    private bool Enqueue(Worker w, byte[] buffer, int length, int port, long now)
-    {
-        if (w.Queue!.Writer.TryWrite(new RxItem(buffer, length, port, now))) return true;
-        Interlocked.Increment(ref _queueDrops);
-        return false;
     }
 
     private void WorkerLoop(Worker w)
@@ -394,8 +395,8 @@ public sealed class LiveForwarder : IDisposable
         {
             while (reader.TryRead(out var item))
             {
-                w.Engine.Process(item.Buffer.AsSpan(0, item.Length), item.Port, item.TimestampNs);
-                _pool.Return(item.Buffer);
+                w.Engine.Process(item.Buffer.AsSpan(0, item.Length), item.Port, item.TimestampNs, item.Offload);
+                (item.Buffer.Length > SmallBufferSize ? _largePool : _pool).Return(item.Buffer);
             }
             Idle(w, NowNs());
             w.Sink.Flush();
@@ -420,19 +421,20 @@ public sealed class LiveForwarder : IDisposable
         var io = _ports[port];
         var w = _workers[0];
         var ct = _stop.Token;
-        byte[] buffer = _pool.Get();
+        byte[] buffer = new byte[BufferSize];
+        var polled = io as IPollablePort;
         int sinceIdle = 0;
         while (!ct.IsCancellationRequested)
         {
-            int n = io.Receive(buffer);
+            int n = io.Receive(buffer, out var offload);
             if (n < 0) break;
             if (n >= BufferSize) Interlocked.Increment(ref _oversize);
             bool endOfBatch;
             lock (w.Lock)
             {
                 long now = NowNs();
-                if (n > 0) w.Engine.Process(buffer.AsSpan(0, n), port, now);
-                endOfBatch = n == 0 || !io.Pending || ++sinceIdle >= 64;
+                if (n > 0) w.Engine.Process(buffer.AsSpan(0, n), port, now, offload);
+                endOfBatch = n == 0 || polled is not { Pending: true } || ++sinceIdle >= 64;
                 if (endOfBatch)
                 {
                     sinceIdle = 0;
@@ -443,7 +445,6 @@ public sealed class LiveForwarder : IDisposable
             // per-frame cost on a veth), so the other ports' threads run the engine meanwhile.
             if (endOfBatch) w.Sink.Flush();
         }
-        _pool.Return(buffer);
         if (Interlocked.Decrement(ref _receiversRunning) == 0)
         {
             w.Running = false;
@@ -469,7 +470,8 @@ public sealed class LiveForwarder : IDisposable
         var w = _workers[0];
         var ct = _stop.Token;
         var window = _busyPoll;
-        byte[] buffer = _pool.Get();
+        byte[] buffer = new byte[BufferSize];
+        var ports = _pollable!;
         int first = Math.Max(home, 0);
         Span<int> fds = stackalloc int[home < 0 || leader ? _ports.Length : 1];
         long lastFrame = NowNs(), lastFrameWallNs = AfPacketPort.WallClockNs();
@@ -493,14 +495,14 @@ public sealed class LiveForwarder : IDisposable
                 for (int j = 0; j < _ports.Length && !closed; j++)
                 {
                     int port = first + j < _ports.Length ? first + j : first + j - _ports.Length;
-                    var io = _ports[port];
+                    var io = ports[port];
                     for (int k = 0; k < BatchPerPort && io.Pending; k++)
                     {
-                        int n = io.Receive(buffer);
+                        int n = io.Receive(buffer, out var offload);
                         if (n < 0) { closed = true; break; }
                         if (n == 0) break;
                         if (n >= BufferSize) Interlocked.Increment(ref _oversize);
-                        w.Engine.Process(buffer.AsSpan(0, n), port, NowNs());
+                        w.Engine.Process(buffer.AsSpan(0, n), port, NowNs(), offload);
                         frames++;
                     }
                 }
@@ -546,7 +548,7 @@ public sealed class LiveForwarder : IDisposable
             int nfds = leader && policy!.Engaged ? 1 : fds.Length;
             for (int i = 0; i < nfds && !closed; i++)
             {
-                fds[i] = _ports[first + i].PollFd;
+                fds[i] = ports[first + i].PollFd;
                 closed = fds[i] < 0; // disposed
             }
             if (closed) break;
@@ -562,7 +564,6 @@ public sealed class LiveForwarder : IDisposable
             }
             else if (ready == 0) window.OnTimeout();
         }
-        _pool.Return(buffer);
         if (Interlocked.Decrement(ref _receiversRunning) == 0)
         {
             w.Running = false;
@@ -573,7 +574,7 @@ public sealed class LiveForwarder : IDisposable
     /// <summary>Whether a frame waits at any port (exact for pollable ports: one ring slot's status each).</summary>
     private bool AnyPending()
     {
-        foreach (var p in _ports)
+        foreach (var p in _pollable!)
             if (p.Pending) return true;
         return false;
     }
@@ -582,7 +583,7 @@ public sealed class LiveForwarder : IDisposable
     private long EarliestPendingWallNs()
     {
         long earliest = 0;
-        foreach (var p in _ports)
+        foreach (var p in _pollable!)
         {
             long t = p.PendingTimestampNs;
             if (t > 0 && (earliest == 0 || t < earliest)) earliest = t;
@@ -644,11 +645,11 @@ public sealed class LiveForwarder : IDisposable
         public long LastHousekeeping, LastSweep, LastPeriodic;
     }
 
-    private readonly record struct RxItem(byte[] Buffer, int Length, int Port, long TimestampNs);
+    private readonly record struct RxItem(byte[] Buffer, int Length, int Port, long TimestampNs, VnetHeader Offload);
 
-    private sealed class BufferPolicy : PooledObjectPolicy<byte[]>
+    private sealed class BufferPolicy(int size) : PooledObjectPolicy<byte[]>
     {
-        public override byte[] Create() => new byte[BufferSize];
+        public override byte[] Create() => new byte[size];
         public override bool Return(byte[] obj) => true;
     }
 
@@ -660,10 +661,21 @@ public sealed class LiveForwarder : IDisposable
             if ((uint)port >= (uint)ports.Length) return;
             if (locks is null)
             {
-                ports[port].Send(frame);
+                ports[port].Send(frame, default);
                 return;
             }
-            lock (locks[port]) ports[port].Send(frame);
+            lock (locks[port]) ports[port].Send(frame, default);
+        }
+
+        public void Send(ReadOnlySpan<byte> frame, int port, in VnetHeader offload)
+        {
+            if ((uint)port >= (uint)ports.Length) return;
+            if (locks is null)
+            {
+                ports[port].Send(frame, offload);
+                return;
+            }
+            lock (locks[port]) ports[port].Send(frame, offload);
         }
 
         public void Flush()

@@ -2,17 +2,17 @@ using System.Runtime.InteropServices;
 
 namespace UserLB.IO.Live;
 
-/// <summary>poll() over several ports' descriptors (<see cref="IPortIo.PollFd"/>): one thread sleeping on all of them.</summary>
+/// <summary>poll() over several ports' descriptors (<see cref="IPollablePort.PollFd"/>): one thread sleeping on all of them.</summary>
 public static unsafe partial class PortPoll
 {
     private const short POLLIN = 1;
 
-    /// <summary>Whether every port can be polled (<see cref="IPortIo.PollFd"/> ≥ 0), so one thread can serve them all.</summary>
+    /// <summary>Whether every port can be polled (<see cref="IPollablePort"/>, open), so one thread can serve them all.</summary>
     public static bool All(IReadOnlyList<IPortIo> ports)
     {
         ArgumentNullException.ThrowIfNull(ports);
         for (int i = 0; i < ports.Count; i++)
-            if (ports[i].PollFd < 0) return false;
+            if (ports[i] is not IPollablePort { PollFd: >= 0 }) return false;
         return ports.Count > 0;
     }
 

@@ -9,7 +9,8 @@ namespace UserLB.IO.Live;
 /// <c>ip tuntap add dev NAME mode tap</c>) device or creates one that lives while userlb runs; brings it up.
 /// Every frame the kernel sends into the TAP is read here (there is nothing else on that link); frames written are
 /// received by the kernel as if from the wire. The engine's MAC is its own locally administered address, not the
-/// kernel interface's.
+/// kernel interface's. With a virtio-net header on every frame (IFF_VNET_HDR) and the kernel told it may hand over
+/// partial checksums and TSO/USO super-frames (TUNSETOFFLOAD), frames keep their offloads both ways, as a VM's would.
 /// </summary>
 public sealed partial class TapPort : IPortIo
 {
@@ -18,6 +19,10 @@ public sealed partial class TapPort : IPortIo
     private const ulong TUNSETIFF = 0x400454CA;
     private const short IFF_TAP = 0x0002;
     private const short IFF_NO_PI = 0x1000;
+    private const short IFF_VNET_HDR = 0x4000;
+    private const ulong TUNSETOFFLOAD = 0x400454D0;
+    private const ulong TUNSETVNETHDRSZ = 0x400454D8;
+    private const uint TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02, TUN_F_TSO6 = 0x04, TUN_F_TSO_ECN = 0x08, TUN_F_USO4 = 0x20, TUN_F_USO6 = 0x40;
     private const short IFF_UP = 0x1;
     private const ulong SIOCGIFFLAGS = 0x8913;
     private const ulong SIOCSIFFLAGS = 0x8914;
@@ -37,13 +42,19 @@ public sealed partial class TapPort : IPortIo
         Name = name;
         _fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
         if (_fd < 0) throw new InvalidOperationException($"/dev/net/tun: {Marshal.GetLastPInvokeErrorMessage()} (needs root or CAP_NET_ADMIN)");
-        var req = IfReq.For(name, IFF_TAP | IFF_NO_PI);
+        var req = IfReq.For(name, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
         if (ioctl(_fd, TUNSETIFF, ref req) != 0)
         {
             string msg = Marshal.GetLastPInvokeErrorMessage();
             close(_fd);
             throw new InvalidOperationException($"TUNSETIFF {name} (tap, no packet info): {msg} (an existing device must be a TAP without pi: `ip tuntap add dev {name} mode tap`)");
         }
+        int hdr = VnetHeader.Length;
+        if (ioctl(_fd, TUNSETVNETHDRSZ, ref hdr) != 0) FailOffloads(name, "TUNSETVNETHDRSZ");
+        // Checksum, TSO and (where the kernel has it) USO offloads: the kernel stops completing and segmenting for us.
+        uint offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+        if (ioctl(_fd, TUNSETOFFLOAD, offloads | TUN_F_USO4 | TUN_F_USO6) != 0 && ioctl(_fd, TUNSETOFFLOAD, offloads) != 0)
+            FailOffloads(name, "TUNSETOFFLOAD");
         SetUp(name);
         int ifindex = Interfaces.IndexOf(name);
         // 02:75:6c:62:XX:YY ("ulb"), XX:YY from the ifindex with bit 15 set so it cannot equal EngineOptions.DefaultMac.
@@ -53,24 +64,55 @@ public sealed partial class TapPort : IPortIo
     public string Name { get; }
     public MacAddress Mac { get; }
 
-    public unsafe int Receive(Span<byte> buffer)
+    private void FailOffloads(string name, string what)
     {
+        string msg = Marshal.GetLastPInvokeErrorMessage();
+        close(_fd);
+        throw new InvalidOperationException($"TAP {name}: {what}: {msg}");
+    }
+
+    /// <summary>Reads one frame: its virtio-net header, then the frame into <paramref name="buffer"/>.</summary>
+    public unsafe int Receive(Span<byte> buffer, out VnetHeader offload)
+    {
+        offload = default;
         if (_closed) return -1;
         var pfd = new PollFd { Fd = _fd, Events = POLLIN };
         int ready = poll(ref pfd, 1, 5);
         if (ready <= 0) return _closed ? -1 : 0;
+        byte* header = stackalloc byte[VnetHeader.Length];
         fixed (byte* p = buffer)
         {
-            nint n = read(_fd, p, buffer.Length);
-            if (n >= 0) return (int)n;
+            var iov = stackalloc IoVec[2];
+            iov[0] = new IoVec { Base = header, Length = VnetHeader.Length };
+            iov[1] = new IoVec { Base = p, Length = (nuint)buffer.Length };
+            nint n = readv(_fd, iov, 2);
+            if (n > VnetHeader.Length)
+            {
+                offload = VnetHeader.Read(new ReadOnlySpan<byte>(header, VnetHeader.Length));
+                return (int)n - VnetHeader.Length;
+            }
+            if (n >= 0) return 0;
             int err = Marshal.GetLastPInvokeError();
             return err is EAGAIN or EINTR ? 0 : (_closed ? -1 : 0);
         }
     }
 
-    public unsafe void Send(ReadOnlySpan<byte> frame)
+    /// <summary>Writes one frame behind its virtio-net header: the kernel completes or segments it as it would a VM's.</summary>
+    public unsafe void Send(ReadOnlySpan<byte> frame, in VnetHeader offload)
     {
-        fixed (byte* p = frame) write(_fd, p, frame.Length);
+        byte* header = stackalloc byte[VnetHeader.Length];
+        offload.Write(new Span<byte>(header, VnetHeader.Length));
+        fixed (byte* p = frame)
+        {
+            var iov = stackalloc IoVec[2];
+            iov[0] = new IoVec { Base = header, Length = VnetHeader.Length };
+            iov[1] = new IoVec { Base = p, Length = (nuint)frame.Length };
+            writev(_fd, iov, 2);
+        }
+    }
+
+    public void Flush()
+    {
     }
 
     public void Dispose()
@@ -115,6 +157,13 @@ public sealed partial class TapPort : IPortIo
     }
 
     [StructLayout(LayoutKind.Sequential)]
+    private unsafe struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
     private struct PollFd
     {
         public int Fd;
@@ -135,10 +184,16 @@ public sealed partial class TapPort : IPortIo
     private static partial int poll(ref PollFd fds, ulong nfds, int timeout);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint read(int fd, byte* buf, nint len);
+    private static partial int ioctl(int fd, ulong request, ref int value);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint write(int fd, byte* buf, nint len);
+    private static partial int ioctl(int fd, ulong request, uint value);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint readv(int fd, IoVec* iov, int count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint writev(int fd, IoVec* iov, int count);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);

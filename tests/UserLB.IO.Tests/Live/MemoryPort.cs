@@ -13,13 +13,26 @@ internal sealed class MemoryPort(string name) : IPortIo
     public string Name => name;
     public MacAddress Mac => EngineOptions.DefaultMac;
 
-    public int Receive(Span<byte> buffer)
+    /// <summary>The offload state of each sent frame, in the order of <see cref="Sent"/>.</summary>
+    public ConcurrentQueue<VnetHeader> SentOffloads { get; } = new();
+
+    public int Receive(Span<byte> buffer, out VnetHeader offload)
     {
+        offload = default;
         if (!Incoming.TryTake(out var f, 5)) return 0;
         f.CopyTo(buffer);
         return f.Length;
     }
 
-    public void Send(ReadOnlySpan<byte> frame) => Sent.Enqueue(frame.ToArray());
+    public void Send(ReadOnlySpan<byte> frame, in VnetHeader offload)
+    {
+        Sent.Enqueue(frame.ToArray());
+        SentOffloads.Enqueue(offload);
+    }
+
+    public void Flush()
+    {
+    }
+
     public void Dispose() => Incoming.Dispose();
 }

@@ -10,7 +10,7 @@ namespace UserLB.IO.Tests.Live;
 /// An in-memory interface that can be polled like an AF_PACKET ring: an eventfd in semaphore mode counts the frames in
 /// <see cref="Incoming"/> (readable while any wait), <see cref="Pending"/> is exact, and <see cref="Receive"/> never blocks.
 /// </summary>
-internal sealed partial class PolledMemoryPort : IPortIo
+internal sealed partial class PolledMemoryPort : IPollablePort
 {
     private const int EFD_SEMAPHORE = 1, EFD_NONBLOCK = 0x800;
     private readonly ConcurrentQueue<(byte[] Frame, long WallNs, bool Counted)> _incoming = new();
@@ -30,6 +30,7 @@ internal sealed partial class PolledMemoryPort : IPortIo
     public int PollFd => _closed ? -1 : _fd;
     public bool Pending => !_closed && !_incoming.IsEmpty;
     public long PendingTimestampNs => _incoming.TryPeek(out var f) ? f.WallNs : 0;
+    public DelayHistogram? ReceiveDelay => null;
 
     public void Add(byte[] frame)
     {
@@ -57,8 +58,9 @@ internal sealed partial class PolledMemoryPort : IPortIo
 
     public void Flush() => OnFlush?.Invoke(this);
 
-    public int Receive(Span<byte> buffer)
+    public int Receive(Span<byte> buffer, out VnetHeader offload)
     {
+        offload = default;
         if (_closed) return -1;
         (byte[] Frame, long WallNs, bool Counted) f;
         lock (_incoming)
@@ -71,7 +73,7 @@ internal sealed partial class PolledMemoryPort : IPortIo
         return f.Frame.Length;
     }
 
-    public void Send(ReadOnlySpan<byte> frame) => Sent.Enqueue(frame.ToArray());
+    public void Send(ReadOnlySpan<byte> frame, in VnetHeader offload) => Sent.Enqueue(frame.ToArray());
 
     public void Dispose()
     {
