@@ -27,6 +27,9 @@ internal sealed class EngineHarness
 
     public PacketEngine Engine { get; }
     public List<byte[]> Sent => _sink.Frames;
+
+    /// <summary>The offload state each frame in <see cref="Sent"/> left with (plain for frames sent without).</summary>
+    public List<VnetHeader> SentOffloads => _sink.Offloads;
     public EngineCounters Counters => Engine.Counters;
 
     public void Apply(string json, IReadOnlySet<string>? unhealthy = null) =>
@@ -35,10 +38,10 @@ internal sealed class EngineHarness
     public int BackendId(string farm, string backend) => _ids.BackendId(farm, backend);
 
     /// <summary>Processes a frame (a copy: the engine rewrites in place) and returns what the engine sent because of it.</summary>
-    public List<byte[]> Process(byte[] frame, long nowNs)
+    public List<byte[]> Process(byte[] frame, long nowNs, VnetHeader offload = default, int port = 0)
     {
         int before = Sent.Count;
-        Engine.Process(frame.AsSpan().ToArray(), 0, nowNs);
+        Engine.Process(frame.AsSpan().ToArray(), port, nowNs, offload);
         AssertInvariant();
         return Sent.GetRange(before, Sent.Count - before);
     }
@@ -102,6 +105,14 @@ internal sealed class EngineHarness
     private sealed class ListSink : IFrameSink
     {
         public List<byte[]> Frames { get; } = [];
-        public void Send(ReadOnlySpan<byte> frame, int port) => Frames.Add(frame.ToArray());
+        public List<VnetHeader> Offloads { get; } = [];
+
+        public void Send(ReadOnlySpan<byte> frame, int port) => Send(frame, port, default);
+
+        public void Send(ReadOnlySpan<byte> frame, int port, in VnetHeader offload)
+        {
+            Frames.Add(frame.ToArray());
+            Offloads.Add(offload);
+        }
     }
 }
