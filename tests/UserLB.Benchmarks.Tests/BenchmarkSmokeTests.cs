@@ -30,6 +30,21 @@ public class BenchmarkSmokeTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void SuperFrame_Established_ForwardsEachWithItsOffloadsWithoutAllocating(bool ipv6)
+    {
+        var b = new SuperFrameBenchmarks { Ipv6 = ipv6, Payload = 64000 };
+        b.Setup();
+        for (int i = 0; i < 50; i++) { b.OriginalDirection(); b.CopyOnly(); }
+        long forwarded = b.OffloadFrames;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++) b.OriginalDirection();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
+        Assert.Equal(forwarded + 200, b.OffloadFrames);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void EstablishedUdpFlow_BothDirections_ForwardsEveryDatagramWithoutAllocating(bool ipv6)
     {
         // The `profile udp|udpreply` body.
