@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>What the same probes observed through the kernel's reference rules and through userlb, in one lab.</summary>
 public sealed record DifferentialRun(LabRun Kernel, IReadOnlyDictionary<string, LabRun> Userlb)

@@ -1,4 +1,4 @@
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>The lab's own helpers: the port-change check (it must accept SNAT clashes and report any other change) and each probe run's client ports.</summary>
 public class ProbeResultTests

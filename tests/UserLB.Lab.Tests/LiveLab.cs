@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>What one probe spec (e.g. "tcp:80:200") observed, as printed by lab/probe.py.</summary>
 public sealed record ProbeResult(int Ok, int Fail, IReadOnlyList<string> Errors, IReadOnlyDictionary<string, int> By,

@@ -1,4 +1,4 @@
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// Through the real engine on real interfaces, for each engine: one lab (namespaces lv*) and one userlb process serve
