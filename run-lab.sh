@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # UserLB's main job: a real lab in network namespaces, traffic through UserLB in NAT and DTA mode, results printed.
-#   ./run-lab.sh [--keep] [--engine pcap|afpacket|tap] [-n N] [--workers W] [--busy-poll USEC]
+#   ./run-lab.sh [--keep] [--engine afpacket|pcap|tap] [--offloads on|off] [-n N] [--workers W] [--busy-poll USEC]
 #                                                                  run both modes (--keep leaves the lab up afterwards)
 #   ./run-lab.sh down                                              remove the lab
 #   USERLB_LAB_PREFIX=xy ./run-lab.sh                               namespaces xyc, xylb, ... instead of ulc, ullb, ...
+# --engine: default afpacket. --offloads (default on; $LAB_OFFLOADS if set): on leaves every veth as created (partial
+#   checksums, TSO/GSO super-frames: userlb handles them with virtio-net headers), off turns veth offloads off with
+#   ethtool (which only that setting needs; see lab/topo.sh).
 # Topology (namespaces made here by lab/topo.sh; nothing else is touched):
 #   ulc (client 192.168.101.1) --veth-- ullb [lbc | lbs] --veth-- ulsw (bridge) --veth-- ulb0 (192.168.1.10), ulb1 (192.168.1.11)
 #   pcap/afpacket: the LB namespace keeps 192.168.101.254 on lbc and 192.168.1.1 (the backends' gateway) on lbs, IP
@@ -12,20 +15,23 @@
 #   device lbt, where userlb answers ARP for the VIP and writes the translated frames back (see lab/topo.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
-P=${USERLB_LAB_PREFIX:-ul}; ENGINE=pcap; KEEP=0; N=20; CMD=run; WORKERS=1; EXTRA=()
+P=${USERLB_LAB_PREFIX:-ul}; ENGINE=afpacket; OFFLOADS=${LAB_OFFLOADS:-on}; KEEP=0; N=20; CMD=run; WORKERS=1; EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     down) CMD=down ;;
     --keep) KEEP=1 ;;
     --engine) ENGINE=$2; shift ;;
+    --offloads) OFFLOADS=$2; shift ;;
     -n) N=$2; shift ;;
     --workers) WORKERS=$2; shift ;;
     --busy-poll) EXTRA+=(--busy-poll "$2"); shift ;; # afpacket: one receive thread polling the rings up to USEC
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "run-lab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
+case "$ENGINE" in pcap|afpacket|tap) ;; *) echo "run-lab.sh: --engine must be pcap, afpacket or tap, not $ENGINE" >&2; exit 2 ;; esac
+case "$OFFLOADS" in on|off) ;; *) echo "run-lab.sh: --offloads must be on or off, not $OFFLOADS" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "run-lab.sh: must run as root (network namespaces)" >&2; exit 1; }
 # One lab per prefix at a time (USERLB_LAB_PREFIX picks another set of namespace names): wait for a running one.
 mkdir -p /run/lock; exec 9>"/run/lock/userlb-lab-$P.lock"; flock 9
@@ -43,7 +49,7 @@ if [ "$CMD" = down ]; then down; rm -rf "$WORK"; echo "lab removed"; exit 0; fi
 install_deps() {
   local need=()
   command -v ip >/dev/null || need+=(iproute2)
-  command -v ethtool >/dev/null || need+=(ethtool)
+  [ "$OFFLOADS" = on ] || command -v ethtool >/dev/null || need+=(ethtool) # only to turn veth offloads off
   command -v python3 >/dev/null || need+=(python3)
   ls /usr/lib/*/libpcap.so* >/dev/null 2>&1 || need+=(libpcap0.8)
   if [ ${#need[@]} -gt 0 ]; then
@@ -71,11 +77,11 @@ install_deps
 echo "== building UserLB"
 dotnet build src/UserLB.Cli -c Release -nologo -clp:ErrorsOnly -v q >/dev/null
 USERLB="dotnet $(pwd)/src/UserLB.Cli/bin/Release/net10.0/userlb.dll"
-lab_up "$P" "$([ "$ENGINE" = tap ] && echo tap || echo veth)" "$WORK"
+lab_up "$P" "$([ "$ENGINE" = tap ] && echo tap || echo veth)" "$WORK" "$OFFLOADS"
 failed=0
 for mode in snat dnat; do
   label=$([ $mode = snat ] && echo "NAT mode (snat)" || echo "DTA mode (dnat)")
-  echo "== $label, engine $ENGINE"
+  echo "== $label, engine $ENGINE, offloads $OFFLOADS"
   farms $mode > "$WORK/farms-$mode.json"
   : > "$WORK/b0.log"; : > "$WORK/b1.log"
   ip netns exec ${P}lb $USERLB run --config "$WORK/farms-$mode.json" --engine "$ENGINE" --workers "$WORKERS" ${EXTRA[@]+"${EXTRA[@]}"} --status-file "$WORK/status" >"$WORK/userlb-$mode.log" 2>&1 &
@@ -93,5 +99,5 @@ for mode in snat dnat; do
   tail -1 "$WORK/userlb-$mode.log" | sed 's/^/  userlb: /'
 done
 if [ "$KEEP" = 1 ]; then trap - EXIT; echo "== lab kept up (namespaces: $NS); remove with ./run-lab.sh down"; fi
-if [ $failed = 0 ]; then echo "== all requests succeeded in both modes"; else echo "== some requests FAILED"; fi
+if [ $failed = 0 ]; then echo "== all requests succeeded in both modes (engine $ENGINE, offloads $OFFLOADS)"; else echo "== some requests FAILED (engine $ENGINE, offloads $OFFLOADS)"; fi
 exit $failed

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The lab topology in network namespaces, shared by ./run-lab.sh (which sources it) and the lab tests:
-#   lab/topo.sh up PREFIX veth|tap WORKDIR     build it and start lab/server.py on each backend (logs in WORKDIR)
-#   lab/topo.sh down PREFIX                    remove it (and every process in its namespaces)
+#   lab/topo.sh up PREFIX veth|tap WORKDIR [on|off]   build it and start lab/server.py on each backend (logs in WORKDIR)
+#   lab/topo.sh down PREFIX                           remove it (and every process in its namespaces)
+# Offloads (the 4th argument of `up` and of lab_up; without it $LAB_OFFLOADS, default on):
+#   on   every veth as `ip link add … type veth` makes it: tx checksum offload (frames leave with a partial checksum),
+#        TSO/GSO (TCP super-frames up to 64 KB); userlb reads and writes them with virtio-net headers
+#   off  `ethtool -K DEV tx off rx off tso off gso off gro off` on every veth (full checksums, frames of at most the
+#        MTU: what the lab did before userlb handled offloads); needs ethtool
 # veth: PREFIXc (client 192.168.101.1) --veth-- PREFIXlb [lbc | lbs] --veth-- PREFIXsw (bridge) -- PREFIXb0 .10, PREFIXb1 .11
 #   The LB namespace keeps 192.168.101.254 on lbc, 192.168.1.1 (the backends' gateway) on lbs, IP forwarding off and
 #   no VIP: userlb owns lbc and lbs (pcap/afpacket), answers ARP for the VIP 192.168.101.250 and forwards.
@@ -24,8 +29,15 @@ lab_offloads_off() {
   ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
 }
 
-lab_up() { # PREFIX veth|tap WORKDIR
-  local P=$1 kind=$2 work=$3 n i
+lab_up() { # PREFIX veth|tap WORKDIR [on|off]
+  local P=$1 kind=$2 work=$3 offloads=${4:-${LAB_OFFLOADS:-on}} n i
+  case "$offloads" in
+    on|off) ;;
+    *) echo "lab: offloads must be on or off, not '$offloads'" >&2; return 2 ;;
+  esac
+  if [ "$offloads" = off ]; then
+    command -v ethtool >/dev/null || { echo "lab: offloads off needs ethtool (apt-get install ethtool)" >&2; return 1; }
+  fi
   lab_down "$P"
   for n in $(lab_ns "$P"); do ip netns add "$n"; ip -n "$n" link set lo up; done
   ip link add c0 netns "${P}c" type veth peer name lbc netns "${P}lb"
@@ -40,9 +52,9 @@ lab_up() { # PREFIX veth|tap WORKDIR
     ip -n "${P}sw" link set "sw$i" master br0 up
     ip -n "${P}b$i" addr add "192.168.1.1$i/24" dev eth0; ip -n "${P}b$i" link set eth0 up
     ip -n "${P}b$i" route add default via 192.168.1.1
-    lab_offloads_off "${P}b$i" eth0; lab_offloads_off "${P}sw" "sw$i"
+    [ "$offloads" = on ] || { lab_offloads_off "${P}b$i" eth0; lab_offloads_off "${P}sw" "sw$i"; }
   done
-  lab_offloads_off "${P}c" c0; lab_offloads_off "${P}lb" lbc; lab_offloads_off "${P}lb" lbs; lab_offloads_off "${P}sw" swlb
+  [ "$offloads" = on ] || { lab_offloads_off "${P}c" c0; lab_offloads_off "${P}lb" lbc; lab_offloads_off "${P}lb" lbs; lab_offloads_off "${P}sw" swlb; }
   local L="ip netns exec ${P}lb"
   if [ "$kind" = tap ]; then
     ip -n "${P}lb" tuntap add dev lbt mode tap
@@ -73,8 +85,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   cd "$(dirname "$0")/.."
   case "${1:-}" in
-    up) lab_up "$2" "$3" "$4" ;;
+    up) lab_up "$2" "$3" "$4" "${5:-}" ;;
     down) lab_down "$2" ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
   esac
 fi

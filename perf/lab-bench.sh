@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: one lab in network namespaces (lab/topo.sh), the same traffic through each path, one table.
 #   perf/lab-bench.sh [-d SECONDS] [--paths "direct kernel nft pcap afpacket tap"] [--prefix pf] [--pin-traffic]
+#                     [--offloads on|off]   (the lab's veths: on, the default, as `ip link add … type veth` makes them —
+#                                    tx checksum offload, TSO/GSO; off: ethtool -K … tx off rx off tso off gso off gro off)
 #                     [--only "bulk udp conns latency"]   (a subset of the measurements)
 #                     [--rounds N]   (every path N times, in alternating order within the one lab: the table shows
 #                                    each figure's median and its range over the rounds; a second table the ratio to
@@ -24,14 +26,15 @@
 # against nginx on both backends) and request latency p50/p99 (wrk -t1 -c1 --latency, keep-alive: one request in
 # flight, so the path's own delay), also timed on the wire from a tcpdump capture on the client's veth (request out →
 # response in: without the client's own wake-ups, which on a machine shared by client, servers and LB dominate wrk's
-# tail). Offloads are off on every veth (lab/topo.sh). Each test's line also gives the CPU pressure over it (the share
+# tail). Offloads on every veth as --offloads says (lab/topo.sh; every path runs on the same veths, the kernel's too),
+# printed in the header and the table. Each test's line also gives the CPU pressure over it (the share
 # of the time some task waited for a CPU, /proc/pressure/cpu) and the context switches per second (/proc/stat). Prints
 # one table, every figure also as a ratio to the kernel's.
 # --pin-traffic: client tools and servers on the last CPU, userlb on the others. Installs iperf3, wrk, tcpdump and
 # nginx-light with apt-get when missing. Root only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"; ONLY="bulk udp conns latency"; PIN=0; ROUNDS=1
+D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"; ONLY="bulk udp conns latency"; PIN=0; ROUNDS=1; OFFLOADS=on
 while [ $# -gt 0 ]; do
   case "$1" in
     -d) D=$2; shift ;;
@@ -40,16 +43,18 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift ;;
     --pin-traffic) PIN=1 ;;
     --rounds) ROUNDS=$2; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    --offloads) OFFLOADS=$2; shift ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "lab-bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
+case "$OFFLOADS" in on|off) ;; *) echo "lab-bench.sh: --offloads must be on or off, not $OFFLOADS" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "lab-bench.sh: must run as root (network namespaces)" >&2; exit 1; }
 need=()
 for t in iperf3 wrk tcpdump; do command -v $t >/dev/null || need+=($t); done
 command -v nginx >/dev/null || need+=(nginx-light)
-command -v ethtool >/dev/null || need+=(ethtool)
+[ "$OFFLOADS" = on ] || command -v ethtool >/dev/null || need+=(ethtool) # only to turn veth offloads off
 command -v iptables >/dev/null || need+=(iptables)
 command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
@@ -269,21 +274,23 @@ run_path() {
 }
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== veth offloads $OFFLOADS$([ "$OFFLOADS" = on ] && echo " (as created: tx checksum offload, TSO/GSO)" || echo " (ethtool -K … tx off rx off tso off gso off gro off)")"
 [ "$PIN" = 1 ] && echo "== pinned: client tools and servers on CPU ${TP[2]}, userlb on CPU(s) ${LBPIN[2]}"
-lab_up "$P" veth "$WORK"; start_servers
+lab_up "$P" veth "$WORK" "$OFFLOADS"; start_servers
 for round in $(seq "$ROUNDS"); do
   [ "$ROUNDS" = 1 ] || echo "== round $round of $ROUNDS"
   for path in $PATHS; do p0=${path%@alt}; [ "${p0%%-*}" = tap ] || run_path "$path"; done
 done
 for path in $PATHS; do # each TAP path in a fresh TAP lab (a second userlb on the same lab passed no traffic here once)
   [ "${path%%-*}" = tap ] || continue
-  lab_down "$P"; lab_up "$P" tap "$WORK"; start_servers
+  lab_down "$P"; lab_up "$P" tap "$WORK" "$OFFLOADS"; start_servers
   run_path "$path"
 done
 if [ "$ROUNDS" = 1 ]; then echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg); each figure one run of ${D} s"
 else echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg); each figure the median of $ROUNDS runs of ${D} s [min–max]"; fi
-python3 - "$RESULTS" <<'PY'
+python3 - "$RESULTS" "$OFFLOADS" <<'PY'
 import sys
+offloads = sys.argv[2]
 runs = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 # Several rounds: one row per path with each figure's median (ratios from the medians) and its [min–max].
 order, byPath = [], {}
@@ -324,7 +331,9 @@ def cellSpan(r, i):
     c = cell(r, i)
     return c + " " + spans[(r[0], i + 1)] if (r[0], i + 1) in spans else c
 print()
-print("| path | " + " | ".join(cols) + " |")
+print(f"Veth offloads {offloads} (--offloads {offloads}), every path.")
+print()
+print(f"| path (offloads {offloads}) | " + " | ".join(cols) + " |")
 print("|---|" + "---:|" * len(cols))
 def label(name):
     base = name[:-4] if name.endswith("@alt") else name
@@ -342,7 +351,7 @@ if kernel is not None and len(byPath["kernel"]) > 1:
         if not q: return "-"
         return "%.2fx [%.2f–%.2f]" % (median(q), min(q), max(q)) if len(q) > 1 else "%.2fx" % q[0]
     print("\nRatio to the kernel within each round: median [min–max] over the rounds")
-    print("\n| path | " + " | ".join(cols) + " |")
+    print(f"\n| path (offloads {offloads}) | " + " | ".join(cols) + " |")
     print("|---|" + "---:|" * len(cols))
     for name in order:
         if name == "kernel": continue

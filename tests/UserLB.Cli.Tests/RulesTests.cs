@@ -1,11 +1,8 @@
-using System.Diagnostics;
 using UserLB.Cli.Commands;
-using UserLB.Cli.Tests.Lab;
 
 namespace UserLB.Cli.Tests;
 
-/// <summary><c>userlb rules</c>: options, and lab/rules-lab.sh (the printed rules pasted into a kernel balance as configured).</summary>
-[Collection("lab")]
+/// <summary><c>userlb rules</c>: options (lab/rules-lab.sh, the printed rules pasted into a kernel, is in UserLB.Lab.Tests: RulesLabTests).</summary>
 public sealed class RulesTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("userlb-rules-").FullName;
@@ -59,35 +56,4 @@ public sealed class RulesTests : IDisposable
     [Fact]
     public void Run_NftWithFormat_UsageError() =>
         Assert.Throws<UsageException>(() => RulesCommand.Run(["--config", Config(), "--nft", "--format", "save"]));
-
-    [SkippableTheory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task RulesLab_PastedIntoKernel_ForwardsWithConfiguredShares(bool nft)
-    {
-        LiveLab.SkipUnlessRoot();
-        var root = RepoRoot();
-        var psi = new ProcessStartInfo(Path.Combine(root, "lab", "rules-lab.sh"), nft ? ["--nft"] : [])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = root,
-        };
-        psi.Environment["USERLB_LAB_PREFIX"] = "op";
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string output = await p.StandardOutput.ReadToEndAsync();
-        Assert.True(p.WaitForExit(60_000), "rules-lab.sh timed out\n" + output);
-        output += await stderr;
-        Assert.True(p.ExitCode == 0, output);
-        Assert.Contains("== shares as configured", output);
-        if (!nft) Assert.Contains("== kernel listing identical to userlb rules' listing", output);
-    }
-
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "UserLB.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("UserLB.sln not found above " + AppContext.BaseDirectory);
-    }
 }

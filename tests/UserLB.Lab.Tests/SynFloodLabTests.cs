@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// A SYN flood at the VIP from spoofed sources (lab/synflood.py, raw socket in the client namespace, 8 s at 2,000 a

@@ -1,4 +1,4 @@
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// <c>userlb run --workers 2</c> on real interfaces (namespaces lvw*): the farms and probes of <see cref="LiveLabTests"/>

@@ -1,8 +1,10 @@
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
-/// Through the real engine on real interfaces, for each engine: one lab (namespaces lv*) and one userlb process serve
-/// several farms at once, and each test checks one property of what the client and the backends observed.
+/// Through the real engine on real interfaces, for each engine: one lab (namespaces lvp*, lva*, lvt*) and one userlb
+/// process serve several farms at once, and each test checks one property of what the client and the backends observed.
+/// Here every veth keeps the offloads it was created with (tx checksum offload: partial checksums; TSO/GSO), explicitly,
+/// whatever $LAB_OFFLOADS says; <see cref="LiveLabOffloadsOffTests"/> runs the same tests with offloads off.
 /// Needs root (CI runs as root); otherwise each test reports itself skipped with the reason.
 /// </summary>
 [Collection("lab")]
@@ -33,12 +35,16 @@ public class LiveLabTests
 
     public static readonly string[] Probes = [$"tcp:80:{Many}", $"tcp:81:{Many}", "tcp:82:30", "tcp:83:30", "udp:5000:30", "udp:5001:30"];
 
-    private static string PrefixOf(string engine) => "lv" + engine[0];
+    /// <summary>The veth offload setting of this class's labs (lab/topo.sh up … on|off).</summary>
+    protected virtual string Offloads => "on";
 
-    private static LabRun? Lab(string engine)
+    /// <summary>Each setting its own namespaces: lvp, lva, lvt with offloads on; lfp, lfa, lft with offloads off.</summary>
+    private string PrefixOf(string engine) => (Offloads == "on" ? "lv" : "lf") + engine[0];
+
+    private LabRun? Lab(string engine)
     {
         LiveLab.SkipUnlessRoot();
-        return LiveLab.RunOnce("farms/" + engine, PrefixOf(engine), engine, Farms(engine), Probes);
+        return LiveLab.RunOnce($"farms/{engine}/offloads-{Offloads}", PrefixOf(engine), engine, Farms(engine), Probes, offloads: Offloads);
     }
 
     public static TheoryData<string> Engines => ["pcap", "afpacket", "tap"];
@@ -127,4 +133,15 @@ public class LiveLabTests
             : "1 worker(s), inline dispatch\n", lab.UserlbLog.ReplaceLineEndings("\n"), StringComparison.Ordinal);
         Assert.Contains("queue_drops=0", lab.Status, StringComparison.Ordinal);
     }
+}
+
+/// <summary>
+/// <see cref="LiveLabTests"/> with veth offloads off (lab/topo.sh up … off: ethtool -K … tx off rx off tso off gso off
+/// gro off on every veth; full checksums, no super-frames), in namespaces of its own (lfp*, lfa*, lft*) and client port
+/// blocks of its own (<see cref="LiveLab.FirstPortBlock"/>). The other lab tests run with the default (on) only.
+/// </summary>
+[Collection("lab")]
+public class LiveLabOffloadsOffTests : LiveLabTests
+{
+    protected override string Offloads => "off";
 }

@@ -1,4 +1,4 @@
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>Skips (with the reason) when the differential lab cannot run here: not root, or iptables missing.</summary>
 public sealed class DifferentialLabTheoryAttribute : TheoryAttribute

@@ -1,6 +1,6 @@
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
-/// <summary>The lab's own helpers: the port-change check (it must accept SNAT clashes and report any other change) and each probe run's client ports.</summary>
+/// <summary>The lab's own helpers: the port-change check (it must accept SNAT clashes and report any other change), each probe run's client ports and the offload setting passed to lab/topo.sh.</summary>
 public class ProbeResultTests
 {
     [Theory]
@@ -23,6 +23,32 @@ public class ProbeResultTests
                     Assert.True(ha < lb || hb < la, $"runs {a} and {b}: {la}-{ha} and {lb}-{hb} overlap");
                 }
     }
+
+    [Fact]
+    public void FirstPortBlock_OffloadsOnAndOffLabsOfUpToFourRuns_NoPortShared()
+    {
+        // LiveLabTests and LiveLabOffloadsOffTests: each setting's runs from blocks of their own.
+        Assert.Equal(0, LiveLab.FirstPortBlock("on"));
+        Assert.Equal(0, LiveLab.FirstPortBlock(null));
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++)
+            {
+                var (lowOn, highOn) = LiveLab.ClientPortRange(LiveLab.FirstPortBlock("on") + a);
+                var (lowOff, highOff) = LiveLab.ClientPortRange(LiveLab.FirstPortBlock("off") + b);
+                Assert.True(highOn < lowOff || highOff < lowOn, $"on run {a} ({lowOn}-{highOn}) and off run {b} ({lowOff}-{highOff}) overlap");
+            }
+    }
+
+    [Theory]
+    [InlineData(null, "lab/topo.sh up lvp veth /tmp/w")]
+    [InlineData("on", "lab/topo.sh up lvp veth /tmp/w on")]
+    [InlineData("off", "lab/topo.sh up lvp veth /tmp/w off")]
+    public void TopoUp_Offloads_PassedToTopoShOnlyWhenGiven(string? offloads, string expected) =>
+        Assert.Equal(expected, LiveLab.TopoUp("lvp", "veth", "/tmp/w", offloads));
+
+    [Fact]
+    public void TopoUp_OtherSetting_Rejected() =>
+        Assert.Throws<ArgumentException>(() => LiveLab.TopoUp("lvp", "veth", "/tmp/w", "auto"));
 
     private static ProbeResult R(int[] ports, int[] moved, int[]? movedTo = null) =>
         new(ports.Length, 0, [], new Dictionary<string, int>(), ports.Length - moved.Length,

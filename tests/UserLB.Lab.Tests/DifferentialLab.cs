@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>What the same probes observed through the kernel's reference rules and through userlb, in one lab.</summary>
 public sealed record DifferentialRun(LabRun Kernel, IReadOnlyDictionary<string, LabRun> Userlb)
@@ -23,7 +23,9 @@ public sealed record DifferentialRun(LabRun Kernel, IReadOnlyDictionary<string, 
 /// The differential lab: one veth topology (lab/topo.sh), the same farms and the same probes first through the LB
 /// namespace's kernel loaded with the reference ruleset (<c>userlb rules --format save</c> into iptables-restore, the
 /// VIP on lbc, IP forwarding on: Zevenet's L4xNAT), then — kernel rules flushed, VIP removed, forwarding off — through
-/// <c>userlb run</c> with each engine in turn. Namespaces removed afterwards.
+/// <c>userlb run</c> with each engine in turn. Namespaces removed afterwards. Both sides run on the same veths, so with
+/// the same offload setting: with offloads on (lab/topo.sh's default) the kernel path forwards partial checksums and
+/// GSO super-frames too, as userlb must.
 /// </summary>
 public static class DifferentialLab
 {
@@ -45,10 +47,11 @@ public static class DifferentialLab
         return File.Exists("/usr/sbin/" + tool) || File.Exists("/sbin/" + tool);
     }
 
-    public static DifferentialRun RunOnce(string prefix, string farmsJson, string[] probes, string[] engines) =>
-        Cache.GetOrAdd(prefix, _ => new Lazy<DifferentialRun>(() => Run(prefix, farmsJson, probes, engines))).Value;
+    public static DifferentialRun RunOnce(string prefix, string farmsJson, string[] probes, string[] engines, string? offloads = null) =>
+        Cache.GetOrAdd(prefix, _ => new Lazy<DifferentialRun>(() => Run(prefix, farmsJson, probes, engines, offloads))).Value;
 
-    public static DifferentialRun Run(string prefix, string farmsJson, string[] probes, string[] engines)
+    /// <summary>The differential lab with veth offloads <paramref name="offloads"/> ("on", "off", null: lab/topo.sh's default) for both sides.</summary>
+    public static DifferentialRun Run(string prefix, string farmsJson, string[] probes, string[] engines, string? offloads = null)
     {
         using var labLock = LiveLab.LockPrefix(prefix);
         string root = LiveLab.RepoRoot();
@@ -56,7 +59,7 @@ public static class DifferentialLab
         string lb = $"ip netns exec {prefix}lb";
         try
         {
-            LiveLab.Sh(root, $"lab/topo.sh up {prefix} veth {work}", 60);
+            LiveLab.Sh(root, LiveLab.TopoUp(prefix, "veth", work, offloads), 60);
             string farms = Path.Combine(work, "farms.json");
             File.WriteAllText(farms, farmsJson);
             string userlb = $"dotnet {Path.Combine(AppContext.BaseDirectory, "userlb.dll")}";
@@ -66,7 +69,8 @@ public static class DifferentialLab
             LiveLab.Sh(root,
                 $"ip -n {prefix}lb addr add {LiveLab.Vip}/32 dev lbc && {lb} sysctl -qw net.ipv4.ip_forward=1 && " +
                 $"{lb} iptables-restore --noflush < {work}/rules.save", 30);
-            var kernelProbes = LiveLab.Probe(root, prefix, probes);
+            int firstBlock = LiveLab.FirstPortBlock(offloads);
+            var kernelProbes = LiveLab.Probe(root, prefix, probes, firstBlock);
             string counters = LiveLab.Sh(root, $"{lb} iptables -t mangle -n -v -L PREROUTING; {lb} iptables -t nat -n -v -L", 30);
             var kernel = new LabRun(kernelProbes, "", counters);
 
@@ -76,7 +80,7 @@ public static class DifferentialLab
                 $"{lb} sysctl -qw net.ipv4.ip_forward=0", 30);
             var runs = new Dictionary<string, LabRun>();
             foreach (var engine in engines)
-                runs[engine] = LiveLab.RunUserlb(root, prefix, engine, farms, work, probes);
+                runs[engine] = LiveLab.RunUserlb(root, prefix, engine, farms, work, probes, firstPortBlock: firstBlock);
             return new DifferentialRun(kernel, runs);
         }
         finally

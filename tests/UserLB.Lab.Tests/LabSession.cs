@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// A lab (lab/topo.sh, namespaces PREFIX*) held open across several userlb processes, for tests that stop and start

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// The views on a live instance (namespaces vw*, pcap engine, NAT mode, one backend so that every pick is known):

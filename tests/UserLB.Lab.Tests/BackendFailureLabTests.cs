@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Xunit.Abstractions;
 
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// Issue 6, backend failure, through a real <c>userlb run</c> (pcap engine) in a lab (namespaces bf*): one backend's

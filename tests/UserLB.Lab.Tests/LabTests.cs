@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using UserLB.Cli.Tests.Lab;
 
-namespace UserLB.Cli.Tests;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// Runs ./run-lab.sh (its own namespaces, removed on exit) for each engine: real TCP and UDP through userlb in NAT and

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// <c>userlb run --workers 2</c> on real interfaces (namespaces sh*, afpacket): one client's connections from odd and

@@ -1,4 +1,4 @@
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// <c>userlb run --engine afpacket --rx-threads one --busy-poll 50</c> on real interfaces (namespaces lvo*): one receive

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// userlb restarted under a held TCP connection (namespaces rbr*, pcap engine, NAT mode). One scenario, several checks:

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 
-namespace UserLB.Cli.Tests.Lab;
+namespace UserLB.Lab.Tests;
 
 /// <summary>What one probe spec (e.g. "tcp:80:200") observed, as printed by lab/probe.py.</summary>
 public sealed record ProbeResult(int Ok, int Fail, IReadOnlyList<string> Errors, IReadOnlyDictionary<string, int> By,
@@ -107,9 +107,27 @@ public static class LiveLab
     public static string IfacesOf(string engine) =>
         engine == "tap" ? "\"iface\":\"lbt\",\"oface\":\"lbt\"" : "\"iface\":\"lbc\",\"oface\":\"lbs\"";
 
+    /// <summary>
+    /// The lab/topo.sh arguments that build a lab: PREFIX KIND WORKDIR, then the veth offload setting when given ("on":
+    /// every veth as created, tx checksum offload and TSO/GSO; "off": turned off with ethtool). Without one, lab/topo.sh's
+    /// default: $LAB_OFFLOADS, else on.
+    /// </summary>
+    public static string TopoUp(string prefix, string kind, string work, string? offloads = null)
+    {
+        if (offloads is not (null or "on" or "off")) throw new ArgumentException($"offloads must be on or off, not {offloads}", nameof(offloads));
+        return $"lab/topo.sh up {prefix} {kind} {work}" + (offloads is null ? "" : " " + offloads);
+    }
+
+    /// <summary>
+    /// The first client port block (<see cref="ClientPortRange"/>) of a lab's probe runs: 0 for labs with offloads on
+    /// or the default, 4 for labs with offloads off, so a lab's offloads-on and offloads-off runs (up to four probe runs
+    /// each) never share a client port.
+    /// </summary>
+    public static int FirstPortBlock(string? offloads) => offloads == "off" ? 4 : 0;
+
     /// <summary>Runs (once per key; later calls get the cached result) the lab for one engine.</summary>
-    public static LabRun RunOnce(string key, string prefix, string engine, string farmsJson, string[] probes, string[]? extraArgs = null) =>
-        Cache.GetOrAdd(key, _ => new Lazy<LabRun>(() => Run(prefix, engine, farmsJson, probes, extraArgs))).Value;
+    public static LabRun RunOnce(string key, string prefix, string engine, string farmsJson, string[] probes, string[]? extraArgs = null, string? offloads = null) =>
+        Cache.GetOrAdd(key, _ => new Lazy<LabRun>(() => Run(prefix, engine, farmsJson, probes, extraArgs, offloads))).Value;
 
     /// <summary>
     /// One lab per prefix at a time, across processes (other worktrees' test runs use the same prefixes): the lock file
@@ -132,17 +150,21 @@ public static class LiveLab
         }
     }
 
-    public static LabRun Run(string prefix, string engine, string farmsJson, string[] probes, string[]? extraArgs = null)
+    /// <summary>
+    /// Builds the lab (<paramref name="offloads"/>: "on", "off", or null for lab/topo.sh's default), runs userlb and the
+    /// probes once, removes the lab.
+    /// </summary>
+    public static LabRun Run(string prefix, string engine, string farmsJson, string[] probes, string[]? extraArgs = null, string? offloads = null)
     {
         using var labLock = LockPrefix(prefix);
         string root = RepoRoot();
         string work = Directory.CreateTempSubdirectory("userlb-livelab-").FullName;
         try
         {
-            Sh(root, $"lab/topo.sh up {prefix} {TopologyOf(engine)} {work}", 60);
+            Sh(root, TopoUp(prefix, TopologyOf(engine), work, offloads), 60);
             string farms = Path.Combine(work, "farms.json");
             File.WriteAllText(farms, farmsJson);
-            return RunUserlb(root, prefix, engine, farms, work, probes, extraArgs);
+            return RunUserlb(root, prefix, engine, farms, work, probes, extraArgs, FirstPortBlock(offloads));
         }
         finally
         {
@@ -153,9 +175,9 @@ public static class LiveLab
 
     /// <summary>
     /// In a lab that is up (veth or tap topology): runs <c>userlb run</c> in the LB namespace, probes from the client,
-    /// waits one status period and stops userlb (also on failure).
+    /// waits one status period and stops userlb (also on failure). <paramref name="firstPortBlock"/>: see <see cref="Probe"/>.
     /// </summary>
-    public static LabRun RunUserlb(string root, string prefix, string engine, string farmsPath, string work, string[] probes, string[]? extraArgs = null)
+    public static LabRun RunUserlb(string root, string prefix, string engine, string farmsPath, string work, string[] probes, string[]? extraArgs = null, int firstPortBlock = 0)
     {
         int userlbPid = 0;
         try
@@ -164,7 +186,7 @@ public static class LiveLab
             string statusPath = Path.Combine(work, $"status-{engine}");
             string extra = extraArgs is null ? "" : " " + string.Join(' ', extraArgs);
             userlbPid = LaunchUserlb(prefix, engine, farmsPath, log, $"--status-file {statusPath}{extra}", TimeSpan.FromSeconds(20));
-            var result = Probe(root, prefix, probes);
+            var result = Probe(root, prefix, probes, firstPortBlock);
             Thread.Sleep(1200); // one status-file period
             Stop(ref userlbPid);
             string status = File.Exists(statusPath) ? File.ReadAllText(statusPath) : "";
@@ -187,10 +209,12 @@ public static class LiveLab
     /// unrelated sequence number and timestamp (this kernel randomises both per connection), and the backend answers the
     /// SYN with an ACK, the client resets, and the SYN retried after 1 and 3 s can outlast the probe's 3 s timeout — a
     /// failure of the lab, not of the path (seen once in CI: SYN, SYN, RST from the client, one 52-byte ACK back).
+    /// A lab's first probe run uses block <paramref name="firstPortBlock"/> (<see cref="FirstPortBlock"/>), each later
+    /// one the next.
     /// </summary>
-    public static Dictionary<string, ProbeResult> Probe(string root, string prefix, string[] probes)
+    public static Dictionary<string, ProbeResult> Probe(string root, string prefix, string[] probes, int firstPortBlock = 0)
     {
-        var (low, high) = ClientPortRange(ProbeRuns.AddOrUpdate(prefix, 0, (_, run) => run + 1));
+        var (low, high) = ClientPortRange(ProbeRuns.AddOrUpdate(prefix, firstPortBlock, (_, run) => run + 1));
         Sh(root, $"ip netns exec {prefix}c sysctl -qw net.ipv4.ip_local_port_range=\"{low} {high}\"", 10);
         return ParseProbes(Sh(root, $"ip netns exec {prefix}c python3 lab/probe.py {Vip} {string.Join(' ', probes)}", 240));
     }
