@@ -14,11 +14,8 @@
 #   nft       the same farms as nftables in nftlb's style (`userlb rules --nft`: numgen/verdict maps, DNAT/SNAT by
 #             mark) loaded with nft — nftlb's ruleset; the nftlb daemon itself is not packaged here
 #   pcap, afpacket, tap   userlb run with that engine (tap: the routed TAP topology of run-lab.sh --engine tap)
-#   ENGINE-queue          the same with --dispatch queue (receive threads → channel → worker; the default before
-#                         2026-12-02); ENGINE-inline: --dispatch inline (the default with one worker);
-#   afpacket[-inline]-norings   with --rings off (one recv()/send() per frame); ENGINE-w2: --workers 2;
-#   afpacket-one / -perport / -auto   --rx-threads one / per-port / auto; afpacket-bpN: one receive thread, --busy-poll N (us);
-#                         afpacket-abpN: --rx-threads auto --busy-poll N (the one thread polls while it is alone)
+#   ENGINE-w2             the same with --workers 2 (receive threads → channels → two workers);
+#   afpacket-bpN          --busy-poll N (us: the receive thread polls the rings while it is alone and a CPU is spare)
 #   ENGINE-nice / -fifo / -batch / -pinN   userlb under `nice -n -10` / `chrt -f 10` / `chrt -b 0` / `taskset -c N`
 #                         (scheduling experiments)
 # Measures per path: TCP bulk throughput (iperf3 -t D, one stream, to .10), small-packet UDP rate (iperf3 -u -l 64
@@ -137,17 +134,10 @@ path_up() {
         $USERLB rules --config "$WORK/farms.json" --nft > "$WORK/rules.nft"
         $LB nft -f "$WORK/rules.nft"
       fi ;;
-    pcap*|afpacket*|tap*) # ENGINE, ENGINE-inline for --dispatch inline, afpacket[-inline]-norings for --rings off
+    pcap*|afpacket*|tap*) # ENGINE, ENGINE-w2 for --workers 2, ENGINE-bpN for --busy-poll N
       local name=${1%@alt}; local engine=${name%%-*} extra=()
-      [[ "$1" == *-inline* ]] && extra+=(--dispatch inline)
-      [[ "$1" == *-queue* ]] && extra+=(--dispatch queue)
-      [[ "$1" == *-norings* ]] && extra+=(--rings off)
       [[ "$1" == *-w2* ]] && extra+=(--workers 2)
-      [[ "$1" == *-one* ]] && extra+=(--rx-threads one)
-      [[ "$1" == *-perport* ]] && extra+=(--rx-threads per-port)
-      [[ "$1" == *-auto* ]] && extra+=(--rx-threads auto)
-      [[ "$1" =~ -bp([0-9]+) ]] && extra+=(--rx-threads one --busy-poll "${BASH_REMATCH[1]}")
-      [[ "$1" =~ -abp([0-9]+) ]] && extra+=(--rx-threads auto --busy-poll "${BASH_REMATCH[1]}")
+      [[ "$1" =~ -bp([0-9]+) ]] && extra+=(--busy-poll "${BASH_REMATCH[1]}")
       local sched=()
       [[ "$1" == *-nice* ]] && sched=(nice -n -10)
       [[ "$1" == *-fifo* ]] && sched=(chrt -f 10)
@@ -311,15 +301,10 @@ for name in order:
     rows.append(row)
 names = {"direct": "direct routing, no LB", "kernel": "kernel, reference iptables rules", "nft": "nftables, nftlb's ruleset",
          "pcap": "userlb, pcap engine", "afpacket": "userlb, afpacket engine", "tap": "userlb, tap engine",
-         "pcap-queue": "userlb, pcap, queue dispatch", "afpacket-queue": "userlb, afpacket, queue dispatch",
-         "tap-queue": "userlb, tap, queue dispatch",
-         "pcap-inline": "userlb, pcap, inline dispatch", "afpacket-inline": "userlb, afpacket, inline dispatch",
-         "tap-inline": "userlb, tap, inline dispatch", "afpacket-norings": "userlb, afpacket, no rings",
-         "afpacket-inline-norings": "userlb, afpacket, inline, no rings",
-         "afpacket-w2": "userlb, afpacket, 2 workers (queue)", "afpacket-nice": "userlb, afpacket, nice -10",
-         "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10", "afpacket-batch": "userlb, afpacket, SCHED_BATCH", "afpacket-pin0": "userlb, afpacket, on CPU 0 only",
-         "afpacket-one": "userlb, afpacket, one rx thread", "afpacket-auto": "userlb, afpacket, --rx-threads auto", "afpacket-bp200": "userlb, afpacket, --busy-poll 200",
-         "afpacket-bp50": "userlb, afpacket, --busy-poll 50", "afpacket-abp50": "userlb, afpacket, auto, --busy-poll 50", "afpacket-abp200": "userlb, afpacket, auto, --busy-poll 200", "afpacket-bp1000": "userlb, afpacket, --busy-poll 1000", "afpacket-perport": "userlb, afpacket, rx thread per port", "pcap-w2": "userlb, pcap, 2 workers (queue)"}
+         "afpacket-w2": "userlb, afpacket, 2 workers (queue)", "pcap-w2": "userlb, pcap, 2 workers (queue)",
+         "afpacket-nice": "userlb, afpacket, nice -10", "afpacket-fifo": "userlb, afpacket, SCHED_FIFO 10",
+         "afpacket-batch": "userlb, afpacket, SCHED_BATCH", "afpacket-pin0": "userlb, afpacket, on CPU 0 only",
+         "afpacket-bp50": "userlb, afpacket, --busy-poll 50", "afpacket-bp200": "userlb, afpacket, --busy-poll 200"}
 kernel = next((r for r in rows if r[0] == "kernel"), None)
 cols = ["TCP bulk Gbit/s", "UDP 64 B kpps", "new conns k/s", "p50 us", "p99 us", "wire p50 us", "wire p99 us"]
 def cell(r, i):
