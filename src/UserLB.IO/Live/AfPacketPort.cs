@@ -9,9 +9,9 @@ namespace UserLB.IO.Live;
 /// (PACKET_VNET_HDR), so frames keep their offloads as the kernel's own forwarding keeps them: a partial checksum and a
 /// GSO/GRO super-frame pass through for the kernel or the peer to complete. Frames are read from the PACKET_RX_RING
 /// without a system call while it holds any (poll() with a 5 ms timeout when it is empty); a super-frame larger than a
-/// slot is copied whole to the socket's queue by the kernel (PACKET_COPY_THRESH) and read from there. Frames that fit
-/// are written into the PACKET_TX_RING, which one send() hands to the kernel per batch (<see cref="Flush"/>, or when 64
-/// frames are pending); larger ones leave through a second, send-only socket after the ring is drained, in order.
+/// slot is copied whole to the socket's queue by the kernel (PACKET_COPY_THRESH) and read from there. Every frame is
+/// written into the PACKET_TX_RING, whose slots hold a super-frame, and one send() hands them to the kernel per batch
+/// (<see cref="Flush"/>, or when 64 frames are pending): in order, and outside the engine's lock.
 /// Receive is called by one thread; Send by one thread (the engine's owner); Flush by any.
 /// </summary>
 public sealed unsafe partial class AfPacketPort : IPollablePort
@@ -44,23 +44,25 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
     private const uint TP_STATUS_KERNEL = 0, TP_STATUS_USER = 1, TP_STATUS_COPY = 2, TP_STATUS_AVAILABLE = 0, TP_STATUS_SEND_REQUEST = 1, TP_STATUS_WRONG_FORMAT = 4;
     // (TX slots the kernel rejected stay TP_STATUS_WRONG_FORMAT: reused like available ones.)
 
-    /// <summary>Ring geometry: 2048-byte slots (a 1514-byte frame plus headers fits), 64 KiB blocks; super-frames go around them.</summary>
+    /// <summary>RX slots of 2048 bytes (a 1514-byte frame plus headers fits), 64 KiB blocks; a super-frame is read from the socket's queue.</summary>
     public const int FrameSize = 2048;
     private const int BlockSize = 1 << 16;
     private const int RxFrames = 8192; // 16 MiB
-    private const int TxFrames = 1024;
+    /// <summary>TX slots hold a super-frame (17 pages: 64 KB of IP packet plus headers), so every frame leaves through the ring, in order.</summary>
+    private const int TxFrameSize = 17 * 4096;
+    private const int TxFrames = 128;
     private const int TxBatch = 64;
     /// <summary>The socket queue that holds super-frames too large for a slot (the kernel copies them there whole).</summary>
     private const int CopyQueueBytes = 32 * 1024 * 1024;
-    private const int MaxTxSlotFrame = FrameSize - TxDataOffset - VnetHeader.Length;
+    private const int MaxTxSlotFrame = TxFrameSize - TxDataOffset - VnetHeader.Length;
 
-    private readonly int _fd, _bigFd;
+    private readonly int _fd;
     private readonly byte* _ring;
     private readonly nuint _ringBytes;
     private readonly byte* _tx;
     private int _rxNext, _txNext, _delaySample;
     private readonly TxHandOver _handOver;
-    private long _txDrops, _rxTruncated, _bigSent;
+    private long _txDrops, _rxTruncated;
     private volatile bool _closed;
 
     /// <param name="name">The interface.</param>
@@ -71,7 +73,6 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
         int ifindex = Interfaces.IndexOf(name);
         _fd = socket(AF_PACKET, SOCK_RAW, Htons(ETH_P_ALL));
         if (_fd < 0) throw new InvalidOperationException($"AF_PACKET socket: {Marshal.GetLastPInvokeErrorMessage()} (needs root or CAP_NET_RAW)");
-        _bigFd = -1;
         int one = 1;
         if (setsockopt(_fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(int)) != 0) Fail("PACKET_IGNORE_OUTGOING");
         // Before the rings: the header sits in front of each frame in both rings (on RX at tp_mac - 10).
@@ -83,9 +84,9 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
         if (setsockopt(_fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(int)) != 0) Fail("PACKET_VERSION TPACKET_V2");
         var rx = new TpacketReq { BlockSize = BlockSize, BlockNr = RxFrames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = RxFrames };
         if (setsockopt(_fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(TpacketReq)) != 0) Fail("PACKET_RX_RING");
-        var tx = new TpacketReq { BlockSize = BlockSize, BlockNr = TxFrames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = TxFrames };
+        var tx = new TpacketReq { BlockSize = TxFrameSize, BlockNr = TxFrames, FrameSize = TxFrameSize, FrameNr = TxFrames };
         if (setsockopt(_fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof(TpacketReq)) != 0) Fail("PACKET_TX_RING");
-        _ringBytes = (nuint)(RxFrames + TxFrames) * FrameSize;
+        _ringBytes = (nuint)RxFrames * FrameSize + (nuint)TxFrames * TxFrameSize;
         // One mapping: the RX ring, then the TX ring.
         void* map = mmap(null, _ringBytes, PROT_READ | PROT_WRITE, MAP_SHARED, _fd, 0);
         if (map == (void*)-1) Fail("mmap of the rings");
@@ -98,13 +99,6 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
         if (bind(_fd, &sll, sizeof(SockaddrLl)) != 0) Fail("bind");
         var mreq = new PacketMreq { IfIndex = ifindex, Type = PACKET_MR_PROMISC };
         if (setsockopt(_fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(PacketMreq)) != 0) Fail("PACKET_ADD_MEMBERSHIP");
-        // Super-frames out: a socket with a TX ring sends only from the ring, so a second one (protocol 0: it receives
-        // nothing) sends what does not fit a slot.
-        _bigFd = socket(AF_PACKET, SOCK_RAW, 0);
-        if (_bigFd < 0) Fail("AF_PACKET socket for super-frames");
-        if (setsockopt(_bigFd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(int)) != 0) Fail("PACKET_VNET_HDR (super-frames)");
-        var bigAddr = new SockaddrLl { Family = AF_PACKET, Protocol = 0, IfIndex = ifindex };
-        if (bind(_bigFd, &bigAddr, sizeof(SockaddrLl)) != 0) Fail("bind (super-frames)");
     }
 
     private void Fail(string what)
@@ -112,21 +106,17 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
         string msg = Marshal.GetLastPInvokeErrorMessage();
         if (_ring != null) munmap(_ring, _ringBytes);
         close(_fd);
-        if (_bigFd >= 0) close(_bigFd);
         throw new InvalidOperationException($"AF_PACKET {what} on {Name}: {msg}");
     }
 
     public string Name { get; }
     public MacAddress Mac { get; }
 
-    /// <summary>Frames dropped on the way out: the TX ring stayed full after a flush, or the kernel refused a super-frame.</summary>
+    /// <summary>Frames dropped on the way out: the TX ring stayed full after a flush.</summary>
     public long TxDrops => Interlocked.Read(ref _txDrops);
 
     /// <summary>Received super-frames lost because the kernel could not copy them whole (the copy queue was full).</summary>
     public long RxTruncated => Interlocked.Read(ref _rxTruncated);
-
-    /// <summary>Frames sent through the super-frame socket (larger than a TX ring slot).</summary>
-    public long SuperFramesSent => Interlocked.Read(ref _bigSent);
 
     /// <summary>The next RX ring slot already holds a frame.</summary>
     public bool Pending => !_closed && HoldsFrame(RxSlot);
@@ -226,12 +216,8 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
     public void Send(ReadOnlySpan<byte> frame, in VnetHeader offload)
     {
         if (_closed) return;
-        if (frame.Length > MaxTxSlotFrame)
-        {
-            SendBig(frame, offload);
-            return;
-        }
-        byte* slot = _tx + (nint)_txNext * FrameSize;
+        if (frame.Length > MaxTxSlotFrame) { Interlocked.Increment(ref _txDrops); return; }
+        byte* slot = _tx + (nint)_txNext * TxFrameSize;
         uint status = Volatile.Read(ref *(uint*)(slot + HdrStatus));
         if (status != TP_STATUS_AVAILABLE && status != TP_STATUS_WRONG_FORMAT)
         {
@@ -249,25 +235,6 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
         Volatile.Write(ref *(uint*)(slot + HdrStatus), TP_STATUS_SEND_REQUEST);
         _txNext = _txNext + 1 == TxFrames ? 0 : _txNext + 1;
         if (_handOver.Add() >= TxBatch) Flush();
-    }
-
-    /// <summary>Sends a frame larger than a TX slot (a super-frame) through the second socket, after the ring's frames.</summary>
-    private void SendBig(ReadOnlySpan<byte> frame, in VnetHeader offload)
-    {
-        DrainRing();
-        byte* header = stackalloc byte[VnetHeader.Length];
-        offload.Write(new Span<byte>(header, VnetHeader.Length));
-        fixed (byte* p = frame)
-        {
-            var iov = stackalloc IoVec[2];
-            iov[0] = new IoVec { Base = header, Length = VnetHeader.Length };
-            iov[1] = new IoVec { Base = p, Length = (nuint)frame.Length };
-            var msg = new MsgHdr { Iov = iov, IovLen = 2 };
-            nint sent;
-            while ((sent = sendmsg(_bigFd, &msg, 0)) < 0 && Marshal.GetLastPInvokeError() == EINTR) { }
-            if (sent < 0) Interlocked.Increment(ref _txDrops);
-            else Interlocked.Increment(ref _bigSent);
-        }
     }
 
     /// <summary>Hands the ring's pending frames to the kernel and waits until it has sent them.</summary>
@@ -300,7 +267,6 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
         if (_closed) return;
         _closed = true;
         close(_fd);
-        close(_bigFd);
         // The mapping stays: a receive thread may still be reading it until it notices _closed; the process ends soon.
     }
 
@@ -373,8 +339,6 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint sendmsg(int fd, MsgHdr* msg, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint send(int fd, byte* buf, nint len, int flags);
