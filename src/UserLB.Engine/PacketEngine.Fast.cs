@@ -78,7 +78,8 @@ public sealed partial class PacketEngine
         ref var e = ref _table[index];
         int flags = (e.FastFlags >> (reply ? 4 : 0)) & FastFlagsMask;
         bool udp = p.Protocol == IpProtocols.Udp;
-        if ((flags & FastValid) == 0 || ((flags & FastV6) != 0) != p.IsV6
+        // Frames with offloads (a partial checksum, a super-frame: per byte, not per frame) take the general path.
+        if ((flags & FastValid) == 0 || ((flags & FastV6) != 0) != p.IsV6 || !p.Offload.IsPlain
             || e.NeighborVersion != _neighbors.Version || e.NeighborVersion == 0)
             return false;
         long expires;
@@ -115,14 +116,7 @@ public sealed partial class PacketEngine
 
         ref readonly var to = ref reply ? ref e.Original : ref e.Reply;
         ref byte transport = ref Unsafe.Add(ref f, l4);
-        if (p.Offload.NeedsChecksum)
-        {
-            // A partial checksum: the seed follows the addresses; the ports are summed when it is completed.
-            ref byte field = ref Unsafe.Add(ref transport, udp ? Offsets.UdpChecksum : Offsets.TcpChecksum);
-            ushort seed = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref field));
-            Unsafe.WriteUnaligned(ref field, BinaryPrimitives.ReverseEndianness(SeedAfterNat(seed, e, reply, p.IsV6)));
-        }
-        else if ((flags & FastL4Changes) != 0)
+        if ((flags & FastL4Changes) != 0)
         {
             ref byte field = ref Unsafe.Add(ref transport, udp ? Offsets.UdpChecksum : Offsets.TcpChecksum);
             ushort check = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref field));
@@ -153,20 +147,9 @@ public sealed partial class PacketEngine
             Unsafe.WriteUnaligned(ref field, BinaryPrimitives.ReverseEndianness((ushort)~Checksum.Fold((ulong)(ushort)~hc + addend)));
         }
 
-        Transmit(frame[..end], new MacAddress(mac), reply ? e.NextHopPortReply : e.NextHopPortOriginal, p.Offload);
+        Transmit(frame[..end], new MacAddress(mac), reply ? e.NextHopPortReply : e.NextHopPortOriginal, default);
         Counters.Forwarded++;
         return true;
-    }
-
-    /// <summary>A partial checksum's seed after this direction's address translation (<see cref="Checksum.UpdateSeed"/>).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static ushort SeedAfterNat(ushort seed, in ConnEntry e, bool reply, bool v6)
-    {
-        ref readonly var from = ref reply ? ref e.Reply : ref e.Original;
-        ref readonly var to = ref reply ? ref e.Original : ref e.Reply;
-        bool v4 = !v6;
-        uint oldAddr = from.Src.WordSum(v4) + from.Dst.WordSum(v4), newAddr = to.Dst.WordSum(v4) + to.Src.WordSum(v4);
-        return Checksum.UpdateSeed(seed, oldAddr, newAddr);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

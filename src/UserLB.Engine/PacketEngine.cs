@@ -139,6 +139,7 @@ public sealed partial class PacketEngine : IEntryLifetime
     // ------------------------------------------------------------------ receive
 
     /// <summary>Processes one received frame. <paramref name="frame"/> is rewritten in place when forwarded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Process(Span<byte> frame, int port, long nowNs) => Process(frame, port, nowNs, default);
 
     /// <summary>
@@ -404,10 +405,32 @@ public sealed partial class PacketEngine : IEntryLifetime
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Account(ref ConnEntry e, bool reply, in PacketInfo p)
     {
-        // A super-frame counts as the segments it stands for, as if it had come segmented.
-        long bytes = p.IpLength;
-        int packets = 1;
-        if (p.Offload.IsGso) (packets, bytes) = (p.Segments, p.WireBytes);
+        if (p.Offload.GsoType != 0)
+        {
+            AccountSegments(ref e, reply, p.Segments, p.WireBytes);
+            return;
+        }
+        int bytes = p.IpLength;
+        if (reply) { e.ReplyPackets++; e.ReplyBytes += (ulong)bytes; }
+        else { e.OriginalPackets++; e.OriginalBytes += (ulong)bytes; }
+        var bc = Counters.Backends;
+        if ((uint)e.BackendId < (uint)bc.Length)
+        {
+            bc[e.BackendId].Packets++;
+            bc[e.BackendId].Bytes += bytes;
+        }
+        var fc = Counters.Farms;
+        if ((uint)e.FarmId < (uint)fc.Length)
+        {
+            fc[e.FarmId].Packets++;
+            fc[e.FarmId].Bytes += bytes;
+        }
+    }
+
+    /// <summary>A super-frame counts as the segments it stands for, as if it had come segmented.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void AccountSegments(ref ConnEntry e, bool reply, int packets, long bytes)
+    {
         if (reply) { e.ReplyPackets += (ulong)packets; e.ReplyBytes += (ulong)bytes; }
         else { e.OriginalPackets += (ulong)packets; e.OriginalBytes += (ulong)bytes; }
         var bc = Counters.Backends;
@@ -764,8 +787,11 @@ public sealed partial class PacketEngine : IEntryLifetime
         Counters.TxFrames++;
         Counters.TxBytes += packet.Length;
         if (offload.IsPlain) _sink.Send(packet, port);
-        else _sink.Send(packet, port, offload.ForTransmit());
+        else SendOffloaded(packet, port, offload);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SendOffloaded(Span<byte> packet, int port, in VnetHeader offload) => _sink.Send(packet, port, offload.ForTransmit());
 
     private void FlushPending(IpAddr ip, long nowNs)
     {

@@ -19,17 +19,19 @@ public static class PacketParser
     private const int MaxIpv6Extensions = 8;
 
     /// <summary>Parses a frame that came without offload state (a full checksum, no super-frame).</summary>
-    public static DropReason Parse(ReadOnlySpan<byte> frame, out PacketInfo info) => Parse(frame, default, out info);
+    public static DropReason Parse(ReadOnlySpan<byte> frame, out PacketInfo info) => ParseFrame(frame, MaxFrameLength, out info);
 
     /// <summary>
     /// Parses a frame and checks its offload state against it (<see cref="OffloadCheck"/>); a GSO super-frame may be up
     /// to <see cref="MaxGsoFrameLength"/>. <paramref name="offload"/> is kept in <see cref="PacketInfo.Offload"/>.
     /// </summary>
-    public static DropReason Parse(ReadOnlySpan<byte> frame, in VnetHeader offload, out PacketInfo info)
+    public static DropReason Parse(ReadOnlySpan<byte> frame, in VnetHeader offload, out PacketInfo info) =>
+        offload.IsPlain ? ParseFrame(frame, MaxFrameLength, out info) : ParseOffloaded(frame, offload, out info);
+
+    private static DropReason ParseOffloaded(ReadOnlySpan<byte> frame, in VnetHeader offload, out PacketInfo info)
     {
         var reason = ParseFrame(frame, offload.IsGso ? MaxGsoFrameLength : MaxFrameLength, out info);
-        if (offload.IsPlain || info.Kind != FrameKind.Ip) return reason;
-        if (reason != DropReason.None) return reason;
+        if (reason != DropReason.None || info.Kind != FrameKind.Ip) return reason;
         info.Offload = offload;
         return OffloadCheck.Validate(frame.Length, info);
     }
