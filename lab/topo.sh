@@ -72,7 +72,7 @@ lab_up() { # PREFIX veth|tap WORKDIR [on|off]
     $L sysctl -qw net.ipv4.ip_forward=0
   fi
   for i in 0 1; do
-    ip netns exec "${P}b$i" python3 lab/server.py "bck$i" 80 5000 "$work/b$i.log" >/dev/null 2>&1 &
+    ip netns exec "${P}b$i" python3 lab/server.py "bck$i" 80 5000 "$work/b$i.log" >/dev/null 2>&1 9>&- &  # (not holding run-lab.sh's lock: a server left behind would block the next run)
   done
   # Wait until both backends listen (the lab tests start probing right away).
   for _ in $(seq 50); do
