@@ -93,8 +93,9 @@ for mode in snat dnat; do
   done
   sleep 1.2
   echo "  connection table sample (conntrack -L format):"
-  grep -v '^#' "$WORK/status" 2>/dev/null | head -4 | sed 's/^/    /'
-  grep '^#' "$WORK/status" 2>/dev/null | sed 's/^# /  /'
+  # (|| true: with no connection, grep finds nothing and pipefail would end the script before the other mode)
+  grep -v '^#' "$WORK/status" 2>/dev/null | head -4 | sed 's/^/    /' || true
+  grep '^#' "$WORK/status" 2>/dev/null | sed 's/^# /  /' || true
   kill "$USERLB_PID"; wait "$USERLB_PID" 2>/dev/null || true; USERLB_PID=""
   tail -1 "$WORK/userlb-$mode.log" | sed 's/^/  userlb: /'
 done
