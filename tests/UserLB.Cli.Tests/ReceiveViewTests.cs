@@ -5,7 +5,7 @@ using UserLB.IO.Live;
 
 namespace UserLB.Cli.Tests;
 
-/// <summary>One receive thread for every interface (--rx-threads one, --busy-poll): the options and the views.</summary>
+/// <summary>One receive thread for every interface (afpacket, --busy-poll): the options and the views.</summary>
 public class ReceiveViewTests
 {
     private static StatsSnapshot Stats(ReceiveStats? receive)

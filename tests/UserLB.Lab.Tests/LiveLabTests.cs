@@ -128,7 +128,7 @@ public class LiveLabTests
         Assert.Equal(dta.Ok, dta.SawOwnPort);
         Assert.Contains("forwarding with the " + engine + " engine", lab.UserlbLog, StringComparison.Ordinal);
         // The defaults: inline dispatch; afpacket's rings: one receive thread, joined by a thread per interface while it
-        // is saturated (--rx-threads auto), not polling; otherwise a receive thread per interface.
+        // is saturated (the only choice now), not polling; otherwise a receive thread per interface.
         Assert.Contains(engine == "afpacket" ? "1 worker(s), inline dispatch, one receive thread, a thread per interface while it is saturated\n"
             : "1 worker(s), inline dispatch\n", lab.UserlbLog.ReplaceLineEndings("\n"), StringComparison.Ordinal);
         Assert.Contains("queue_drops=0", lab.Status, StringComparison.Ordinal);

@@ -1,22 +1,22 @@
 namespace UserLB.Lab.Tests;
 
 /// <summary>
-/// <c>userlb run --engine afpacket --rx-threads one --busy-poll 50</c> on real interfaces (namespaces lvo*): one receive
-/// thread polls both rings (client side and backend side) and busy-polls between frames; the farms and probes of
-/// <see cref="LiveLabTests"/> must come out as with a thread per interface.
+/// <c>userlb run --engine afpacket --busy-poll 50</c> on real interfaces (namespaces lvo*): the one receive thread polls
+/// both rings (client side and backend side) and busy-polls between frames while it receives alone; the farms and probes
+/// of <see cref="LiveLabTests"/> must come out as without polling.
 /// </summary>
 [Collection("lab")]
-public class OneThreadLabTests
+public class BusyPollLabTests
 {
     private static LabRun? Lab()
     {
         LiveLab.SkipUnlessRoot();
-        return LiveLab.RunOnce("one-thread/afpacket", "lvo", "afpacket", LiveLabTests.Farms("afpacket"), LiveLabTests.Probes,
-            ["--rx-threads", "one", "--busy-poll", "50"]);
+        return LiveLab.RunOnce("busy-poll/afpacket", "lvo", "afpacket", LiveLabTests.Farms("afpacket"), LiveLabTests.Probes,
+            ["--busy-poll", "50"]);
     }
 
     [SkippableFact]
-    public void Probes_OneReceiveThreadBusyPolling_EveryConnectionAndExchangeSucceeds()
+    public void Probes_BusyPolling_EveryConnectionAndExchangeSucceeds()
     {
         if (Lab() is not { } lab) return;
         foreach (var spec in LiveLabTests.Probes)
@@ -25,12 +25,12 @@ public class OneThreadLabTests
             Assert.True(lab[spec].Ok == n && lab[spec].Fail == 0, lab.Describe(spec));
             Assert.Empty(lab.UnexplainedPortChanges(LiveLabTests.Probes, spec));
         }
-        Assert.Contains("1 worker(s), inline dispatch, one receive thread, busy-poll 50 us", lab.UserlbLog, StringComparison.Ordinal);
+        Assert.Contains("busy-poll 50 us", lab.UserlbLog, StringComparison.Ordinal);
         Assert.DoesNotMatch(@"# drop (no_farm|tcp_invalid|tcp_no_syn_for_new_flow)=", lab.Status);
     }
 
     [SkippableFact]
-    public void Weights_OneReceiveThread_SharesWithinBinomialBoundsDownBackendNothingDtaKeepsClient()
+    public void Weights_BusyPolling_SharesWithinBinomialBoundsDownBackendNothingDtaKeepsClient()
     {
         if (Lab() is not { } lab) return;
         int b1 = lab[$"tcp:80:{LiveLabTests.Many}"].CountOf("bck1");
