@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Live forwarding throughput through userlb in the lab topology (lab/topo.sh veth: client -- [lbc | userlb | lbs] -- backend).
-#   perf/live-bench.sh [--engine pcap|afpacket] [-t SECONDS] [--prefix P] [-- EXTRA userlb run ARGS]     (root)
+#   perf/live-bench.sh [--engine afpacket|pcap] [--offloads on|off] [-t SECONDS] [--prefix P] [-- EXTRA userlb run ARGS]     (root)
 # One farm VIP:5201, protocol all, NAT mode, one backend running `iperf3 -s`. From the client: one TCP stream for
-# SECONDS (veth offloads off, so 1500-byte frames) and a UDP flood of 64-byte datagrams (iperf3 -u -b 0 -l 64).
+# SECONDS (veth offloads on by default: super-frames; off: 1500-byte frames) and a UDP flood of 64-byte datagrams (iperf3 -u -b 0 -l 64).
 # Prints TCP Gbit/s, for UDP the datagrams per second that reached the backend and the share lost, and userlb's CPU
 # time per frame received over both tests (after start-up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ENGINE=pcap; T=5; P=lvb; EXTRA=()
+ENGINE=afpacket; OFFLOADS=on; T=5; P=lvb; EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --engine) ENGINE=$2; shift ;; -t) T=$2; shift ;; --prefix) P=$2; shift ;;
+    --engine) ENGINE=$2; shift ;; --offloads) OFFLOADS=$2; shift ;; -t) T=$2; shift ;; --prefix) P=$2; shift ;;
     --) shift; EXTRA=("$@"); break ;;
     *) sed -n '2,6p' "$0"; exit 2 ;;
   esac; shift
@@ -22,7 +22,7 @@ cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; lab_down "$P"; rm -rf "$WO
 trap cleanup EXIT
 USERLB=src/UserLB.Cli/bin/Release/net10.0/userlb.dll
 [ -f "$USERLB" ] || dotnet build src/UserLB.Cli -c Release -nologo -clp:ErrorsOnly >/dev/null
-lab_up "$P" veth "$WORK"
+lab_up "$P" veth "$WORK" "$OFFLOADS"
 cat > "$WORK/farms.json" <<JSON
 {"farms":[{"name":"bench","virtual-addr":"192.168.101.250","virtual-ports":"5201","protocol":"all","mode":"snat",
   "scheduler":"weight","iface":"lbc","oface":"lbs","backends":[{"name":"bck0","ip-addr":"192.168.1.10"}]}]}
