@@ -1,40 +1,16 @@
 using System.Buffers.Binary;
-using System.Runtime.Intrinsics.X86;
+using System.Numerics;
 
 namespace UserLB.Packets;
 
-/// <summary>CRC-32C (Castagnoli), the SCTP checksum (RFC 9260 appendix B). SSE4.2 when available, else a table.</summary>
+/// <summary>CRC-32C (Castagnoli), the SCTP checksum (RFC 9260 appendix B), through <see cref="BitOperations.Crc32C(uint, ulong)"/>: the CPU's CRC32 instructions on x86 (SSE4.2) and ARM64.</summary>
 public static class Crc32C
 {
-    private static readonly uint[] Table = BuildTable();
-
-    private static uint[] BuildTable()
-    {
-        var t = new uint[256];
-        for (uint i = 0; i < 256; i++)
-        {
-            uint c = i;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0x82F63B78u ^ (c >> 1) : c >> 1;
-            t[i] = c;
-        }
-        return t;
-    }
-
     public static uint Compute(ReadOnlySpan<byte> data, uint crc = 0xFFFFFFFF)
     {
         int i = 0;
-        if (Sse42.X64.IsSupported)
-        {
-            ulong c = crc;
-            for (; i + 8 <= data.Length; i += 8) c = Sse42.X64.Crc32(c, BinaryPrimitives.ReadUInt64LittleEndian(data[i..]));
-            crc = (uint)c;
-        }
-        if (Sse42.IsSupported)
-        {
-            for (; i < data.Length; i++) crc = Sse42.Crc32(crc, data[i]);
-            return crc;
-        }
-        for (; i < data.Length; i++) crc = Table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+        for (; i + 8 <= data.Length; i += 8) crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data[i..]));
+        for (; i < data.Length; i++) crc = BitOperations.Crc32C(crc, data[i]);
         return crc;
     }
 
