@@ -101,12 +101,6 @@ public sealed partial class PacketEngine : IEntryLifetime
     private bool _partialChecksumReported;
     private bool _gsoReported;
 
-    /// <summary>Changes the owned MAC of a port (replay learns it from the capture).</summary>
-    public void SetPortMac(int port, MacAddress mac)
-    {
-        if ((uint)port < (uint)_portMacs.Length) _portMacs[port] = mac;
-    }
-
     public MacAddress PortMac(int port) => _portMacs[(uint)port < (uint)_portMacs.Length ? port : 0];
 
     /// <summary>Installs a new configuration snapshot. Flows keep their backends; flows of removed backends are flushed lazily.</summary>

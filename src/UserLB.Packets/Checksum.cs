@@ -154,10 +154,6 @@ public static class Checksum
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort UpdateSeed(ushort seed, uint oldWordSum, uint newWordSum) => (ushort)~UpdateSum((ushort)~seed, oldWordSum, newWordSum);
 
-    /// <summary>Reads the 16-bit checksum field at <paramref name="offset"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort ReadField(ReadOnlySpan<byte> b, int offset) => BinaryPrimitives.ReadUInt16BigEndian(b[offset..]);
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void WriteField(Span<byte> b, int offset, ushort value) => BinaryPrimitives.WriteUInt16BigEndian(b[offset..], value);
 

@@ -41,15 +41,6 @@ public static class ChecksumVerifier
         return sum;
     }
 
-    /// <summary>Offset of the L4 checksum field within the L4 header, or -1 when the protocol has none we handle.</summary>
-    public static int L4ChecksumOffset(byte protocol) => protocol switch
-    {
-        IpProtocols.Tcp => Offsets.TcpChecksum,
-        IpProtocols.Udp => Offsets.UdpChecksum,
-        IpProtocols.Icmp or IpProtocols.Icmpv6 => Offsets.IcmpChecksum,
-        _ => -1,
-    };
-
     /// <summary>Verifies the transport checksum of a frame as <see cref="PacketParser.Parse"/> described it in
     /// <paramref name="info"/> (the addresses are taken from there). Recognises a CHECKSUM_PARTIAL frame (tx offload on
     /// a veth): the field then holds only the folded pseudo-header sum.</summary>

@@ -115,5 +115,4 @@ public static class IcmpTypes
         : type is DestUnreachable or SourceQuench or Redirect or TimeExceeded or ParameterProblem;
 
     public static bool IsEchoRequest(bool v6, byte type) => v6 ? type == V6EchoRequest : type == EchoRequest;
-    public static bool IsEchoReply(bool v6, byte type) => v6 ? type == V6EchoReply : type == EchoReply;
 }
