@@ -5,7 +5,7 @@ using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Running;
 using UserLB.Benchmarks;
 
-// `profile <established|reply|udp|udpreply|newflow|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
+// `profile <established|reply|udp|udpreply|superframe|superframe-copy|newflow|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
 // DOTNET_PerfMapEnabled=1) or dotnet-trace; prints ns per operation. Anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "profile")
 {
@@ -61,6 +61,13 @@ if (args.Length > 0 && args[0] == "profile")
             template.CopyTo(work, 0);
             s.Engine.Process(work, 0, ++now);
         };
+    }
+    else if (what is "superframe" or "superframe-copy")
+    {
+        // A 64 KB TCP super-frame with a partial checksum on an established flow; -copy: the template copy alone.
+        var b = new SuperFrameBenchmarks { Ipv6 = v6, Payload = 64000 };
+        b.Setup();
+        body = what == "superframe" ? b.OriginalDirection : b.CopyOnly;
     }
     else
     {
