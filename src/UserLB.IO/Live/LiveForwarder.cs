@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.ObjectPool;
 using UserLB.Engine;
@@ -99,20 +98,12 @@ public sealed class LiveForwarder : IDisposable
     /// <summary>Queue dispatch: the pooled buffers frames wait in; larger frames (super-frames) take one of <see cref="_largePool"/>.</summary>
     private const int SmallBufferSize = 2048;
     public const int MaxWorkers = 64;
-    private const long HousekeepingIntervalNs = 100_000_000, PeriodicIntervalNs = 1_000_000_000;
-
-    /// <summary>
-    /// The expiry sweep between batches: <see cref="SweepChunk"/> entries every <see cref="SweepIntervalNs"/> (51 k
-    /// entries a second, a 262 k table in ~5 s, besides the engine's few per frame). Small chunks: the sweep holds the
-    /// engine, so one big chunk is a pause every packet arriving meanwhile waits out (a p99 latency spike).
-    /// </summary>
-    private const long SweepIntervalNs = 10_000_000;
-    private const int SweepChunk = 512;
     private readonly IPortIo[] _ports;
     private readonly IPollablePort[]? _pollable; // the same ports when every one can be polled
     private readonly Worker[] _workers;
+    private readonly Channel<RxItem>[]? _queues; // queue dispatch: worker i's channel
     private readonly ObjectPool<byte[]> _pool, _largePool;
-    private readonly TimeProvider _time;
+    private readonly EngineClock _clock;
     private readonly CancellationTokenSource _stop = new();
     private readonly ManualResetEventSlim _autoJoin = new(false); // set while Auto's threads per port are engaged
     private readonly List<Thread> _threads = [];
@@ -173,7 +164,7 @@ public sealed class LiveForwarder : IDisposable
         _busyPoll = busyPollNs > 0 ? new BusyPollWindow(busyPollNs) : null;
         if (receive == LiveReceive.Auto) AutoPolicy = autoPolicy ?? new ReceiveThreadPolicy();
         _pollingGate = _busyPoll is not null ? pollingGate ?? new PollingGate() : null;
-        _time = time ?? TimeProvider.System;
+        _clock = new EngineClock(time ?? TimeProvider.System);
         _queueCapacity = queueCapacity;
         Dispatch = dispatch;
         _pool = new DefaultObjectPool<byte[]>(new BufferPolicy(SmallBufferSize), queueCapacity * workers + 64 * (ports.Length + workers));
@@ -183,19 +174,21 @@ public sealed class LiveForwarder : IDisposable
         var portLocks = new object[ports.Length];
         for (int i = 0; i < portLocks.Length; i++) portLocks[i] = new object();
         _workers = new Worker[workers];
+        _queues = dispatch == LiveDispatch.Inline ? null : new Channel<RxItem>[workers];
         for (int i = 0; i < workers; i++)
         {
             var sink = new PortSink(ports, workers > 1 ? portLocks : null);
             var engine = createEngine(sink, i);
             if (engine.ShardCount != workers || engine.ShardIndex != i)
                 throw new ArgumentException($"worker {i}'s engine is shard {engine.ShardIndex} of {engine.ShardCount}; expected {i} of {workers}", nameof(createEngine));
-            Channel<RxItem>? queue = dispatch == LiveDispatch.Inline ? null : Channel.CreateBounded<RxItem>(new BoundedChannelOptions(queueCapacity)
-            {
-                SingleReader = true,
-                SingleWriter = ports.Length == 1,
-                FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full; the receiver counts the drop
-            });
-            _workers[i] = new Worker(i, engine, queue, sink);
+            if (_queues is not null)
+                _queues[i] = Channel.CreateBounded<RxItem>(new BoundedChannelOptions(queueCapacity)
+                {
+                    SingleReader = true,
+                    SingleWriter = ports.Length == 1,
+                    FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full; the receiver counts the drop
+                });
+            _workers[i] = new Worker(i, engine, sink);
         }
     }
 
@@ -249,7 +242,14 @@ public sealed class LiveForwarder : IDisposable
     public IReadOnlyList<IPortIo> Ports => _ports;
 
     /// <summary>Called about once a second on each worker's thread with its engine, e.g. to collect a status file's figures.</summary>
-    public Action<PacketEngine, long>? Periodic { get; set; }
+    public Action<PacketEngine, long>? Periodic
+    {
+        get => _workers[0].Periodic;
+        set
+        {
+            foreach (var w in _workers) w.Periodic = value;
+        }
+    }
     public long QueueDrops => Interlocked.Read(ref _queueDrops);
 
     /// <summary>Frames waiting in the workers' channels (0 with inline dispatch; -1 when a channel cannot count).</summary>
@@ -258,11 +258,10 @@ public sealed class LiveForwarder : IDisposable
         get
         {
             int n = 0;
-            foreach (var w in _workers)
+            foreach (var q in _queues ?? [])
             {
-                if (w.Queue is null) continue;
-                if (!w.Queue.Reader.CanCount) return -1;
-                n += w.Queue.Reader.Count;
+                if (!q.Reader.CanCount) return -1;
+                n += q.Reader.Count;
             }
             return n;
         }
@@ -275,7 +274,7 @@ public sealed class LiveForwarder : IDisposable
     public long OversizeFrames => Interlocked.Read(ref _oversize);
 
     /// <summary>Engine time in nanoseconds from the injected clock.</summary>
-    public long NowNs() => (long)(_time.GetTimestamp() * (1_000_000_000.0 / _time.TimestampFrequency));
+    public long NowNs() => _clock.NowNs();
 
     /// <summary>
     /// Runs <paramref name="action"/> on the thread that owns worker 0's engine, between two frames, and returns its
@@ -316,17 +315,8 @@ public sealed class LiveForwarder : IDisposable
             return tcs.Task;
         }
         w.Control.Enqueue(Run);
-        if (!w.Running) DrainControl(w, NowNs()); // the worker stopped in between
+        if (!w.Running) w.DrainControl(NowNs()); // the worker stopped in between
         return tcs.Task;
-    }
-
-    private void DrainControl(Worker w, long now)
-    {
-        lock (w.Lock)
-        {
-            while (w.Control.TryDequeue(out var a)) a(w.Engine, now);
-            w.Sink.Flush();
-        }
     }
 
     public void Start()
@@ -350,7 +340,7 @@ public sealed class LiveForwarder : IDisposable
         }
         if (Dispatch == LiveDispatch.Queue)
             foreach (var w in _workers)
-                _threads.Add(new Thread(() => WorkerLoop(w)) { IsBackground = true, Name = "worker-" + w.Index });
+                _threads.Add(new Thread(() => WorkerLoop(w, _queues![w.Index])) { IsBackground = true, Name = "worker-" + w.Index });
         foreach (var t in _threads) t.Start();
     }
 
@@ -377,7 +367,7 @@ public sealed class LiveForwarder : IDisposable
                 var pool = n <= SmallBufferSize ? _pool : _largePool;
                 var buffer = pool.Get();
                 frame.CopyTo(buffer);
-                if (!_workers[i].Queue!.Writer.TryWrite(new RxItem(buffer, n, port, now, offload)))
+                if (!_queues![i].Writer.TryWrite(new RxItem(buffer, n, port, now, offload)))
                 {
                     pool.Return(buffer);
                     Interlocked.Increment(ref _queueDrops);
@@ -387,9 +377,9 @@ public sealed class LiveForwarder : IDisposable
         Interlocked.Decrement(ref _receiversRunning);
     }
 
-    private void WorkerLoop(Worker w)
+    private void WorkerLoop(Worker w, Channel<RxItem> queue)
     {
-        var reader = w.Queue!.Reader;
+        var reader = queue.Reader;
         var ct = _stop.Token;
         while (!ct.IsCancellationRequested)
         {
@@ -398,7 +388,7 @@ public sealed class LiveForwarder : IDisposable
                 w.Engine.Process(item.Buffer.AsSpan(0, item.Length), item.Port, item.TimestampNs, item.Offload);
                 (item.Buffer.Length > SmallBufferSize ? _largePool : _pool).Return(item.Buffer);
             }
-            Idle(w, NowNs());
+            w.Idle(NowNs());
             w.Sink.Flush();
             var wait = reader.WaitToReadAsync(ct);
             if (!wait.IsCompleted)
@@ -407,8 +397,7 @@ public sealed class LiveForwarder : IDisposable
                 catch (OperationCanceledException) { break; }
             }
         }
-        w.Running = false;
-        DrainControl(w, NowNs());
+        w.Retire(NowNs());
     }
 
     /// <summary>
@@ -438,18 +427,14 @@ public sealed class LiveForwarder : IDisposable
                 if (endOfBatch)
                 {
                     sinceIdle = 0;
-                    Idle(w, now);
+                    w.Idle(now);
                 }
             }
             // Outside the lock: the send that hands the batch over runs the receiving side's stack (the bulk of the
             // per-frame cost on a veth), so the other ports' threads run the engine meanwhile.
             if (endOfBatch) w.Sink.Flush();
         }
-        if (Interlocked.Decrement(ref _receiversRunning) == 0)
-        {
-            w.Running = false;
-            DrainControl(w, NowNs());
-        }
+        if (Interlocked.Decrement(ref _receiversRunning) == 0) w.Retire(NowNs());
     }
 
     /// <summary>
@@ -512,7 +497,7 @@ public sealed class LiveForwarder : IDisposable
                     lastFrame = now;
                     if (window is not null) lastFrameWallNs = AfPacketPort.WallClockNs();
                 }
-                Idle(w, now);
+                w.Idle(now);
                 // Auto: only the one thread alone polls; the threads per port sleep as per-port's do.
                 spin = frames == 0 && !closed && window is not null && now - lastFrame < window.WindowNs
                     && (!auto || (leader && !policy!.Engaged)) && gate is { Open: true };
@@ -564,11 +549,7 @@ public sealed class LiveForwarder : IDisposable
             }
             else if (ready == 0) window.OnTimeout();
         }
-        if (Interlocked.Decrement(ref _receiversRunning) == 0)
-        {
-            w.Running = false;
-            DrainControl(w, NowNs());
-        }
+        if (Interlocked.Decrement(ref _receiversRunning) == 0) w.Retire(NowNs());
     }
 
     /// <summary>Whether a frame waits at any port (exact for pollable ports: one ring slot's status each).</summary>
@@ -591,31 +572,6 @@ public sealed class LiveForwarder : IDisposable
         return earliest;
     }
 
-    /// <summary>
-    /// Between batches, on the engine's thread: housekeeping, the periodic callback, control actions. The caller flushes
-    /// the ports afterwards (the receive threads after they let go of the engine's lock).
-    /// </summary>
-    private void Idle(Worker w, long now)
-    {
-        if (now - w.LastHousekeeping > HousekeepingIntervalNs)
-        {
-            w.Engine.Housekeeping(now);
-            w.LastHousekeeping = now;
-        }
-        if (now - w.LastSweep > SweepIntervalNs)
-        {
-            w.Engine.Table.Sweep(now, SweepChunk);
-            w.LastSweep = now;
-        }
-        if (Periodic is { } periodic && now - w.LastPeriodic >= PeriodicIntervalNs)
-        {
-            w.LastPeriodic = now;
-            periodic(w.Engine, now);
-        }
-        if (!w.Control.IsEmpty)
-            while (w.Control.TryDequeue(out var a)) a(w.Engine, now);
-    }
-
     public void Stop()
     {
         _stop.Cancel();
@@ -631,57 +587,11 @@ public sealed class LiveForwarder : IDisposable
         _autoJoin.Dispose();
     }
 
-    private sealed class Worker(int index, PacketEngine engine, Channel<RxItem>? queue, PortSink sink)
-    {
-        public int Index { get; } = index;
-        public PacketEngine Engine { get; } = engine;
-        public Channel<RxItem>? Queue { get; } = queue;
-        public PortSink Sink { get; } = sink;
-        public ConcurrentQueue<Action<PacketEngine, long>> Control { get; } = new();
-
-        /// <summary>Held while the engine runs (inline dispatch, and control actions run while the worker is stopped).</summary>
-        public object Lock { get; } = new();
-        public volatile bool Running;
-        public long LastHousekeeping, LastSweep, LastPeriodic;
-    }
-
     private readonly record struct RxItem(byte[] Buffer, int Length, int Port, long TimestampNs, VnetHeader Offload);
 
     private sealed class BufferPolicy(int size) : PooledObjectPolicy<byte[]>
     {
         public override byte[] Create() => new byte[size];
         public override bool Return(byte[] obj) => true;
-    }
-
-    /// <summary>A worker's way out: straight to the port, or under the port's lock when several workers share it.</summary>
-    private sealed class PortSink(IPortIo[] ports, object[]? locks) : IFrameSink
-    {
-        public void Send(ReadOnlySpan<byte> frame, int port)
-        {
-            if ((uint)port >= (uint)ports.Length) return;
-            if (locks is null)
-            {
-                ports[port].Send(frame, default);
-                return;
-            }
-            lock (locks[port]) ports[port].Send(frame, default);
-        }
-
-        public void Send(ReadOnlySpan<byte> frame, int port, in VnetHeader offload)
-        {
-            if ((uint)port >= (uint)ports.Length) return;
-            if (locks is null)
-            {
-                ports[port].Send(frame, offload);
-                return;
-            }
-            lock (locks[port]) ports[port].Send(frame, offload);
-        }
-
-        public void Flush()
-        {
-            // No port lock: Flush is safe beside another thread's Send (IPortIo.Flush), and its send() is the heavy part.
-            for (int i = 0; i < ports.Length; i++) ports[i].Flush();
-        }
     }
 }
