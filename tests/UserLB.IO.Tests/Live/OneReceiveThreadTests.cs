@@ -2,18 +2,18 @@ using UserLB.Engine;
 using UserLB.Engine.Config;
 using UserLB.Engine.Farms;
 using UserLB.IO.Live;
+using UserLB.IO.Live.Receivers;
 
 using static UserLB.IO.Tests.Live.LiveFrames;
 
 namespace UserLB.IO.Tests.Live;
 
 /// <summary>
-/// Inline dispatch over two in-memory ports that poll like AF_PACKET rings. One receive thread polling every port
-/// (<see cref="LiveReceive.OneThread"/>): both directions are forwarded across the two ports by that one thread, and
-/// busy polling keeps it awake between frames that come close together. A thread per port
-/// (<see cref="LiveReceive.PerPort"/>): the same forwarding; the hand-over of a batch (the port's flush, where a veth
-/// runs the receiving side's stack) runs outside the engine's lock, and the thread that holds the engine takes the
-/// frames waiting at the other port too.
+/// <see cref="PolledReceiver"/> over two in-memory ports that poll like AF_PACKET rings. The first thread receiving
+/// alone: both directions are forwarded across the two ports by that one thread, and busy polling keeps it awake between
+/// frames that come close together. The threads per port engaged: the same forwarding; the hand-over of a batch (the
+/// port's flush, where a veth runs the receiving side's stack) runs outside the engine's lock, and the thread that holds
+/// the engine takes the frames waiting at the other port too.
 /// </summary>
 public sealed class OneReceiveThreadTests
 {
@@ -22,28 +22,35 @@ public sealed class OneReceiveThreadTests
           "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
         """;
 
-    private static LiveForwarder Create(IPortIo[] ports, LiveDispatch dispatch = LiveDispatch.Inline, LiveReceive receive = LiveReceive.OneThread, long busyPollNs = 0,
-        ReceiveThreadPolicy? autoPolicy = null, PollingGate? gate = null) =>
-        new(ports, (sink, shard) => new PacketEngine(new EngineOptions { Seed = 7, PortNames = ["m0", "m1"] }, sink), 1,
-            dispatch: dispatch, receive: receive, busyPollNs: busyPollNs, autoPolicy: autoPolicy, pollingGate: gate);
+    /// <summary>A policy that never engages the threads per port: one thread's CPU time never fills twice the wall time.</summary>
+    private static ReceiveThreadPolicy Never() => new(windowNs: 1_000_000, saturatedFraction: 2.0, windowsToEngage: 1);
 
-    /// <summary>Two polled ports (m0 client side, m1 backend side), the farm applied, the one receive thread started.</summary>
+    /// <summary>A policy that engages the threads per port at the first thread's second round and keeps them.</summary>
+    private static ReceiveThreadPolicy Engaged() => new(windowNs: 1, saturatedFraction: 0, windowsToEngage: 1, engagedNs: long.MaxValue);
+
+    /// <summary>
+    /// Two polled ports (m0 client side, m1 backend side), the farm applied, the receiver started (policy: as given,
+    /// else one thread only). With <see cref="Engaged"/> it returns once the backend port's thread receives.
+    /// </summary>
     private static async Task<(PolledMemoryPort Client, PolledMemoryPort Backends, LiveForwarder Fwd)> StartTwoPortsAsync(long busyPollNs,
-        LiveReceive receive = LiveReceive.OneThread, Action<PolledMemoryPort, PolledMemoryPort>? beforeStart = null, ReceiveThreadPolicy? autoPolicy = null,
-        PollingGate? gate = null)
+        ReceiveThreadPolicy? policy = null, Action<PolledMemoryPort, PolledMemoryPort>? beforeStart = null, PollingGate? gate = null)
     {
         var client = new PolledMemoryPort("m0");
         var backends = new PolledMemoryPort("m1");
         beforeStart?.Invoke(client, backends);
         // Unless a test gives one, a gate that never holds polling back: these tests are about the polling itself, and a
         // busy test machine (the polling thread waiting for a CPU) would otherwise hold it back (PollingGateTests).
-        var fwd = Create([client, backends], receive: receive, busyPollNs: busyPollNs, autoPolicy: autoPolicy,
-            gate: gate ?? new PollingGate(contendedFraction: double.PositiveInfinity));
+        var fwd = new LiveForwarder([client, backends], (sink, shard) => new PacketEngine(new EngineOptions { Seed = 7, PortNames = ["m0", "m1"] }, sink), 1,
+            polling: new PollOptions { BusyPollNs = busyPollNs, Policy = policy ?? Never(), Gate = gate ?? new PollingGate(contendedFraction: double.PositiveInfinity) });
         var snapshot = EngineSnapshot.Build(ConfigParser.Parse(Farms), new IdRegistry(), null, 1);
         await fwd.InvokeAsync((e, _) => { e.Apply(snapshot); return 0; });
         fwd.Start();
+        var rx = (PolledReceiver)fwd.Receiver;
+        if (policy is { WindowNs: 1, EngagedNs: long.MaxValue }) await WaitUntilAsync(() => rx.JoinedThreads == 1, "the backend port's thread joined");
         return (client, backends, fwd);
     }
+
+    private static PolledReceiver Rx(LiveForwarder fwd) => (PolledReceiver)fwd.Receiver;
 
     /// <summary>ARP replies from both backends and the client, so the engine can address frames to them.</summary>
     private static async Task LearnNeighboursAsync(PolledMemoryPort client, PolledMemoryPort backends, LiveForwarder fwd)
@@ -68,14 +75,13 @@ public sealed class OneReceiveThreadTests
     }
 
     [Theory]
-    [InlineData(0L, LiveReceive.OneThread)]
-    [InlineData(20_000_000L, LiveReceive.OneThread)]
-    [InlineData(0L, LiveReceive.PerPort)]
-    [InlineData(0L, LiveReceive.Auto)]
-    [InlineData(20_000_000L, LiveReceive.Auto)]
-    public async Task Process_PolledTwoPorts_ForwardsBothDirectionsAcrossThePorts(long busyPollNs, LiveReceive receive)
+    [InlineData(0L, false)]
+    [InlineData(20_000_000L, false)]
+    [InlineData(0L, true)]
+    [InlineData(20_000_000L, true)]
+    public async Task Process_PolledTwoPorts_ForwardsBothDirectionsAcrossThePorts(long busyPollNs, bool engaged)
     {
-        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, receive);
+        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, engaged ? Engaged() : null);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
@@ -102,23 +108,10 @@ public sealed class OneReceiveThreadTests
             Assert.True(tcp.Synchronize && tcp.Acknowledgment && tcp.ValidTcpChecksum && ip.ValidIPChecksum);
         }
         string? controlThread = await fwd.InvokeAsync((e, _) => Thread.CurrentThread.Name).WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal(receive, fwd.Receive);
-        if (receive == LiveReceive.OneThread)
-        {
-            Assert.Equal("rx-all", controlThread);
-            Assert.Equal(busyPollNs > 0 ? "inline dispatch, one receive thread, busy-poll 20000 us" : "inline dispatch, one receive thread", fwd.DispatchDescription());
-        }
-        else if (receive == LiveReceive.Auto)
-        {
-            Assert.Equal("rx-m0", controlThread); // the first port's thread receives alone while it keeps up
-            Assert.Equal("inline dispatch, one receive thread, a thread per interface while it is saturated" + (busyPollNs > 0 ? ", busy-poll 20000 us" : ""),
-                fwd.DispatchDescription());
-        }
-        else
-        {
-            Assert.Contains(controlThread, new[] { "rx-m0", "rx-m1" }); // whichever port's thread holds the engine between batches
-            Assert.Equal("inline dispatch", fwd.DispatchDescription());
-        }
+        if (engaged) Assert.Contains(controlThread, new[] { "rx-m0", "rx-m1" }); // whichever port's thread holds the engine between batches
+        else Assert.Equal("rx-m0", controlThread); // the first port's thread receives alone while it keeps up
+        Assert.Equal("inline dispatch, one receive thread, a thread per interface while it is saturated" + (busyPollNs > 0 ? ", busy-poll 20000 us" : ""),
+            fwd.Receiver.Description);
         fwd.Stop();
         Assert.Equal(24, await fwd.InvokeAsync((e, _) => e.Table.Count)); // runs on the caller once stopped
     }
@@ -127,7 +120,7 @@ public sealed class OneReceiveThreadTests
     [InlineData(0L, false)]
     [InlineData(100_000_000L, false)]
     [InlineData(100_000_000L, true)]
-    public async Task PollLoop_FramesTwoMillisecondsApart_SleepsBetweenThemUnlessBusyPolling(long busyPollNs, bool cpusBusy)
+    public async Task LeadLoop_FramesTwoMillisecondsApart_SleepsBetweenThemUnlessBusyPolling(long busyPollNs, bool cpusBusy)
     {
         // cpusBusy: a gate for which every window is contended (any wait at all, fraction 0), as when the polling thread
         // keeps waiting for a CPU: polling is held back from the first window (1 ms) on, so the thread sleeps as without it.
@@ -139,40 +132,40 @@ public sealed class OneReceiveThreadTests
         client.Add(ArpReply(Client, ClientMac));
         await WaitRxAsync(fwd, 1);
         const int Frames = 40;
-        long before = fwd.ReceiveSleeps;
+        long before = Rx(fwd).Sleeps;
         for (int i = 0; i < Frames; i++)
         {
             var port = i % 2 == 0 ? backends : client; // alternate the ports, as requests and responses do
             port.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
             Thread.Sleep(2);
         }
-        long sleeps = fwd.ReceiveSleeps - before;
+        long sleeps = Rx(fwd).Sleeps - before;
         await WaitRxAsync(fwd, 1 + Frames);
         if (busyPollNs > 0 && !cpusBusy)
         {
             // The first gap is slept through and opens the window to twice it; the rest are polled through (a gap
             // stretched past the window by a busy machine is slept through once more, and widens the window).
             Assert.True(sleeps <= 8, $"busy polling up to 100 ms, the thread still slept {sleeps} times in 40 frames 2 ms apart");
-            Assert.InRange(fwd.BusyPollWindowNs, 2_000_000, 100_000_000);
+            Assert.InRange(Rx(fwd).WindowNs, 2_000_000, 100_000_000);
         }
         else
         {
             Assert.True(sleeps >= 15, $"without busy polling the thread slept only {sleeps} times in 40 frames 2 ms apart");
-            if (cpusBusy) Assert.True(fwd.BusyPollHeldBackWindows > 0 && fwd.BusyPolledNs < 5_000_000,
-                $"held back {fwd.BusyPollHeldBackWindows} windows, polled {fwd.BusyPolledNs / 1000} µs");
+            if (cpusBusy) Assert.True(Rx(fwd).HeldBackWindows > 0 && Rx(fwd).PolledNs < 5_000_000,
+                $"held back {Rx(fwd).HeldBackWindows} windows, polled {Rx(fwd).PolledNs / 1000} µs");
         }
         fwd.Stop();
     }
 
     [Fact]
-    public async Task PollLoop_GapsLongerThanTheCeiling_WindowStaysClosedAndTheThreadSleeps()
+    public async Task LeadLoop_GapsLongerThanTheCeiling_WindowStaysClosedAndTheThreadSleeps()
     {
         var (client, backends, fwd) = await StartTwoPortsAsync(1_000_000); // at most 1 ms of polling
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
         const int Frames = 15;
-        long before = fwd.ReceiveSleeps;
+        long before = Rx(fwd).Sleeps;
         for (int i = 0; i < Frames; i++)
         {
             client.Add(ArpReply(Client, ClientMac));
@@ -180,13 +173,13 @@ public sealed class OneReceiveThreadTests
         }
         await WaitRxAsync(fwd, Frames);
         // Each 10 ms gap is longer than the ceiling, and the 5 ms poll timeouts between: the window halved to closed.
-        Assert.Equal(0, fwd.BusyPollWindowNs);
-        Assert.True(fwd.ReceiveSleeps - before >= Frames, $"slept {fwd.ReceiveSleeps - before} times in {Frames} gaps of 10 ms");
+        Assert.Equal(0, Rx(fwd).WindowNs);
+        Assert.True(Rx(fwd).Sleeps - before >= Frames, $"slept {Rx(fwd).Sleeps - before} times in {Frames} gaps of 10 ms");
         fwd.Stop();
     }
 
     [Fact]
-    public async Task PollLoop_PerPortFlushBlocked_OtherPortsThreadStillForwards()
+    public async Task JoinLoop_FlushBlocked_OtherPortsThreadStillForwards()
     {
         // The backend side's flush (on a veth: the backends' stack running inside the send) is held up. The engine's
         // lock is not held meanwhile, so the backend port's thread forwards the replies to the client.
@@ -194,7 +187,7 @@ public sealed class OneReceiveThreadTests
         // handed to the port, nothing of theirs) go through, as a flush with nothing pending does.
         using var gate = new ManualResetEventSlim(false);
         int held = 0;
-        var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.PerPort, (_, b) => b.OnFlush = p =>
+        var (client, backends, fwd) = await StartTwoPortsAsync(0, Engaged(), (_, b) => b.OnFlush = p =>
         {
             if (!p.Sent.IsEmpty && Interlocked.Exchange(ref held, 1) == 0) gate.Wait(TimeSpan.FromSeconds(20));
         });
@@ -229,7 +222,7 @@ public sealed class OneReceiveThreadTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task PollLoop_PerPortReplyCausedByFlush_TakenByTheFlushingThreadWithoutSleeping(bool onlyOtherThreadFlushes)
+    public async Task JoinLoop_ReplyCausedByFlush_TakenByTheFlushingThreadWithoutSleeping(bool onlyOtherThreadFlushes)
     {
         // As on a veth, where a backend answers inside the send that delivers the SYN: the flush of m1 puts the SYN-ACK
         // on m1's ring without waking m1's thread (a quiet add), so it is taken at once only if the thread that ran the
@@ -237,10 +230,10 @@ public sealed class OneReceiveThreadTests
         // forwarded the SYN, runs the flush; with onlyOtherThreadFlushes the frames wait for m1's thread's round (its
         // poll timeout), the case where the flusher itself had taken no frame.
         LiveForwarder? forwarder = null;
-        long Sleeps() => forwarder?.ReceiveSleeps ?? 0;
+        long Sleeps() => forwarder is null ? 0 : Rx(forwarder).Sleeps;
         var answered = new HashSet<ushort>();
         var flushes = new List<(string? Thread, long Sleeps)>();
-        var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.PerPort, (_, b) =>
+        var (client, backends, fwd) = await StartTwoPortsAsync(0, Engaged(), (_, b) =>
         {
             b.Stamp = Sleeps;
             b.OnFlush = p =>
@@ -286,12 +279,12 @@ public sealed class OneReceiveThreadTests
     }
 
     [Fact]
-    public async Task PollLoop_AutoNeverSaturated_FirstThreadTakesEveryPortsFrames()
+    public async Task LeadLoop_NeverSaturated_FirstThreadTakesEveryPortsFrames()
     {
         // A policy that cannot engage (one thread's CPU time never fills twice the wall time): the backend port's
         // thread exists but never receives; the first thread sleeps on both ports and takes every frame.
         var never = new ReceiveThreadPolicy(windowNs: 1_000_000, saturatedFraction: 2.0, windowsToEngage: 1);
-        var (client, backends, fwd) = await StartTwoPortsAsync(0, LiveReceive.Auto, autoPolicy: never);
+        var (client, backends, fwd) = await StartTwoPortsAsync(0, never);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
@@ -312,13 +305,13 @@ public sealed class OneReceiveThreadTests
     [Theory]
     [InlineData(0L)]
     [InlineData(100_000_000L)]
-    public async Task PollLoop_AutoSaturated_ThreadPerPortJoinsThenLeavesAtTheTry(long busyPollNs)
+    public async Task LeadLoop_Saturated_ThreadPerPortJoinsThenLeavesAtTheTry(long busyPollNs)
     {
         // Every window counts as saturated (fraction 0): engaged when the first 200 ms window closes, for 50 ms; the
         // one thread is tried again when the next window closes (~400 ms) and engaged again at the one after (~600 ms).
         // With busy polling the one thread polls while alone only: engaged, it sleeps on its own port as the others do.
         var always = new ReceiveThreadPolicy(windowNs: 200_000_000, saturatedFraction: 0, windowsToEngage: 1, engagedNs: 50_000_000);
-        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, LiveReceive.Auto, autoPolicy: always);
+        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, always);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
@@ -341,7 +334,7 @@ public sealed class OneReceiveThreadTests
             Thread.Sleep(1);
         }
         int before = backends.ReceivedBy.Count;
-        long polledBefore = fwd.BusyPolledNs;
+        long polledBefore = Rx(fwd).PolledNs;
         for (int i = 0; i < 20; i++, sent++)
         {
             backends.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
@@ -352,7 +345,7 @@ public sealed class OneReceiveThreadTests
         int byOwnThread = engaged.Count(t => t == "rx-m1");
         // m0's thread takes one only when its 5 ms poll timeout falls between the frame's arrival and m1's wake-up.
         Assert.True(byOwnThread >= engaged.Count / 2, $"engaged: {byOwnThread} of {engaged.Count} of m1's frames taken by m1's own thread ({string.Join(",", engaged)})");
-        long polled = fwd.BusyPolledNs - polledBefore;
+        long polled = Rx(fwd).PolledNs - polledBefore;
         Assert.True(polled < 1_000_000, $"engaged, the one thread still polled for {polled / 1000} µs while 20 frames came 1 ms apart");
         if (busyPollNs > 0) Assert.True(polledBefore > 0, "the one thread never polled while it received alone");
 
@@ -376,17 +369,17 @@ public sealed class OneReceiveThreadTests
     }
 
     [Fact]
-    public async Task PollLoop_AutoBusyPolling_PollingIsNotCountedAsWork()
+    public async Task LeadLoop_BusyPolling_PollingIsNotCountedAsWork()
     {
         // Frames 2 ms apart with busy polling up to 100 ms: the one thread polls through the gaps, a CPU's worth of
         // time, but forwards little; the policy (half a 20 ms window, twice) must see the work, not the polling.
         var policy = new ReceiveThreadPolicy(windowNs: 20_000_000, saturatedFraction: 0.5, windowsToEngage: 2);
-        var (client, backends, fwd) = await StartTwoPortsAsync(100_000_000, LiveReceive.Auto, autoPolicy: policy);
+        var (client, backends, fwd) = await StartTwoPortsAsync(100_000_000, policy);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
         await LearnNeighboursAsync(client, backends, fwd);
-        long before = fwd.ReceiveSleeps;
+        long before = Rx(fwd).Sleeps;
         const int Frames = 100;
         for (int i = 0; i < Frames; i++)
         {
@@ -394,7 +387,7 @@ public sealed class OneReceiveThreadTests
             Thread.Sleep(2);
         }
         await WaitRxAsync(fwd, 3 + Frames);
-        long sleeps = fwd.ReceiveSleeps - before;
+        long sleeps = Rx(fwd).Sleeps - before;
         Assert.True(policy.Engagements == 0, $"polling counted as work: a thread per port engaged {policy.Engagements} times");
         Assert.True(sleeps <= Frames / 4, $"busy polling up to 100 ms, the thread still slept {sleeps} times in {Frames} frames 2 ms apart");
         Assert.All(client.ReceivedBy.Concat(backends.ReceivedBy), r => Assert.Equal("rx-m0", r.Thread));
@@ -409,20 +402,5 @@ public sealed class OneReceiveThreadTests
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"not {what} after 10 s");
             await Task.Delay(1);
         }
-    }
-
-    [Fact]
-    public void Constructor_OneThreadWithoutInlinePollablePortsOrBusyPollPerPort_Throws()
-    {
-        using var a = new PolledMemoryPort("m0");
-        using var b = new PolledMemoryPort("m1");
-        Assert.Throws<ArgumentException>(() => Create([a, b], LiveDispatch.Queue));
-        Assert.Throws<ArgumentException>(() => Create([a, new MemoryPort("m1")]));
-        Assert.Throws<ArgumentException>(() => Create([a, b], receive: LiveReceive.PerPort, busyPollNs: 1000));
-        Assert.Throws<ArgumentException>(() => Create([a, b], LiveDispatch.Queue, LiveReceive.Auto));
-        Assert.Throws<ArgumentException>(() => Create([a, new MemoryPort("m1")], receive: LiveReceive.Auto));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Create([a, b], busyPollNs: -1));
-        using var ok = Create([a, b], receive: LiveReceive.PerPort);
-        Assert.Equal("inline dispatch", ok.DispatchDescription());
     }
 }
