@@ -18,7 +18,7 @@ public sealed class PolledReceiver : InlineReceiver
     private readonly PollingGate? _gate;
     private readonly PollClocks _clocks;
     private readonly ManualResetEventSlim _join = new(false); // set while the threads per port are engaged
-    private long _sleeps, _polledNs;
+    private long _sleeps, _polledNs, _spells;
     private int _joined;
 
     internal PolledReceiver(IPortIo[] ports, Worker[] workers, EngineClock clock, PollOptions options)
@@ -61,6 +61,9 @@ public sealed class PolledReceiver : InlineReceiver
     /// <summary>Time the first thread spent polling empty rings, ns on the engines' clock: the CPU busy polling costs.</summary>
     public long PolledNs => Interlocked.Read(ref _polledNs);
 
+    /// <summary>How many times the first thread began polling the rings instead of sleeping (each spell ends at a frame or with the window).</summary>
+    public long PollingSpells => Volatile.Read(ref _spells);
+
     /// <summary>Windows after which the first thread held its polling back because it had waited for a CPU itself (<see cref="PollingGate"/>).</summary>
     public long HeldBackWindows => _gate?.ContendedWindows ?? 0;
 
@@ -96,7 +99,14 @@ public sealed class PolledReceiver : InlineReceiver
             if (round.Frames > 0) (lastFrame, lastStamp) = (round.Now, round.Stamp);
             bool spin = round.Frames == 0 && !closed && window is not null && round.Now - lastFrame < window.WindowNs
                 && !policy.Engaged && gate!.Open;
-            if (spin) { if (spinFrom < 0) spinFrom = Clock.NowNs(); }
+            if (spin)
+            {
+                if (spinFrom < 0)
+                {
+                    spinFrom = Clock.NowNs();
+                    Volatile.Write(ref _spells, _spells + 1); // (one writer: this thread)
+                }
+            }
             else if (spinFrom >= 0)
             {
                 Interlocked.Add(ref _polledNs, Clock.NowNs() - spinFrom);

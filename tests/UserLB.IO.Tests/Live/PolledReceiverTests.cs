@@ -13,14 +13,30 @@ namespace UserLB.IO.Tests.Live;
 /// alone: both directions are forwarded across the two ports by that one thread, and busy polling keeps it awake between
 /// frames that come close together. The threads per port engaged: the same forwarding; the hand-over of a batch (the
 /// port's flush, where a veth runs the receiving side's stack) runs outside the engine's lock, and the thread that holds
-/// the engine takes the frames waiting at the other port too.
+/// the engine takes the frames waiting at the other port too. The tests of polling and of the policy run on clocks
+/// that move only when the test moves them (<see cref="TestClock"/>): they count sleeps and polling spells, never time.
 /// </summary>
-public sealed class OneReceiveThreadTests
+public sealed class PolledReceiverTests
 {
     private const string Farms = """
         {"farms":[{"name":"app","virtual-addr":"192.168.101.250","virtual-ports":"80","mode":"snat","scheduler":"weight","iface":"m0","oface":"m1",
           "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
         """;
+
+    /// <summary>
+    /// The engines' clock (also the policy's and the gate's windows) and the ports' receive stamps, in ns, moved only by
+    /// <see cref="Advance"/>; the first thread's CPU clock reads 0 (idle) or the same time (busy: every ns is CPU).
+    /// </summary>
+    private sealed class TestClock(bool cpuBusy = false) : TimeProvider
+    {
+        private long _ns = 1_000_000_000;
+
+        public override long TimestampFrequency => 1_000_000_000;
+        public override long GetTimestamp() => Interlocked.Read(ref _ns);
+        public long NowNs => GetTimestamp();
+        public PollClocks Clocks => new(() => cpuBusy ? NowNs : 0, () => NowNs);
+        public void Advance(long ns) => Interlocked.Add(ref _ns, ns);
+    }
 
     /// <summary>A policy that never engages the threads per port: one thread's CPU time never fills twice the wall time.</summary>
     private static ReceiveThreadPolicy Never() => new(windowNs: 1_000_000, saturatedFraction: 2.0, windowsToEngage: 1);
@@ -29,28 +45,52 @@ public sealed class OneReceiveThreadTests
     private static ReceiveThreadPolicy Engaged() => new(windowNs: 1, saturatedFraction: 0, windowsToEngage: 1, engagedNs: long.MaxValue);
 
     /// <summary>
-    /// Two polled ports (m0 client side, m1 backend side), the farm applied, the receiver started (policy: as given,
-    /// else one thread only). With <see cref="Engaged"/> it returns once the backend port's thread receives.
+    /// Two polled ports (m0 client side, m1 backend side), the farm applied, the receiver started (policy: as given, else
+    /// one thread only). With <see cref="Engaged"/> it returns once the backend port's thread receives; with a
+    /// <paramref name="clock"/>, once the first thread has gone through its first round (at the clock's start).
     /// </summary>
-    private static async Task<(PolledMemoryPort Client, PolledMemoryPort Backends, LiveForwarder Fwd)> StartTwoPortsAsync(long busyPollNs,
-        ReceiveThreadPolicy? policy = null, Action<PolledMemoryPort, PolledMemoryPort>? beforeStart = null, PollingGate? gate = null)
+    private static async Task<(PolledMemoryPort Client, PolledMemoryPort Backends, LiveForwarder Fwd, PolledReceiver Rx)> StartTwoPortsAsync(
+        long busyPollNs, ReceiveThreadPolicy? policy = null, Action<PolledMemoryPort, PolledMemoryPort>? beforeStart = null, PollingGate? gate = null,
+        TestClock? clock = null)
     {
         var client = new PolledMemoryPort("m0");
         var backends = new PolledMemoryPort("m1");
+        if (clock is not null) client.StampClock = backends.StampClock = () => clock.NowNs;
         beforeStart?.Invoke(client, backends);
         // Unless a test gives one, a gate that never holds polling back: these tests are about the polling itself, and a
         // busy test machine (the polling thread waiting for a CPU) would otherwise hold it back (PollingGateTests).
+        var options = new PollOptions
+        {
+            BusyPollNs = busyPollNs,
+            Policy = policy ?? Never(),
+            Gate = gate ?? new PollingGate(contendedFraction: double.PositiveInfinity),
+            Clocks = clock?.Clocks,
+        };
         var fwd = new LiveForwarder([client, backends], (sink, shard) => new PacketEngine(new EngineOptions { Seed = 7, PortNames = ["m0", "m1"] }, sink), 1,
-            polling: new PollOptions { BusyPollNs = busyPollNs, Policy = policy ?? Never(), Gate = gate ?? new PollingGate(contendedFraction: double.PositiveInfinity) });
+            clock, polling: options);
         var snapshot = EngineSnapshot.Build(ConfigParser.Parse(Farms), new IdRegistry(), null, 1);
         await fwd.InvokeAsync((e, _) => { e.Apply(snapshot); return 0; });
         fwd.Start();
         var rx = (PolledReceiver)fwd.Receiver;
         if (policy is { WindowNs: 1, EngagedNs: long.MaxValue }) await WaitUntilAsync(() => rx.JoinedThreads == 1, "the backend port's thread joined");
-        return (client, backends, fwd);
+        if (clock is not null) await WaitUntilAsync(() => rx.Sleeps > 0, "the first thread asleep");
+        return (client, backends, fwd, rx);
     }
 
-    private static PolledReceiver Rx(LiveForwarder fwd) => (PolledReceiver)fwd.Receiver;
+    /// <summary>
+    /// Moves the clock by <paramref name="gapNs"/>, adds <paramref name="frame"/> at <paramref name="port"/> and waits
+    /// until the first thread has taken it (<paramref name="rxTarget"/> frames in all) and settled, polling or asleep:
+    /// the clock never moves while it is between the two, so every gap is polled or slept whole.
+    /// </summary>
+    private static async Task StepAsync(LiveForwarder fwd, PolledReceiver rx, TestClock clock, long gapNs, PolledMemoryPort port, byte[] frame, long rxTarget)
+    {
+        long spells = rx.PollingSpells; // a spell that runs now started before: a new one starts after this frame
+        clock.Advance(gapNs);
+        port.Add(frame);
+        await WaitRxAsync(fwd, rxTarget);
+        long sleeps = rx.Sleeps; // a sleep after the frame was taken
+        await WaitUntilAsync(() => rx.PollingSpells > spells || rx.Sleeps > sleeps, "the first thread polling or asleep");
+    }
 
     /// <summary>ARP replies from both backends and the client, so the engine can address frames to them.</summary>
     private static async Task LearnNeighboursAsync(PolledMemoryPort client, PolledMemoryPort backends, LiveForwarder fwd)
@@ -74,6 +114,16 @@ public sealed class OneReceiveThreadTests
         }
     }
 
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not {what} after 10 s");
+            await Task.Delay(1);
+        }
+    }
+
     [Theory]
     [InlineData(0L, false)]
     [InlineData(20_000_000L, false)]
@@ -81,7 +131,7 @@ public sealed class OneReceiveThreadTests
     [InlineData(20_000_000L, true)]
     public async Task Process_PolledTwoPorts_ForwardsBothDirectionsAcrossThePorts(long busyPollNs, bool engaged)
     {
-        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, engaged ? Engaged() : null);
+        var (client, backends, fwd, _) = await StartTwoPortsAsync(busyPollNs, engaged ? Engaged() : null);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
@@ -116,43 +166,47 @@ public sealed class OneReceiveThreadTests
         Assert.Equal(24, await fwd.InvokeAsync((e, _) => e.Table.Count)); // runs on the caller once stopped
     }
 
+
     [Theory]
     [InlineData(0L, false)]
     [InlineData(100_000_000L, false)]
     [InlineData(100_000_000L, true)]
     public async Task LeadLoop_FramesTwoMillisecondsApart_SleepsBetweenThemUnlessBusyPolling(long busyPollNs, bool cpusBusy)
     {
-        // cpusBusy: a gate for which every window is contended (any wait at all, fraction 0), as when the polling thread
-        // keeps waiting for a CPU: polling is held back from the first window (1 ms) on, so the thread sleeps as without it.
+        // cpusBusy: a gate for which every window (1 ms) is contended (any wait at all, fraction 0), as when the polling
+        // thread keeps waiting for a CPU: polling is held back from the first window on, so the thread sleeps as without it.
+        var clock = new TestClock();
         var gate = cpusBusy ? new PollingGate(windowNs: 1_000_000, contendedFraction: 0) : null;
-        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, gate: gate);
+        var (client, backends, fwd, rx) = await StartTwoPortsAsync(busyPollNs, gate: gate, clock: clock);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
-        client.Add(ArpReply(Client, ClientMac));
-        await WaitRxAsync(fwd, 1);
         const int Frames = 40;
-        long before = Rx(fwd).Sleeps;
+        long sleepsWhenOpen = -1;
         for (int i = 0; i < Frames; i++)
         {
             var port = i % 2 == 0 ? backends : client; // alternate the ports, as requests and responses do
-            port.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
-            Thread.Sleep(2);
+            await StepAsync(fwd, rx, clock, 2_000_000, port, ArpReply(Backends[i % 2], BackendMac(i % 2)), i + 1);
+            if (sleepsWhenOpen < 0 && rx.WindowNs > 0) sleepsWhenOpen = rx.Sleeps;
         }
-        long sleeps = Rx(fwd).Sleeps - before;
-        await WaitRxAsync(fwd, 1 + Frames);
         if (busyPollNs > 0 && !cpusBusy)
         {
-            // The first gap is slept through and opens the window to twice it; the rest are polled through (a gap
-            // stretched past the window by a busy machine is slept through once more, and widens the window).
-            Assert.True(sleeps <= 8, $"busy polling up to 100 ms, the thread still slept {sleeps} times in 40 frames 2 ms apart");
-            Assert.InRange(Rx(fwd).WindowNs, 2_000_000, 100_000_000);
+            // A sleep ended by a frame 2 ms after the last opens the window to twice that gap (normally the first); from
+            // then on every gap is inside the window and polled through whole: no sleep, 2 ms of polling each.
+            Assert.True(sleepsWhenOpen >= 0, "the busy-poll window never opened");
+            Assert.Equal(4_000_000, rx.WindowNs);
+            Assert.Equal(sleepsWhenOpen, rx.Sleeps);
+            Assert.InRange(rx.PollingSpells, Frames / 2, Frames);
+            Assert.Equal(2_000_000 * (rx.PollingSpells - 1), rx.PolledNs); // the last spell still runs
         }
         else
         {
-            Assert.True(sleeps >= 15, $"without busy polling the thread slept only {sleeps} times in 40 frames 2 ms apart");
-            if (cpusBusy) Assert.True(Rx(fwd).HeldBackWindows > 0 && Rx(fwd).PolledNs < 5_000_000,
-                $"held back {Rx(fwd).HeldBackWindows} windows, polled {Rx(fwd).PolledNs / 1000} µs");
+            // The thread slept after every frame and never polled.
+            Assert.True(rx.Sleeps >= Frames, $"slept {rx.Sleeps} times in {Frames} gaps");
+            Assert.Equal(0, rx.PollingSpells);
+            Assert.Equal(0, rx.PolledNs);
+            if (cpusBusy) Assert.True(rx.HeldBackWindows > 0, "polling never held back");
+            else Assert.Equal(0, rx.WindowNs);
         }
         fwd.Stop();
     }
@@ -160,21 +214,20 @@ public sealed class OneReceiveThreadTests
     [Fact]
     public async Task LeadLoop_GapsLongerThanTheCeiling_WindowStaysClosedAndTheThreadSleeps()
     {
-        var (client, backends, fwd) = await StartTwoPortsAsync(1_000_000); // at most 1 ms of polling
+        var clock = new TestClock();
+        var (client, backends, fwd, rx) = await StartTwoPortsAsync(1_000_000, clock: clock); // at most 1 ms of polling
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
         const int Frames = 15;
-        long before = Rx(fwd).Sleeps;
         for (int i = 0; i < Frames; i++)
         {
-            client.Add(ArpReply(Client, ClientMac));
-            Thread.Sleep(10);
+            await StepAsync(fwd, rx, clock, 10_000_000, client, ArpReply(Client, ClientMac), i + 1);
+            // Each 10 ms gap is longer than the ceiling: polling would not have caught the frame, the window stays closed.
+            Assert.Equal(0, rx.WindowNs);
         }
-        await WaitRxAsync(fwd, Frames);
-        // Each 10 ms gap is longer than the ceiling, and the 5 ms poll timeouts between: the window halved to closed.
-        Assert.Equal(0, Rx(fwd).WindowNs);
-        Assert.True(Rx(fwd).Sleeps - before >= Frames, $"slept {Rx(fwd).Sleeps - before} times in {Frames} gaps of 10 ms");
+        Assert.True(rx.Sleeps >= Frames, $"slept {rx.Sleeps} times in {Frames} gaps of 10 ms");
+        Assert.Equal(0, rx.PollingSpells);
         fwd.Stop();
     }
 
@@ -187,7 +240,7 @@ public sealed class OneReceiveThreadTests
         // handed to the port, nothing of theirs) go through, as a flush with nothing pending does.
         using var gate = new ManualResetEventSlim(false);
         int held = 0;
-        var (client, backends, fwd) = await StartTwoPortsAsync(0, Engaged(), (_, b) => b.OnFlush = p =>
+        var (client, backends, fwd, _) = await StartTwoPortsAsync(0, Engaged(), (_, b) => b.OnFlush = p =>
         {
             if (!p.Sent.IsEmpty && Interlocked.Exchange(ref held, 1) == 0) gate.Wait(TimeSpan.FromSeconds(20));
         });
@@ -229,11 +282,11 @@ public sealed class OneReceiveThreadTests
         // flush looks at every port again before it sleeps. Both threads flush every port: usually m0's thread, which
         // forwarded the SYN, runs the flush; with onlyOtherThreadFlushes the frames wait for m1's thread's round (its
         // poll timeout), the case where the flusher itself had taken no frame.
-        LiveForwarder? forwarder = null;
-        long Sleeps() => forwarder is null ? 0 : Rx(forwarder).Sleeps;
+        PolledReceiver? receiver = null;
+        long Sleeps() => receiver?.Sleeps ?? 0;
         var answered = new HashSet<ushort>();
         var flushes = new List<(string? Thread, long Sleeps)>();
-        var (client, backends, fwd) = await StartTwoPortsAsync(0, Engaged(), (_, b) =>
+        var (client, backends, fwd, rx) = await StartTwoPortsAsync(0, Engaged(), (_, b) =>
         {
             b.Stamp = Sleeps;
             b.OnFlush = p =>
@@ -251,7 +304,7 @@ public sealed class OneReceiveThreadTests
                 }
             };
         });
-        forwarder = fwd;
+        receiver = rx;
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
@@ -278,27 +331,28 @@ public sealed class OneReceiveThreadTests
         fwd.Stop();
     }
 
+
     [Fact]
     public async Task LeadLoop_NeverSaturated_FirstThreadTakesEveryPortsFrames()
     {
-        // A policy that cannot engage (one thread's CPU time never fills twice the wall time): the backend port's
-        // thread exists but never receives; the first thread sleeps on both ports and takes every frame.
+        // A policy that cannot engage (one thread's CPU time never fills twice the wall time; here it is all of it): the
+        // backend port's thread exists but never receives; the first thread sleeps on both ports and takes every frame.
+        var clock = new TestClock(cpuBusy: true);
         var never = new ReceiveThreadPolicy(windowNs: 1_000_000, saturatedFraction: 2.0, windowsToEngage: 1);
-        var (client, backends, fwd) = await StartTwoPortsAsync(0, never);
+        var (client, backends, fwd, rx) = await StartTwoPortsAsync(0, never, clock: clock);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
         await LearnNeighboursAsync(client, backends, fwd);
-        for (int i = 0; i < 20; i++)
-        {
-            backends.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
-            Thread.Sleep(2);
-        }
-        await WaitRxAsync(fwd, 23);
+        for (int i = 0; i < 20; i++) // each 2 ms step closes a window
+            await StepAsync(fwd, rx, clock, 2_000_000, backends, ArpReply(Backends[i % 2], BackendMac(i % 2)), 4 + i);
         Assert.Equal(23, client.ReceivedBy.Count + backends.ReceivedBy.Count);
         Assert.All(client.ReceivedBy.Concat(backends.ReceivedBy), r => Assert.Equal("rx-m0", r.Thread));
         Assert.Equal(0, never.Engagements);
         Assert.False(never.Engaged);
+        Assert.Equal(0, rx.JoinedThreads);
+        Assert.Contains("rx-m0", backends.PolledBy); // it sleeps on m1's ring too
+        Assert.DoesNotContain("rx-m1", backends.PolledBy); // m1's thread never sleeps on it
         fwd.Stop();
     }
 
@@ -307,63 +361,68 @@ public sealed class OneReceiveThreadTests
     [InlineData(100_000_000L)]
     public async Task LeadLoop_Saturated_ThreadPerPortJoinsThenLeavesAtTheTry(long busyPollNs)
     {
-        // Every window counts as saturated (fraction 0): engaged when the first 200 ms window closes, for 50 ms; the
-        // one thread is tried again when the next window closes (~400 ms) and engaged again at the one after (~600 ms).
-        // With busy polling the one thread polls while alone only: engaged, it sleeps on its own port as the others do.
+        // Every window counts as saturated (fraction 0): engaged when the first 200 ms window closes, for 50 ms; the one
+        // thread is tried again when the next window closes and engaged again at the one after. With busy polling the one
+        // thread polls while alone only: engaged, it sleeps on its own port as the others do. (Its CPU time is all the
+        // time: with a CPU clock that stood still, taking the polling off would leave less than nothing.)
+        var clock = new TestClock(cpuBusy: true);
         var always = new ReceiveThreadPolicy(windowNs: 200_000_000, saturatedFraction: 0, windowsToEngage: 1, engagedNs: 50_000_000);
-        var (client, backends, fwd) = await StartTwoPortsAsync(busyPollNs, always);
+        var (client, backends, fwd, rx) = await StartTwoPortsAsync(busyPollNs, always, clock: clock);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
         await LearnNeighboursAsync(client, backends, fwd);
-        long sent = 3;
-        // With busy polling, frames 2 ms apart at both ports until engaged: the one thread's window is open (it is
-        // polling) when the threads per port join, and it must stop polling then.
-        for (int i = 0; busyPollNs > 0 && !always.Engaged; i++, sent++)
+        long sent = 3, elapsed = 0;
+        // With busy polling, frames 2 ms apart at both ports: the one thread polls between them.
+        for (int i = 0; busyPollNs > 0 && i < 20; i++, elapsed += 2_000_000)
         {
-            if (i % 2 == 0) client.Add(ArpReply(Client, ClientMac));
-            else backends.Add(ArpReply(Backends[0], BackendMac(0)));
-            Thread.Sleep(2);
+            var (port, frame) = i % 2 == 0 ? (client, ArpReply(Client, ClientMac)) : (backends, ArpReply(Backends[0], BackendMac(0)));
+            await StepAsync(fwd, rx, clock, 2_000_000, port, frame, ++sent);
         }
+        Assert.False(always.Engaged);
+        Assert.Equal(0, rx.JoinedThreads);
+        if (busyPollNs > 0) Assert.True(rx.PollingSpells > 0, "the one thread never polled while it received alone");
+
+        // The first window closes; the round that sees it ends any polling (the gap is past the window) before it engages.
+        clock.Advance(200_000_000 - elapsed);
         await WaitUntilAsync(() => always.Engaged, "engaged");
-        // m0's thread now sleeps on its own port only (its next poll after the change); frames at m0 meanwhile, which
-        // would keep it polling every port if it still did.
-        for (int i = 0; i < 10; i++, sent++)
-        {
-            client.Add(ArpReply(Client, ClientMac));
-            Thread.Sleep(1);
-        }
-        int before = backends.ReceivedBy.Count;
-        long polledBefore = Rx(fwd).PolledNs;
-        for (int i = 0; i < 20; i++, sent++)
-        {
-            backends.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
-            Thread.Sleep(1);
-        }
+        await WaitUntilAsync(() => rx.JoinedThreads == 1, "m1's thread receiving");
+        long spells = rx.PollingSpells, polled = rx.PolledNs;
+        int m0SleptOnM1 = backends.PolledBy.Count(t => t == "rx-m0");
+        // m0's thread now sleeps on its own port only: frames at m0, then frames at m1 that m1's thread wakes for.
+        for (int i = 0; i < 10; i++, sent++) client.Add(ArpReply(Client, ClientMac));
         await WaitRxAsync(fwd, sent);
+        int before = backends.ReceivedBy.Count;
+        for (int i = 0; i < 20; i++)
+        {
+            clock.Advance(1_000_000);
+            backends.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
+            await WaitRxAsync(fwd, ++sent);
+        }
         var engaged = backends.ReceivedBy.Skip(before).Select(r => r.Thread).ToList();
         int byOwnThread = engaged.Count(t => t == "rx-m1");
-        // m0's thread takes one only when its 5 ms poll timeout falls between the frame's arrival and m1's wake-up.
+        // m0's thread takes one only when its poll timeout falls between the frame's arrival and m1's wake-up.
         Assert.True(byOwnThread >= engaged.Count / 2, $"engaged: {byOwnThread} of {engaged.Count} of m1's frames taken by m1's own thread ({string.Join(",", engaged)})");
-        long polled = Rx(fwd).PolledNs - polledBefore;
-        Assert.True(polled < 1_000_000, $"engaged, the one thread still polled for {polled / 1000} µs while 20 frames came 1 ms apart");
-        if (busyPollNs > 0) Assert.True(polledBefore > 0, "the one thread never polled while it received alone");
+        Assert.Equal((spells, polled), (rx.PollingSpells, rx.PolledNs)); // engaged, the one thread does not poll
+        Assert.Equal(m0SleptOnM1, backends.PolledBy.Count(t => t == "rx-m0")); // nor sleep on m1's ring
+        Assert.Contains("rx-m1", backends.PolledBy);
 
-        // At the start of a try (the next change to one thread), so that it lasts the frames out.
-        await WaitUntilAsync(() => always.Engaged, "engaged");
+        // The next window closes (200 ms after the engagement, longer than its 50 ms): the one thread is tried again.
+        clock.Advance(200_000_000 - 20_000_000);
         await WaitUntilAsync(() => !always.Engaged, "back to one thread");
+        await WaitUntilAsync(() => rx.JoinedThreads == 0, "m1's thread waiting to be engaged again");
         long engagements = always.Engagements;
-        Thread.Sleep(10); // m1's thread finishes its poll (≤ 5 ms) and waits to be engaged again
         before = backends.ReceivedBy.Count;
-        for (int i = 0; i < 10; i++, sent++)
+        for (int i = 0; i < 10; i++)
         {
+            clock.Advance(1_000_000);
             backends.Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
-            Thread.Sleep(1);
+            await WaitRxAsync(fwd, ++sent);
         }
-        await WaitRxAsync(fwd, sent);
-        Assert.True(always.Engagements == engagements, "engaged again before the frames sent in the try were taken (the window is 200 ms)");
+        Assert.Equal(engagements, always.Engagements); // the try lasts until the next window closes, 200 ms on
         var alone = backends.ReceivedBy.Skip(before).Select(r => r.Thread).ToList();
         Assert.True(alone.All(t => t == "rx-m0"), $"back to one thread: m1's frames taken by {string.Join(",", alone)}");
+        clock.Advance(200_000_000);
         await WaitUntilAsync(() => always.Engagements > engagements, "engaged again");
         fwd.Stop();
     }
@@ -371,36 +430,26 @@ public sealed class OneReceiveThreadTests
     [Fact]
     public async Task LeadLoop_BusyPolling_PollingIsNotCountedAsWork()
     {
-        // Frames 2 ms apart with busy polling up to 100 ms: the one thread polls through the gaps, a CPU's worth of
-        // time, but forwards little; the policy (half a 20 ms window, twice) must see the work, not the polling.
+        // Frames 2 ms apart with busy polling up to 100 ms, and every ns of the thread's time counted as CPU time: it
+        // polls through the gaps, a CPU's worth of time, but forwards little; the policy (half a 20 ms window, twice) must
+        // see the work, not the polling. Without the polling taken off, it engages within two windows.
+        var clock = new TestClock(cpuBusy: true);
         var policy = new ReceiveThreadPolicy(windowNs: 20_000_000, saturatedFraction: 0.5, windowsToEngage: 2);
-        var (client, backends, fwd) = await StartTwoPortsAsync(100_000_000, policy);
+        var (client, backends, fwd, rx) = await StartTwoPortsAsync(100_000_000, policy, clock: clock);
         using var _ = fwd;
         using var clientPort = client;
         using var backendPort = backends;
-        await LearnNeighboursAsync(client, backends, fwd);
-        long before = Rx(fwd).Sleeps;
         const int Frames = 100;
+        long sleepsWhenOpen = -1;
         for (int i = 0; i < Frames; i++)
         {
-            (i % 2 == 0 ? backends : client).Add(ArpReply(Backends[i % 2], BackendMac(i % 2)));
-            Thread.Sleep(2);
+            await StepAsync(fwd, rx, clock, 2_000_000, i % 2 == 0 ? backends : client, ArpReply(Backends[i % 2], BackendMac(i % 2)), i + 1);
+            if (sleepsWhenOpen < 0 && rx.WindowNs > 0) sleepsWhenOpen = rx.Sleeps;
         }
-        await WaitRxAsync(fwd, 3 + Frames);
-        long sleeps = Rx(fwd).Sleeps - before;
         Assert.True(policy.Engagements == 0, $"polling counted as work: a thread per port engaged {policy.Engagements} times");
-        Assert.True(sleeps <= Frames / 4, $"busy polling up to 100 ms, the thread still slept {sleeps} times in {Frames} frames 2 ms apart");
+        Assert.True(sleepsWhenOpen >= 0, "the busy-poll window never opened");
+        Assert.Equal(sleepsWhenOpen, rx.Sleeps); // polled through every gap once the window opened
         Assert.All(client.ReceivedBy.Concat(backends.ReceivedBy), r => Assert.Equal("rx-m0", r.Thread));
         fwd.Stop();
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not {what} after 10 s");
-            await Task.Delay(1);
-        }
     }
 }
