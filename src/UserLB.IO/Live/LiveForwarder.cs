@@ -46,8 +46,7 @@ public sealed class LiveForwarder : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(workers, MaxWorkers);
         _ports = ports;
         _clock = new EngineClock(time ?? TimeProvider.System);
-        // With several workers two of them may send out of one port at once: the ports' send paths are not
-        // thread-safe (the AF_PACKET TX ring has one cursor), so each send takes the port's lock.
+        // Several workers may send out of one port at once and a port's send is not thread-safe (one TX ring cursor).
         var portLocks = new object[ports.Length];
         for (int i = 0; i < portLocks.Length; i++) portLocks[i] = new object();
         _workers = new Worker[workers];

@@ -41,8 +41,7 @@ public sealed class PerPortReceiver : InlineReceiver
                     w.Idle(now);
                 }
             }
-            // Outside the lock: the send that hands the batch over runs the receiving side's stack (the bulk of the
-            // per-frame cost on a veth), so the other ports' threads run the engine meanwhile.
+            // Outside the lock: the hand-over runs the receiving side's stack on a veth, while other threads run the engine.
             if (endOfBatch) w.Sink.Flush();
         }
         Leave();
