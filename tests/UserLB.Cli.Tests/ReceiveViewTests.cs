@@ -1,11 +1,10 @@
 using UserLB.Cli.Commands;
 using UserLB.Cli.Views;
 using UserLB.Engine;
-using UserLB.IO.Live;
 
 namespace UserLB.Cli.Tests;
 
-/// <summary>One receive thread for every interface (afpacket, --busy-poll): the options and the views.</summary>
+/// <summary>The polled receiver (afpacket, one worker; --busy-poll): the option and the views.</summary>
 public class ReceiveViewTests
 {
     private static StatsSnapshot Stats(ReceiveStats? receive)
@@ -60,27 +59,27 @@ public class ReceiveViewTests
         Assert.Contains(ViewText.Status(s, null).Split('\n'), l => l == "workers  1, inline dispatch (the receive threads run the engine: no queue)");
     }
 
-    private static (LiveReceive, long) Parse(string engine, LiveDispatch dispatch, params string[] argv) =>
-        RunCommand.ParseReceive(new Args(argv, ["busy-poll"], []), engine, dispatch);
+    private static long Parse(string engine, int workers, params string[] argv) =>
+        RunCommand.ParseBusyPoll(new Args(argv, ["busy-poll"], []), engine, workers);
 
     [Theory]
-    [InlineData("afpacket", LiveDispatch.Inline, new[] { "--busy-poll", "50" }, LiveReceive.Auto, 50_000L)]
-    [InlineData("afpacket", LiveDispatch.Inline, new string[0], LiveReceive.Auto, 0L)]
-    [InlineData("afpacket", LiveDispatch.Inline, new[] { "--busy-poll", "0" }, LiveReceive.Auto, 0L)]
-    [InlineData("afpacket", LiveDispatch.Queue, new string[0], LiveReceive.PerPort, 0L)]
-    [InlineData("pcap", LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]
-    [InlineData("tap", LiveDispatch.Inline, new string[0], LiveReceive.PerPort, 0L)]
-    public void ParseReceive_ValidCombinations_ThreadsAndBusyPoll(string engine, LiveDispatch dispatch, string[] argv, LiveReceive receive, long busyPollNs) =>
-        Assert.Equal((receive, busyPollNs), Parse(engine, dispatch, argv));
+    [InlineData("afpacket", 1, new[] { "--busy-poll", "50" }, 50_000L)]
+    [InlineData("afpacket", 1, new string[0], 0L)]
+    [InlineData("afpacket", 1, new[] { "--busy-poll", "0" }, 0L)]
+    [InlineData("afpacket", 2, new string[0], 0L)]
+    [InlineData("pcap", 1, new string[0], 0L)]
+    [InlineData("tap", 1, new string[0], 0L)]
+    public void ParseBusyPoll_ValidCombinations_Nanoseconds(string engine, int workers, string[] argv, long busyPollNs) =>
+        Assert.Equal(busyPollNs, Parse(engine, workers, argv));
 
     [Theory]
-    [InlineData("pcap", LiveDispatch.Inline, new[] { "--busy-poll", "50" }, "option --busy-poll: polls afpacket's rings from the one receive thread")]
-    [InlineData("afpacket", LiveDispatch.Queue, new[] { "--busy-poll", "50" }, "option --busy-poll: polls afpacket's rings from the one receive thread")]
-    [InlineData("afpacket", LiveDispatch.Inline, new[] { "--busy-poll", "100001" }, "option --busy-poll: 100001 is not between 0 and 100000 microseconds")]
-    [InlineData("afpacket", LiveDispatch.Inline, new[] { "--busy-poll", "-1" }, "option --busy-poll: -1 is not between 0 and 100000 microseconds")]
-    public void ParseReceive_BadCombinations_UsageError(string engine, LiveDispatch dispatch, string[] argv, string message)
+    [InlineData("pcap", 1, new[] { "--busy-poll", "50" }, "option --busy-poll: polls afpacket's rings from the one receive thread")]
+    [InlineData("afpacket", 2, new[] { "--busy-poll", "50" }, "option --busy-poll: polls afpacket's rings from the one receive thread")]
+    [InlineData("afpacket", 1, new[] { "--busy-poll", "100001" }, "option --busy-poll: 100001 is not between 0 and 100000 microseconds")]
+    [InlineData("afpacket", 1, new[] { "--busy-poll", "-1" }, "option --busy-poll: -1 is not between 0 and 100000 microseconds")]
+    public void ParseBusyPoll_BadCombinations_UsageError(string engine, int workers, string[] argv, string message)
     {
-        var ex = Assert.Throws<UsageException>(() => Parse(engine, dispatch, argv));
+        var ex = Assert.Throws<UsageException>(() => Parse(engine, workers, argv));
         Assert.StartsWith(message, ex.Message, StringComparison.Ordinal);
     }
 

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Primitives;
 using UserLB.Cli.Views;
 using UserLB.Engine.Conntrack;
 using UserLB.IO.Live;
+using UserLB.IO.Live.Receivers;
 
 namespace UserLB.Cli.Api;
 
@@ -292,9 +293,9 @@ internal static class ViewEndpoints
                 foreach (var t in health.Targets) checkedBackends.Add(t.Key);
             var f = Control.Forwarder;
             var queue = new QueueStats(Math.Max(0, f.QueueDepth), f.QueueCapacity, f.QueueDrops, f.OversizeFrames, f.WorkerCount,
-                f.Dispatch.Name(), RxDelayOf(f), f.Receive is LiveReceive.OneThread or LiveReceive.Auto
-                    ? new ReceiveStats(f.BusyPollNs / 1000, f.ReceiveSleeps, f.BusyPollWindowNs / 1000, f.Receive.Name(), f.AutoPolicy?.Engaged ?? false, f.AutoPolicy?.Engagements ?? 0,
-                        f.BusyPolledNs / 1e9, f.BusyPollHeldBackWindows)
+                f.Receiver.Dispatch, RxDelayOf(f), f.Receiver is PolledReceiver p
+                    ? new ReceiveStats(p.BusyPollNs / 1000, p.Sleeps, p.WindowNs / 1000, "auto", p.Policy.Engaged, p.Policy.Engagements,
+                        p.PolledNs / 1e9, p.HeldBackWindows)
                     : null);
             var events = new EventStats(Hub.Subscribers, Hub.Delivered, Hub.Dropped);
             // Each worker copies its engine's figures on its thread; the load balancer's are their sum.

@@ -6,6 +6,7 @@ using UserLB.Engine.Config;
 using UserLB.Engine.Farms;
 using UserLB.IO.Health;
 using UserLB.IO.Live;
+using UserLB.IO.Live.Receivers;
 using UserLB.Packets;
 
 namespace UserLB.Cli.Commands;
@@ -58,8 +59,7 @@ internal static partial class RunCommand
         string configPath = args.Require("config");
         string engineKind = args.Get("engine") ?? "afpacket";
         if (engineKind is not ("pcap" or "afpacket" or "tap")) throw new UsageException($"option --engine: \"{engineKind}\" is not afpacket, pcap or tap");
-        var dispatch = workers > 1 ? LiveDispatch.Queue : LiveDispatch.Inline;
-        var (receive, busyPollNs) = ParseReceive(args, engineKind, dispatch);
+        long busyPollNs = ParseBusyPoll(args, engineKind, workers);
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
         string apiText = args.Get("api") ?? ApiHost.DefaultListen;
@@ -109,8 +109,9 @@ internal static partial class RunCommand
             // One worker keeps its persistence and limits to itself, with no lock.
             Shared = workers > 1 ? new SharedFlowState(seed: seed) : null,
         };
+        // One worker runs inline (afpacket: the polled receiver, the others a thread per interface), several through queues.
         using var forwarder = new LiveForwarder(ports, (sink, shard) => new PacketEngine(options with { ShardIndex = shard, Seed = seed + shard }, sink), workers,
-            dispatch: dispatch, receive: receive, busyPollNs: busyPollNs);
+            polling: busyPollNs > 0 ? new PollOptions { BusyPollNs = busyPollNs } : null);
         if (args.Get("status-file") is { } statusPath)
         {
             var status = new StatusFile(statusPath, workers, () => forwarder.QueueDrops);
@@ -158,7 +159,7 @@ internal static partial class RunCommand
                 Log.ApiListening(log, listening);
             }
             string interfaces = string.Join(", ", names);
-            string dispatchName = forwarder.DispatchDescription();
+            string dispatchName = forwarder.Receiver.Description;
             Log.Started(log, engineKind, interfaces, config.Farms.Length, forwarder.WorkerCount, dispatchName);
             stop.Wait();
         }
@@ -181,23 +182,23 @@ internal static partial class RunCommand
     }
 
     /// <summary>
-    /// How the receive threads run and --busy-poll: with afpacket and one worker, one thread receives from every ring,
-    /// joined by a thread per interface while it is saturated (<see cref="ReceiveThreadPolicy"/>), polling the rings up
-    /// to USEC after the last frame when asked; other engines a thread per interface. perf/RESULTS.md has the measurements.
+    /// --busy-poll, in ns: with afpacket and one worker (the polled receiver: one thread receives from every ring, joined
+    /// by a thread per interface while it is saturated, <see cref="ReceiveThreadPolicy"/>) it polls the rings up to USEC
+    /// after the last frame; other engines and several workers cannot poll. perf/RESULTS.md has the measurements.
     /// </summary>
-    internal static (LiveReceive Receive, long BusyPollNs) ParseReceive(Args args, string engineKind, LiveDispatch dispatch)
+    internal static long ParseBusyPoll(Args args, string engineKind, int workers)
     {
         ArgumentNullException.ThrowIfNull(args);
-        bool canShare = engineKind == "afpacket" && dispatch == LiveDispatch.Inline;
+        bool canPoll = engineKind == "afpacket" && workers == 1;
         long busyPollNs = 0;
         if (args.TryGetInt("busy-poll", out int? usec))
         {
             if (usec is < 0 or > 100_000) throw new UsageException($"option --busy-poll: {usec} is not between 0 and 100000 microseconds");
             busyPollNs = usec!.Value * 1000L;
         }
-        if (busyPollNs > 0 && !canShare)
+        if (busyPollNs > 0 && !canPoll)
             throw new UsageException("option --busy-poll: polls afpacket's rings from the one receive thread (--engine afpacket, one worker)");
-        return (canShare ? LiveReceive.Auto : LiveReceive.PerPort, busyPollNs);
+        return busyPollNs;
     }
 
     /// <summary>--workers: 1 (default) to <see cref="LiveForwarder.MaxWorkers"/>.</summary>

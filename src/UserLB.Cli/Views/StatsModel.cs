@@ -126,11 +126,11 @@ internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Over
     RxDelayStats? RxDelay = null, ReceiveStats? Receive = null);
 
 /// <summary>
-/// Inline dispatch on one receive thread for every port (<c>--rx-threads one</c> or <c>auto</c>): how long it
-/// busy-polls the rings after the last frame at most (the ceiling) and now (the adaptive window), and how often it went
-/// to sleep in poll(); with <c>auto</c> (<see cref="Threads"/>), whether a thread per port is engaged beside it now
-/// and how many times it was; how long it polled empty rings (<see cref="PolledSeconds"/>) (null with a thread per port
-/// or queue dispatch).
+/// The polled receiver (afpacket, one worker: one receive thread for every port, <see cref="Threads"/> "auto": joined by
+/// a thread per port while it is saturated): how long it busy-polls the rings after the last frame at most (the ceiling)
+/// and now (the adaptive window), and how often it went to sleep in poll(); whether a thread per port is engaged beside
+/// it now and how many times it was; how long it polled empty rings (<see cref="PolledSeconds"/>) (null with a thread
+/// per port or queue dispatch).
 /// </summary>
 internal sealed record ReceiveStats(long BusyPollUs, long Sleeps, long WindowUs = 0, string Threads = "one", bool Engaged = false, long Engagements = 0,
     double PolledSeconds = 0, long HeldBack = 0);

@@ -1,7 +1,7 @@
 namespace UserLB.IO.Live;
 
 /// <summary>
-/// When <see cref="LiveReceive.Auto"/> adds a thread per port beside the one receive thread. The one thread has no
+/// When <see cref="Receivers.PolledReceiver"/> adds a thread per port beside the one receive thread. The one thread has no
 /// other thread to wake and so forwards more new connections per second on a machine whose CPUs it shares with the
 /// traffic's ends, but it carries both directions and the receiving stacks' work (inside each send() on a veth) on one
 /// CPU, which caps a bulk transfer. So: one thread while it keeps up; when its own CPU time fills

@@ -78,6 +78,7 @@ public sealed class ShardedViewsTests
         Assert.Contains("\nuserlb_connections_total 20\n", metrics, StringComparison.Ordinal);
         Assert.Equal(2, root.GetProperty("queue").GetProperty("workers").GetInt32());
         Assert.Equal("queue", root.GetProperty("queue").GetProperty("dispatch").GetString());
+        Assert.Equal(2 * 8192, root.GetProperty("queue").GetProperty("capacity").GetInt32());
         Assert.Contains("\nuserlb_workers{dispatch=\"queue\"} 2\n", metrics, StringComparison.Ordinal);
     }
 

@@ -27,10 +27,23 @@ internal sealed partial class PolledMemoryPort : IPollablePort
     public string Name { get; }
     public MacAddress Mac => EngineOptions.DefaultMac;
     public ConcurrentQueue<byte[]> Sent { get; } = new();
-    public int PollFd => _closed ? -1 : _fd;
+    public int PollFd
+    {
+        get
+        {
+            PolledBy.Enqueue(Thread.CurrentThread.Name);
+            return _closed ? -1 : _fd;
+        }
+    }
+
+    /// <summary>The thread of each read of <see cref="PollFd"/>, in order: a receive thread reads it to sleep on this port.</summary>
+    public ConcurrentQueue<string?> PolledBy { get; } = new();
     public bool Pending => !_closed && !_incoming.IsEmpty;
     public long PendingTimestampNs => _incoming.TryPeek(out var f) ? f.WallNs : 0;
     public DelayHistogram? ReceiveDelay => null;
+
+    /// <summary>The clock frames are stamped with as they are added (default: the one the kernel stamps ring slots with).</summary>
+    public Func<long> StampClock { get; set; } = AfPacketPort.WallClockNs;
 
     public void Add(byte[] frame)
     {
@@ -38,14 +51,14 @@ internal sealed partial class PolledMemoryPort : IPollablePort
         // counted frame waits (else the loop would poll without sleeping, with nothing to take).
         lock (_incoming)
         {
-            _incoming.Enqueue((frame, AfPacketPort.WallClockNs(), true)); // stamped on the clock the kernel stamps ring slots with
+            _incoming.Enqueue((frame, StampClock(), true));
             ulong one = 1;
             write(_fd, ref one, 8);
         }
     }
 
     /// <summary>Queues a frame without making the descriptor readable: only a thread that checks <see cref="Pending"/> finds it (or a poll timeout).</summary>
-    public void AddQuietly(byte[] frame) => _incoming.Enqueue((frame, AfPacketPort.WallClockNs(), false));
+    public void AddQuietly(byte[] frame) => _incoming.Enqueue((frame, StampClock(), false));
 
     /// <summary>For each frame received, in order: the receiving thread's name and a reading of <see cref="Stamp"/> (0 without).</summary>
     public ConcurrentQueue<(string? Thread, long Stamp)> ReceivedBy { get; } = new();

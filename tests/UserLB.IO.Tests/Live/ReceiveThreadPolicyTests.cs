@@ -1,10 +1,11 @@
+using System.Diagnostics;
 using System.Globalization;
 using UserLB.IO.Live;
 
 namespace UserLB.IO.Tests.Live;
 
 /// <summary>
-/// <see cref="LiveReceive.Auto"/>'s choice: a thread per port joins the one receive thread after enough windows in a row
+/// <see cref="UserLB.IO.Live.Receivers.PolledReceiver"/>'s choice: a thread per port joins the one receive thread after enough windows in a row
 /// in which that thread's CPU time filled the window, and leaves after its time to try the one thread again.
 /// </summary>
 public sealed class ReceiveThreadPolicyTests
@@ -73,9 +74,9 @@ public sealed class ReceiveThreadPolicyTests
     [Fact]
     public void ThreadClock_BusyThread_CpuTimeFollowsWallTime()
     {
-        long wall0 = ThreadClock.WallNs(), cpu0 = ThreadClock.CpuNs();
-        while (ThreadClock.WallNs() - wall0 < 30_000_000) { } // spin 30 ms
-        long wall = ThreadClock.WallNs() - wall0, cpu = ThreadClock.CpuNs() - cpu0;
+        long wall0 = Stopwatch.GetTimestamp(), cpu0 = ThreadClock.CpuNs();
+        while (Stopwatch.GetElapsedTime(wall0).Ticks < 300_000) { } // spin 30 ms
+        long wall = Stopwatch.GetElapsedTime(wall0).Ticks * 100, cpu = ThreadClock.CpuNs() - cpu0;
         Assert.True(cpu0 > 0, "no thread CPU clock");
         Assert.InRange(cpu, 1, wall + 1_000_000); // never more than the wall time (1 ms of clock granularity)
         long sleepCpu0 = ThreadClock.CpuNs();

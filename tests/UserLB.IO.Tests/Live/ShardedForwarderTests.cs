@@ -5,13 +5,14 @@ using UserLB.Engine;
 using UserLB.Engine.Config;
 using UserLB.Engine.Farms;
 using UserLB.IO.Live;
+using UserLB.IO.Live.Receivers;
 
 using static UserLB.IO.Tests.Live.LiveFrames;
 
 namespace UserLB.IO.Tests.Live;
 
 /// <summary>
-/// The live pipeline with several workers (and with inline dispatch) over an in-memory port: frames of both directions
+/// The live pipeline with several workers (and with one, run inline) over an in-memory port: frames of both directions
 /// of each flow meet on the worker that owns the flow, ARP reaches every worker, and the control plane reaches each.
 /// </summary>
 public sealed class ShardedForwarderTests
@@ -21,9 +22,9 @@ public sealed class ShardedForwarderTests
           "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
         """;
 
-    private static LiveForwarder Create(MemoryPort port, int workers, LiveDispatch dispatch) =>
+    private static LiveForwarder Create(MemoryPort port, int workers) =>
         new([port], (sink, shard) => new PacketEngine(new EngineOptions { Seed = 7 + shard, PortNames = ["m0"], ShardCount = workers, ShardIndex = shard }, sink),
-            workers, dispatch: dispatch);
+            workers);
 
     private static async Task ApplyAsync(LiveForwarder fwd)
     {
@@ -83,7 +84,7 @@ public sealed class ShardedForwarderTests
     public async Task Process_SeveralWorkers_EachFlowLivesOnTheWorkerOfItsShardAndRepliesFindIt(int workers)
     {
         var port = new MemoryPort("m0");
-        using var fwd = Create(port, workers, LiveDispatch.Queue);
+        using var fwd = Create(port, workers);
         Assert.Equal(workers, fwd.WorkerCount);
         var backendOf = await RunFlowsAsync(fwd, port);
         Assert.Equal(24, backendOf.Count);
@@ -113,7 +114,7 @@ public sealed class ShardedForwarderTests
     public async Task Process_ArpReplyWithSeveralWorkers_EveryWorkerLearnsTheNeighbour()
     {
         var port = new MemoryPort("m0");
-        using var fwd = Create(port, 3, LiveDispatch.Queue);
+        using var fwd = Create(port, 3);
         await ApplyAsync(fwd);
         fwd.Start();
         port.Incoming.Add(ArpReply(Backends[1], BackendMac(1)));
@@ -131,23 +132,23 @@ public sealed class ShardedForwarderTests
     }
 
     [Fact]
-    public async Task Process_InlineDispatch_ForwardsBothDirectionsOnTheReceiveThread()
+    public async Task Process_OneWorker_ForwardsBothDirectionsOnTheReceiveThread()
     {
         var port = new MemoryPort("m0");
-        using var fwd = Create(port, 1, LiveDispatch.Inline);
+        using var fwd = Create(port, 1);
         var backendOf = await RunFlowsAsync(fwd, port);
         Assert.Equal(24, backendOf.Count);
         Assert.Equal("rx-m0", await fwd.InvokeAsync((e, _) => Thread.CurrentThread.Name).WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Equal(0, fwd.QueueCapacity);
+        Assert.IsType<PerPortReceiver>(fwd.Receiver);
         fwd.Stop();
         Assert.Equal(24, await fwd.InvokeAsync((e, _) => e.Table.Count)); // runs inline once stopped
     }
 
     [Fact]
-    public void Constructor_InlineWithSeveralWorkersOrWrongShard_Throws()
+    public void Constructor_NoWorkersOrWrongShard_Throws()
     {
-        Assert.Throws<ArgumentException>(() => Create(new MemoryPort("m0"), 2, LiveDispatch.Inline));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Create(new MemoryPort("m0"), 0, LiveDispatch.Queue));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Create(new MemoryPort("m0"), 0));
         Assert.Throws<ArgumentException>(() => new LiveForwarder([new MemoryPort("m0")],
             (sink, shard) => new PacketEngine(new EngineOptions(), sink), 2));
     }
