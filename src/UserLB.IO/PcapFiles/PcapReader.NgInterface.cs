@@ -11,8 +11,9 @@ public sealed partial class PcapReader
         private readonly long _offsetNanos;
 
         private NgInterface(int linkType, uint snapLength, ScaleKind kind, ulong factor, int shift, long offsetNanos,
-            bool subMicrosecond)
+            bool subMicrosecond, string? name)
         {
+            Name = name;
             LinkType = linkType;
             SnapLength = snapLength;
             _kind = kind;
@@ -35,7 +36,10 @@ public sealed partial class PcapReader
 
         public bool SubMicrosecond { get; }
 
-        public static bool TryCreate(int linkType, uint snapLength, byte tsResol, long tsOffsetSeconds,
+        /// <summary>The interface's if_name option, or null.</summary>
+        public string? Name { get; }
+
+        public static bool TryCreate(int linkType, uint snapLength, byte tsResol, long tsOffsetSeconds, string? name,
             out NgInterface result)
         {
             long offsetNanos = unchecked(tsOffsetSeconds * NanosPerSecond);
@@ -50,7 +54,7 @@ public sealed partial class PcapReader
                 }
 
                 result = new NgInterface(linkType, snapLength, ScaleKind.PowerOfTwo, 0, exponent, offsetNanos,
-                    subMicrosecond: exponent > 19);
+                    subMicrosecond: exponent > 19, name);
                 return true;
             }
 
@@ -63,9 +67,9 @@ public sealed partial class PcapReader
 
             result = exponent <= 9
                 ? new NgInterface(linkType, snapLength, ScaleKind.Multiply, Pow10(9 - exponent), 0, offsetNanos,
-                    subMicrosecond: exponent > 6)
+                    subMicrosecond: exponent > 6, name)
                 : new NgInterface(linkType, snapLength, ScaleKind.Divide, Pow10(exponent - 9), 0, offsetNanos,
-                    subMicrosecond: true);
+                    subMicrosecond: true, name);
             return true;
         }
 

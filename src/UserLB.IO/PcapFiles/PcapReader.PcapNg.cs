@@ -5,7 +5,6 @@ namespace UserLB.IO.PcapFiles;
 /// <summary>The pcapng blocks: section and interface descriptions, packet blocks and their options.</summary>
 public sealed partial class PcapReader
 {
-
     private enum BlockResult
     {
         Metadata,
@@ -150,6 +149,7 @@ public sealed partial class PcapReader
         uint snapLength = U32(body[4..]);
         byte tsResol = 6;
         long tsOffsetSeconds = 0;
+        string? name = null;
 
         int pos = 8;
         while (pos + 4 <= body.Length)
@@ -168,7 +168,14 @@ public sealed partial class PcapReader
                     $"interface description option {code} has length {length}, overrunning the block");
             }
 
-            if (code == NgOptionTsResol && length >= 1)
+            if (code == NgOptionIfName)
+            {
+                if (!TryDecodeUtf8(body.Slice(pos, length), "if_name", out name))
+                {
+                    return false;
+                }
+            }
+            else if (code == NgOptionTsResol && length >= 1)
             {
                 tsResol = body[pos];
             }
@@ -180,7 +187,7 @@ public sealed partial class PcapReader
             pos += (length + 3) & ~3;
         }
 
-        if (!NgInterface.TryCreate(linkType, snapLength, tsResol, tsOffsetSeconds, out NgInterface iface))
+        if (!NgInterface.TryCreate(linkType, snapLength, tsResol, tsOffsetSeconds, name, out NgInterface iface))
         {
             return FailBlock($"unsupported if_tsresol value 0x{tsResol:x2} in interface description block");
         }
@@ -232,7 +239,9 @@ public sealed partial class PcapReader
                 $"captured length {capturedLength} does not fit in a block body of {bodyLength} bytes");
         }
 
-        if (!ReadPacketData((int)capturedLength) || !Skip(bodyLength - fixedLength - capturedLength))
+        long padded = (capturedLength + 3) & ~3u;
+        if (!ReadPacketData((int)capturedLength) || !Skip(padded - capturedLength)
+            || !ReadPacketOptions(bodyLength - fixedLength - padded))
         {
             return false;
         }
@@ -284,8 +293,144 @@ public sealed partial class PcapReader
 
         _packetInterface = 0;
         _packetTimestamp = 0; // Simple Packet Blocks carry no timestamp.
+        _commentLength = 0; // nor options
+        _packetFlags = 0;
         _packetOriginalLength = ClampToInt(originalLength);
         return true;
+    }
+
+    /// <summary>
+    /// Reads the options of an Enhanced (or obsolete) Packet Block: every opt_comment, joined by '\n' into
+    /// <see cref="_comments"/> (UTF-8, checked), and epb_flags; other options are skipped. An option overrunning the
+    /// block, or a comment that is not UTF-8, stops reading with an error naming the block.
+    /// </summary>
+    private bool ReadPacketOptions(long length)
+    {
+        _commentLength = 0;
+        _packetFlags = 0;
+        if (length <= 0)
+        {
+            return true;
+        }
+
+        if (length > MaxOptionsLength)
+        {
+            return FailBlock($"packet block options are {length} bytes (maximum {MaxOptionsLength})");
+        }
+
+        if (_options.Length < length)
+        {
+            _options = new byte[Math.Max(length, _options.Length * 2)];
+        }
+
+        Span<byte> options = _options.AsSpan(0, (int)length);
+        if (!ReadFully(options, "packet block options"))
+        {
+            return false;
+        }
+
+        int pos = 0;
+        while (pos + 4 <= options.Length)
+        {
+            ushort code = U16(options[pos..]);
+            int optionLength = U16(options[(pos + 2)..]);
+            pos += 4;
+            if (code == NgOptionEnd)
+            {
+                break;
+            }
+
+            if (optionLength > options.Length - pos)
+            {
+                return FailBlock($"packet block option {code} has length {optionLength}, overrunning the block");
+            }
+
+            ReadOnlySpan<byte> value = options.Slice(pos, optionLength);
+            if (code == NgOptionComment)
+            {
+                if (!AppendComment(value))
+                {
+                    return false;
+                }
+            }
+            else if (code == NgOptionEpbFlags && optionLength >= 4)
+            {
+                _packetFlags = U32(value);
+            }
+
+            pos += (optionLength + 3) & ~3;
+        }
+
+        return true;
+    }
+
+    private bool AppendComment(ReadOnlySpan<byte> value)
+    {
+        int invalidAt = Utf8InvalidAt(value);
+        if (invalidAt >= 0)
+        {
+            return FailBlock(
+                $"opt_comment is not valid UTF-8 (byte 0x{value[invalidAt]:x2} at position {invalidAt} of {value.Length})");
+        }
+
+        int needed = _commentLength + (_commentLength > 0 ? 1 : 0) + value.Length;
+        if (_comments.Length < needed)
+        {
+            Array.Resize(ref _comments, Math.Max(needed, _comments.Length * 2));
+        }
+
+        if (_commentLength > 0)
+        {
+            _comments[_commentLength++] = (byte)'\n';
+        }
+
+        value.CopyTo(_comments.AsSpan(_commentLength));
+        _commentLength += value.Length;
+        return true;
+    }
+
+    private bool TryDecodeUtf8(ReadOnlySpan<byte> value, string option, out string? text)
+    {
+        // Options are often NUL-terminated by writers that predate the pcapng draft's "not terminated" rule.
+        int nul = value.IndexOf((byte)0);
+        if (nul >= 0)
+        {
+            value = value[..nul];
+        }
+
+        int invalidAt = Utf8InvalidAt(value);
+        if (invalidAt >= 0)
+        {
+            text = null;
+            return FailBlock(
+                $"{option} is not valid UTF-8 (byte 0x{value[invalidAt]:x2} at position {invalidAt} of {value.Length})");
+        }
+
+        text = System.Text.Encoding.UTF8.GetString(value);
+        return true;
+    }
+
+    /// <summary>The position of the first byte that is not part of valid UTF-8, or -1 when all is valid.</summary>
+    private static int Utf8InvalidAt(ReadOnlySpan<byte> value)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(value))
+        {
+            return -1;
+        }
+
+        int at = 0;
+        while (at < value.Length)
+        {
+            var status = System.Text.Rune.DecodeFromUtf8(value[at..], out _, out int consumed);
+            if (status != System.Buffers.OperationStatus.Done)
+            {
+                return at;
+            }
+
+            at += consumed;
+        }
+
+        return 0;
     }
 
     private bool ReadPacketData(int length)

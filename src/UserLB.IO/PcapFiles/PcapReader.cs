@@ -45,10 +45,16 @@ public sealed partial class PcapReader : IDisposable
     private const uint NgEnhancedPacketBlock = 6;
     private const int NgMinSectionHeaderLength = 28;
     private const ushort NgOptionEnd = 0;
+    private const ushort NgOptionComment = 1;
+    private const ushort NgOptionEpbFlags = 2;
+    private const ushort NgOptionIfName = 2;
     private const ushort NgOptionTsResol = 9;
     private const ushort NgOptionTsOffset = 14;
 
     private const long NanosPerSecond = 1_000_000_000;
+
+    /// <summary>Largest accepted options area of one packet block (comments included).</summary>
+    private const int MaxOptionsLength = 1024 * 1024;
 
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
@@ -56,6 +62,8 @@ public sealed partial class PcapReader : IDisposable
     private readonly byte[] _header = new byte[32];
     private readonly byte[] _scratch = new byte[4096];
     private readonly List<NgInterface> _interfaces = [];
+    private byte[] _options = new byte[256];
+    private byte[] _comments = new byte[256];
 
     private readonly bool _isPcapNg;
     private bool _bigEndian;
@@ -74,6 +82,8 @@ public sealed partial class PcapReader : IDisposable
     private int _packetLength;
     private int _packetOriginalLength;
     private int _packetInterface;
+    private int _commentLength;
+    private uint _packetFlags;
 
     private bool _finished;
     private bool _disposed;
@@ -214,6 +224,13 @@ public sealed partial class PcapReader : IDisposable
     /// <summary>Number of bytes consumed from the stream so far.</summary>
     public long BytesRead => _offset;
 
+    /// <summary>Interfaces of the current pcapng section so far (0 for classic pcap).</summary>
+    public int InterfaceCount => _interfaces.Count;
+
+    /// <summary>The if_name of pcapng interface <paramref name="interfaceId"/> in the current section, or null (none given, no such interface, classic pcap).</summary>
+    public string? InterfaceName(int interfaceId) =>
+        (uint)interfaceId < (uint)_interfaces.Count ? _interfaces[interfaceId].Name : null;
+
     /// <summary>
     /// Why reading stopped early (truncated or corrupt data), including the record number and
     /// byte offset; null while reading is fine and after a clean end of file.
@@ -252,7 +269,9 @@ public sealed partial class PcapReader : IDisposable
                         _buffer.AsSpan(0, _packetLength),
                         _packetOriginalLength,
                         _interfaces[_packetInterface].LinkType,
-                        _packetInterface);
+                        _packetInterface,
+                        _comments.AsSpan(0, _commentLength),
+                        _packetFlags);
                     return true;
                 case BlockResult.End:
                     return false;
@@ -373,10 +392,20 @@ public sealed partial class PcapReader : IDisposable
     private bool FailBlock(string detail)
     {
         string where = _isPcapNg
-            ? $"block type 0x{_blockType:x8} at byte offset {_blockStart} (reading record #{RecordCount + 1})"
+            ? $"{BlockName(_blockType)} (block type 0x{_blockType:x8}) at byte offset {_blockStart} (reading record #{RecordCount + 1})"
             : $"record #{RecordCount + 1} at byte offset {_blockStart}";
         return Fail($"corrupt or truncated {where}: {detail}");
     }
+
+    private static string BlockName(uint type) => type switch
+    {
+        NgSectionHeaderBlock => "section header block",
+        NgInterfaceDescriptionBlock => "interface description block",
+        NgObsoletePacketBlock => "packet block (obsolete)",
+        NgSimplePacketBlock => "simple packet block",
+        NgEnhancedPacketBlock => "enhanced packet block",
+        _ => "block",
+    };
 
     private bool Fail(string detail)
     {
