@@ -54,13 +54,18 @@ public static class ConntrackEventReader
                 if (root.ValueKind != JsonValueKind.Object) throw new FormatException("not a JSON object");
                 string ev = Text(root, "event");
                 if (ev is not ("NEW" or "UPDATE" or "DESTROY")) throw new FormatException($"\"event\" is \"{ev}\", not NEW, UPDATE or DESTROY");
+                long timeNs = Number(root, "time_ns"), id = Number(root, "id");
+                string proto = Text(root, "proto");
+                string? state = OptionalText(root, "state"), oldState = OptionalText(root, "old_state");
+                long timeout = Number(root, "timeout");
+                var original = Tuple(root, "original");
+                var reply = Tuple(root, "reply");
+                bool seenReply = Bool(root, "seen_reply"), assured = Bool(root, "assured");
+                long mark = Number(root, "mark");
+                string? farm = OptionalText(root, "farm"), backend = OptionalText(root, "backend");
                 var cause = Member(root, "cause", JsonValueKind.Object);
-                record = new ConnEventRecord(
-                    ev, Number(root, "time_ns"), Number(root, "id"), Text(root, "proto"),
-                    OptionalText(root, "state"), OptionalText(root, "old_state"), Number(root, "timeout"),
-                    Tuple(root, "original"), Tuple(root, "reply"), Bool(root, "seen_reply"), Bool(root, "assured"),
-                    Number(root, "mark"), OptionalText(root, "farm"), OptionalText(root, "backend"),
-                    cause.TryGetProperty("packet", out _) ? Number(cause, "packet") : null,
+                record = new ConnEventRecord(ev, timeNs, id, proto, state, oldState, timeout, original, reply, seenReply, assured,
+                    mark, farm, backend, cause.TryGetProperty("packet", out _) ? Number(cause, "packet") : null,
                     OptionalText(cause, "timer"), lineNumber);
                 error = null;
                 return true;

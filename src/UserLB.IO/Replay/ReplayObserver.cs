@@ -7,7 +7,7 @@ using UserLB.Packets;
 
 namespace UserLB.IO.Replay;
 
-/// <summary>A conntrack event during one frame, with what changed (for the frame's story).</summary>
+/// <summary>A conntrack event during one frame, with what changed, from its leading separator on: " SYN_SENT, timeout 120 s", ", timeout 30 s", " (timeout, expired at …)" (for the frame's story).</summary>
 internal readonly record struct FrameEvent(ConnEventType Type, uint Id, string Change, ConnEventCause Cause);
 
 /// <summary>What replay knows of a connection from its NEW event: farm and backend names and its translations.</summary>
@@ -89,13 +89,13 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
         {
             info = Describe(entry);
             if (_connections.Count < MaxConnectionsKept) _connections[entry.Id] = info;
-            change = StateText(entry).TrimStart();
+            change = StateText(entry);
         }
         else
         {
             _connections.TryGetValue(entry.Id, out info);
             if (info is not null && entry.Original.Protocol == IpProtocols.Tcp) oldState = info.State;
-            change = type == ConnEventType.Update ? UpdateText(info, entry).TrimStart() : "";
+            change = type == ConnEventType.Update ? UpdateText(info, entry) : "";
             if (type == ConnEventType.Destroy) _connections.Remove(entry.Id);
         }
         if (info is not null)
@@ -105,8 +105,8 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
             info.Assured = entry.Assured;
         }
         if (type != ConnEventType.Destroy)
-            change += (change.Length > 0 ? ", " : "") + Inv($"timeout {Math.Max(0, (entry.ExpiresNs - nowNs + 999_999_999) / 1_000_000_000)} s");
-        if (cause.Timeout) change += Inv($"(timeout, expired at {ReplayStory.Time(cause.ExpiredNs)})");
+            change += Inv($", timeout {Math.Max(0, (entry.ExpiresNs - nowNs + 999_999_999) / 1_000_000_000)} s");
+        if (cause.Timeout) change += Inv($" (timeout, expired at {ReplayStory.Time(cause.ExpiredNs)})");
         if (CollectStory) Events.Add(new FrameEvent(type, entry.Id, change, cause));
         if (_events is null) return;
         _line.Clear();

@@ -77,7 +77,7 @@ internal static partial class ReplayStory
             var parts = new List<string>(o.Events.Count);
             foreach (var ev in o.Events)
             {
-                string text = Inv($"{ConntrackEventJson.Name(ev.Type)} entry {ev.Id}{(ev.Change.Length > 0 ? " " : "")}{ev.Change}");
+                string text = Inv($"{ConntrackEventJson.Name(ev.Type)} entry {ev.Id}{ev.Change}");
                 if (ev.Type == ConnEventType.Destroy && !ev.Cause.Timeout
                     && steps.Find(s => s.Contains("destroyed", StringComparison.Ordinal)) is { } why)
                     text += " (" + (why.StartsWith("conntrack: ", StringComparison.Ordinal) ? why["conntrack: ".Length..] : why) + ")";
