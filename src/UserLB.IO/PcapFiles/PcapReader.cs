@@ -7,10 +7,13 @@ namespace UserLB.IO.PcapFiles;
 /// Sequential reader for classic libpcap files (either byte order, microsecond or nanosecond
 /// magic) and pcapng files (any number of sections in either byte order; Interface Description,
 /// Enhanced Packet, Simple Packet and obsolete Packet Blocks; all other block types are skipped).
+/// Of the options, packet blocks' opt_comment (<see cref="PcapRecord.Comments"/>) and epb_flags
+/// (<see cref="PcapRecord.Flags"/>) and interfaces' if_name (<see cref="InterfaceName"/>) are read.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Reading a record performs no heap allocation: packet bytes are read into one reusable buffer
+/// Reading a record performs no heap allocation (once the comment buffer has grown to the longest
+/// comments): packet bytes are read into one reusable buffer
 /// and exposed through <see cref="PcapRecord"/>, whose data is valid until the next
 /// <see cref="TryReadNext"/> call.
 /// </para>
