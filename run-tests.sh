@@ -16,6 +16,9 @@ need=()
 command -v dotnet >/dev/null || { echo "run-tests.sh: the .NET 10 SDK is required (dotnet not on PATH)" >&2; exit 1; }
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   [ -e /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 ] || ls /usr/lib/*/libpcap.so* >/dev/null 2>&1 || need+=(libpcap0.8)
+  if [ "$MODE" != lab ]; then
+    command -v tshark >/dev/null || need+=(tshark)         # replay's pcapng outputs read back by Wireshark's dissectors
+  fi
   if [ "$MODE" != unit ]; then
     command -v ip >/dev/null || need+=(iproute2)
     command -v ethtool >/dev/null || need+=(ethtool)       # the lab tests' offloads-off runs turn veth offloads off

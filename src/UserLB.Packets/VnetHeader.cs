@@ -10,7 +10,7 @@ namespace UserLB.Packets;
 /// CHECKSUM_UNNECESSARY), and a GSO/GRO super-frame standing for segments of <see cref="GsoSize"/> payload bytes.
 /// The default value is a plain frame with a full checksum. Little-endian on the wire (the modern virtio layout).
 /// </summary>
-public readonly record struct VnetHeader(byte Flags, byte GsoType, ushort HdrLen, ushort GsoSize, ushort CsumStart, ushort CsumOffset)
+public readonly partial record struct VnetHeader(byte Flags, byte GsoType, ushort HdrLen, ushort GsoSize, ushort CsumStart, ushort CsumOffset)
 {
     /// <summary>sizeof(struct virtio_net_hdr).</summary>
     public const int Length = 10;

@@ -207,6 +207,27 @@ public static class Frames
         return frame;
     }
 
+    /// <summary>
+    /// The frame as a sender using checksum offload hands it over (CHECKSUM_PARTIAL): the TCP or UDP checksum field holds
+    /// the folded pseudo-header sum (what Linux's tcp_v4_send_check writes), not the checksum; <paramref name="offload"/>
+    /// says where the offload completes it (needs_csum, start = the transport header, offset = the field). A copy.
+    /// </summary>
+    public static byte[] PartialChecksum(byte[] frame, out UserLB.Packets.VnetHeader offload)
+    {
+        var copy = (byte[])frame.Clone();
+        var f = copy.AsSpan();
+        var ip = f[14..];
+        bool v6 = BinaryPrimitives.ReadUInt16BigEndian(f[12..]) == 0x86DD;
+        int ihl = v6 ? 40 : (ip[0] & 0xF) * 4;
+        int end = v6 ? 40 + BinaryPrimitives.ReadUInt16BigEndian(ip[4..]) : BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
+        byte protocol = v6 ? ip[6] : ip[9];
+        int field = protocol switch { 6 => 16, 17 => 6, _ => throw new ArgumentException("not TCP or UDP", nameof(frame)) };
+        ulong pseudo = (v6 ? Words(ip.Slice(8, 32)) : Words(ip.Slice(12, 8))) + protocol + (ulong)(end - ihl);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[(ihl + field)..], (ushort)Sum([], pseudo));
+        offload = UserLB.Packets.VnetHeader.Partial(14 + ihl, field);
+        return copy;
+    }
+
     // ------------------------------------------------------------------ ARP
 
     public static readonly PhysicalAddress Broadcast = PhysicalAddress.Parse("FF-FF-FF-FF-FF-FF");

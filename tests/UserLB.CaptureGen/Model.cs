@@ -4,8 +4,9 @@ using UserLB.Packets;
 
 namespace UserLB.CaptureGen;
 
-/// <summary>One frame of a capture and its time (nanoseconds since the Unix epoch).</summary>
-public sealed record TimedFrame(long TimestampNs, byte[] Data);
+/// <summary>One frame of a capture and its time (nanoseconds since the Unix epoch), with its offload state (a partial
+/// checksum, a GSO super-frame; plain by default), which only pcapng files carry (a "vnet: …" comment line).</summary>
+public sealed record TimedFrame(long TimestampNs, byte[] Data, VnetHeader Offload = default);
 
 /// <summary>An expected frame whose SNAT source port the engine picks at random (get_unique_tuple): it is written with
 /// source port <see cref="CaptureScenario.PortPlaceholder"/> and the checksum that goes with it.</summary>
@@ -28,6 +29,19 @@ public sealed record CaptureScenario(string Name, string Readme, string FarmsJso
 
     /// <summary>Given the port the engine chose, more input (replies to that port) and the frames it should produce.</summary>
     public Func<ushort, FollowUp>? FollowUp { get; init; }
+
+    /// <summary>
+    /// For scenarios whose input has offloads: every frame the LB sends as it sends it (a super-frame whole, a partial
+    /// checksum still partial, with its offload state), what a pcapng output holds; <see cref="Expected"/> holds them as
+    /// the wire carries them (completed and segmented in software). Null: the same as <see cref="Expected"/>.
+    /// </summary>
+    public IReadOnlyList<TimedFrame>? ExpectedAsSent { get; init; }
+
+    /// <summary>True when some input frame has offloads: the input is then in.pcapng, whose comments carry them.</summary>
+    public bool HasOffloads => Input.Any(f => !f.Offload.IsPlain);
+
+    /// <summary>The input file's name: in.pcapng when frames have offloads (classic pcap cannot carry them), else in.pcap.</summary>
+    public string InputFileName => HasOffloads ? "in.pcapng" : "in.pcap";
 }
 
 /// <summary>A host on the wire: its MAC, its address and its IPv4 identification counter.</summary>
@@ -137,6 +151,46 @@ public sealed class Flow(FarmModel farm, Host client, ushort clientPort, Host ba
         return (inFrame, outFrame);
     }
 
+    /// <summary>
+    /// A client segment sent with a partial checksum (CHECKSUM_PARTIAL: the TCP checksum field holds the pseudo-header
+    /// sum, the offload completes it), as a local sender's frame arrives through a veth with offloads on. Returns the
+    /// frame arriving (partial), its offload state, the frame as the LB sends it (translated, still partial) and as the
+    /// wire carries it (completed: the frame a plain sender would have sent).
+    /// </summary>
+    public (byte[] In, VnetHeader Offload, byte[] AsSent, byte[] Wire) ClientTcpPartial(TcpFlags flags, byte[] payload)
+    {
+        var (inFrame, outFrame) = ClientTcp(flags, payload);
+        var partialIn = Frames.PartialChecksum(inFrame, out var offload);
+        return (partialIn, offload, Frames.PartialChecksum(outFrame, out _), outFrame);
+    }
+
+    /// <summary>
+    /// The backend sends <paramref name="payload"/> as one GSO super-frame (TCP segmentation offload, gso_size
+    /// <paramref name="mss"/>, with a partial checksum). Returns the super-frame arriving, its offload state, the
+    /// super-frame as the LB sends it (translated, TTL − 1, still partial) and the segments the wire carries (software
+    /// GSO as the kernel does it: payload cut at <paramref name="mss"/>, sequence numbers advanced, IPv4 id + 1 per
+    /// segment, PSH and FIN on the last segment only, full checksums).
+    /// </summary>
+    public (byte[] In, VnetHeader Offload, byte[] AsSent, List<byte[]> Wire) BackendTcpSuperFrame(TcpFlags flags, byte[] payload, ushort mss)
+    {
+        ushort id = Id(backend);
+        uint seq = _serverNext, ack = (flags & TcpFlags.Ack) != 0 ? _clientNext : 0;
+        _serverNext += (uint)payload.Length;
+        var inFrame = Frames.Tcp(BackendToLb, new IpFields(backend.Ip, backendSeesAddress, Ttl, id), backendPort, backendSeesPort, seq, ack, flags, ServerWindow, payload);
+        var asSent = Frames.Tcp(LbToClient, new IpFields(farm.Vip, client.Ip, Ttl - 1, id), farm.Port, clientPort, seq, ack, flags, ServerWindow, payload);
+        var wire = new List<byte[]>();
+        for (int at = 0, i = 0; at < payload.Length; at += mss, i++)
+        {
+            int end = Math.Min(at + mss, payload.Length);
+            var f = end == payload.Length ? flags : flags & ~(TcpFlags.Psh | TcpFlags.Fin);
+            wire.Add(Frames.Tcp(LbToClient, new IpFields(farm.Vip, client.Ip, Ttl - 1, (ushort)(id + i)), farm.Port, clientPort,
+                seq + (uint)at, ack, f, ServerWindow, payload[at..end]));
+        }
+        var partialIn = Frames.PartialChecksum(inFrame, out var partial);
+        var offload = partial with { GsoType = VnetHeader.GsoTcpV4, GsoSize = mss, HdrLen = (ushort)(partial.CsumStart + 20) };
+        return (partialIn, offload, Frames.PartialChecksum(asSent, out _), wire);
+    }
+
     /// <summary>A short HTTP-like exchange: handshake, request, response, and a four-way FIN close started by the client.</summary>
     public IEnumerable<(bool FromClient, TcpFlags Flags, byte[] Payload)> HttpScript(string path)
     {
@@ -191,6 +245,7 @@ public sealed class Timeline
     {
         Input.Add(new TimedFrame(NowNs, Frames.Pad(frames.In)));
         Expected.Add(new TimedFrame(NowNs, frames.Out));
+        AsSent.Add(new TimedFrame(NowNs, frames.Out));
         NowNs += StepNs;
     }
 
@@ -198,11 +253,30 @@ public sealed class Timeline
     public void Step(byte[] received, params byte[][] sent)
     {
         Input.Add(new TimedFrame(NowNs, Frames.Pad(received)));
-        foreach (var f in sent) Expected.Add(new TimedFrame(NowNs, f));
+        foreach (var f in sent)
+        {
+            Expected.Add(new TimedFrame(NowNs, f));
+            AsSent.Add(new TimedFrame(NowNs, f));
+        }
         NowNs += StepNs;
     }
 
     public void Wait(TimeSpan span) => NowNs += span.Ticks * 100;
+
+    /// <summary>Every frame the LB sends as it sends it (see <see cref="CaptureScenario.ExpectedAsSent"/>): plain frames as in
+    /// <see cref="Expected"/>, frames with offloads whole and with their offload state.</summary>
+    public List<TimedFrame> AsSent { get; } = [];
+
+    /// <summary>A frame arriving with offloads, which the LB forwards as <paramref name="asSent"/> (offloads kept, for the
+    /// kernel or a pcapng file) and the wire carries as <paramref name="wire"/> (completed, segmented).</summary>
+    public void ForwardedWithOffloads(byte[] received, VnetHeader offload, byte[] asSent, IEnumerable<byte[]> wire)
+    {
+        ArgumentNullException.ThrowIfNull(wire);
+        Input.Add(new TimedFrame(NowNs, received, offload));
+        AsSent.Add(new TimedFrame(NowNs, asSent, offload.ForTransmit()));
+        foreach (var f in wire) Expected.Add(new TimedFrame(NowNs, f));
+        NowNs += StepNs;
+    }
 
     /// <summary>Takes one step of each exchange in turn until all are done.</summary>
     public void Interleave(params IEnumerable<(byte[] In, byte[] Out)>[] exchanges)

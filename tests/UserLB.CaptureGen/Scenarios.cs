@@ -13,7 +13,7 @@ namespace UserLB.CaptureGen;
 /// Every capture starts with ARP replies (or IPv6 neighbour advertisements) from every backend and client addressed to
 /// the LB, so all neighbours are known before the first packet and the LB emits no ARP requests.
 /// </summary>
-public static class Scenarios
+public static partial class Scenarios
 {
     public static readonly PhysicalAddress LbMac = Frames.Mac("02:aa:00:00:00:fe");
     private static readonly IPAddress Vip4 = Frames.Ip("192.168.101.250");
@@ -34,6 +34,7 @@ public static class Scenarios
         NdpResolve(),
         NdpAnswer(),
         TcpReopen(),
+        Offloads(),
     ];
 
     private static Host Client1() => new("client1", "02:aa:00:00:01:01", "192.168.101.1", 0x1100);

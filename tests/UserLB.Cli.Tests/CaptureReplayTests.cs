@@ -56,7 +56,7 @@ public sealed class CaptureReplayTests : IDisposable
         var config = ConfigParser.Parse(File.ReadAllText(Path.Combine(folder, "farms.json")));
         string outPath = Path.Combine(_dir, name + ".out.pcap");
 
-        var result = ReplayRunner.Run(config, Path.Combine(folder, "in.pcap"), outPath, new ReplayOptions { Seed = 1 });
+        var result = ReplayRunner.Run(config, Path.Combine(folder, scenario.InputFileName), outPath, new ReplayOptions { Seed = 1 });
 
         Assert.Null(result.ReadError);
         var expected = ReadPcap(Path.Combine(folder, "expected.pcap"));
@@ -80,19 +80,22 @@ public sealed class CaptureReplayTests : IDisposable
     // ------------------------------------------------------------------ the folders themselves
 
     [Fact]
-    public void CaptureFolders_EachGeneratedScenario_HasAllFourFiles()
+    public void CaptureFolders_EachGeneratedScenario_HasAllItsFiles()
     {
         var folders = CaptureFolders().ToList();
         Assert.Equal(Generated.Value.Keys.Order(StringComparer.Ordinal), folders);
         foreach (var name in folders)
         {
-            foreach (var file in CaptureWriter.FileNames)
+            var scenario = Generated.Value[name];
+            Assert.Equal(CaptureWriter.FileNamesOf(scenario).Order(StringComparer.Ordinal),
+                Directory.GetFiles(Path.Combine(CapturesRoot, name)).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            foreach (var file in CaptureWriter.FileNamesOf(scenario))
             {
                 var path = Path.Combine(CapturesRoot, name, file);
                 Assert.True(File.Exists(path), $"captures/{name}/{file} is missing");
                 Assert.True(new FileInfo(path).Length > 0, $"captures/{name}/{file} is empty");
             }
-            Assert.NotEmpty(ReadPcap(Path.Combine(CapturesRoot, name, "in.pcap")));
+            Assert.NotEmpty(ReadPcap(Path.Combine(CapturesRoot, name, scenario.InputFileName)));
         }
     }
 
@@ -102,9 +105,9 @@ public sealed class CaptureReplayTests : IDisposable
         string a = Path.Combine(_dir, "a"), b = Path.Combine(_dir, "b");
         Assert.Equal(0, UserLB.CaptureGen.Program.Main(["--out", a]));
         Assert.Equal(0, UserLB.CaptureGen.Program.Main(["--out", b]));
-        foreach (var name in Generated.Value.Keys)
+        foreach (var (name, scenario) in Generated.Value)
         {
-            foreach (var file in CaptureWriter.FileNames)
+            foreach (var file in CaptureWriter.FileNamesOf(scenario))
             {
                 var fresh = File.ReadAllBytes(Path.Combine(a, name, file));
                 Assert.True(fresh.AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(b, name, file))), $"{name}/{file}: two runs of the generator differ");

@@ -240,7 +240,10 @@ internal static class Seeds
             string name = Path.GetFileName(capture);
             File.Copy(Path.Combine(capture, "farms.json"), Path.Combine(dir, "config", name + ".json"), true);
             using var ms = new MemoryStream();
-            using (var r = PcapReader.Open(Path.Combine(capture, "in.pcap")))
+            // in.pcapng where the input has offloads (their vnet lines are not part of the corpus: frames only).
+            string inFile = Path.Combine(capture, "in.pcap");
+            if (!File.Exists(inFile)) inFile = Path.Combine(capture, "in.pcapng");
+            using (var r = PcapReader.Open(inFile))
             {
                 long? last = null;
                 while (r.TryReadNext(out var rec))

@@ -7,10 +7,13 @@ namespace UserLB.IO.PcapFiles;
 /// Sequential reader for classic libpcap files (either byte order, microsecond or nanosecond
 /// magic) and pcapng files (any number of sections in either byte order; Interface Description,
 /// Enhanced Packet, Simple Packet and obsolete Packet Blocks; all other block types are skipped).
+/// Of the options, packet blocks' opt_comment (<see cref="PcapRecord.Comments"/>) and epb_flags
+/// (<see cref="PcapRecord.Flags"/>) and interfaces' if_name (<see cref="InterfaceName"/>) are read.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Reading a record performs no heap allocation: packet bytes are read into one reusable buffer
+/// Reading a record performs no heap allocation (once the comment buffer has grown to the longest
+/// comments): packet bytes are read into one reusable buffer
 /// and exposed through <see cref="PcapRecord"/>, whose data is valid until the next
 /// <see cref="TryReadNext"/> call.
 /// </para>
@@ -21,7 +24,7 @@ namespace UserLB.IO.PcapFiles;
 /// (record number and byte offset). A clean end of file leaves <see cref="Error"/> null.
 /// </para>
 /// </remarks>
-public sealed class PcapReader : IDisposable
+public sealed partial class PcapReader : IDisposable
 {
     /// <summary>
     /// Largest accepted captured length of one record (256 KiB, libpcap's maximum snapshot
@@ -45,10 +48,16 @@ public sealed class PcapReader : IDisposable
     private const uint NgEnhancedPacketBlock = 6;
     private const int NgMinSectionHeaderLength = 28;
     private const ushort NgOptionEnd = 0;
+    private const ushort NgOptionComment = 1;
+    private const ushort NgOptionEpbFlags = 2;
+    private const ushort NgOptionIfName = 2;
     private const ushort NgOptionTsResol = 9;
     private const ushort NgOptionTsOffset = 14;
 
     private const long NanosPerSecond = 1_000_000_000;
+
+    /// <summary>Largest accepted options area of one packet block (comments included).</summary>
+    private const int MaxOptionsLength = 1024 * 1024;
 
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
@@ -56,6 +65,8 @@ public sealed class PcapReader : IDisposable
     private readonly byte[] _header = new byte[32];
     private readonly byte[] _scratch = new byte[4096];
     private readonly List<NgInterface> _interfaces = [];
+    private byte[] _options = new byte[256];
+    private byte[] _comments = new byte[256];
 
     private readonly bool _isPcapNg;
     private bool _bigEndian;
@@ -74,6 +85,8 @@ public sealed class PcapReader : IDisposable
     private int _packetLength;
     private int _packetOriginalLength;
     private int _packetInterface;
+    private int _commentLength;
+    private uint _packetFlags;
 
     private bool _finished;
     private bool _disposed;
@@ -214,6 +227,13 @@ public sealed class PcapReader : IDisposable
     /// <summary>Number of bytes consumed from the stream so far.</summary>
     public long BytesRead => _offset;
 
+    /// <summary>Interfaces of the current pcapng section so far (0 for classic pcap).</summary>
+    public int InterfaceCount => _interfaces.Count;
+
+    /// <summary>The if_name of pcapng interface <paramref name="interfaceId"/> in the current section, or null (none given, no such interface, classic pcap).</summary>
+    public string? InterfaceName(int interfaceId) =>
+        (uint)interfaceId < (uint)_interfaces.Count ? _interfaces[interfaceId].Name : null;
+
     /// <summary>
     /// Why reading stopped early (truncated or corrupt data), including the record number and
     /// byte offset; null while reading is fine and after a clean end of file.
@@ -252,7 +272,9 @@ public sealed class PcapReader : IDisposable
                         _buffer.AsSpan(0, _packetLength),
                         _packetOriginalLength,
                         _interfaces[_packetInterface].LinkType,
-                        _packetInterface);
+                        _packetInterface,
+                        _comments.AsSpan(0, _commentLength),
+                        _packetFlags);
                     return true;
                 case BlockResult.End:
                     return false;
@@ -331,310 +353,6 @@ public sealed class PcapReader : IDisposable
         return true;
     }
 
-    // ---------------------------------------------------------------- pcapng
-
-    private enum BlockResult
-    {
-        Metadata,
-        Packet,
-        End,
-    }
-
-    private BlockResult ReadBlock()
-    {
-        _blockStart = _offset;
-        _blockType = 0;
-        Span<byte> header = _header.AsSpan(0, 8);
-        int got = Read(header);
-        if (got == 0)
-        {
-            _finished = true;
-            return BlockResult.End;
-        }
-
-        _blockType = U32(header);
-        if (got < 8)
-        {
-            FailBlock($"truncated block header: needs 8 bytes but the file ends after {got}");
-            return BlockResult.End;
-        }
-
-        if (_blockType == NgSectionHeaderBlock)
-        {
-            return ReadSectionHeader(lengthAlreadyRead: true) ? BlockResult.Metadata : BlockResult.End;
-        }
-
-        uint totalLength = U32(header[4..]);
-        if (totalLength < 12 || (totalLength & 3) != 0)
-        {
-            FailBlock($"invalid block total length {totalLength} (must be a multiple of 4 and at least 12)");
-            return BlockResult.End;
-        }
-
-        long bodyLength = totalLength - 12L;
-        bool ok = _blockType switch
-        {
-            NgEnhancedPacketBlock => ReadEnhancedOrObsoletePacket(bodyLength, obsolete: false),
-            NgObsoletePacketBlock => ReadEnhancedOrObsoletePacket(bodyLength, obsolete: true),
-            NgSimplePacketBlock => ReadSimplePacket(bodyLength),
-            NgInterfaceDescriptionBlock => ReadInterfaceDescription(bodyLength),
-            _ => Skip(bodyLength),
-        };
-
-        if (!ok || !ReadTrailer(totalLength))
-        {
-            return BlockResult.End;
-        }
-
-        return _blockType is NgEnhancedPacketBlock or NgObsoletePacketBlock or NgSimplePacketBlock
-            ? BlockResult.Packet
-            : BlockResult.Metadata;
-    }
-
-    /// <summary>
-    /// Reads a Section Header Block whose type (and, if <paramref name="lengthAlreadyRead"/>,
-    /// length) are already in <c>_header[0..8]</c>. Sets the byte order for the new section.
-    /// </summary>
-    private bool ReadSectionHeader(bool lengthAlreadyRead)
-    {
-        _blockType = NgSectionHeaderBlock;
-        if (!lengthAlreadyRead)
-        {
-            _blockStart = _offset - 4;
-            if (!ReadFully(_header.AsSpan(4, 4), "section header block length"))
-            {
-                return false;
-            }
-        }
-
-        if (!ReadFully(_header.AsSpan(8, 4), "section header byte-order magic"))
-        {
-            return false;
-        }
-
-        uint byteOrderMagic = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(8, 4));
-        if (byteOrderMagic == NgByteOrderMagic)
-        {
-            _bigEndian = false;
-        }
-        else if (byteOrderMagic == NgByteOrderMagicSwapped)
-        {
-            _bigEndian = true;
-        }
-        else
-        {
-            return FailBlock($"section header has invalid byte-order magic 0x{byteOrderMagic:x8} (expected 0x1a2b3c4d)");
-        }
-
-        uint totalLength = U32(_header.AsSpan(4, 4));
-        if (totalLength < NgMinSectionHeaderLength || (totalLength & 3) != 0)
-        {
-            return FailBlock(
-                $"invalid section header block length {totalLength} (must be a multiple of 4 and at least {NgMinSectionHeaderLength})");
-        }
-
-        Span<byte> version = _header.AsSpan(12, 4);
-        if (!ReadFully(version, "section header version"))
-        {
-            return false;
-        }
-
-        ushort major = U16(version);
-        if (major != 1)
-        {
-            return FailBlock($"unsupported pcapng version {major}.{U16(version[2..])} (expected 1.x)");
-        }
-
-        // Skip section length and options; they are not needed for sequential reading.
-        if (!Skip(totalLength - 20L) || !ReadTrailer(totalLength))
-        {
-            return false;
-        }
-
-        _interfaces.Clear();
-        return true;
-    }
-
-    private bool ReadInterfaceDescription(long bodyLength)
-    {
-        if (bodyLength < 8)
-        {
-            return FailBlock($"interface description block body is {bodyLength} bytes (minimum 8)");
-        }
-
-        if (bodyLength > _buffer.Length)
-        {
-            return FailBlock($"interface description block body is {bodyLength} bytes (maximum {_buffer.Length})");
-        }
-
-        Span<byte> body = _buffer.AsSpan(0, (int)bodyLength);
-        if (!ReadFully(body, "interface description block"))
-        {
-            return false;
-        }
-
-        int linkType = U16(body);
-        uint snapLength = U32(body[4..]);
-        byte tsResol = 6;
-        long tsOffsetSeconds = 0;
-
-        int pos = 8;
-        while (pos + 4 <= body.Length)
-        {
-            ushort code = U16(body[pos..]);
-            int length = U16(body[(pos + 2)..]);
-            pos += 4;
-            if (code == NgOptionEnd)
-            {
-                break;
-            }
-
-            if (length > body.Length - pos)
-            {
-                return FailBlock(
-                    $"interface description option {code} has length {length}, overrunning the block");
-            }
-
-            if (code == NgOptionTsResol && length >= 1)
-            {
-                tsResol = body[pos];
-            }
-            else if (code == NgOptionTsOffset && length >= 8)
-            {
-                tsOffsetSeconds = (long)U64(body[pos..]);
-            }
-
-            pos += (length + 3) & ~3;
-        }
-
-        if (!NgInterface.TryCreate(linkType, snapLength, tsResol, tsOffsetSeconds, out NgInterface iface))
-        {
-            return FailBlock($"unsupported if_tsresol value 0x{tsResol:x2} in interface description block");
-        }
-
-        _interfaces.Add(iface);
-        if (LinkType == LinkTypes.Unknown)
-        {
-            LinkType = linkType;
-            NanosecondResolution = iface.SubMicrosecond;
-        }
-
-        return true;
-    }
-
-    private bool ReadEnhancedOrObsoletePacket(long bodyLength, bool obsolete)
-    {
-        const int fixedLength = 20;
-        if (bodyLength < fixedLength)
-        {
-            return FailBlock($"packet block body is {bodyLength} bytes (minimum {fixedLength})");
-        }
-
-        Span<byte> fixedPart = _header.AsSpan(8, fixedLength);
-        if (!ReadFully(fixedPart, "packet block header"))
-        {
-            return false;
-        }
-
-        uint interfaceId = obsolete ? U16(fixedPart) : U32(fixedPart);
-        ulong timestamp = ((ulong)U32(fixedPart[4..]) << 32) | U32(fixedPart[8..]);
-        uint capturedLength = U32(fixedPart[12..]);
-        uint originalLength = U32(fixedPart[16..]);
-
-        if (interfaceId >= (uint)_interfaces.Count)
-        {
-            return FailBlock(
-                $"packet references interface {interfaceId} but the section has {_interfaces.Count} interface(s)");
-        }
-
-        if (capturedLength > MaxCaptureLength)
-        {
-            return FailBlock(
-                $"captured length {capturedLength} exceeds the maximum of {MaxCaptureLength} bytes");
-        }
-
-        if (((capturedLength + 3) & ~3u) > bodyLength - fixedLength)
-        {
-            return FailBlock(
-                $"captured length {capturedLength} does not fit in a block body of {bodyLength} bytes");
-        }
-
-        if (!ReadPacketData((int)capturedLength) || !Skip(bodyLength - fixedLength - capturedLength))
-        {
-            return false;
-        }
-
-        NgInterface iface = _interfaces[(int)interfaceId];
-        _packetInterface = (int)interfaceId;
-        _packetTimestamp = iface.ToNanos(timestamp);
-        _packetOriginalLength = ClampToInt(originalLength);
-        return true;
-    }
-
-    private bool ReadSimplePacket(long bodyLength)
-    {
-        if (bodyLength < 4)
-        {
-            return FailBlock($"simple packet block body is {bodyLength} bytes (minimum 4)");
-        }
-
-        if (_interfaces.Count == 0)
-        {
-            return FailBlock("simple packet block appears before any interface description block");
-        }
-
-        Span<byte> lengthField = _header.AsSpan(8, 4);
-        if (!ReadFully(lengthField, "simple packet block header"))
-        {
-            return false;
-        }
-
-        uint originalLength = U32(lengthField);
-        NgInterface iface = _interfaces[0];
-        long dataArea = bodyLength - 4;
-        long capturedLength = Math.Min(originalLength, dataArea);
-        if (iface.SnapLength != 0)
-        {
-            capturedLength = Math.Min(capturedLength, iface.SnapLength);
-        }
-
-        if (capturedLength > MaxCaptureLength)
-        {
-            return FailBlock(
-                $"captured length {capturedLength} exceeds the maximum of {MaxCaptureLength} bytes");
-        }
-
-        if (!ReadPacketData((int)capturedLength) || !Skip(dataArea - capturedLength))
-        {
-            return false;
-        }
-
-        _packetInterface = 0;
-        _packetTimestamp = 0; // Simple Packet Blocks carry no timestamp.
-        _packetOriginalLength = ClampToInt(originalLength);
-        return true;
-    }
-
-    private bool ReadPacketData(int length)
-    {
-        _packetLength = length;
-        return ReadFully(_buffer.AsSpan(0, length), "packet data");
-    }
-
-    private bool ReadTrailer(uint expectedLength)
-    {
-        Span<byte> trailer = _header.AsSpan(28, 4);
-        if (!ReadFully(trailer, "block trailer"))
-        {
-            return false;
-        }
-
-        uint trailingLength = U32(trailer);
-        return trailingLength == expectedLength
-            || FailBlock(
-                $"block trailer length {trailingLength} does not match the block header length {expectedLength}");
-    }
-
     // ---------------------------------------------------------------- helpers
 
     private int Read(Span<byte> destination)
@@ -677,10 +395,20 @@ public sealed class PcapReader : IDisposable
     private bool FailBlock(string detail)
     {
         string where = _isPcapNg
-            ? $"block type 0x{_blockType:x8} at byte offset {_blockStart} (reading record #{RecordCount + 1})"
+            ? $"{BlockName(_blockType)} (block type 0x{_blockType:x8}) at byte offset {_blockStart} (reading record #{RecordCount + 1})"
             : $"record #{RecordCount + 1} at byte offset {_blockStart}";
         return Fail($"corrupt or truncated {where}: {detail}");
     }
+
+    private static string BlockName(uint type) => type switch
+    {
+        NgSectionHeaderBlock => "section header block",
+        NgInterfaceDescriptionBlock => "interface description block",
+        NgObsoletePacketBlock => "packet block (obsolete)",
+        NgSimplePacketBlock => "simple packet block",
+        NgEnhancedPacketBlock => "enhanced packet block",
+        _ => "block",
+    };
 
     private bool Fail(string detail)
     {
@@ -699,94 +427,4 @@ public sealed class PcapReader : IDisposable
         _bigEndian ? BinaryPrimitives.ReadUInt64BigEndian(source) : BinaryPrimitives.ReadUInt64LittleEndian(source);
 
     private static int ClampToInt(uint value) => value > int.MaxValue ? int.MaxValue : (int)value;
-
-    /// <summary>Per-interface data of the current pcapng section.</summary>
-    private readonly struct NgInterface
-    {
-        private readonly ScaleKind _kind;
-        private readonly ulong _factor;
-        private readonly int _shift;
-        private readonly long _offsetNanos;
-
-        private NgInterface(int linkType, uint snapLength, ScaleKind kind, ulong factor, int shift, long offsetNanos,
-            bool subMicrosecond)
-        {
-            LinkType = linkType;
-            SnapLength = snapLength;
-            _kind = kind;
-            _factor = factor;
-            _shift = shift;
-            _offsetNanos = offsetNanos;
-            SubMicrosecond = subMicrosecond;
-        }
-
-        private enum ScaleKind : byte
-        {
-            Multiply,
-            Divide,
-            PowerOfTwo,
-        }
-
-        public int LinkType { get; }
-
-        public uint SnapLength { get; }
-
-        public bool SubMicrosecond { get; }
-
-        public static bool TryCreate(int linkType, uint snapLength, byte tsResol, long tsOffsetSeconds,
-            out NgInterface result)
-        {
-            long offsetNanos = unchecked(tsOffsetSeconds * NanosPerSecond);
-            int exponent = tsResol & 0x7F;
-            if ((tsResol & 0x80) != 0)
-            {
-                // Units of 2^-exponent seconds.
-                if (exponent > 63)
-                {
-                    result = default;
-                    return false;
-                }
-
-                result = new NgInterface(linkType, snapLength, ScaleKind.PowerOfTwo, 0, exponent, offsetNanos,
-                    subMicrosecond: exponent > 19);
-                return true;
-            }
-
-            // Units of 10^-exponent seconds.
-            if (exponent > 19 + 9)
-            {
-                result = default;
-                return false;
-            }
-
-            result = exponent <= 9
-                ? new NgInterface(linkType, snapLength, ScaleKind.Multiply, Pow10(9 - exponent), 0, offsetNanos,
-                    subMicrosecond: exponent > 6)
-                : new NgInterface(linkType, snapLength, ScaleKind.Divide, Pow10(exponent - 9), 0, offsetNanos,
-                    subMicrosecond: true);
-            return true;
-        }
-
-        public long ToNanos(ulong timestamp)
-        {
-            ulong nanos = _kind switch
-            {
-                ScaleKind.Multiply => unchecked(timestamp * _factor),
-                ScaleKind.Divide => timestamp / _factor,
-                _ => (ulong)(((UInt128)timestamp * NanosPerSecond) >> _shift),
-            };
-            return unchecked((long)nanos + _offsetNanos);
-        }
-
-        private static ulong Pow10(int exponent)
-        {
-            ulong value = 1;
-            for (int i = 0; i < exponent; i++)
-            {
-                value *= 10;
-            }
-
-            return value;
-        }
-    }
 }

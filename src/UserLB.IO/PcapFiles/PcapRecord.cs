@@ -7,8 +7,11 @@ namespace UserLB.IO.PcapFiles;
 /// </summary>
 public readonly ref struct PcapRecord
 {
-    internal PcapRecord(long timestampNanos, Span<byte> data, int originalLength, int linkType, int interfaceId)
+    internal PcapRecord(long timestampNanos, Span<byte> data, int originalLength, int linkType, int interfaceId,
+        ReadOnlySpan<byte> comments = default, uint flags = 0)
     {
+        Comments = comments;
+        Flags = flags;
         TimestampNanos = timestampNanos;
         MutableData = data;
         OriginalLength = originalLength;
@@ -44,6 +47,34 @@ public readonly ref struct PcapRecord
     /// </summary>
     public int InterfaceId { get; }
 
+    /// <summary>
+    /// The pcapng packet block's opt_comment options, UTF-8 (checked when read), several comments joined by '\n';
+    /// empty when there are none and for classic pcap. Valid as long as <see cref="Data"/>.
+    /// </summary>
+    public ReadOnlySpan<byte> Comments { get; }
+
+    /// <summary>The pcapng epb_flags option (direction in bits 0–1, see <see cref="PacketFlags"/>); 0 when absent.</summary>
+    public uint Flags { get; }
+
+    /// <summary>The direction bits of <see cref="Flags"/>.</summary>
+    public PacketDirection Direction => (PacketDirection)(Flags & PacketFlags.DirectionMask);
+
     /// <summary>True when fewer bytes were captured than were on the wire.</summary>
     public bool IsTruncated => MutableData.Length < OriginalLength;
+}
+
+/// <summary>pcapng epb_flags bits (draft-ietf-opsawg-pcapng §4.3.1).</summary>
+public static class PacketFlags
+{
+    public const uint DirectionMask = 0b11;
+    public const uint Inbound = 0b01;
+    public const uint Outbound = 0b10;
+}
+
+/// <summary>The direction bits of a pcapng packet block's epb_flags.</summary>
+public enum PacketDirection
+{
+    Unknown = 0,
+    Inbound = 1,
+    Outbound = 2,
 }

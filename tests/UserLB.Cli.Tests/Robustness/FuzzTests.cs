@@ -29,7 +29,10 @@ public sealed class FuzzTests(ITestOutputHelper output)
         foreach (var dir in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
         {
             var frames = new List<byte[]>();
-            using (var r = PcapReader.Open(Path.Combine(dir, "in.pcap")))
+            // in.pcapng where the input has offloads (replayed here without them: frames only).
+            string input = Path.Combine(dir, "in.pcap");
+            if (!File.Exists(input)) input = Path.Combine(dir, "in.pcapng");
+            using (var r = PcapReader.Open(input))
                 while (r.TryReadNext(out var rec)) frames.Add(rec.Data.ToArray());
             list.Add(new Corpus(Path.GetFileName(dir), ConfigParser.Parse(File.ReadAllText(Path.Combine(dir, "farms.json"))), frames));
         }

@@ -184,6 +184,36 @@ internal sealed class PcapNgBuilder
         });
     }
 
+    /// <summary>An EPB whose options area <paramref name="options"/> writes (the end-of-options marker included or not).</summary>
+    public PcapNgBuilder EnhancedPacketWithOptions(uint interfaceId, ulong timestamp, ReadOnlySpan<byte> data,
+        Action<ByteWriter> options)
+    {
+        byte[] copy = data.ToArray();
+        return Block(EnhancedPacketType, b =>
+        {
+            b.U32(interfaceId).U32((uint)(timestamp >> 32)).U32((uint)timestamp)
+                .U32((uint)copy.Length).U32((uint)copy.Length)
+                .Bytes(copy).Pad4();
+            options(b);
+        });
+    }
+
+    /// <summary>An IDB whose if_name is the given bytes (possibly not UTF-8).</summary>
+    public PcapNgBuilder InterfaceNamed(ushort linkType, ReadOnlySpan<byte> name)
+    {
+        byte[] copy = name.ToArray();
+        return Block(InterfaceDescriptionType, b =>
+        {
+            b.U16(linkType).U16(0).U32(0);
+            Option(b, 2, copy);
+            b.U16(0).U16(0);
+        });
+    }
+
+    /// <summary>Writes one option (code, length, value, padding).</summary>
+    public static void Option(ByteWriter b, ushort code, ReadOnlySpan<byte> value) =>
+        b.U16(code).U16((ushort)value.Length).Bytes(value).Pad4();
+
     public PcapNgBuilder SimplePacket(ReadOnlySpan<byte> data, uint originalLength)
     {
         byte[] copy = data.ToArray();
@@ -208,9 +238,4 @@ internal sealed class PcapNgBuilder
     }
 
     public byte[] ToArray() => _w.ToArray();
-
-    private static void Option(ByteWriter b, ushort code, ReadOnlySpan<byte> value)
-    {
-        b.U16(code).U16((ushort)value.Length).Bytes(value).Pad4();
-    }
 }
