@@ -187,7 +187,7 @@ public static class LiveLab
             string extra = extraArgs is null ? "" : " " + string.Join(' ', extraArgs);
             userlbPid = LaunchUserlb(prefix, engine, farmsPath, log, $"--status-file {statusPath}{extra}", TimeSpan.FromSeconds(20));
             var result = Probe(root, prefix, probes, firstPortBlock);
-            Thread.Sleep(1200); // one status-file period
+            Thread.Sleep(2200); // two status-file periods: with workers, worker 0 writes the others' parts up to a period old
             Stop(ref userlbPid);
             string status = File.Exists(statusPath) ? File.ReadAllText(statusPath) : "";
             return new LabRun(result, File.ReadAllText(log), status);
