@@ -28,7 +28,7 @@ public static class ChecksumVerifier
 
     /// <summary>
     /// The pseudo-header sum from the addresses the parser read (so <paramref name="info"/> must describe this frame as
-    /// <see cref="PacketParser.Parse"/> left it): 32-bit halves instead of 16-bit words, which is the same sum modulo
+    /// <see cref="PacketParser.Parse(ReadOnlySpan{byte}, in VnetHeader, out PacketInfo)"/> left it): 32-bit halves instead of 16-bit words, which is the same sum modulo
     /// 0xFFFF (2^16 ≡ 1), never 0 (the protocol is in it), so it folds and verifies exactly as
     /// <see cref="PseudoHeaderSum"/> does, without reading the addresses from the frame again.
     /// </summary>
@@ -41,7 +41,7 @@ public static class ChecksumVerifier
         return sum;
     }
 
-    /// <summary>Verifies the transport checksum of a frame as <see cref="PacketParser.Parse"/> described it in
+    /// <summary>Verifies the transport checksum of a frame as <see cref="PacketParser.Parse(ReadOnlySpan{byte}, in VnetHeader, out PacketInfo)"/> described it in
     /// <paramref name="info"/> (the addresses are taken from there). Recognises a CHECKSUM_PARTIAL frame (tx offload on
     /// a veth): the field then holds only the folded pseudo-header sum.</summary>
     public static DropReason VerifyL4(ReadOnlySpan<byte> frame, in PacketInfo info)

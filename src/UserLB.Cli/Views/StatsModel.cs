@@ -8,7 +8,7 @@ namespace UserLB.Cli.Views;
 /// <summary>
 /// What <c>GET /stats</c> returns and <c>/metrics</c> and <c>/status</c> are made of: the engine's counters per farm and
 /// backend, the connection table's fill, the receive queue and the event stream. Captured on the engine's thread
-/// (<see cref="Capture"/>, a copy of a few counters per farm and backend), formatted elsewhere.
+/// (<see cref="Capture(PacketEngine, DateTimeOffset, double, QueueStats, EventStats, IReadOnlySet{string})"/>, a copy of a few counters per farm and backend), formatted elsewhere.
 /// </summary>
 internal sealed record StatsSnapshot(
     DateTimeOffset Time,

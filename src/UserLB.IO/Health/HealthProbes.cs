@@ -23,9 +23,10 @@ public readonly record struct ProbeResult(bool Ok, string Detail)
     public static ProbeResult Fail(string detail) => new(false, detail);
 }
 
-/// <summary>Runs one probe. <paramref name="cancellationToken"/> is cancelled when the check's timeout expires.</summary>
+/// <summary>Runs one probe.</summary>
 public interface IHealthProbe
 {
+    /// <summary>Probes <paramref name="target"/>; <paramref name="cancellationToken"/> is cancelled when the check's timeout expires.</summary>
     Task<ProbeResult> ProbeAsync(HealthTarget target, CancellationToken cancellationToken);
 }
 

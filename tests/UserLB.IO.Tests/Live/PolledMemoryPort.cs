@@ -8,7 +8,7 @@ namespace UserLB.IO.Tests.Live;
 
 /// <summary>
 /// An in-memory interface that can be polled like an AF_PACKET ring: an eventfd in semaphore mode counts the frames in
-/// <see cref="Incoming"/> (readable while any wait), <see cref="Pending"/> is exact, and <see cref="Receive"/> never blocks.
+/// the incoming queue (readable while any wait), <see cref="Pending"/> is exact, and <see cref="Receive"/> never blocks.
 /// </summary>
 internal sealed partial class PolledMemoryPort : IPollablePort
 {
