@@ -202,8 +202,14 @@ public sealed partial class HealthMonitor
 
     private async Task ReportAsync(HealthChange change)
     {
+        // Applied first, logged after: a line that says DOWN (or UP) describes what the engine does from then on.
+        await ApplyAsync(change).ConfigureAwait(false);
         if (change.Healthy) Log.BackendUp(_log, change.Farm, change.Backend, change.Detail);
         else Log.BackendDown(_log, change.Farm, change.Backend, change.Detail, change.Flush);
+    }
+
+    private async Task ApplyAsync(HealthChange change)
+    {
         if (OnChange is { } handler)
         {
             try
