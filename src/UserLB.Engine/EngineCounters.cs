@@ -18,6 +18,8 @@ public sealed class EngineCounters
     public long Consumed;
     public long NewFlows;
     public long NatPortRemaps;
+    /// <summary>Unreplied connections evicted because no SNAT port was free for a new one (their port was taken).</summary>
+    public long NatPortEvictions;
     public long IcmpErrorsRelayed;
     public long ArpRepliesSent;
     public long ArpRequestsSent;
@@ -69,6 +71,7 @@ public sealed class EngineCounters
         Consumed += other.Consumed;
         NewFlows += other.NewFlows;
         NatPortRemaps += other.NatPortRemaps;
+        NatPortEvictions += other.NatPortEvictions;
         IcmpErrorsRelayed += other.IcmpErrorsRelayed;
         ArpRepliesSent += other.ArpRepliesSent;
         ArpRequestsSent += other.ArpRequestsSent;

@@ -36,6 +36,9 @@ public sealed record EngineOptions
     public bool AcceptAnyDestinationMac { get; init; }
     /// <summary>Port names (for farms' iface/oface) by port index.</summary>
     public IReadOnlyList<string> PortNames { get; init; } = [];
+    /// <summary>The most an entry that has not seen a reply is given while the engine is under pressure (the table
+    /// ≥ 90 % full, or a SNAT port search failed in the last 10 s: PacketEngine.Pressure.cs), in seconds.</summary>
+    public long PressureUnrepliedTimeoutSeconds { get; init; } = 5;
     /// <summary>Slots of the connection table examined per received frame by the incremental sweep.</summary>
     public int SweepPerFrame { get; init; } = 4;
 

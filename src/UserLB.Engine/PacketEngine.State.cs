@@ -106,6 +106,7 @@ public sealed partial class PacketEngine
             var fc = farm.Config;
             if ((fc.NewRateLimit > 0 || fc.EstConnLimit > 0) && RestoreLimit(farm, e.Original.Src, nowNs)) e.Status |= ConnStatus.Limited;
             if (fc.Persistence != HashFields.None) RestorePersistence(farm, backend, e.Original, nowNs);
+            if (!e.SeenReply) TrackUnreplied(index, farm, backend);
             _shared?.TryAddBackend(backend.Id, 0); // released with the entry (OnRemoved), like a new flow's
             if ((uint)backend.Id < (uint)Counters.Backends.Length) Counters.Backends[backend.Id].Active++;
             if ((uint)farm.Id < (uint)Counters.Farms.Length) Counters.Farms[farm.Id].Active++;

@@ -37,6 +37,10 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly long _tcpEstablishedTimeoutNs;
     /// <summary>The UDP timeouts in ns: a flow that has seen its reply, before and after it counts as a stream.</summary>
     private readonly long _udpTimeoutNs, _udpStreamTimeoutNs;
+    /// <summary>Entries from which the table is under pressure (<see cref="PressureFillPercent"/>), and the cap on
+    /// unreplied timeouts then, in ns (PacketEngine.Pressure.cs).</summary>
+    private readonly int _pressureEntries;
+    private readonly long _pressureUnrepliedNs;
     private EngineSnapshot _snapshot = EngineSnapshot.Empty;
     private int[] _farmIngressPort = [];
     private int[] _farmEgressPort = [];
@@ -70,6 +74,8 @@ public sealed partial class PacketEngine : IEntryLifetime
         _tcpEstablishedTimeoutNs = _tcpTimeoutNs[(int)TcpState.Established * 2 + 1];
         _udpTimeoutNs = options.Timeouts.UdpSeconds * 1_000_000_000L;
         _udpStreamTimeoutNs = options.Timeouts.UdpStreamSeconds * 1_000_000_000L;
+        _pressureEntries = (int)Math.Max(1, (long)options.MaxConnections * PressureFillPercent / 100);
+        _pressureUnrepliedNs = Math.Max(1, options.PressureUnrepliedTimeoutSeconds) * 1_000_000_000L;
     }
 
     public EngineCounters Counters { get; } = new();
@@ -292,7 +298,9 @@ public sealed partial class PacketEngine : IEntryLifetime
                 return;
             }
             if (u.ShouldRefreshTimeout(seenReplyBefore))
-                e.ExpiresNs = nowNs + _tcpTimeoutNs[(int)e.TcpState * 2 + (seenReplyBefore || reply ? 1 : 0)];
+                e.ExpiresNs = nowNs + (seenReplyBefore || reply
+                    ? _tcpTimeoutNs[(int)e.TcpState * 2 + 1]
+                    : UnrepliedTimeout(_tcpTimeoutNs[(int)e.TcpState * 2], nowNs));
         }
         else if (p.Protocol == IpProtocols.Udp)
         {
@@ -306,14 +314,18 @@ public sealed partial class PacketEngine : IEntryLifetime
             }
             else
             {
-                _table.Refresh(index, nowNs, _options.Timeouts.UdpSeconds * 1_000_000_000L);
+                _table.Refresh(index, nowNs, reply ? _udpTimeoutNs : UnrepliedTimeout(_udpTimeoutNs, nowNs));
             }
         }
         else
         {
             OtherProtocolUpdate(ref e, p, reply, index, nowNs);
         }
-        if (reply) e.Status |= ConnStatus.SeenReply;
+        if (reply && !seenReplyBefore)
+        {
+            e.Status |= ConnStatus.SeenReply;
+            _table.Replied(index); // no longer a candidate for eviction (port exhaustion)
+        }
         // conntrack -E: UPDATE on a state change, the first reply (IPCT_REPLY) and ASSURED (IPCT_ASSURED).
         if (_table.Events is { } events && (oldState != e.TcpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
             events.OnEvent(ConnEventType.Update, e, nowNs);
@@ -543,9 +555,9 @@ public sealed partial class PacketEngine : IEntryLifetime
             var snatAddress = backend.SourceAddress ?? farm.SnatAddress;
             status |= ConnStatus.SrcNat;
             replyTuple = new FlowTuple(backend.Address, snatAddress, backendPort, p.SrcPort, p.Protocol);
-            if (!UniqueTuple(ref replyTuple, nowNs))
+            if (!UniqueTuple(ref replyTuple, nowNs) && !EvictForTuple(ref replyTuple, backend.Id, p.SrcPort, nowNs))
             {
-                Trace?.Step("nat POSTROUTING: SNAT: no free source port");
+                Trace?.Step("nat POSTROUTING: SNAT: no free source port, and no unreplied connection holds one to evict");
                 Unadmit(farm.Id, p.Src, limited, backend.Id);
                 DropFlow(DropReason.NatPortsExhausted, farm.Id, -1);
                 return;
@@ -570,7 +582,8 @@ public sealed partial class PacketEngine : IEntryLifetime
             IpProtocols.Icmp or IpProtocols.Icmpv6 => _options.Timeouts.IcmpSeconds,
             _ => _options.Timeouts.GenericSeconds,
         };
-        int index = _table.Insert(tuple, replyTuple, nowNs, timeout * 1_000_000_000L, status, _random);
+        // A new entry has seen no reply yet: under pressure it gets the short unreplied timeout.
+        int index = _table.Insert(tuple, replyTuple, nowNs, UnrepliedTimeout(timeout * 1_000_000_000L, nowNs), status, _random);
         if (index < 0)
         {
             Trace?.Step(Inv($"conntrack: table full ({_table.Count}/{_table.Max}) and every entry is ASSURED: dropped"));
@@ -584,6 +597,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         e.BackendId = backend.Id;
         e.Mark = backend.Mark;
         if (limited) e.Status |= ConnStatus.Limited;
+        TrackUnreplied(index, farm, backend);
         Counters.NewFlows++;
         if ((uint)backend.Id < (uint)Counters.Backends.Length)
         {
@@ -705,24 +719,15 @@ public sealed partial class PacketEngine : IEntryLifetime
     /// <summary>
     /// get_unique_tuple for SNAT: keep the client's port when the reply tuple is free; else search the port's class
     /// (1–511, 600–1023, 1024–65535) from a random offset, up to 128 candidates, halving the attempts with a new offset
-    /// until fewer than 16 remain (nf_nat_l4proto_unique_tuple).
+    /// until fewer than 16 remain (nf_nat_l4proto_unique_tuple). Under pressure one round of 16 (the caller evicts next).
     /// </summary>
     private bool UniqueTuple(ref FlowTuple reply, long nowNs)
     {
         if (!_table.IsTaken(reply, nowNs)) return true;
         ushort original = reply.DstPort;
-        int min, rangeSize;
-        if (original < 1024)
-        {
-            if (original < 512) { min = 1; rangeSize = 511; }
-            else { min = 600; rangeSize = 1023 - 600 + 1; }
-        }
-        else
-        {
-            min = 1024;
-            rangeSize = 65535 - 1024 + 1;
-        }
-        int attempts = Math.Min(rangeSize, 128);
+        PortClass(original, out int min, out int rangeSize);
+        bool pressure = UnderPressure(nowNs);
+        int attempts = Math.Min(rangeSize, pressure ? PressureSearchAttempts : 128);
         int offset = _random.Next(65536);
         while (true)
         {
@@ -738,7 +743,11 @@ public sealed partial class PacketEngine : IEntryLifetime
                     return true;
                 }
             }
-            if (attempts >= rangeSize || attempts < 16) return false;
+            if (pressure || attempts >= rangeSize || attempts < 16)
+            {
+                PortSearchFailed(nowNs);
+                return false;
+            }
             attempts /= 2;
             offset = _random.Next(65536);
         }

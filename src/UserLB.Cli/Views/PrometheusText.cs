@@ -29,6 +29,7 @@ internal static class PrometheusText
         w.Counter("userlb_answered_frames_total", "Received frames answered or absorbed by the engine (ARP, NDP, echo to a VIP).", e.Answered);
         w.Counter("userlb_connections_total", "Connections created (conntrack NEW).", e.Connections);
         w.Counter("userlb_nat_port_remaps_total", "SNAT source ports changed to avoid a clash (get_unique_tuple).", e.NatPortRemaps);
+        w.Counter("userlb_nat_port_evictions_total", "Unreplied connections evicted because no SNAT port was free for a new connection (their port was taken).", e.NatPortEvictions);
         w.Counter("userlb_icmp_errors_relayed_total", "ICMP errors about tracked connections relayed.", e.IcmpErrorsRelayed);
         w.Gauge("userlb_neighbor_pending_frames", "Frames waiting for a neighbour to answer ARP/NDP.", e.PendingNeighbor);
 

@@ -59,7 +59,7 @@ internal sealed record StatsSnapshot(
         }
         return new StatsSnapshot(time, uptimeSeconds, snap.Generation,
             new EngineTotals(c.RxFrames, c.RxBytes, c.TxFrames, c.TxBytes, c.Forwarded, c.Consumed, c.Dropped, c.NewFlows,
-                c.NatPortRemaps, c.IcmpErrorsRelayed, figures.PendingNeighbor),
+                c.NatPortRemaps, c.IcmpErrorsRelayed, figures.PendingNeighbor, c.NatPortEvictions),
             new TableStats(figures.Entries, figures.Max, figures.EarlyDrops),
             queue, events, Reasons(c.Drops, 0), farms);
     }
@@ -113,7 +113,7 @@ internal sealed record EngineFigures(EngineCounters Counters, EngineSnapshot Sna
 }
 
 internal sealed record EngineTotals(long RxFrames, long RxBytes, long TxFrames, long TxBytes, long Forwarded, long Answered,
-    long Dropped, long Connections, long NatPortRemaps, long IcmpErrorsRelayed, long PendingNeighbor);
+    long Dropped, long Connections, long NatPortRemaps, long IcmpErrorsRelayed, long PendingNeighbor, long NatPortEvictions);
 
 internal sealed record TableStats(int Entries, int Max, long EarlyDrops)
 {

@@ -1,0 +1,104 @@
+using System.Runtime.CompilerServices;
+using UserLB.Engine.Conntrack;
+using UserLB.Engine.Farms;
+
+namespace UserLB.Engine;
+
+/// <summary>
+/// Floods of new flows. A SNAT port space (backend address and port, source address, one port class) holds at most
+/// 64 k connections; a flood of SYNs from spoofed sources fills it with entries that never see a reply, and nf_nat
+/// then refuses every new connection until they time out (SYN_SENT: 120 s). Here, when no free tuple is found, the
+/// oldest unreplied entry holding a tuple of that space is evicted and its port taken (<see cref="EvictForTuple"/>).
+/// Under pressure — the table at least <see cref="PressureFillPercent"/> % full, or a port search found no free port
+/// in the last <see cref="PortPressureHoldNs"/> — the port search is short and unreplied entries get
+/// <see cref="EngineOptions.PressureUnrepliedTimeoutSeconds"/> at most.
+/// </summary>
+public sealed partial class PacketEngine
+{
+    /// <summary>Table fill (percent of <see cref="EngineOptions.MaxConnections"/>) from which the table is under pressure.</summary>
+    public const int PressureFillPercent = 90;
+
+    /// <summary>How long a port search that found no free port keeps the engine under pressure.</summary>
+    public const long PortPressureHoldNs = 10_000_000_000L;
+
+    /// <summary>Candidates a port search tries under pressure before it evicts (the ports are nearly all taken then).</summary>
+    private const int PressureSearchAttempts = 16;
+
+    /// <summary>Entries of the backend's unreplied list examined for one eviction (those of another port space are skipped).</summary>
+    private const int EvictionScan = 64;
+
+    private long _portPressureUntilNs = long.MinValue;
+
+    /// <summary>True while the table is ≥ 90 % full or a SNAT port search failed in the last 10 s.</summary>
+    public bool UnderPressure(long nowNs) => _table.Count >= _pressureEntries || nowNs < _portPressureUntilNs;
+
+    /// <summary>The timeout of an entry that has not seen a reply: <paramref name="timeoutNs"/>, capped under pressure.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long UnrepliedTimeout(long timeoutNs, long nowNs) =>
+        timeoutNs > _pressureUnrepliedNs && UnderPressure(nowNs) ? _pressureUnrepliedNs : timeoutNs;
+
+    /// <summary>The port class nf_nat searches for a source port: 1–511, 600–1023 or 1024–65535.</summary>
+    private static void PortClass(ushort port, out int min, out int size)
+    {
+        if (port >= 1024) { min = 1024; size = 65535 - 1024 + 1; }
+        else if (port < 512) { min = 1; size = 511; }
+        else { min = 600; size = 1023 - 600 + 1; }
+    }
+
+    /// <summary>
+    /// No free tuple for <paramref name="reply"/>: evicts the oldest entry of <paramref name="backendId"/> that has
+    /// never seen a reply and holds a tuple of the same port space (backend address and port, source address,
+    /// protocol, port class of <paramref name="original"/>, this shard's port), and takes its port. False when there is none.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool EvictForTuple(ref FlowTuple reply, int backendId, ushort original, long nowNs)
+    {
+        PortClass(original, out int min, out int size);
+        int i = _table.OldestUnreplied(backendId);
+        for (int scanned = 0; i >= 0 && scanned < EvictionScan; scanned++)
+        {
+            int next = _table.NextUnreplied(i);
+            ref var e = ref _table[i];
+            ref readonly var r = ref e.Reply;
+            if (e.SeenReply || e.Assured)
+            {
+                _table.Replied(i); // not unreplied any more: out of the list
+            }
+            else if (r.Src == reply.Src && r.Dst == reply.Dst && r.SrcPort == reply.SrcPort && r.Protocol == reply.Protocol
+                && r.DstPort >= min && r.DstPort < min + size
+                && (_shardCount == 1 || FlowShard.OfPort(r.DstPort, _shardCount) == _shardIndex))
+            {
+                var candidate = reply with { DstPort = r.DstPort };
+                bool expired = e.ExpiresNs <= nowNs;
+                if (!expired)
+                {
+                    Counters.NatPortEvictions++;
+                    if (Trace is not null) TraceEviction(e, nowNs);
+                }
+                _table.Remove(i, nowNs);
+                if (!_table.IsTaken(candidate, nowNs))
+                {
+                    if (candidate.DstPort != original) Counters.NatPortRemaps++;
+                    reply = candidate;
+                    return true;
+                }
+            }
+            i = next;
+        }
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TraceEviction(in ConnEntry e, long nowNs) =>
+        Trace?.Step(Inv($"nat POSTROUTING: SNAT: no free source port: evicted the oldest unreplied connection {e.Id} ({(nowNs - e.CreatedNs) / 1e9:0.###} s old, {e.TcpState.ToConntrackName()}) and took its port {e.Reply.DstPort}"));
+
+    /// <summary>Marks the SNAT port spaces under pressure after a search that found no free port.</summary>
+    private void PortSearchFailed(long nowNs) => _portPressureUntilNs = nowNs + PortPressureHoldNs;
+
+    /// <summary>Tracks a new SNAT entry among its backend's unreplied entries (the candidates for eviction).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void TrackUnreplied(int index, FarmRuntime farm, BackendRuntime backend)
+    {
+        if (farm.SourceNat) _table.TrackUnreplied(index, backend.Id);
+    }
+}
