@@ -39,6 +39,14 @@ public sealed record EngineOptions
     /// <summary>The most an entry that has not seen a reply is given while the engine is under pressure (the table
     /// ≥ 90 % full, or a SNAT port search failed in the last 10 s: PacketEngine.Pressure.cs), in seconds.</summary>
     public long PressureUnrepliedTimeoutSeconds { get; init; } = 5;
+    /// <summary>
+    /// A global budget of new flows per second (0: none): a token bucket of <see cref="NewFlowBurst"/> flows (0: one
+    /// second's worth) refilled at this rate; a packet that would start a flow when it is empty is dropped before
+    /// scheduling and table insertion (<c>new_flow_budget</c>). Packets of tracked flows never take that path.
+    /// </summary>
+    public int NewFlowBudget { get; init; }
+    /// <summary>The bucket of <see cref="NewFlowBudget"/>, in flows (0: one second's worth).</summary>
+    public int NewFlowBurst { get; init; }
     /// <summary>Slots of the connection table examined per received frame by the incremental sweep.</summary>
     public int SweepPerFrame { get; init; } = 4;
 

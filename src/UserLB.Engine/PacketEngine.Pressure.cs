@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using UserLB.Engine.Conntrack;
 using UserLB.Engine.Farms;
+using UserLB.Packets;
 
 namespace UserLB.Engine;
 
@@ -10,8 +11,9 @@ namespace UserLB.Engine;
 /// then refuses every new connection until they time out (SYN_SENT: 120 s). Here, when no free tuple is found, the
 /// oldest unreplied entry holding a tuple of that space is evicted and its port taken (<see cref="EvictForTuple"/>).
 /// Under pressure — the table at least <see cref="PressureFillPercent"/> % full, or a port search found no free port
-/// in the last <see cref="PortPressureHoldNs"/> — the port search is short and unreplied entries get
-/// <see cref="EngineOptions.PressureUnrepliedTimeoutSeconds"/> at most.
+/// in the last <see cref="PortPressureHoldNs"/> — unreplied entries get <see cref="EngineOptions.PressureUnrepliedTimeoutSeconds"/>
+/// at most; in the second case a new flow whose own port is taken evicts at once, without searching (the ports are
+/// nearly all taken: a flood SYN then costs two lookups instead of about 250).
 /// </summary>
 public sealed partial class PacketEngine
 {
@@ -20,9 +22,6 @@ public sealed partial class PacketEngine
 
     /// <summary>How long a port search that found no free port keeps the engine under pressure.</summary>
     public const long PortPressureHoldNs = 10_000_000_000L;
-
-    /// <summary>Candidates a port search tries under pressure before it evicts (the ports are nearly all taken then).</summary>
-    private const int PressureSearchAttempts = 16;
 
     /// <summary>Entries of the backend's unreplied list examined for one eviction (those of another port space are skipped).</summary>
     private const int EvictionScan = 64;
@@ -75,13 +74,11 @@ public sealed partial class PacketEngine
                     Counters.NatPortEvictions++;
                     if (Trace is not null) TraceEviction(e, nowNs);
                 }
+                // Tuples are unique in the table: with the entry that held it gone, the tuple is free.
                 _table.Remove(i, nowNs);
-                if (!_table.IsTaken(candidate, nowNs))
-                {
-                    if (candidate.DstPort != original) Counters.NatPortRemaps++;
-                    reply = candidate;
-                    return true;
-                }
+                if (candidate.DstPort != original) Counters.NatPortRemaps++;
+                reply = candidate;
+                return true;
             }
             i = next;
         }
@@ -94,6 +91,14 @@ public sealed partial class PacketEngine
 
     /// <summary>Marks the SNAT port spaces under pressure after a search that found no free port.</summary>
     private void PortSearchFailed(long nowNs) => _portPressureUntilNs = nowNs + PortPressureHoldNs;
+
+    /// <summary>A packet that would start a flow found the new-flow budget spent: dropped and counted.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void OverBudget(FarmRuntime farm)
+    {
+        Trace?.Step(Inv($"filter: new-flow budget {_budget!.PerSecond}/second burst {_budget.Burst} spent: dropped before scheduling"));
+        DropFlow(DropReason.NewFlowBudget, farm.Id, -1);
+    }
 
     /// <summary>Tracks a new SNAT entry among its backend's unreplied entries (the candidates for eviction).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

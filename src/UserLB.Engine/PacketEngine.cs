@@ -29,6 +29,8 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly List<IpAddr> _dueSolicits = [];
     private readonly PersistenceTable _persistence;
     private readonly SourceLimiter _limiter;
+    /// <summary>The global budget of new flows (<see cref="EngineOptions.NewFlowBudget"/>), or null: none.</summary>
+    private readonly NewFlowBudget? _budget;
     /// <summary>Null: <see cref="_persistence"/> and <see cref="_limiter"/> are this engine's own (no lock).</summary>
     private readonly SharedFlowState? _shared;
     /// <summary>TCP timeouts in ns by [state × 2 + seen reply] (the options are immutable).</summary>
@@ -64,6 +66,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         _shared = options.Shared;
         _persistence = _shared?.Persistence ?? new PersistenceTable();
         _limiter = _shared?.Limiter ?? new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
+        _budget = options.NewFlowBudget > 0 ? new NewFlowBudget(options.NewFlowBudget, options.NewFlowBurst) : null;
         _portMacs = options.PortMacs.Count > 0 ? [.. options.PortMacs] : [EngineOptions.DefaultMac];
         _tcpTimeoutNs = new long[TcpStateTable.StateCount * 2];
         for (int state = 0; state < TcpStateTable.StateCount; state++)
@@ -234,9 +237,10 @@ public sealed partial class PacketEngine : IEntryLifetime
 
         var tuple = FlowTuple.From(p);
         int index = _table.Lookup(tuple, nowNs, out bool reply);
-        // Learn the sender's MAC when it can matter: new flows, the first reply, and every frame that is not a plain
-        // packet of an established flow (established flows keep their next hop cached in the entry).
-        if (index < 0 || !_table[index].SeenReply || p.IsIcmp) LearnSender(frame, p, port, nowNs);
+        // Learn the sender's MAC when it can matter: the first reply, and every frame that is not a plain packet of an
+        // established flow (established flows keep their next hop cached in the entry); a new flow's sender once the
+        // flow is admitted (NewFlow), so that a flood dropped early costs no neighbour entry.
+        if (index >= 0 && (!_table[index].SeenReply || p.IsIcmp)) LearnSender(frame, p, port, nowNs);
         if (index >= 0)
         {
             ref var e = ref _table[index];
@@ -529,6 +533,12 @@ public sealed partial class PacketEngine : IEntryLifetime
             DropFlow(DropReason.TcpNoSynForNewFlow, farm.Id, -1);
             return;
         }
+        if (_budget is { } budget && !budget.TryTake(nowNs))
+        {
+            OverBudget(farm);
+            return;
+        }
+        if (port >= 0) LearnSender(frame, p, port, nowNs);
         var input = new SchedInput(p.Src, p.Dst, p.SrcPort, p.DstPort, MacAddress.Read(frame[Offsets.EthSrc..]), MacAddress.Read(frame));
         var fc = farm.Config;
         BackendRuntime? backend;
@@ -719,15 +729,16 @@ public sealed partial class PacketEngine : IEntryLifetime
     /// <summary>
     /// get_unique_tuple for SNAT: keep the client's port when the reply tuple is free; else search the port's class
     /// (1–511, 600–1023, 1024–65535) from a random offset, up to 128 candidates, halving the attempts with a new offset
-    /// until fewer than 16 remain (nf_nat_l4proto_unique_tuple). Under pressure one round of 16 (the caller evicts next).
+    /// until fewer than 16 remain (nf_nat_l4proto_unique_tuple). Within 10 s of a search that failed, none: the ports
+    /// are nearly all taken then, and the caller evicts (PacketEngine.Pressure.cs).
     /// </summary>
     private bool UniqueTuple(ref FlowTuple reply, long nowNs)
     {
         if (!_table.IsTaken(reply, nowNs)) return true;
+        if (nowNs < _portPressureUntilNs) return false;
         ushort original = reply.DstPort;
         PortClass(original, out int min, out int rangeSize);
-        bool pressure = UnderPressure(nowNs);
-        int attempts = Math.Min(rangeSize, pressure ? PressureSearchAttempts : 128);
+        int attempts = Math.Min(rangeSize, 128);
         int offset = _random.Next(65536);
         while (true)
         {
@@ -743,7 +754,7 @@ public sealed partial class PacketEngine : IEntryLifetime
                     return true;
                 }
             }
-            if (pressure || attempts >= rangeSize || attempts < 16)
+            if (attempts >= rangeSize || attempts < 16)
             {
                 PortSearchFailed(nowNs);
                 return false;

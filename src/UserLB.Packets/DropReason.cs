@@ -50,6 +50,8 @@ public enum DropReason : byte
     RateLimited,
     ConnLimit,
     QueueFull,
+    /// <summary>A packet that would start a flow while the global new-flow budget was spent (PacketEngine: NewFlowBudget).</summary>
+    NewFlowBudget,
     // Offloads (virtio-net header)
     VnetBadChecksumStart,
     VnetGsoSizeZero,

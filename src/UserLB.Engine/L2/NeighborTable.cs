@@ -24,13 +24,21 @@ public sealed class NeighborTable
     public int Count => _entries.Count;
     public int PendingFrames { get; private set; }
 
-    /// <summary>Bumped whenever a mapping changes, so per-flow caches of a next hop's MAC can be validated cheaply.</summary>
+    /// <summary>Bumped whenever a mapping that may be cached changes or goes, so per-flow caches of a next hop's MAC can be
+    /// validated cheaply. A new mapping does not bump it (no cache holds it yet), nor does evicting one that was never
+    /// looked up (a flood's spoofed senders): a flood from many sources must not take every flow off its fast path.</summary>
     public int Version { get; private set; } = 1;
 
+    /// <summary>Whether <paramref name="ip"/> is known, without counting as a use (views, tests).</summary>
+    public bool Contains(IpAddr ip) => _entries.ContainsKey(ip);
+
+    /// <summary>The MAC and port of <paramref name="ip"/>; a use: the entry is kept ahead of unused ones when the table is full.</summary>
     public bool TryGet(IpAddr ip, out MacAddress mac, out int port)
     {
-        if (_entries.TryGetValue(ip, out var n))
+        ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, ip);
+        if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref n))
         {
+            n.LookedUp = true;
             mac = n.Mac;
             port = n.Port;
             return true;
@@ -56,27 +64,33 @@ public sealed class NeighborTable
         long stamp = ++_stamp;
         _entries[ip] = new Neighbor(mac, port, nowNs, nowNs, stamp);
         _order.Enqueue((ip, stamp));
-        Version++;
         return true;
     }
 
+    /// <summary>Requeued entries one eviction passes over at most before it takes the next one whatever it is.</summary>
+    private const int MaxSecondChances = 64;
+
     /// <summary>
     /// Makes room for one entry in amortised O(1) (a flood from many spoofed sources must not cost a table scan per
-    /// packet): the oldest-inserted entry goes unless it was seen again since it was queued, in which case it gets a
-    /// second chance at the back of the queue (CLOCK).
+    /// packet): the oldest-inserted entry goes unless it was seen again since it was queued, or has been used as a next
+    /// hop (<see cref="TryGet"/>: a backend, a client with a connection), in which case it goes to the back of the queue
+    /// (CLOCK) — at most <see cref="MaxSecondChances"/> of them per eviction. A flood's senders, learned once and never
+    /// used, go first.
     /// </summary>
     private void EvictOne()
     {
+        int chances = MaxSecondChances;
         while (_order.TryDequeue(out var q))
         {
             ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, q.Ip);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref n) || n.Stamp != q.Stamp) continue; // stale
-            if (n.SeenNs > n.QueuedNs)
+            if ((n.SeenNs > n.QueuedNs || n.LookedUp) && chances-- > 0)
             {
                 n.QueuedNs = n.SeenNs;
                 _order.Enqueue(q);
                 continue;
             }
+            if (n.LookedUp) Version++; // a flow may have cached it
             _entries.Remove(q.Ip);
             Evictions++;
             return;
@@ -160,7 +174,11 @@ public sealed class NeighborTable
         foreach (var kv in _entries) yield return (kv.Key, kv.Value.Mac, kv.Value.Port);
     }
 
-    private record struct Neighbor(MacAddress Mac, int Port, long SeenNs, long QueuedNs, long Stamp);
+    private record struct Neighbor(MacAddress Mac, int Port, long SeenNs, long QueuedNs, long Stamp)
+    {
+        /// <summary>Handed out by <see cref="TryGet"/>: a flow may have cached it.</summary>
+        public bool LookedUp;
+    }
 
     private sealed class Pending
     {
