@@ -9,7 +9,8 @@ namespace UserLB.Engine;
 /// Floods of new flows. A SNAT port space (backend address and port, source address, one port class) holds at most
 /// 64 k connections; a flood of SYNs from spoofed sources fills it with entries that never see a reply, and nf_nat
 /// then refuses every new connection until they time out (SYN_SENT: 120 s). Here, when no free tuple is found, the
-/// oldest unreplied entry holding a tuple of that space is evicted and its port taken (<see cref="EvictForTuple"/>).
+/// oldest unreplied entry holding a tuple of that space is evicted and its port taken (<see cref="EvictForTuple"/>;
+/// the candidates are kept oldest first in one list per backend and port class).
 /// Under pressure — the table at least <see cref="PressureFillPercent"/> % full, or a port search found no free port
 /// in the last <see cref="PortPressureHoldNs"/> — unreplied entries get <see cref="EngineOptions.PressureUnrepliedTimeoutSeconds"/>
 /// at most; in the second case a new flow whose own port is taken evicts at once, without searching (the ports are
@@ -39,10 +40,15 @@ public sealed partial class PacketEngine
     /// <summary>The port class nf_nat searches for a source port: 1–511, 600–1023 or 1024–65535.</summary>
     private static void PortClass(ushort port, out int min, out int size)
     {
+        // The thresholds are nf_nat_l4proto_unique_tuple's: below 512, below 1024, the rest.
         if (port >= 1024) { min = 1024; size = 65535 - 1024 + 1; }
         else if (port < 512) { min = 1; size = 511; }
         else { min = 600; size = 1023 - 600 + 1; }
     }
+
+    /// <summary>The list of unreplied entries a SNAT entry is kept in: one per backend and port class (the ports it can free).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int UnrepliedGroup(int backendId, ushort port) => backendId * 3 + (port >= 1024 ? 2 : port >= 512 ? 1 : 0);
 
     /// <summary>
     /// No free tuple for <paramref name="reply"/>: evicts the oldest entry of <paramref name="backendId"/> that has
@@ -53,7 +59,7 @@ public sealed partial class PacketEngine
     private bool EvictForTuple(ref FlowTuple reply, int backendId, ushort original, long nowNs)
     {
         PortClass(original, out int min, out int size);
-        int i = _table.OldestUnreplied(backendId);
+        int i = _table.OldestUnreplied(UnrepliedGroup(backendId, original));
         for (int scanned = 0; i >= 0 && scanned < EvictionScan; scanned++)
         {
             int next = _table.NextUnreplied(i);
@@ -100,10 +106,10 @@ public sealed partial class PacketEngine
         DropFlow(DropReason.NewFlowBudget, farm.Id, -1);
     }
 
-    /// <summary>Tracks a new SNAT entry among its backend's unreplied entries (the candidates for eviction).</summary>
+    /// <summary>Tracks a new SNAT entry among its backend's unreplied entries of its port class (the candidates for eviction).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void TrackUnreplied(int index, FarmRuntime farm, BackendRuntime backend)
     {
-        if (farm.SourceNat) _table.TrackUnreplied(index, backend.Id);
+        if (farm.SourceNat) _table.TrackUnreplied(index, UnrepliedGroup(backend.Id, _table[index].Reply.DstPort));
     }
 }

@@ -114,6 +114,22 @@ public class PortExhaustionTests
     }
 
     [Fact]
+    public void Process_OlderUnrepliedEntriesOfAnotherPortClass_SkippedWithoutScanningThem()
+    {
+        // 1,000 unreplied entries with ports ≥ 1024 are older than the 511 of the class 1–511 (hping3 cycles its source
+        // port through every class): a SYN from port 7 still finds the oldest of its own class at once.
+        var h = new EngineHarness(Farm(), new EngineOptions { Seed = 1, MaxConnections = 4096 });
+        h.LearnBackends();
+        long t = S;
+        for (int i = 0; i < 1000; i++) h.Forward(FloodSyn(1000 + i, (ushort)(2000 + i)), t += Ms);
+        for (int i = 0; i < 511; i++) h.Forward(FloodSyn(i, (ushort)(i + 1)), t += Ms);
+        var syn = h.Forward(Tcp("02:00:00:00:01:02", "192.168.101.2", Vip, 7, 443, Syn), t += Ms);
+        Assert.Equal(1, EngineHarness.Tcp(syn).SourcePort);
+        Assert.Equal(1, h.Counters.NatPortEvictions);
+        Assert.Equal(1511, h.Engine.Table.Count);
+    }
+
+    [Fact]
     public void Process_UnrepliedUdpFlowsFillThePortSpace_OldestEvicted()
     {
         var h = new EngineHarness(Farm(), new EngineOptions { Seed = 1, MaxConnections = 4096 });
