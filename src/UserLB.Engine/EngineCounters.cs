@@ -20,6 +20,9 @@ public sealed class EngineCounters
     public long NatPortRemaps;
     /// <summary>Unreplied connections evicted because no SNAT port was free for a new one (their port was taken).</summary>
     public long NatPortEvictions;
+    /// <summary>SYN proxy (/proc/net/stat/synproxy): SYNs answered with a cookie, ACKs with a valid cookie (connections
+    /// opened to a backend), client ACKs that made the proxy send its SYN again, handshakes the backend completed.</summary>
+    public long SynProxySyns, SynProxyCookiesValid, SynProxyRetransmits, SynProxyHandshakes;
     public long IcmpErrorsRelayed;
     public long ArpRepliesSent;
     public long ArpRequestsSent;
@@ -72,6 +75,10 @@ public sealed class EngineCounters
         NewFlows += other.NewFlows;
         NatPortRemaps += other.NatPortRemaps;
         NatPortEvictions += other.NatPortEvictions;
+        SynProxySyns += other.SynProxySyns;
+        SynProxyCookiesValid += other.SynProxyCookiesValid;
+        SynProxyRetransmits += other.SynProxyRetransmits;
+        SynProxyHandshakes += other.SynProxyHandshakes;
         IcmpErrorsRelayed += other.IcmpErrorsRelayed;
         ArpRepliesSent += other.ArpRepliesSent;
         ArpRequestsSent += other.ArpRequestsSent;

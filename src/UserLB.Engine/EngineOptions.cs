@@ -47,6 +47,9 @@ public sealed record EngineOptions
     public int NewFlowBudget { get; init; }
     /// <summary>The bucket of <see cref="NewFlowBudget"/>, in flows (0: one second's worth).</summary>
     public int NewFlowBurst { get; init; }
+    /// <summary>The SYN proxy's cookie secret (32 bytes: two SipHash keys); empty: derived from the engine's seeded
+    /// hash key. Engines that may see one client's SYN and ACK must share it.</summary>
+    public ReadOnlyMemory<byte> SynProxySecret { get; init; }
     /// <summary>Slots of the connection table examined per received frame by the incremental sweep.</summary>
     public int SweepPerFrame { get; init; } = 4;
 

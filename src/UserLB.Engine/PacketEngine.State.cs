@@ -22,7 +22,7 @@ public sealed partial class PacketEngine
         for (int i = 0; i < _table.HighWater; i++)
         {
             ref readonly var e = ref _table[i];
-            if (!e.InUse || e.ExpiresNs <= nowNs) continue;
+            if (!e.InUse || e.ExpiresNs <= nowNs || (e.Status & ConnStatus.SynProxyPending) != 0) continue; // a handshake the client will retry
             if (!farms.TryGetValue(e.FarmId, out var farm) || snapshot.Backend(e.BackendId) is not { } backend) continue;
             list.Add(new SavedConnection
             {
@@ -32,6 +32,8 @@ public sealed partial class PacketEngine
                 Reply = e.Reply,
                 TcpState = e.TcpState,
                 Status = e.Status & ~ConnStatus.InUse,
+                SeqOffset = e.SeqOffset,
+                TsOffset = e.TsOffset,
                 Mark = e.Mark,
                 Id = e.Id,
                 AgeNs = Math.Max(0, nowNs - e.CreatedNs),
@@ -93,7 +95,9 @@ public sealed partial class PacketEngine
                 Mark = s.Mark,
                 FarmId = farm.Id,
                 BackendId = backend.Id,
-                Status = (s.Status & ~ConnStatus.Limited) | ConnStatus.InUse,
+                Status = (s.Status & ~(ConnStatus.Limited | ConnStatus.SynProxyPending)) | ConnStatus.InUse,
+                SeqOffset = s.SeqOffset,
+                TsOffset = s.TsOffset,
                 TcpState = s.TcpState,
             };
             int index = _table.Restore(entry, nowNs);

@@ -63,6 +63,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         _shardIndex = options.ShardIndex;
         ulong hashKey = (ulong)_random.NextInt64() ^ ((ulong)_random.NextInt64() << 1);
         _table = new ConnTable(options.MaxConnections, hashKey) { Lifetime = this };
+        _cookies = NewCookies(options.SynProxySecret, hashKey);
         _shared = options.Shared;
         _persistence = _shared?.Persistence ?? new PersistenceTable();
         _limiter = _shared?.Limiter ?? new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
@@ -275,6 +276,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         // The hot path: everything rare (invalid flags, reopen, RST before a reply, tracing, unresolved next hop) is
         // in separate methods so this one stays small enough for the JIT to inline what it calls.
         ref var e = ref _table[index];
+        if ((e.Status & ConnStatus.SynProxyPending) != 0 && p.Protocol == IpProtocols.Tcp && SynProxyPending(frame, p, snapshot, nowNs, index, reply)) return;
         bool seenReplyBefore = e.SeenReply;
         var oldStatus = e.Status;
         var oldState = e.TcpState;
@@ -337,6 +339,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (Trace is not null) TraceExisting(e, reply, oldState, oldStatus, nowNs);
         if (p.Protocol is IpProtocols.Tcp or IpProtocols.Udp) TranslateTcpUdp(frame, ref p, e, reply);
         else Translate(frame, ref p, e, reply);
+        if ((e.Status & ConnStatus.SeqAdjust) != 0 && p.Protocol == IpProtocols.Tcp) SeqAdjust(frame, p, e, reply);
         if (e.NeighborVersion == _neighbors.Version && e.NeighborVersion != 0)
         {
             var mac = reply ? e.NextHopMacReply : e.NextHopMacOriginal;
@@ -380,6 +383,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         Account(ref e, reply, p);
         Trace?.Step("conntrack: RST before any reply: entry destroyed");
         Translate(frame, ref p, e, reply);
+        if ((e.Status & ConnStatus.SeqAdjust) != 0 && p.Protocol == IpProtocols.Tcp) SeqAdjust(frame, p, e, reply);
         var nextHop = reply ? e.Original.Src : e.Reply.Src;
         int farmId = e.FarmId;
         _table.Remove(index, nowNs);
@@ -527,7 +531,15 @@ public sealed partial class PacketEngine : IEntryLifetime
             return;
         }
         var tcpState = TcpState.None;
-        if (p.Protocol == IpProtocols.Tcp && !TcpStateTable.TryStartNew(p.TcpFlags, _options.TcpLoose && !farm.Config.TcpStrict, out tcpState))
+        SynProxyOpen proxied = default;
+        bool synProxy = p.Protocol == IpProtocols.Tcp && farm.SynProxy;
+        if (synProxy)
+        {
+            // A SYN gets a cookie and nothing more; only an ACK with a valid one goes on, as the backend's SYN.
+            if (!SynProxyFirst(frame, p, port, farm, tuple, nowNs, out proxied)) return;
+            tcpState = TcpState.SynSent;
+        }
+        else if (p.Protocol == IpProtocols.Tcp && !TcpStateTable.TryStartNew(p.TcpFlags, _options.TcpLoose && !farm.Config.TcpStrict, out tcpState))
         {
             Trace?.Step(Inv($"conntrack: tcp flags {FormatTcpFlags(p.TcpFlags)} cannot start a connection: INVALID"));
             DropFlow(DropReason.TcpNoSynForNewFlow, farm.Id, -1);
@@ -621,6 +633,11 @@ public sealed partial class PacketEngine : IEntryLifetime
         }
         _table.Events?.OnEvent(ConnEventType.New, e, nowNs);
         if (Trace is not null) TraceNew(farm, backend, why, e, nowNs);
+        if (synProxy)
+        {
+            SynProxyConnect(frame, p, ref e, proxied, snapshot);
+            return;
+        }
         Account(ref e, false, p);
         Translate(frame, ref p, e, false);
         Send(frame, ref p, e.Reply.Src, farm.Id, false, snapshot, nowNs);

@@ -69,6 +69,8 @@ internal sealed class StatusFile(string path, int workers, Func<long> queueDrops
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"# rx={c.RxFrames} forwarded={c.Forwarded} answered={c.Consumed} dropped={c.Dropped} connections={c.NewFlows} active={active} queue_drops={queueDrops}\n");
         sb.Append(CultureInfo.InvariantCulture, $"# table max={max} early_drops={earlyDrops} nat_port_evictions={c.NatPortEvictions} neighbours={neighbours} neighbour_evictions={evictions}\n");
+        if (c.SynProxySyns > 0)
+            sb.Append(CultureInfo.InvariantCulture, $"# synproxy syns={c.SynProxySyns} cookies_valid={c.SynProxyCookiesValid} retransmits={c.SynProxyRetransmits} handshakes={c.SynProxyHandshakes}\n");
         if (parts.Count > 1) // how the flows spread over the workers
             for (int w = 0; w < parts.Count; w++)
                 sb.Append(CultureInfo.InvariantCulture, $"# worker {w} rx={parts[w].Counters.RxFrames} forwarded={parts[w].Counters.Forwarded} connections={parts[w].Counters.NewFlows} active={parts[w].Active}\n");
