@@ -18,7 +18,7 @@ public sealed class EngineCounters
     public long Consumed;
     public long NewFlows;
     public long NatPortRemaps;
-    /// <summary>Unreplied connections evicted because no SNAT port was free for a new one (their port was taken).</summary>
+    /// <summary>Unassured connections evicted because no SNAT port was free for a new one (their port was taken).</summary>
     public long NatPortEvictions;
     /// <summary>SYN proxy (/proc/net/stat/synproxy): SYNs answered with a cookie, ACKs with a valid cookie (connections
     /// opened to a backend), client ACKs that made the proxy send its SYN again, handshakes the backend completed.</summary>

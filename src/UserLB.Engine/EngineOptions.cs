@@ -36,9 +36,10 @@ public sealed record EngineOptions
     public bool AcceptAnyDestinationMac { get; init; }
     /// <summary>Port names (for farms' iface/oface) by port index.</summary>
     public IReadOnlyList<string> PortNames { get; init; } = [];
-    /// <summary>The most an entry that has not seen a reply is given while the engine is under pressure (the table
-    /// ≥ 90 % full, or a SNAT port search failed in the last 10 s: PacketEngine.Pressure.cs), in seconds.</summary>
-    public long PressureUnrepliedTimeoutSeconds { get; init; } = 5;
+    /// <summary>The most an entry that is not ASSURED (TCP before its handshake completes, UDP before its reply) is given while the
+    /// engine is under pressure (the table ≥ 90 % full, or a SNAT port search failed in the last 10 s:
+    /// PacketEngine.Pressure.cs), in seconds.</summary>
+    public long PressureUnassuredTimeoutSeconds { get; init; } = 5;
     /// <summary>
     /// A global budget of new flows per second (0: none): a token bucket of <see cref="NewFlowBurst"/> flows (0: one
     /// second's worth) refilled at this rate; a packet that would start a flow when it is empty is dropped before

@@ -34,6 +34,7 @@ public sealed partial class PacketEngine
                 Status = e.Status & ~ConnStatus.InUse,
                 SeqOffset = e.SeqOffset,
                 TsOffset = e.TsOffset,
+                WindowShift = e.WindowShift,
                 Mark = e.Mark,
                 Id = e.Id,
                 AgeNs = Math.Max(0, nowNs - e.CreatedNs),
@@ -98,6 +99,7 @@ public sealed partial class PacketEngine
                 Status = (s.Status & ~(ConnStatus.Limited | ConnStatus.SynProxyPending)) | ConnStatus.InUse,
                 SeqOffset = s.SeqOffset,
                 TsOffset = s.TsOffset,
+                WindowShift = s.WindowShift,
                 TcpState = s.TcpState,
             };
             int index = _table.Restore(entry, nowNs);
@@ -110,7 +112,7 @@ public sealed partial class PacketEngine
             var fc = farm.Config;
             if ((fc.NewRateLimit > 0 || fc.EstConnLimit > 0) && RestoreLimit(farm, e.Original.Src, nowNs)) e.Status |= ConnStatus.Limited;
             if (fc.Persistence != HashFields.None) RestorePersistence(farm, backend, e.Original, nowNs);
-            if (!e.SeenReply) TrackUnreplied(index, farm, backend);
+            if (!e.Assured) TrackUnassured(index, farm, backend);
             _shared?.TryAddBackend(backend.Id, 0); // released with the entry (OnRemoved), like a new flow's
             if ((uint)backend.Id < (uint)Counters.Backends.Length) Counters.Backends[backend.Id].Active++;
             if ((uint)farm.Id < (uint)Counters.Farms.Length) Counters.Farms[farm.Id].Active++;

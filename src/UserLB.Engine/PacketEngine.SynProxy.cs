@@ -139,6 +139,7 @@ public sealed partial class PacketEngine
         e.SeqOffset = open.Cookie;
         e.TsOffset = open.Options.Has(TcpSynOptions.Timestamp) ? open.Options.TsEcr : 0;
         e.ProxyWindow = open.Window;
+        e.WindowShift = (sbyte)(open.Options.Has(TcpSynOptions.WindowScale) ? SynProxyWindowScale : 0); // the client's scale, for now
         Account(ref e, false, p);
         Counters.Consumed++;
         SendBackendSyn(frame[..p.L3Offset], e, open, snapshot);
@@ -217,10 +218,14 @@ public sealed partial class PacketEngine
         uint cookie = e.SeqOffset, cookieTs = e.TsOffset;
         e.TsOffset = s.Has(TcpSynOptions.Timestamp) ? s.TsVal - cookieTs : 0;
         e.SeqOffset = cookie - serverIsn;
+        // The client was offered the proxy's window scale if it offered one (kept in WindowShift meanwhile); a backend whose
+        // scale differs (none: 0) has its windows converted on the way.
+        int clientScale = e.WindowShift;
+        e.WindowShift = (sbyte)((s.Has(TcpSynOptions.WindowScale) ? s.Scale : 0) - clientScale);
         e.Status = (e.Status & ~ConnStatus.SynProxyPending) | ConnStatus.SeqAdjust | ConnStatus.SeenReply | ConnStatus.Assured;
         e.TcpState = TcpState.Established;
         e.ExpiresNs = nowNs + _tcpEstablishedTimeoutNs;
-        _table.Replied(index);
+        _table.Untrack(index);
         Account(ref e, true, p);
         Counters.Consumed++;
         Counters.SynProxyHandshakes++;
@@ -228,7 +233,7 @@ public sealed partial class PacketEngine
         if (Trace is not null)
         {
             Trace.Step(Inv($"synproxy: the backend's SYN-ACK (ISN {serverIsn}): ACK to the backend, an ACK opening the window to the client"));
-            Trace.Step(Inv($"seqadj: the backend's sequence numbers + {e.SeqOffset} ({serverIsn} → the cookie {cookie}){(e.TsOffset != 0 ? Inv($", its timestamps - {e.TsOffset}") : "")}, both ways"));
+            Trace.Step(Inv($"seqadj: the backend's sequence numbers + {e.SeqOffset} ({serverIsn} → the cookie {cookie}){(e.TsOffset != 0 ? Inv($", its timestamps - {e.TsOffset}") : "")}, both ways{(e.WindowShift != 0 ? Inv($"; its windows from scale {s.Scale} to {clientScale}") : "")}"));
             Trace.Step("conntrack: [UPDATE] " + ConntrackFormatter.Line(e, nowNs));
         }
 
@@ -248,7 +253,7 @@ public sealed partial class PacketEngine
             ts.TsVal = s.TsVal - e.TsOffset;
             ts.TsEcr = s.TsEcr;
         }
-        ushort clientWindow = (ushort)(window >> (s.Has(TcpSynOptions.WindowScale) ? s.Scale : 0));
+        ushort clientWindow = (ushort)(window >> clientScale);
         len = BuildTcp(_proxyFrame, l2, e.Original.Dst, e.Original.Src, e.Original.DstPort, e.Original.SrcPort, cookie + 1, clientNext, TcpFlags.Ack, clientWindow, ts);
         SendGenerated(_proxyFrame.AsSpan(0, len), e.Original.Src, e.FarmId, true, snapshot);
     }
@@ -271,6 +276,7 @@ public sealed partial class PacketEngine
             uint seq = BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]);
             Replace32(tcp, 4, seq + e.SeqOffset, ref check, full);
             Trace?.Step(Inv($"seqadj: seq {seq} → {seq + e.SeqOffset}"));
+            if (e.WindowShift != 0 && (p.TcpFlags & TcpFlags.Syn) == 0) Rescale(tcp, e.WindowShift, ref check, full);
         }
         else if ((p.TcpFlags & TcpFlags.Ack) != 0)
         {
@@ -281,6 +287,15 @@ public sealed partial class PacketEngine
         int end = (tcp[12] >> 4) * 4;
         if (end > Offsets.TcpMinHeader && end <= tcp.Length) AdjustOptions(tcp, end, e, reply, ref check, full);
         if (full) BinaryPrimitives.WriteUInt16BigEndian(tcp[Offsets.TcpChecksum..], check);
+    }
+
+    /// <summary>A backend's window (in its scale) in the scale the client was offered: shifted, at most 65535.</summary>
+    private static void Rescale(Span<byte> tcp, sbyte shift, ref ushort check, bool full)
+    {
+        ushort window = BinaryPrimitives.ReadUInt16BigEndian(tcp[14..]);
+        ushort scaled = shift > 0 ? (ushort)Math.Min(65535, window << shift) : (ushort)(window >> -shift);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], scaled);
+        if (full) check = Checksum.Update16(check, window, scaled);
     }
 
     /// <summary>The timestamps (both ways) and SACK edges (to the backend) among a segment's options.</summary>

@@ -40,9 +40,9 @@ public sealed partial class PacketEngine : IEntryLifetime
     /// <summary>The UDP timeouts in ns: a flow that has seen its reply, before and after it counts as a stream.</summary>
     private readonly long _udpTimeoutNs, _udpStreamTimeoutNs;
     /// <summary>Entries from which the table is under pressure (<see cref="PressureFillPercent"/>), and the cap on
-    /// unreplied timeouts then, in ns (PacketEngine.Pressure.cs).</summary>
+    /// timeouts of unassured entries then, in ns (PacketEngine.Pressure.cs).</summary>
     private readonly int _pressureEntries;
-    private readonly long _pressureUnrepliedNs;
+    private readonly long _pressureUnassuredNs;
     private EngineSnapshot _snapshot = EngineSnapshot.Empty;
     private int[] _farmIngressPort = [];
     private int[] _farmEgressPort = [];
@@ -79,7 +79,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         _udpTimeoutNs = options.Timeouts.UdpSeconds * 1_000_000_000L;
         _udpStreamTimeoutNs = options.Timeouts.UdpStreamSeconds * 1_000_000_000L;
         _pressureEntries = (int)Math.Max(1, (long)options.MaxConnections * PressureFillPercent / 100);
-        _pressureUnrepliedNs = Math.Max(1, options.PressureUnrepliedTimeoutSeconds) * 1_000_000_000L;
+        _pressureUnassuredNs = Math.Max(1, options.PressureUnassuredTimeoutSeconds) * 1_000_000_000L;
     }
 
     public EngineCounters Counters { get; } = new();
@@ -304,9 +304,10 @@ public sealed partial class PacketEngine : IEntryLifetime
                 return;
             }
             if (u.ShouldRefreshTimeout(seenReplyBefore))
-                e.ExpiresNs = nowNs + (seenReplyBefore || reply
-                    ? _tcpTimeoutNs[(int)e.TcpState * 2 + 1]
-                    : UnrepliedTimeout(_tcpTimeoutNs[(int)e.TcpState * 2], nowNs));
+            {
+                long timeout = _tcpTimeoutNs[(int)e.TcpState * 2 + (seenReplyBefore || reply ? 1 : 0)];
+                e.ExpiresNs = nowNs + ((e.Status & ConnStatus.Assured) != 0 ? timeout : UnassuredTimeout(timeout, nowNs));
+            }
         }
         else if (p.Protocol == IpProtocols.Udp)
         {
@@ -320,18 +321,15 @@ public sealed partial class PacketEngine : IEntryLifetime
             }
             else
             {
-                _table.Refresh(index, nowNs, reply ? _udpTimeoutNs : UnrepliedTimeout(_udpTimeoutNs, nowNs));
+                _table.Refresh(index, nowNs, UnassuredTimeout(_udpTimeoutNs, nowNs));
             }
         }
         else
         {
             OtherProtocolUpdate(ref e, p, reply, index, nowNs);
         }
-        if (reply && !seenReplyBefore)
-        {
-            e.Status |= ConnStatus.SeenReply;
-            _table.Replied(index); // no longer a candidate for eviction (port exhaustion)
-        }
+        if (reply) e.Status |= ConnStatus.SeenReply;
+        if ((e.Status & ~oldStatus & ConnStatus.Assured) != 0) _table.Untrack(index); // ASSURED now: no candidate for eviction
         // conntrack -E: UPDATE on a state change, the first reply (IPCT_REPLY) and ASSURED (IPCT_ASSURED).
         if (_table.Events is { } events && (oldState != e.TcpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
             events.OnEvent(ConnEventType.Update, e, nowNs);
@@ -579,7 +577,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             replyTuple = new FlowTuple(backend.Address, snatAddress, backendPort, p.SrcPort, p.Protocol);
             if (!UniqueTuple(ref replyTuple, nowNs) && !EvictForTuple(ref replyTuple, backend.Id, p.SrcPort, nowNs))
             {
-                Trace?.Step("nat POSTROUTING: SNAT: no free source port, and no unreplied connection holds one to evict");
+                Trace?.Step("nat POSTROUTING: SNAT: no free source port, and no unassured connection holds one to evict");
                 Unadmit(farm.Id, p.Src, limited, backend.Id);
                 DropFlow(DropReason.NatPortsExhausted, farm.Id, -1);
                 return;
@@ -604,8 +602,8 @@ public sealed partial class PacketEngine : IEntryLifetime
             IpProtocols.Icmp or IpProtocols.Icmpv6 => _options.Timeouts.IcmpSeconds,
             _ => _options.Timeouts.GenericSeconds,
         };
-        // A new entry has seen no reply yet: under pressure it gets the short unreplied timeout.
-        int index = _table.Insert(tuple, replyTuple, nowNs, UnrepliedTimeout(timeout * 1_000_000_000L, nowNs), status, _random);
+        // A new entry is not ASSURED yet: under pressure it gets the short timeout.
+        int index = _table.Insert(tuple, replyTuple, nowNs, UnassuredTimeout(timeout * 1_000_000_000L, nowNs), status, _random);
         if (index < 0)
         {
             Trace?.Step(Inv($"conntrack: table full ({_table.Count}/{_table.Max}) and every entry is ASSURED: dropped"));
@@ -619,7 +617,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         e.BackendId = backend.Id;
         e.Mark = backend.Mark;
         if (limited) e.Status |= ConnStatus.Limited;
-        TrackUnreplied(index, farm, backend);
+        TrackUnassured(index, farm, backend);
         Counters.NewFlows++;
         if ((uint)backend.Id < (uint)Counters.Backends.Length)
         {

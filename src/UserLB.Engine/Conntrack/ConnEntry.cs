@@ -63,6 +63,9 @@ public struct ConnEntry
     public uint TsOffset;
     /// <summary>SYN proxy, while pending: the window of the client's ACK, for the ACK the proxy sends the backend.</summary>
     public ushort ProxyWindow;
+    /// <summary>SYN proxy: the backend's window scale less the one the proxy offered the client; the backend's windows are
+    /// shifted by it on their way to the client (the client reads them in the proxy's scale). While pending: the client's.</summary>
+    public sbyte WindowShift;
 
     public readonly bool InUse => (Status & ConnStatus.InUse) != 0;
     public readonly bool Assured => (Status & ConnStatus.Assured) != 0;

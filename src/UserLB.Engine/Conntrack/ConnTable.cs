@@ -7,8 +7,9 @@ namespace UserLB.Engine.Conntrack;
 /// original and its reply tuple (two nodes, <c>2·index + direction</c>) into one bucket array, with a keyed hash whose key
 /// comes from the injected RNG. Expired entries are removed when met (lookup) and by an incremental sweep.
 /// When full, a new entry first evicts an entry that is not ASSURED (early_drop); otherwise insertion fails.
-/// Entries the caller tracks as unreplied (<see cref="TrackUnreplied"/>) are also kept in one list per group (a
-/// backend), oldest first, so that the oldest unreplied entry of a group is found in O(1) (NAT port exhaustion).
+/// Entries the caller tracks as unassured (<see cref="TrackUnassured"/>) are also kept in one list per group (a backend
+/// and port class), oldest first, so that the oldest unassured entry of a group is found in O(1) (NAT port exhaustion).
+/// The caller takes an entry out when it becomes ASSURED (<see cref="Untrack"/>); removal takes it out too.
 /// Not thread-safe: one table per worker.
 /// </summary>
 public sealed class ConnTable
@@ -22,7 +23,7 @@ public sealed class ConnTable
     private readonly ulong _hashKey;
     private ConnEntry[] _entries;
     private int[] _next; // chain link per node (2 per entry); for free entries _next[2i] links the free list
-    private AgeLink[] _age; // per entry: its place in its group's unreplied list (Group -1: in none)
+    private AgeLink[] _age; // per entry: its place in its group's unassured list (Group -1: in none)
     private int[] _groupHead = [], _groupTail = [];
     private int _freeHead = Nil;
     private int _highWater; // entries [0, _highWater) have been used at some time
@@ -44,7 +45,7 @@ public sealed class ConnTable
         _age = new AgeLink[initial];
     }
 
-    /// <summary>An entry's links in its group's list of unreplied entries, in creation order.</summary>
+    /// <summary>An entry's links in its group's list of unassured entries, in creation order.</summary>
     private struct AgeLink
     {
         public int Prev, Next, Group;
@@ -188,15 +189,15 @@ public sealed class ConnTable
         Lifetime?.OnRemoved(e);
         Unlink(index * 2, e.Original);
         Unlink(index * 2 + 1, e.Reply);
-        Replied(index);
+        Untrack(index);
         e.Status = ConnStatus.None;
         _next[index * 2] = _freeHead;
         _freeHead = index;
         Count--;
     }
 
-    /// <summary>Appends a live entry to <paramref name="group"/>'s list of unreplied entries (its newest); group ≥ 0.</summary>
-    public void TrackUnreplied(int index, int group)
+    /// <summary>Appends a live entry to <paramref name="group"/>'s list of unassured entries (its newest); group ≥ 0.</summary>
+    public void TrackUnassured(int index, int group)
     {
         if (group < 0 || _age[index].Group != Nil) return;
         if (group >= _groupHead.Length)
@@ -216,8 +217,8 @@ public sealed class ConnTable
         _groupTail[group] = index;
     }
 
-    /// <summary>Takes an entry out of its group's unreplied list (its first reply; removal). No-op when it is in none.</summary>
-    public void Replied(int index)
+    /// <summary>Takes an entry out of its group's unassured list (it became ASSURED; removal). No-op when it is in none.</summary>
+    public void Untrack(int index)
     {
         ref var a = ref _age[index];
         int group = a.Group;
@@ -229,11 +230,11 @@ public sealed class ConnTable
         a.Group = Nil;
     }
 
-    /// <summary>The oldest entry in <paramref name="group"/>'s unreplied list, or -1.</summary>
-    public int OldestUnreplied(int group) => (uint)group < (uint)_groupHead.Length ? _groupHead[group] : Nil;
+    /// <summary>The oldest entry in <paramref name="group"/>'s unassured list, or -1.</summary>
+    public int OldestUnassured(int group) => (uint)group < (uint)_groupHead.Length ? _groupHead[group] : Nil;
 
-    /// <summary>The entry after <paramref name="index"/> in its group's unreplied list (the next younger one), or -1.</summary>
-    public int NextUnreplied(int index) => _age[index].Group == Nil ? Nil : _age[index].Next;
+    /// <summary>The entry after <paramref name="index"/> in its group's unassured list (the next younger one), or -1.</summary>
+    public int NextUnassured(int index) => _age[index].Group == Nil ? Nil : _age[index].Next;
 
     /// <summary>Changes the timeout of a live entry.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

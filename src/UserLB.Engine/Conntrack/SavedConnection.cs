@@ -18,6 +18,7 @@ public sealed record SavedConnection
     /// <summary>A SYN-proxied connection's sequence and timestamp shifts (<see cref="ConnStatus.SeqAdjust"/>).</summary>
     public uint SeqOffset { get; init; }
     public uint TsOffset { get; init; }
+    public sbyte WindowShift { get; init; }
     public uint Mark { get; init; }
     public uint Id { get; init; }
     public long AgeNs { get; init; }

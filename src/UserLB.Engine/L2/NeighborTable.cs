@@ -11,6 +11,9 @@ public sealed class NeighborTable
     public const int MaxQueuedPerNeighbor = 8;
     public const int MaxSolicitations = 3;
     public const long SolicitIntervalNs = 1_000_000_000;
+    /// <summary>Neighbours with frames waiting at most: beyond, a frame for another unresolved neighbour is dropped
+    /// without asking for it (a flood's replies to spoofed sources must not grow the queues without bound).</summary>
+    public const int MaxPendingNeighbors = 4096;
 
     private readonly Dictionary<IpAddr, Neighbor> _entries = [];
     private readonly Dictionary<IpAddr, Pending> _pending = [];
@@ -106,6 +109,11 @@ public sealed class NeighborTable
     {
         if (!_pending.TryGetValue(ip, out var p))
         {
+            if (_pending.Count >= MaxPendingNeighbors)
+            {
+                queued = false;
+                return false;
+            }
             p = new Pending { FirstNs = nowNs, LastSolicitNs = nowNs - SolicitIntervalNs };
             _pending[ip] = p;
         }

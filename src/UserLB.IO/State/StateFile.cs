@@ -95,6 +95,7 @@ public static class StateFile
         {
             w.WriteNumber("seq-offset", e.SeqOffset);
             w.WriteNumber("ts-offset", e.TsOffset);
+            if (e.WindowShift != 0) w.WriteNumber("window-shift", e.WindowShift);
         }
         w.WriteNumber("id", e.Id);
         w.WriteNumber("age-ns", e.AgeNs);
@@ -220,6 +221,9 @@ public static class StateFile
             long seqOffset = 0, tsOffset = 0;
             if ((status & ConnStatus.SeqAdjust) != 0 && (!Num(o, "seq-offset", uint.MaxValue, out seqOffset) || !Num(o, "ts-offset", uint.MaxValue, out tsOffset)))
                 return Fail("bad seq-offset or ts-offset", out problem);
+            int windowShift = 0;
+            if (o.TryGetProperty("window-shift", out var ws) && (ws.ValueKind != JsonValueKind.Number || !ws.TryGetInt32(out windowShift) || windowShift is < -14 or > 14))
+                return Fail("bad window-shift", out problem);
             entry = new SavedConnection
             {
                 Farm = farm,
@@ -231,6 +235,7 @@ public static class StateFile
                 Mark = (uint)mark,
                 SeqOffset = (uint)seqOffset,
                 TsOffset = (uint)tsOffset,
+                WindowShift = (sbyte)windowShift,
                 Id = (uint)id,
                 AgeNs = age,
                 RemainingNs = remaining,

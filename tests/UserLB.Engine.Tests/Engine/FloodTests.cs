@@ -101,6 +101,24 @@ public class FloodTests
     }
 
     [Fact]
+    public void Enqueue_ManyUnresolvedNeighbours_QueuesBoundedExtraFramesDroppedUnasked()
+    {
+        var n = new NeighborTable();
+        var frame = new byte[60];
+        IpAddr A(int i) => IpAddr.FromV4(0x0A00_0000u + (uint)i);
+        int solicited = 0, dropped = 0;
+        for (int i = 0; i < NeighborTable.MaxPendingNeighbors + 100; i++)
+        {
+            if (n.Enqueue(A(i), frame, 0, 0, out bool queued)) solicited++;
+            if (!queued) dropped++;
+        }
+        Assert.Equal(NeighborTable.MaxPendingNeighbors, solicited);
+        Assert.Equal(100, dropped);
+        Assert.Equal(NeighborTable.MaxPendingNeighbors, n.PendingFrames);
+        Assert.True(n.Enqueue(A(0), frame, 0, 0, out bool again) == false && again); // a neighbour already waited for still queues
+    }
+
+    [Fact]
     public void Learn_TableFullOfAFloodsSenders_NextHopsInUseKept()
     {
         // A backend learned once and used as a next hop since (TryGet) stays while a flood's senders, never used, go.

@@ -7,9 +7,10 @@ namespace UserLB.Engine.Tests.Engine;
 
 /// <summary>
 /// SNAT port exhaustion: a flood of SYNs from spoofed sources fills a port space (backend, source address, port class)
-/// with entries that never see a reply. A new connection then evicts the oldest unreplied entry of that space and takes
-/// its port; replied entries are never evicted; while the engine is under pressure unreplied entries get a short
-/// timeout. Client ports below 512 fall in the class 1–511, so 511 SYNs fill a space.
+/// with entries that never become ASSURED (SYN_SENT; SYN_RECV when the backend answers). A new connection then evicts
+/// the oldest unassured entry of that space and takes its port; ASSURED entries are never evicted; while the engine is
+/// under pressure unassured entries get a short timeout. Client ports below 512 fall in the class 1–511, so 511 SYNs
+/// fill a space.
 /// </summary>
 public class PortExhaustionTests
 {
@@ -24,8 +25,10 @@ public class PortExhaustionTests
 
     private static byte[] FloodSyn(int i, ushort sport, ushort dport = 443) => Tcp(ClientMac, Spoofed(i), Vip, sport, dport, Syn, seq: (uint)i);
 
-    /// <summary>511 flood SYNs from distinct sources, source ports 1–511 in order: every port of the class 1–511 to bck0:443 taken.</summary>
-    private static EngineHarness Exhausted(out long t, int maxConnections = 4096, string ports = "443", int replied = 0, ushort dport = 443)
+    /// <summary>511 flood SYNs from distinct sources, source ports 1–511 in order: every port of the class 1–511 to bck0:443
+    /// taken; the first <paramref name="replied"/> answered by the backend (SYN_RECV), the first <paramref name="assured"/>
+    /// of those also completed by their client (ESTABLISHED, ASSURED).</summary>
+    private static EngineHarness Exhausted(out long t, int maxConnections = 4096, string ports = "443", int replied = 0, ushort dport = 443, int assured = 0)
     {
         var h = new EngineHarness(Farm(ports), new EngineOptions { Seed = 1, MaxConnections = maxConnections });
         h.LearnBackends();
@@ -35,7 +38,8 @@ public class PortExhaustionTests
             t += Ms;
             var syn = h.Forward(FloodSyn(i, (ushort)(i + 1), dport), t);
             Assert.Equal(i + 1, EngineHarness.Tcp(syn).SourcePort); // each keeps its own port
-            if (i < replied) h.Forward(Tcp(Bck0Mac, "192.168.1.10", Vip, dport, (ushort)(i + 1), Syn | Ack, seq: 9000, ack: (uint)i + 1), t);
+            if (i < Math.Max(replied, assured)) h.Forward(Tcp(Bck0Mac, "192.168.1.10", Vip, dport, (ushort)(i + 1), Syn | Ack, seq: 9000, ack: (uint)i + 1), t);
+            if (i < assured) h.Forward(Tcp(ClientMac, Spoofed(i), Vip, (ushort)(i + 1), dport, Ack, seq: (uint)i + 1, ack: 9001), t);
         }
         Assert.Equal(0, h.Counters.NatPortEvictions);
         Assert.False(h.Engine.UnderPressure(t));
@@ -43,19 +47,19 @@ public class PortExhaustionTests
     }
 
     [Fact]
-    public void Process_PortSpaceFullOfUnrepliedEntries_OldestEvictedAndItsPortTaken()
+    public void Process_PortSpaceFullOfUnassuredEntries_OldestEvictedAndItsPortTaken()
     {
         var h = Exhausted(out long t);
         var trace = new StringTrace();
         h.Engine.Trace = trace;
         var syn = h.Forward(Tcp("02:00:00:00:01:02", "192.168.101.2", Vip, 7, 443, Syn), t + Ms);
-        Assert.Equal(1, EngineHarness.Tcp(syn).SourcePort); // the oldest unreplied entry's port (flood SYN 0)
+        Assert.Equal(1, EngineHarness.Tcp(syn).SourcePort); // the oldest unassured entry's port (flood SYN 0)
         Assert.Equal(Vip, Src(syn));
         Assert.Equal(1, h.Counters.NatPortEvictions);
         Assert.Equal(0, h.Counters.Drops[(int)DropReason.NatPortsExhausted]);
         Assert.Equal(511, h.Engine.Table.Count);
         Assert.Equal(-1, h.Engine.Table.Lookup(new(IpAddr.Parse(Spoofed(0)), IpAddr.Parse(Vip), 1, 443, IpProtocols.Tcp), t + Ms, out _));
-        Assert.Contains("evicted the oldest unreplied connection 1", trace.Text.ToString(), StringComparison.Ordinal);
+        Assert.Contains("evicted the oldest unassured connection 1", trace.Text.ToString(), StringComparison.Ordinal);
         Assert.True(h.Engine.UnderPressure(t + Ms));
 
         // The backend answers the new connection; its reply goes back to the client with its own port.
@@ -73,22 +77,26 @@ public class PortExhaustionTests
         Assert.Equal(4, h.Counters.NatPortEvictions);
     }
 
+    /// <summary>(entries the backend answered, entries their client completed) → the port taken: the oldest entry that is
+    /// not ASSURED, whether the backend answered it (SYN_RECV: the flood, the backends answering every SYN) or not.</summary>
     [Theory]
-    [InlineData(0, 1)]     // nothing replied: the first entry is the oldest unreplied one
-    [InlineData(10, 11)]   // entries 0–9 saw the backend's SYN-ACK: entry 10 is the oldest unreplied one
-    [InlineData(510, 511)] // only the last one never saw a reply
-    public void Process_SomeEntriesReplied_OldestUnrepliedOneEvicted(int replied, int expectedPort)
+    [InlineData(0, 0, 1)]       // SYN_SENT only: the first entry
+    [InlineData(511, 0, 1)]     // every one SYN_RECV: still the first
+    [InlineData(10, 10, 11)]    // entries 0–9 ESTABLISHED and ASSURED: entry 10
+    [InlineData(20, 10, 11)]    // 0–9 ASSURED, 10–19 SYN_RECV: entry 10
+    [InlineData(510, 510, 511)] // only the last one not ASSURED
+    public void Process_SomeEntriesAssured_OldestUnassuredOneEvicted(int replied, int assured, int expectedPort)
     {
-        var h = Exhausted(out long t, replied: replied);
+        var h = Exhausted(out long t, replied: replied, assured: assured);
         var syn = h.Forward(Tcp("02:00:00:00:01:02", "192.168.101.2", Vip, 7, 443, Syn), t + Ms);
         Assert.Equal(expectedPort, EngineHarness.Tcp(syn).SourcePort);
         Assert.Equal(1, h.Counters.NatPortEvictions);
     }
 
     [Fact]
-    public void Process_EveryEntryReplied_NewFlowDroppedAndCounted()
+    public void Process_EveryEntryAssured_NewFlowDroppedAndCounted()
     {
-        var h = Exhausted(out long t, replied: 511);
+        var h = Exhausted(out long t, assured: 511);
         Assert.Empty(h.Process(Tcp("02:00:00:00:01:02", "192.168.101.2", Vip, 7, 443, Syn), t + Ms));
         Assert.Equal(1, h.Counters.Drops[(int)DropReason.NatPortsExhausted]);
         Assert.Equal(0, h.Counters.NatPortEvictions);
@@ -97,9 +105,9 @@ public class PortExhaustionTests
     }
 
     [Fact]
-    public void Process_OlderUnrepliedEntriesOfAnotherBackendPort_SkippedAndKept()
+    public void Process_OlderUnassuredEntriesOfAnotherBackendPort_SkippedAndKept()
     {
-        // Five unreplied entries to bck0:444 are older than the 511 to bck0:443, but free no port of the 443 space.
+        // Five unassured entries to bck0:444 are older than the 511 to bck0:443, but free no port of the 443 space.
         var h = new EngineHarness(Farm("443,444"), new EngineOptions { Seed = 1, MaxConnections = 4096 });
         h.LearnBackends();
         long t = S;
@@ -114,9 +122,9 @@ public class PortExhaustionTests
     }
 
     [Fact]
-    public void Process_OlderUnrepliedEntriesOfAnotherPortClass_SkippedWithoutScanningThem()
+    public void Process_OlderUnassuredEntriesOfAnotherPortClass_SkippedWithoutScanningThem()
     {
-        // 1,000 unreplied entries with ports ≥ 1024 are older than the 511 of the class 1–511 (hping3 cycles its source
+        // 1,000 unassured entries with ports ≥ 1024 are older than the 511 of the class 1–511 (hping3 cycles its source
         // port through every class): a SYN from port 7 still finds the oldest of its own class at once.
         var h = new EngineHarness(Farm(), new EngineOptions { Seed = 1, MaxConnections = 4096 });
         h.LearnBackends();
@@ -130,7 +138,26 @@ public class PortExhaustionTests
     }
 
     [Fact]
-    public void Process_UnrepliedUdpFlowsFillThePortSpace_OldestEvicted()
+    public void Process_Hping3PortsAnsweredByTheBackend_EverySynServed()
+    {
+        // hping3 counts its source port up by one per SYN, and the backend answers each (SYN_RECV). Ports 512–599 are
+        // in no class: kept as the clients' own, they can free no port a search takes, so they are no candidates (88 of
+        // them in a row used to fill the oldest end of the 600–1023 list and make every eviction fail).
+        var h = new EngineHarness(Farm(), new EngineOptions { Seed = 1, MaxConnections = 8192 });
+        h.LearnBackends();
+        long t = S;
+        for (int i = 0; i < 3 * 512; i++)
+        {
+            ushort port = (ushort)(512 + i % 512);
+            var syn = h.Forward(FloodSyn(i, port), t += 100_000);
+            h.Forward(Tcp(Bck0Mac, "192.168.1.10", Vip, 443, EngineHarness.Tcp(syn).SourcePort, Syn | Ack, seq: 9000, ack: (uint)i + 1), t);
+        }
+        Assert.Equal(0, h.Counters.Drops[(int)DropReason.NatPortsExhausted]);
+        Assert.True(h.Counters.NatPortEvictions >= 512, $"{h.Counters.NatPortEvictions} evictions");
+    }
+
+    [Fact]
+    public void Process_UnassuredUdpFlowsFillThePortSpace_OldestEvicted()
     {
         var h = new EngineHarness(Farm(), new EngineOptions { Seed = 1, MaxConnections = 4096 });
         h.LearnBackends();
@@ -149,7 +176,7 @@ public class PortExhaustionTests
     [InlineData(18, "tcp", 5)]     // 18 of 20: 90 %, under pressure
     [InlineData(18, "udp", 5)]
     [InlineData(19, "tcp", 5)]
-    public void Process_NewUnrepliedEntry_TimeoutShortenedWhileTableUnderPressure(int before, string proto, long expectedSeconds)
+    public void Process_NewUnassuredEntry_TimeoutShortenedWhileTableUnderPressure(int before, string proto, long expectedSeconds)
     {
         var h = new EngineHarness(Farm(), new EngineOptions { Seed = 1, MaxConnections = 20 });
         h.LearnBackends();
@@ -161,7 +188,7 @@ public class PortExhaustionTests
     }
 
     [Fact]
-    public void Process_PortSearchFailed_UnrepliedTimeoutShortFor10SecondsThenNormal()
+    public void Process_PortSearchFailed_UnassuredTimeoutShortFor10SecondsThenNormal()
     {
         var h = Exhausted(out long t);
         t += Ms;
@@ -169,12 +196,14 @@ public class PortExhaustionTests
         Assert.Equal(t + 5 * S, EntryOf(h, "192.168.101.2", 7).ExpiresNs);
         // A SYN_SENT entry made under pressure is gone after 5 s: its SYN retransmitted later is a new connection.
         Assert.Equal(-1, h.Engine.Table.Lookup(new(IpAddr.Parse("192.168.101.2"), IpAddr.Parse(Vip), 7, 443, IpProtocols.Tcp), t + 5 * S, out _));
-        // A reply lifts an entry out of the short timeouts: SYN_RECV gets its 60 s.
+        // Until the handshake completes the short timeout holds (SYN_RECV: 5 s, not 60); ASSURED lifts it (ESTABLISHED: 5 days).
         h.Forward(Tcp("02:00:00:00:01:04", "192.168.101.4", Vip, 5000, 443, Syn), t + S); // its own port is free: no search
         var e = EntryOf(h, "192.168.101.4", 5000);
         Assert.Equal(t + 6 * S, e.ExpiresNs);
         h.Forward(Tcp(Bck0Mac, "192.168.1.10", Vip, 443, e.Reply.DstPort, Syn | Ack, seq: 7000, ack: 1001), t + 2 * S);
-        Assert.Equal(t + 62 * S, EntryOf(h, "192.168.101.4", 5000).ExpiresNs);
+        Assert.Equal(t + 7 * S, EntryOf(h, "192.168.101.4", 5000).ExpiresNs);
+        h.Forward(Tcp("02:00:00:00:01:04", "192.168.101.4", Vip, 5000, 443, Ack, seq: 1001, ack: 7001), t + 3 * S);
+        Assert.Equal(t + 3 * S + 432_000 * S, EntryOf(h, "192.168.101.4", 5000).ExpiresNs);
         // 10 s after the last failed search (nothing fails in between: the table empties as the flood's entries expire).
         Assert.True(h.Engine.UnderPressure(t + 10 * S - 1));
         Assert.False(h.Engine.UnderPressure(t + 10 * S));

@@ -212,6 +212,27 @@ public class SynProxyTests
         Assert.Equal(payload, s.Payload);
     }
 
+    /// <summary>(the backend's SYN-ACK window-scale option, its window later) → the window the client gets: the client
+    /// was offered scale 7, so a backend with another scale has its windows converted (at most 65535).</summary>
+    [Theory]
+    [InlineData("01030307", 509, 509)]        // the same scale: unchanged
+    [InlineData("01030309", 509, 2036)]       // scale 9: × 4
+    [InlineData("01030309", 20000, 65535)]    // × 4, capped
+    [InlineData("01030305", 509, 127)]        // scale 5: ÷ 4
+    [InlineData("", 65160, 509)]              // no scale: bytes, ÷ 128
+    public void Process_BackendWindowScaleDiffers_WindowsConvertedToTheProxysScale(string backendWs, int window, int expected)
+    {
+        var h = New();
+        long t = T0;
+        h.Process(TcpOpt(ClientMac, Client, Vip, 40000, 443, Syn, ClientIsn, 0, LinuxSynOptions(12345), 64240), t);
+        h.Process(TcpOpt(ClientMac, Client, Vip, 40000, 443, Ack, ClientIsn + 1, Cookie + 1, Timestamps(12400, CookieTs), 502), t += Ms);
+        var sent = h.Process(TcpOpt(Bck0Mac, Backend, Vip, 443, 40000, Syn | Ack, BackendIsn, ClientIsn + 1,
+            O($"020405b4 0402080a {BackendTs:x8} {12400:x8} {backendWs}"), 65160), t += Ms);
+        Assert.Equal(65160 >> 7, Seg.Of(sent[1]).Window); // the SYN-ACK's window is never scaled: in the client's units
+        var down = Fwd(h.Forward(TcpOpt(Bck0Mac, Backend, Vip, 443, 40000, Ack, BackendIsn + 1, ClientIsn + 1, Timestamps(BackendTs + 1, 12400), (ushort)window), t += Ms));
+        Assert.Equal(expected, down.Window);
+    }
+
     [Fact]
     public void Process_ManyPacketsBothWays_EveryOneShiftedNoneOnTheFastPath()
     {

@@ -67,11 +67,11 @@ public sealed class StateFileTests : IDisposable
     public void SaveLoad_SynProxiedConnection_SequenceAndTimestampShiftsRoundTrip()
     {
         string path = PathOf("state");
-        var proxied = Sample[0] with { Status = ConnStatus.SeenReply | ConnStatus.Assured | ConnStatus.SrcNat | ConnStatus.DstNat | ConnStatus.SeqAdjust, SeqOffset = 558_461_977, TsOffset = uint.MaxValue - 223_022 };
+        var proxied = Sample[0] with { Status = ConnStatus.SeenReply | ConnStatus.Assured | ConnStatus.SrcNat | ConnStatus.DstNat | ConnStatus.SeqAdjust, SeqOffset = 558_461_977, TsOffset = uint.MaxValue - 223_022, WindowShift = -2 };
         StateFile.Save(path, [proxied], DateTimeOffset.UnixEpoch);
         var load = StateFile.Load(path);
         Assert.Equal([proxied], load.Entries);
-        Assert.Contains("\"status\":\"seen-reply assured snat dnat seq-adjust\",\"mark\":512,\"seq-offset\":558461977,\"ts-offset\":4294744273,", File.ReadAllLines(path)[1], StringComparison.Ordinal);
+        Assert.Contains("\"status\":\"seen-reply assured snat dnat seq-adjust\",\"mark\":512,\"seq-offset\":558461977,\"ts-offset\":4294744273,\"window-shift\":-2,", File.ReadAllLines(path)[1], StringComparison.Ordinal);
     }
 
     [Fact]
