@@ -30,6 +30,8 @@ public class FloodBenchmarks
         int budget = Case == "over-budget" ? 10_000 : 0;
         _s = new EngineScenario(false, "snat", "weight", sweepPerFrame: 4, options: o => o with { NewFlowBudget = budget });
         _s.Sink.Inspect = false;
+        // The backends carry established flows (pinned next hops): the flood's senders are the neighbours evicted.
+        foreach (var b in _s.BackendIps) _s.Engine.Neighbors.Pin(b);
         _syn = FrameBuilder.Tcp(EngineScenario.Client, EngineScenario.Lb, IpAddr.Parse("198.18.0.1"), _s.Vip, 1024, 443, TcpFlags.Syn);
         _work = new byte[_syn.Length];
         _now = 1;

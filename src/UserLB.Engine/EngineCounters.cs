@@ -20,6 +20,8 @@ public sealed class EngineCounters
     public long NatPortRemaps;
     /// <summary>Unassured connections evicted because no SNAT port was free for a new one (their port was taken).</summary>
     public long NatPortEvictions;
+    /// <summary>Packets over the new-flow budget admitted because their tuple had been dropped a moment before (a retry).</summary>
+    public long NewFlowBudgetRetries;
     /// <summary>SYN proxy (/proc/net/stat/synproxy): SYNs answered with a cookie, ACKs with a valid cookie (connections
     /// opened to a backend), client ACKs that made the proxy send its SYN again, handshakes the backend completed.</summary>
     public long SynProxySyns, SynProxyCookiesValid, SynProxyRetransmits, SynProxyHandshakes;
@@ -75,6 +77,7 @@ public sealed class EngineCounters
         NewFlows += other.NewFlows;
         NatPortRemaps += other.NatPortRemaps;
         NatPortEvictions += other.NatPortEvictions;
+        NewFlowBudgetRetries += other.NewFlowBudgetRetries;
         SynProxySyns += other.SynProxySyns;
         SynProxyCookiesValid += other.SynProxyCookiesValid;
         SynProxyRetransmits += other.SynProxyRetransmits;

@@ -43,7 +43,8 @@ public sealed record EngineOptions
     /// <summary>
     /// A global budget of new flows per second (0: none): a token bucket of <see cref="NewFlowBurst"/> flows (0: one
     /// second's worth) refilled at this rate; a packet that would start a flow when it is empty is dropped before
-    /// scheduling and table insertion (<c>new_flow_budget</c>). Packets of tracked flows never take that path.
+    /// scheduling and table insertion (<c>new_flow_budget</c>), unless its tuple was dropped in the last 10 s (a client's
+    /// retry: admitted). Packets of tracked flows never take that path.
     /// </summary>
     public int NewFlowBudget { get; init; }
     /// <summary>The bucket of <see cref="NewFlowBudget"/>, in flows (0: one second's worth).</summary>

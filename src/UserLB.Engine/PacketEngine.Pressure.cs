@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using UserLB.Engine.Conntrack;
 using UserLB.Engine.Farms;
+using UserLB.Engine.Limits;
 using UserLB.Packets;
 
 namespace UserLB.Engine;
@@ -98,12 +99,20 @@ public sealed partial class PacketEngine
     /// <summary>Marks the SNAT port spaces under pressure after a search that found no free port.</summary>
     private void PortSearchFailed(long nowNs) => _portPressureUntilNs = nowNs + PortPressureHoldNs;
 
-    /// <summary>A packet that would start a flow found the new-flow budget spent: dropped and counted.</summary>
+    /// <summary>A packet that would start a flow found the new-flow budget spent: true when it is dropped (counted);
+    /// false when its tuple was dropped a moment ago (a client's retry: admitted, counted).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void OverBudget(FarmRuntime farm)
+    private bool OverBudget(FarmRuntime farm, BudgetVerdict verdict)
     {
+        if (verdict == BudgetVerdict.Retry)
+        {
+            Counters.NewFlowBudgetRetries++;
+            Trace?.Step(Inv($"filter: new-flow budget {_budget!.PerSecond}/second spent, but this tuple was dropped less than {NewFlowBudget.RetryWindowNs / 1_000_000_000} s ago: a retry, admitted"));
+            return false;
+        }
         Trace?.Step(Inv($"filter: new-flow budget {_budget!.PerSecond}/second burst {_budget.Burst} spent: dropped before scheduling"));
         DropFlow(DropReason.NewFlowBudget, farm.Id, -1);
+        return true;
     }
 
     /// <summary>Tracks a new SNAT entry among its backend's unassured entries of its port class (the candidates for

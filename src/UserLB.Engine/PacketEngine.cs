@@ -67,7 +67,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         _shared = options.Shared;
         _persistence = _shared?.Persistence ?? new PersistenceTable();
         _limiter = _shared?.Limiter ?? new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
-        _budget = options.NewFlowBudget > 0 ? new NewFlowBudget(options.NewFlowBudget, options.NewFlowBurst) : null;
+        _budget = options.NewFlowBudget > 0 ? new NewFlowBudget(options.NewFlowBudget, options.NewFlowBurst, FlowTuple.Mix(hashKey ^ 0xB0D6_E7B0_D6E7_B0D6UL)) : null;
         _portMacs = options.PortMacs.Count > 0 ? [.. options.PortMacs] : [EngineOptions.DefaultMac];
         _tcpTimeoutNs = new long[TcpStateTable.StateCount * 2];
         for (int state = 0; state < TcpStateTable.StateCount; state++)
@@ -416,6 +416,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             }
             if (reply) { e.NextHopMacReply = learned; e.NextHopPortReply = (short)learnedPort; }
             else { e.NextHopMacOriginal = learned; e.NextHopPortOriginal = (short)learnedPort; }
+            if ((e.Status & ConnStatus.Assured) != 0) _neighbors.Pin(hop); // kept through a flood of other senders
             PrepareFastPath(ref e, reply, p.IsV6);
         }
     }
@@ -543,11 +544,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             DropFlow(DropReason.TcpNoSynForNewFlow, farm.Id, -1);
             return;
         }
-        if (_budget is { } budget && !budget.TryTake(nowNs))
-        {
-            OverBudget(farm);
-            return;
-        }
+        if (_budget is { } budget && budget.Admit(tuple, nowNs) is var verdict && verdict != BudgetVerdict.Admitted && OverBudget(farm, verdict)) return;
         if (port >= 0) LearnSender(frame, p, port, nowNs);
         var input = new SchedInput(p.Src, p.Dst, p.SrcPort, p.DstPort, MacAddress.Read(frame[Offsets.EthSrc..]), MacAddress.Read(frame));
         var fc = farm.Config;

@@ -18,7 +18,7 @@ public class FloodViewsTests
     [Fact]
     public void Views_FloodCounters_InStatsAndMetrics()
     {
-        var c = new EngineCounters { NatPortEvictions = 12, SynProxySyns = 1000, SynProxyCookiesValid = 20, SynProxyRetransmits = 1, SynProxyHandshakes = 19 };
+        var c = new EngineCounters { NatPortEvictions = 12, NewFlowBudgetRetries = 3, SynProxySyns = 1000, SynProxyCookiesValid = 20, SynProxyRetransmits = 1, SynProxyHandshakes = 19 };
         c.Drops[(int)DropReason.NewFlowBudget] = 77;
         c.Drops[(int)DropReason.SynProxyBadCookie] = 5;
         var s = Stats(c);
@@ -29,10 +29,12 @@ public class FloodViewsTests
         Assert.Contains("userlb_synproxy_retransmits_total 1", metrics);
         Assert.Contains("userlb_synproxy_handshakes_total 19", metrics);
         Assert.Contains("userlb_drops_total{reason=\"new_flow_budget\"} 77", metrics);
+        Assert.Contains("userlb_new_flow_budget_retries_total 3", metrics);
         Assert.Contains("userlb_drops_total{reason=\"syn_proxy_bad_cookie\"} 5", metrics);
         var text = ViewText.Stats(s).Split('\n');
         Assert.Contains(text, l => l.Contains("nat port evictions 12", StringComparison.Ordinal));
         Assert.Contains("synproxy SYNs answered with a cookie 1000  valid cookies 20  SYNs sent again 1  handshakes completed 19", text);
+        Assert.Contains("budget   new flows over the budget admitted as retries 3", text);
         Assert.Contains(text, l => l.StartsWith("drops    ", StringComparison.Ordinal) && l.Contains("new_flow_budget=77", StringComparison.Ordinal));
     }
 

@@ -27,21 +27,29 @@ public sealed class NeighborTable
     public int Count => _entries.Count;
     public int PendingFrames { get; private set; }
 
-    /// <summary>Bumped whenever a mapping that may be cached changes or goes, so per-flow caches of a next hop's MAC can be
-    /// validated cheaply. A new mapping does not bump it (no cache holds it yet), nor does evicting one that was never
-    /// looked up (a flood's spoofed senders): a flood from many sources must not take every flow off its fast path.</summary>
+    /// <summary>Bumped whenever a mapping changes, or a pinned one (<see cref="Pin"/>) goes, so per-flow caches of a next
+    /// hop's MAC can be validated cheaply. A new mapping does not bump it (no cache holds it yet), nor does evicting one
+    /// that is not pinned (a flood's spoofed senders, answered by the backends but never an established flow's next hop):
+    /// a flood from many sources must not take every flow off its fast path.</summary>
     public int Version { get; private set; } = 1;
 
-    /// <summary>Whether <paramref name="ip"/> is known, without counting as a use (views, tests).</summary>
+    /// <summary>Whether <paramref name="ip"/> is known.</summary>
     public bool Contains(IpAddr ip) => _entries.ContainsKey(ip);
 
-    /// <summary>The MAC and port of <paramref name="ip"/>; a use: the entry is kept ahead of unused ones when the table is full.</summary>
+    /// <summary>Marks <paramref name="ip"/> as the next hop of an established flow: kept ahead of other entries when the
+    /// table is full, and its eviction invalidates the flows' cached next hops.</summary>
+    public void Pin(IpAddr ip)
+    {
+        ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, ip);
+        if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref n)) n.Pinned = true;
+    }
+
+    /// <summary>The MAC and port of <paramref name="ip"/>.</summary>
     public bool TryGet(IpAddr ip, out MacAddress mac, out int port)
     {
         ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, ip);
         if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref n))
         {
-            n.LookedUp = true;
             mac = n.Mac;
             port = n.Port;
             return true;
@@ -75,10 +83,9 @@ public sealed class NeighborTable
 
     /// <summary>
     /// Makes room for one entry in amortised O(1) (a flood from many spoofed sources must not cost a table scan per
-    /// packet): the oldest-inserted entry goes unless it was seen again since it was queued, or has been used as a next
-    /// hop (<see cref="TryGet"/>: a backend, a client with a connection), in which case it goes to the back of the queue
-    /// (CLOCK) — at most <see cref="MaxSecondChances"/> of them per eviction. A flood's senders, learned once and never
-    /// used, go first.
+    /// packet): the oldest-inserted entry goes unless it was seen again since it was queued, or is pinned (<see cref="Pin"/>:
+    /// a backend, a client with an established connection), in which case it goes to the back of the queue (CLOCK) — at
+    /// most <see cref="MaxSecondChances"/> of them per eviction. A flood's senders, learned once, go first.
     /// </summary>
     private void EvictOne()
     {
@@ -87,13 +94,13 @@ public sealed class NeighborTable
         {
             ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, q.Ip);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref n) || n.Stamp != q.Stamp) continue; // stale
-            if ((n.SeenNs > n.QueuedNs || n.LookedUp) && chances-- > 0)
+            if ((n.SeenNs > n.QueuedNs || n.Pinned) && chances-- > 0)
             {
                 n.QueuedNs = n.SeenNs;
                 _order.Enqueue(q);
                 continue;
             }
-            if (n.LookedUp) Version++; // a flow may have cached it
+            if (n.Pinned) Version++; // established flows may have cached it
             _entries.Remove(q.Ip);
             Evictions++;
             return;
@@ -184,8 +191,8 @@ public sealed class NeighborTable
 
     private record struct Neighbor(MacAddress Mac, int Port, long SeenNs, long QueuedNs, long Stamp)
     {
-        /// <summary>Handed out by <see cref="TryGet"/>: a flow may have cached it.</summary>
-        public bool LookedUp;
+        /// <summary>The next hop of an established flow (<see cref="Pin"/>).</summary>
+        public bool Pinned;
     }
 
     private sealed class Pending

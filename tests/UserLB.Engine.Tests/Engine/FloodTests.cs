@@ -121,7 +121,7 @@ public class FloodTests
     [Fact]
     public void Learn_TableFullOfAFloodsSenders_NextHopsInUseKept()
     {
-        // A backend learned once and used as a next hop since (TryGet) stays while a flood's senders, never used, go.
+        // A backend learned once and pinned (an established flow's next hop) stays while a flood's senders go.
         var n = new NeighborTable(100);
         var mac = MacAddress.Parse("02:00:00:00:00:01");
         IpAddr A(int i) => IpAddr.FromV4(0x0A00_0000u + (uint)i);
@@ -130,6 +130,7 @@ public class FloodTests
         for (int i = 0; i < 10_000; i++)
         {
             n.Learn(A(i), mac, 0, i);
+            if (i == 0) n.Pin(backend);
             if (i % 1000 == 0) Assert.True(n.TryGet(backend, out _, out _));
         }
         Assert.True(n.Contains(backend));
@@ -138,16 +139,16 @@ public class FloodTests
     }
 
     [Fact]
-    public void Learn_EveryEntryInUse_EvictionStillBounded()
+    public void Learn_EveryEntryPinned_EvictionStillBounded()
     {
-        // When every entry has been used, an eviction passes over at most 64 of them and takes the next.
+        // When every entry is pinned, an eviction passes over at most 64 of them and takes the next.
         var n = new NeighborTable(1000);
         var mac = MacAddress.Parse("02:00:00:00:00:01");
         IpAddr A(int i) => IpAddr.FromV4(0x0A00_0000u + (uint)i);
         for (int i = 0; i < 1000; i++)
         {
             n.Learn(A(i), mac, 0, i);
-            n.TryGet(A(i), out _, out _);
+            n.Pin(A(i));
         }
         n.Learn(A(5000), mac, 0, 5000);
         Assert.Equal(1000, n.Count);

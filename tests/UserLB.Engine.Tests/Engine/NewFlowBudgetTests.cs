@@ -68,6 +68,30 @@ public class NewFlowBudgetTests
         h.Forward(FloodSyn(1000), 3 * S);
     }
 
+    /// <summary>(SYNs as "client@ms"; which get in): over the budget, a tuple dropped less than 10 s before is admitted
+    /// (a client's retransmission); a flood from random sources never repeats one.</summary>
+    [Theory]
+    [InlineData("a@0 b@500 b@600", "a b", 1)]                        // b's retransmission gets in though the bucket is empty
+    [InlineData("a@0 b@500 c@600", "a", 0)]                          // another tuple does not
+    [InlineData("a@0 b@500 b@1600", "a b", 0)]                       // a second later there is credit anyway
+    [InlineData("a@0 b@700 e@11000 b@11100", "a e", 0)]              // 10.4 s later b is forgotten (and e took the credit)
+    [InlineData("a@0 b@100 c@200 b@300 c@400 d@500", "a b c", 2)]
+    public void Process_RetriedTupleOverTheBudget_Admitted(string syns, string admitted, int retries)
+    {
+        var h = new EngineHarness(Farm, new EngineOptions { Seed = 1, NewFlowBudget = 1, NewFlowBurst = 1 });
+        h.LearnBackends();
+        var got = new List<string>();
+        foreach (var syn in syns.Split(' '))
+        {
+            string who = syn[..1];
+            long at = long.Parse(syn[2..], System.Globalization.CultureInfo.InvariantCulture);
+            int n = who[0] - 'a';
+            if (h.Process(Tcp(ClientMac, Spoofed(n), Vip, (ushort)(20000 + n), 443, Syn), S + at * Ms).Count == 1 && !got.Contains(who)) got.Add(who);
+        }
+        Assert.Equal(admitted, string.Join(' ', got));
+        Assert.Equal(retries, h.Counters.NewFlowBudgetRetries);
+    }
+
     [Fact]
     public void Process_NoBudget_EverySynAdmitted()
     {
@@ -118,7 +142,7 @@ public class NewFlowBudgetTests
     }
 
     [Fact]
-    public void Learn_EvictingAHandedOutNeighbour_BumpsTheVersionOthersDoNot()
+    public void Learn_EvictingAPinnedNeighbour_BumpsTheVersionOthersDoNot()
     {
         var n = new NeighborTable(2);
         var mac = MacAddress.Parse("02:00:00:00:00:01");
@@ -127,12 +151,13 @@ public class NewFlowBudgetTests
         n.Learn(A(1), mac, 0, 1);
         n.Learn(A(2), mac, 0, 2);
         Assert.Equal(v0, n.Version);                 // new mappings: nothing cached them
-        Assert.True(n.TryGet(A(1), out _, out _));   // A(1) handed out: a flow may cache it
-        n.Learn(A(3), mac, 0, 3);                     // evicts A(2), never looked up (A(1) is passed over)
+        Assert.True(n.TryGet(A(2), out _, out _));   // looked up (a flood SYN-ACK's next hop) but not pinned
+        n.Pin(A(1));                                  // an established flow's next hop
+        n.Learn(A(3), mac, 0, 3);                     // evicts A(2) (A(1) is passed over): no bump
         Assert.Equal(v0, n.Version);
         Assert.True(n.Contains(A(1)));
-        Assert.True(n.TryGet(A(3), out _, out _));   // now every entry has been handed out
-        n.Learn(A(4), mac, 0, 4);                     // one of them goes: a flow may have cached it
+        n.Pin(A(3));                                  // now every entry is pinned
+        n.Learn(A(4), mac, 0, 4);                     // one of them goes: flows may have cached it
         Assert.Equal(v0 + 1, n.Version);
         n.Learn(A(4), MacAddress.Parse("02:00:00:00:00:02"), 0, 5); // a mapping changes
         Assert.Equal(v0 + 2, n.Version);
