@@ -16,7 +16,8 @@ public sealed class EngineScenario
     public static readonly MacAddress Backend0 = MacAddress.Parse("02:00:00:00:00:10");
     public static readonly MacAddress Backend1 = MacAddress.Parse("02:00:00:00:00:11");
 
-    public EngineScenario(bool ipv6, string mode = "snat", string scheduler = "weight", int maxConnections = 262_144, int sweepPerFrame = 0, bool udp = false)
+    public EngineScenario(bool ipv6, string mode = "snat", string scheduler = "weight", int maxConnections = 262_144, int sweepPerFrame = 0, bool udp = false,
+        Func<EngineOptions, EngineOptions>? options = null, string farmKeys = "")
     {
         Ipv6 = ipv6;
         Vip = IpAddr.Parse(ipv6 ? "2001:db8:101::250" : "192.168.101.250");
@@ -25,10 +26,11 @@ public sealed class EngineScenario
         string fam = ipv6 ? "ipv6" : "ipv4";
         var config = ConfigParser.Parse($$"""
             {"farms":[{"name":"app","family":"{{fam}}","virtual-addr":"{{Vip}}","virtual-ports":"443","protocol":"{{(udp ? "udp" : "tcp")}}","mode":"{{mode}}",
-              "scheduler":"{{scheduler}}","backends":[{"name":"b0","ip-addr":"{{BackendIps[0]}}"},{"name":"b1","ip-addr":"{{BackendIps[1]}}"}]}]}
+              "scheduler":"{{scheduler}}",{{farmKeys}}"backends":[{"name":"b0","ip-addr":"{{BackendIps[0]}}"},{"name":"b1","ip-addr":"{{BackendIps[1]}}"}]}]}
             """);
         Sink = new CountingSink();
-        Engine = new PacketEngine(new EngineOptions { Seed = 1, PortMacs = [Lb], SweepPerFrame = sweepPerFrame, MaxConnections = maxConnections }, Sink);
+        var engineOptions = new EngineOptions { Seed = 1, PortMacs = [Lb], SweepPerFrame = sweepPerFrame, MaxConnections = maxConnections };
+        Engine = new PacketEngine(options is null ? engineOptions : options(engineOptions), Sink);
         Engine.Apply(EngineSnapshot.Build(config, new IdRegistry(), null, 1));
         Engine.Neighbors.Learn(BackendIps[0], Backend0, 0, 0);
         Engine.Neighbors.Learn(BackendIps[1], Backend1, 0, 0);

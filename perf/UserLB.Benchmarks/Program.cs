@@ -5,7 +5,7 @@ using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Running;
 using UserLB.Benchmarks;
 
-// `profile <established|reply|udp|udpreply|superframe|superframe-copy|newflow|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
+// `profile <established|reply|udp|udpreply|superframe|superframe-copy|newflow|flood|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
 // DOTNET_PerfMapEnabled=1) or dotnet-trace; prints ns per operation. Anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "profile")
 {
@@ -39,6 +39,18 @@ if (args.Length > 0 && args[0] == "profile")
     if (what == "parts")
     {
         Parts.Run(v6, n);
+        return;
+    }
+    if (what == "flood")
+    {
+        foreach (var c in new[] { "admitted", "over-budget" })
+        {
+            var f = new FloodBenchmarks { Case = c };
+            f.Setup();
+            var (fmin, fmedian) = MinTimer.Measure(f.FloodSyn, n);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"flood SYN, {c}: {fmin:F1} ns/packet (fastest batch of 2,000), median batch {fmedian:F1} ns; {f.Entries} entries, {f.Evictions} evictions, under pressure: {f.UnderPressure}"));
+        }
         return;
     }
     if (what == "newflow")

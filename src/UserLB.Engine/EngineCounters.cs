@@ -18,6 +18,13 @@ public sealed class EngineCounters
     public long Consumed;
     public long NewFlows;
     public long NatPortRemaps;
+    /// <summary>Unassured connections evicted because no SNAT port was free for a new one (their port was taken).</summary>
+    public long NatPortEvictions;
+    /// <summary>Packets over the new-flow budget admitted because their tuple had been dropped a moment before (a retry).</summary>
+    public long NewFlowBudgetRetries;
+    /// <summary>SYN proxy (/proc/net/stat/synproxy): SYNs answered with a cookie, ACKs with a valid cookie (connections
+    /// opened to a backend), client ACKs that made the proxy send its SYN again, handshakes the backend completed.</summary>
+    public long SynProxySyns, SynProxyCookiesValid, SynProxyRetransmits, SynProxyHandshakes;
     public long IcmpErrorsRelayed;
     public long ArpRepliesSent;
     public long ArpRequestsSent;
@@ -69,6 +76,12 @@ public sealed class EngineCounters
         Consumed += other.Consumed;
         NewFlows += other.NewFlows;
         NatPortRemaps += other.NatPortRemaps;
+        NatPortEvictions += other.NatPortEvictions;
+        NewFlowBudgetRetries += other.NewFlowBudgetRetries;
+        SynProxySyns += other.SynProxySyns;
+        SynProxyCookiesValid += other.SynProxyCookiesValid;
+        SynProxyRetransmits += other.SynProxyRetransmits;
+        SynProxyHandshakes += other.SynProxyHandshakes;
         IcmpErrorsRelayed += other.IcmpErrorsRelayed;
         ArpRepliesSent += other.ArpRepliesSent;
         ArpRequestsSent += other.ArpRequestsSent;

@@ -36,6 +36,22 @@ public sealed record EngineOptions
     public bool AcceptAnyDestinationMac { get; init; }
     /// <summary>Port names (for farms' iface/oface) by port index.</summary>
     public IReadOnlyList<string> PortNames { get; init; } = [];
+    /// <summary>The most an entry that is not ASSURED (TCP before its handshake completes, UDP before its reply) is given while the
+    /// engine is under pressure (the table ≥ 90 % full, or a SNAT port search failed in the last 10 s:
+    /// PacketEngine.Pressure.cs), in seconds.</summary>
+    public long PressureUnassuredTimeoutSeconds { get; init; } = 5;
+    /// <summary>
+    /// A global budget of new flows per second (0: none): a token bucket of <see cref="NewFlowBurst"/> flows (0: one
+    /// second's worth) refilled at this rate; a packet that would start a flow when it is empty is dropped before
+    /// scheduling and table insertion (<c>new_flow_budget</c>), unless its tuple was dropped in the last 10 s (a client's
+    /// retry: admitted). Packets of tracked flows never take that path.
+    /// </summary>
+    public int NewFlowBudget { get; init; }
+    /// <summary>The bucket of <see cref="NewFlowBudget"/>, in flows (0: one second's worth).</summary>
+    public int NewFlowBurst { get; init; }
+    /// <summary>The SYN proxy's cookie secret (32 bytes: two SipHash keys); empty: derived from the engine's seeded
+    /// hash key. Engines that may see one client's SYN and ACK must share it.</summary>
+    public ReadOnlyMemory<byte> SynProxySecret { get; init; }
     /// <summary>Slots of the connection table examined per received frame by the incremental sweep.</summary>
     public int SweepPerFrame { get; init; } = 4;
 

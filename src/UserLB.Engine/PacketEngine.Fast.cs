@@ -36,6 +36,7 @@ public sealed partial class PacketEngine
         int shift = reply ? 4 : 0;
         e.FastFlags = (byte)(e.FastFlags & ~(FastFlagsMask << shift));
         if (e.Original.Protocol is not (IpProtocols.Tcp or IpProtocols.Udp)) return;
+        if ((e.Status & ConnStatus.SeqAdjust) != 0) return; // SYN-proxied: sequence numbers shifted on the general path
         ref readonly var from = ref reply ? ref e.Reply : ref e.Original;
         ref readonly var to = ref reply ? ref e.Original : ref e.Reply;
         bool srcNat = (e.Status & (reply ? ConnStatus.DstNat : ConnStatus.SrcNat)) != 0;

@@ -22,7 +22,7 @@ public sealed partial class PacketEngine
         for (int i = 0; i < _table.HighWater; i++)
         {
             ref readonly var e = ref _table[i];
-            if (!e.InUse || e.ExpiresNs <= nowNs) continue;
+            if (!e.InUse || e.ExpiresNs <= nowNs || (e.Status & ConnStatus.SynProxyPending) != 0) continue; // a handshake the client will retry
             if (!farms.TryGetValue(e.FarmId, out var farm) || snapshot.Backend(e.BackendId) is not { } backend) continue;
             list.Add(new SavedConnection
             {
@@ -32,6 +32,9 @@ public sealed partial class PacketEngine
                 Reply = e.Reply,
                 TcpState = e.TcpState,
                 Status = e.Status & ~ConnStatus.InUse,
+                SeqOffset = e.SeqOffset,
+                TsOffset = e.TsOffset,
+                WindowShift = e.WindowShift,
                 Mark = e.Mark,
                 Id = e.Id,
                 AgeNs = Math.Max(0, nowNs - e.CreatedNs),
@@ -93,7 +96,10 @@ public sealed partial class PacketEngine
                 Mark = s.Mark,
                 FarmId = farm.Id,
                 BackendId = backend.Id,
-                Status = (s.Status & ~ConnStatus.Limited) | ConnStatus.InUse,
+                Status = (s.Status & ~(ConnStatus.Limited | ConnStatus.SynProxyPending)) | ConnStatus.InUse,
+                SeqOffset = s.SeqOffset,
+                TsOffset = s.TsOffset,
+                WindowShift = s.WindowShift,
                 TcpState = s.TcpState,
             };
             int index = _table.Restore(entry, nowNs);
@@ -106,6 +112,7 @@ public sealed partial class PacketEngine
             var fc = farm.Config;
             if ((fc.NewRateLimit > 0 || fc.EstConnLimit > 0) && RestoreLimit(farm, e.Original.Src, nowNs)) e.Status |= ConnStatus.Limited;
             if (fc.Persistence != HashFields.None) RestorePersistence(farm, backend, e.Original, nowNs);
+            if (!e.Assured) TrackUnassured(index, farm, backend);
             _shared?.TryAddBackend(backend.Id, 0); // released with the entry (OnRemoved), like a new flow's
             if ((uint)backend.Id < (uint)Counters.Backends.Length) Counters.Backends[backend.Id].Active++;
             if ((uint)farm.Id < (uint)Counters.Farms.Length) Counters.Farms[farm.Id].Active++;

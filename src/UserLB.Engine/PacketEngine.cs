@@ -29,6 +29,8 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly List<IpAddr> _dueSolicits = [];
     private readonly PersistenceTable _persistence;
     private readonly SourceLimiter _limiter;
+    /// <summary>The global budget of new flows (<see cref="EngineOptions.NewFlowBudget"/>), or null: none.</summary>
+    private readonly NewFlowBudget? _budget;
     /// <summary>Null: <see cref="_persistence"/> and <see cref="_limiter"/> are this engine's own (no lock).</summary>
     private readonly SharedFlowState? _shared;
     /// <summary>TCP timeouts in ns by [state × 2 + seen reply] (the options are immutable).</summary>
@@ -37,6 +39,10 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly long _tcpEstablishedTimeoutNs;
     /// <summary>The UDP timeouts in ns: a flow that has seen its reply, before and after it counts as a stream.</summary>
     private readonly long _udpTimeoutNs, _udpStreamTimeoutNs;
+    /// <summary>Entries from which the table is under pressure (<see cref="PressureFillPercent"/>), and the cap on
+    /// timeouts of unassured entries then, in ns (PacketEngine.Pressure.cs).</summary>
+    private readonly int _pressureEntries;
+    private readonly long _pressureUnassuredNs;
     private EngineSnapshot _snapshot = EngineSnapshot.Empty;
     private int[] _farmIngressPort = [];
     private int[] _farmEgressPort = [];
@@ -57,9 +63,11 @@ public sealed partial class PacketEngine : IEntryLifetime
         _shardIndex = options.ShardIndex;
         ulong hashKey = (ulong)_random.NextInt64() ^ ((ulong)_random.NextInt64() << 1);
         _table = new ConnTable(options.MaxConnections, hashKey) { Lifetime = this };
+        _cookies = NewCookies(options.SynProxySecret, hashKey);
         _shared = options.Shared;
         _persistence = _shared?.Persistence ?? new PersistenceTable();
         _limiter = _shared?.Limiter ?? new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
+        _budget = options.NewFlowBudget > 0 ? new NewFlowBudget(options.NewFlowBudget, options.NewFlowBurst, FlowTuple.Mix(hashKey ^ 0xB0D6_E7B0_D6E7_B0D6UL)) : null;
         _portMacs = options.PortMacs.Count > 0 ? [.. options.PortMacs] : [EngineOptions.DefaultMac];
         _tcpTimeoutNs = new long[TcpStateTable.StateCount * 2];
         for (int state = 0; state < TcpStateTable.StateCount; state++)
@@ -70,6 +78,8 @@ public sealed partial class PacketEngine : IEntryLifetime
         _tcpEstablishedTimeoutNs = _tcpTimeoutNs[(int)TcpState.Established * 2 + 1];
         _udpTimeoutNs = options.Timeouts.UdpSeconds * 1_000_000_000L;
         _udpStreamTimeoutNs = options.Timeouts.UdpStreamSeconds * 1_000_000_000L;
+        _pressureEntries = (int)Math.Max(1, (long)options.MaxConnections * PressureFillPercent / 100);
+        _pressureUnassuredNs = Math.Max(1, options.PressureUnassuredTimeoutSeconds) * 1_000_000_000L;
     }
 
     public EngineCounters Counters { get; } = new();
@@ -222,9 +232,10 @@ public sealed partial class PacketEngine : IEntryLifetime
 
         var tuple = FlowTuple.From(p);
         int index = _table.Lookup(tuple, nowNs, out bool reply);
-        // Learn the sender's MAC when it can matter: new flows, the first reply, and every frame that is not a plain
-        // packet of an established flow (established flows keep their next hop cached in the entry).
-        if (index < 0 || !_table[index].SeenReply || p.IsIcmp) LearnSender(frame, p, port, nowNs);
+        // Learn the sender's MAC when it can matter: the first reply, and every frame that is not a plain packet of an
+        // established flow (established flows keep their next hop cached in the entry); a new flow's sender once the
+        // flow is admitted (NewFlow), so that a flood dropped early costs no neighbour entry.
+        if (index >= 0 && (!_table[index].SeenReply || p.IsIcmp)) LearnSender(frame, p, port, nowNs);
         if (index >= 0)
         {
             ref var e = ref _table[index];
@@ -259,6 +270,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         // The hot path: everything rare (invalid flags, reopen, RST before a reply, tracing, unresolved next hop) is
         // in separate methods so this one stays small enough for the JIT to inline what it calls.
         ref var e = ref _table[index];
+        if ((e.Status & ConnStatus.SynProxyPending) != 0 && p.Protocol == IpProtocols.Tcp && SynProxyPending(frame, p, snapshot, nowNs, index, reply)) return;
         bool seenReplyBefore = e.SeenReply;
         var oldStatus = e.Status;
         var oldState = e.TcpState;
@@ -286,7 +298,10 @@ public sealed partial class PacketEngine : IEntryLifetime
                 return;
             }
             if (u.ShouldRefreshTimeout(seenReplyBefore))
-                e.ExpiresNs = nowNs + _tcpTimeoutNs[(int)e.TcpState * 2 + (seenReplyBefore || reply ? 1 : 0)];
+            {
+                long timeout = _tcpTimeoutNs[(int)e.TcpState * 2 + (seenReplyBefore || reply ? 1 : 0)];
+                e.ExpiresNs = nowNs + ((e.Status & ConnStatus.Assured) != 0 ? timeout : UnassuredTimeout(timeout, nowNs));
+            }
         }
         else if (p.Protocol == IpProtocols.Udp)
         {
@@ -300,7 +315,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             }
             else
             {
-                _table.Refresh(index, nowNs, _options.Timeouts.UdpSeconds * 1_000_000_000L);
+                _table.Refresh(index, nowNs, UnassuredTimeout(_udpTimeoutNs, nowNs));
             }
         }
         else
@@ -308,6 +323,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             OtherProtocolUpdate(ref e, p, reply, index, nowNs);
         }
         if (reply) e.Status |= ConnStatus.SeenReply;
+        if ((e.Status & ~oldStatus & ConnStatus.Assured) != 0) _table.Untrack(index); // ASSURED now: no candidate for eviction
         // conntrack -E: UPDATE on a state change, the first reply (IPCT_REPLY) and ASSURED (IPCT_ASSURED).
         if (_table.Events is { } events && (oldState != e.TcpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
             events.OnEvent(ConnEventType.Update, e, nowNs);
@@ -315,6 +331,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (Trace is not null) TraceExisting(e, reply, oldState, oldStatus, nowNs);
         if (p.Protocol is IpProtocols.Tcp or IpProtocols.Udp) TranslateTcpUdp(frame, ref p, e, reply);
         else Translate(frame, ref p, e, reply);
+        if ((e.Status & ConnStatus.SeqAdjust) != 0 && p.Protocol == IpProtocols.Tcp) SeqAdjust(frame, p, e, reply);
         if (e.NeighborVersion == _neighbors.Version && e.NeighborVersion != 0)
         {
             var mac = reply ? e.NextHopMacReply : e.NextHopMacOriginal;
@@ -358,6 +375,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         Account(ref e, reply, p);
         Trace?.Step("conntrack: RST before any reply: entry destroyed");
         Translate(frame, ref p, e, reply);
+        if ((e.Status & ConnStatus.SeqAdjust) != 0 && p.Protocol == IpProtocols.Tcp) SeqAdjust(frame, p, e, reply);
         var nextHop = reply ? e.Original.Src : e.Reply.Src;
         int farmId = e.FarmId;
         _table.Remove(index, nowNs);
@@ -392,6 +410,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             }
             if (reply) { e.NextHopMacReply = learned; e.NextHopPortReply = (short)learnedPort; }
             else { e.NextHopMacOriginal = learned; e.NextHopPortOriginal = (short)learnedPort; }
+            if ((e.Status & ConnStatus.Assured) != 0) _neighbors.Pin(hop); // kept through a flood of other senders
             PrepareFastPath(ref e, reply, p.IsV6);
         }
     }
@@ -505,12 +524,22 @@ public sealed partial class PacketEngine : IEntryLifetime
             return;
         }
         var tcpState = TcpState.None;
-        if (p.Protocol == IpProtocols.Tcp && !TcpStateTable.TryStartNew(p.TcpFlags, _options.TcpLoose && !farm.Config.TcpStrict, out tcpState))
+        SynProxyOpen proxied = default;
+        bool synProxy = p.Protocol == IpProtocols.Tcp && farm.SynProxy;
+        if (synProxy)
+        {
+            // A SYN gets a cookie and nothing more; only an ACK with a valid one goes on, as the backend's SYN.
+            if (!SynProxyFirst(frame, p, port, farm, tuple, nowNs, out proxied)) return;
+            tcpState = TcpState.SynSent;
+        }
+        else if (p.Protocol == IpProtocols.Tcp && !TcpStateTable.TryStartNew(p.TcpFlags, _options.TcpLoose && !farm.Config.TcpStrict, out tcpState))
         {
             Trace?.Step(Inv($"conntrack: tcp flags {FormatTcpFlags(p.TcpFlags)} cannot start a connection: INVALID"));
             DropFlow(DropReason.TcpNoSynForNewFlow, farm.Id, -1);
             return;
         }
+        if (_budget is { } budget && budget.Admit(tuple, nowNs) is var verdict && verdict != BudgetVerdict.Admitted && OverBudget(farm, verdict)) return;
+        if (port >= 0) LearnSender(frame, p, port, nowNs);
         var input = new SchedInput(p.Src, p.Dst, p.SrcPort, p.DstPort, MacAddress.Read(frame[Offsets.EthSrc..]), MacAddress.Read(frame));
         var fc = farm.Config;
         BackendRuntime? backend;
@@ -537,9 +566,9 @@ public sealed partial class PacketEngine : IEntryLifetime
             var snatAddress = backend.SourceAddress ?? farm.SnatAddress;
             status |= ConnStatus.SrcNat;
             replyTuple = new FlowTuple(backend.Address, snatAddress, backendPort, p.SrcPort, p.Protocol);
-            if (!UniqueTuple(ref replyTuple, nowNs))
+            if (!UniqueTuple(ref replyTuple, nowNs) && !EvictForTuple(ref replyTuple, backend.Id, p.SrcPort, nowNs))
             {
-                Trace?.Step("nat POSTROUTING: SNAT: no free source port");
+                Trace?.Step("nat POSTROUTING: SNAT: no free source port, and no unassured connection holds one to evict");
                 Unadmit(farm.Id, p.Src, limited, backend.Id);
                 DropFlow(DropReason.NatPortsExhausted, farm.Id, -1);
                 return;
@@ -564,7 +593,8 @@ public sealed partial class PacketEngine : IEntryLifetime
             IpProtocols.Icmp or IpProtocols.Icmpv6 => _options.Timeouts.IcmpSeconds,
             _ => _options.Timeouts.GenericSeconds,
         };
-        int index = _table.Insert(tuple, replyTuple, nowNs, timeout * 1_000_000_000L, status, _random);
+        // A new entry is not ASSURED yet: under pressure it gets the short timeout.
+        int index = _table.Insert(tuple, replyTuple, nowNs, UnassuredTimeout(timeout * 1_000_000_000L, nowNs), status, _random);
         if (index < 0)
         {
             Trace?.Step(Inv($"conntrack: table full ({_table.Count}/{_table.Max}) and every entry is ASSURED: dropped"));
@@ -578,6 +608,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         e.BackendId = backend.Id;
         e.Mark = backend.Mark;
         if (limited) e.Status |= ConnStatus.Limited;
+        TrackUnassured(index, farm, backend);
         Counters.NewFlows++;
         if ((uint)backend.Id < (uint)Counters.Backends.Length)
         {
@@ -591,6 +622,11 @@ public sealed partial class PacketEngine : IEntryLifetime
         }
         _table.Events?.OnEvent(ConnEventType.New, e, nowNs);
         if (Trace is not null) TraceNew(farm, backend, why, e, nowNs);
+        if (synProxy)
+        {
+            SynProxyConnect(frame, p, ref e, proxied, snapshot);
+            return;
+        }
         Account(ref e, false, p);
         Translate(frame, ref p, e, false);
         Send(frame, ref p, e.Reply.Src, farm.Id, false, snapshot, nowNs);
@@ -699,23 +735,15 @@ public sealed partial class PacketEngine : IEntryLifetime
     /// <summary>
     /// get_unique_tuple for SNAT: keep the client's port when the reply tuple is free; else search the port's class
     /// (1–511, 600–1023, 1024–65535) from a random offset, up to 128 candidates, halving the attempts with a new offset
-    /// until fewer than 16 remain (nf_nat_l4proto_unique_tuple).
+    /// until fewer than 16 remain (nf_nat_l4proto_unique_tuple). Within 10 s of a search that failed, none: the ports
+    /// are nearly all taken then, and the caller evicts (PacketEngine.Pressure.cs).
     /// </summary>
     private bool UniqueTuple(ref FlowTuple reply, long nowNs)
     {
         if (!_table.IsTaken(reply, nowNs)) return true;
+        if (nowNs < _portPressureUntilNs) return false;
         ushort original = reply.DstPort;
-        int min, rangeSize;
-        if (original < 1024)
-        {
-            if (original < 512) { min = 1; rangeSize = 511; }
-            else { min = 600; rangeSize = 1023 - 600 + 1; }
-        }
-        else
-        {
-            min = 1024;
-            rangeSize = 65535 - 1024 + 1;
-        }
+        PortClass(original, out int min, out int rangeSize);
         int attempts = Math.Min(rangeSize, 128);
         int offset = _random.Next(65536);
         while (true)
@@ -732,7 +760,11 @@ public sealed partial class PacketEngine : IEntryLifetime
                     return true;
                 }
             }
-            if (attempts >= rangeSize || attempts < 16) return false;
+            if (attempts >= rangeSize || attempts < 16)
+            {
+                PortSearchFailed(nowNs);
+                return false;
+            }
             attempts /= 2;
             offset = _random.Next(65536);
         }

@@ -50,6 +50,10 @@ public enum DropReason : byte
     RateLimited,
     ConnLimit,
     QueueFull,
+    /// <summary>A packet that would start a flow while the global new-flow budget was spent (PacketEngine: NewFlowBudget).</summary>
+    NewFlowBudget,
+    /// <summary>An ACK to a SYN-proxied farm with no connection and no valid cookie (PacketEngine.SynProxy.cs).</summary>
+    SynProxyBadCookie,
     // Offloads (virtio-net header)
     VnetBadChecksumStart,
     VnetGsoSizeZero,

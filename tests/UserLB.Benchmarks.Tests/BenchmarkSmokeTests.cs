@@ -91,6 +91,39 @@ public class BenchmarkSmokeTests
     }
 
     [Fact]
+    public void Flood_Admitted_PortSpacesFullEachSynEvictsTheOldestWithoutAllocating()
+    {
+        var b = new FloodBenchmarks { Case = "admitted" };
+        b.Setup();
+        Assert.True(b.UnderPressure);
+        // Both backends' port spaces (1024–65535) nearly full: once a search has failed, a SYN whose own port is taken
+        // evicts at once, so the few ports left free stay free.
+        Assert.InRange(b.Entries, 120_000, 2 * 64_512);
+        long flows = b.NewFlows, evictions = b.Evictions, forwarded = b.Forwarded;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 2000; i++) b.FloodSyn();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
+        Assert.Equal(flows + 2000, b.NewFlows);
+        Assert.Equal(forwarded + 2000, b.Forwarded);
+        Assert.InRange(b.Evictions - evictions, 1000, 2000);
+    }
+
+    [Fact]
+    public void Flood_OverBudget_NearlyEverySynDroppedWithoutAllocating()
+    {
+        var b = new FloodBenchmarks { Case = "over-budget" };
+        b.Setup();
+        long flows = b.NewFlows, dropped = b.Dropped;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 2000; i++) b.FloodSyn();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
+        // 2 ms of the engine's clock at 10,000 new flows a second: 20 admitted.
+        Assert.Equal(20, b.NewFlows - flows);
+        Assert.Equal(1980, b.Dropped - dropped);
+        Assert.Equal(b.Dropped, b.Scenario.Engine.Counters.Drops[(int)UserLB.Packets.DropReason.NewFlowBudget]);
+    }
+
+    [Fact]
     public void ConnTable_Lookups_FindLiveTuplesAndMissOthers()
     {
         var b = new ConnTableBenchmarks { Entries = 1_000 };

@@ -16,6 +16,7 @@ internal static partial class RunCommand
     public const string Usage = """
         usage: userlb run --config FARMS.json [--engine afpacket|pcap|tap] [--workers N] [--seed N] [--max-conns N]
                           [--api ADDR:PORT|off] [--key KEY] [--status-file PATH] [--state-file PATH] [--busy-poll USEC]
+                          [--new-flow-budget N [--new-flow-burst B]]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
@@ -33,6 +34,10 @@ internal static partial class RunCommand
                        is spare: lower request latency for a CPU spent polling (userlb stats shows how long it polled)
           --seed N     repeatable random choices
           --max-conns  connection table size (default 262144)
+          --new-flow-budget N  at most N new connections a second over all workers (default: no budget); a packet that
+                       would start one beyond it is dropped before scheduling (drop reason new_flow_budget), so a flood
+                       of SYNs costs little; packets of tracked connections never count. --new-flow-burst B: the
+                       bucket, in connections (default: one second's worth)
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
           --state-file PATH   save the connection table to PATH on a clean stop (SIGTERM, Ctrl-C) and load it at start,
                               so that connections survive a restart with the same configuration (JSON lines)
@@ -51,7 +56,7 @@ internal static partial class RunCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch", "rx-threads", "busy-poll"], []);
+        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch", "rx-threads", "busy-poll", "new-flow-budget", "new-flow-burst"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         foreach (var (name, instead) in Removed)
             if (args.Get(name) is not null) throw new UsageException($"option --{name} was removed: {instead} (see the README's changelog)");
@@ -62,6 +67,7 @@ internal static partial class RunCommand
         long busyPollNs = ParseBusyPoll(args, engineKind, workers);
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
+        var (budget, burst) = ParseBudget(args, workers);
         string apiText = args.Get("api") ?? ApiHost.DefaultListen;
         var apiListen = apiText == "off" ? null : ApiHost.ParseListen(apiText);
         string? key = args.Get("key") ?? Environment.GetEnvironmentVariable("USERLB_KEY");
@@ -106,6 +112,9 @@ internal static partial class RunCommand
             PortMacs = macs,
             PortNames = names,
             ShardCount = workers,
+            NewFlowBudget = budget,
+            SynProxySecret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), // one for every worker
+            NewFlowBurst = burst,
             // One worker keeps its persistence and limits to itself, with no lock.
             Shared = workers > 1 ? new SharedFlowState(seed: seed) : null,
         };
@@ -199,6 +208,19 @@ internal static partial class RunCommand
         if (busyPollNs > 0 && !canPoll)
             throw new UsageException("option --busy-poll: polls afpacket's rings from the one receive thread (--engine afpacket, one worker)");
         return busyPollNs;
+    }
+
+    /// <summary>--new-flow-budget N and --new-flow-burst B, as each worker's share (rounded up): (0, 0) without a budget.</summary>
+    internal static (int Budget, int Burst) ParseBudget(Args args, int workers)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        args.TryGetInt("new-flow-budget", out int? budget);
+        args.TryGetInt("new-flow-burst", out int? burst);
+        if (budget is < 1) throw new UsageException($"option --new-flow-budget: {budget} is not a positive number of connections a second");
+        if (burst is < 1) throw new UsageException($"option --new-flow-burst: {burst} is not a positive number of connections");
+        if (burst is not null && budget is null) throw new UsageException("option --new-flow-burst: needs --new-flow-budget");
+        static int Share(int? n, int workers) => n is { } v ? (int)(((long)v + workers - 1) / workers) : 0;
+        return (Share(budget, workers), Share(burst, workers));
     }
 
     /// <summary>--workers: 1 (default) to <see cref="LiveForwarder.MaxWorkers"/>.</summary>

@@ -15,6 +15,10 @@ namespace UserLB.Cli.Commands;
 /// </summary>
 internal sealed class StatusFile(string path, int workers, Func<long> queueDrops)
 {
+    /// <summary>Table lines each worker writes at most: the capture runs on the worker's thread, between frames, and a
+    /// flood's table (100,000s of half-open entries) took it a good part of every second.</summary>
+    public const int MaxLines = 10_000;
+
     private readonly Part?[] _parts = new Part?[workers];
 
     /// <summary>One engine's figures and table lines, copied on its worker's thread.</summary>
@@ -41,11 +45,18 @@ internal sealed class StatusFile(string path, int workers, Func<long> queueDrops
         ArgumentNullException.ThrowIfNull(engine);
         var sb = new StringBuilder();
         var table = engine.Table;
-        for (int i = 0; i < table.HighWater; i++)
+        int lines = 0;
+        for (int i = 0; i < table.HighWater && lines < MaxLines; i++)
         {
             ref var e = ref table[i];
-            if (e.InUse && e.ExpiresNs > nowNs) sb.Append(ConntrackFormatter.Line(e, nowNs)).Append('\n');
+            if (e.InUse && e.ExpiresNs > nowNs)
+            {
+                sb.Append(ConntrackFormatter.Line(e, nowNs)).Append('\n');
+                lines++;
+            }
         }
+        if (lines == MaxLines && table.Count > MaxLines)
+            sb.Append(CultureInfo.InvariantCulture, $"# … and {table.Count - MaxLines} more entries (userlb conntrack -L lists them all)\n");
         return new Part(engine.Counters.Clone(), engine.Snapshot, table.Count, table.Max, table.EarlyDrops,
             engine.Neighbors.Count, engine.Neighbors.Evictions, sb.ToString());
     }
@@ -68,7 +79,9 @@ internal sealed class StatusFile(string path, int workers, Func<long> queueDrops
         }
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"# rx={c.RxFrames} forwarded={c.Forwarded} answered={c.Consumed} dropped={c.Dropped} connections={c.NewFlows} active={active} queue_drops={queueDrops}\n");
-        sb.Append(CultureInfo.InvariantCulture, $"# table max={max} early_drops={earlyDrops} neighbours={neighbours} neighbour_evictions={evictions}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# table max={max} early_drops={earlyDrops} nat_port_evictions={c.NatPortEvictions} neighbours={neighbours} neighbour_evictions={evictions}\n");
+        if (c.SynProxySyns > 0)
+            sb.Append(CultureInfo.InvariantCulture, $"# synproxy syns={c.SynProxySyns} cookies_valid={c.SynProxyCookiesValid} retransmits={c.SynProxyRetransmits} handshakes={c.SynProxyHandshakes}\n");
         if (c.RxPartialChecksum + c.RxGsoFrames > 0) // frames that came with offloads (virtio-net headers)
             sb.Append(CultureInfo.InvariantCulture, $"# offloads rx_partial_checksum={c.RxPartialChecksum} rx_gso_frames={c.RxGsoFrames} rx_gso_segments={c.RxGsoSegments}\n");
         if (parts.Count > 1) // how the flows spread over the workers

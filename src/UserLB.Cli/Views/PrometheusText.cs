@@ -29,6 +29,12 @@ internal static class PrometheusText
         w.Counter("userlb_answered_frames_total", "Received frames answered or absorbed by the engine (ARP, NDP, echo to a VIP).", e.Answered);
         w.Counter("userlb_connections_total", "Connections created (conntrack NEW).", e.Connections);
         w.Counter("userlb_nat_port_remaps_total", "SNAT source ports changed to avoid a clash (get_unique_tuple).", e.NatPortRemaps);
+        w.Counter("userlb_nat_port_evictions_total", "Unassured connections (their client never completed a handshake) evicted because no SNAT port was free for a new connection (their port was taken).", e.NatPortEvictions);
+        w.Counter("userlb_new_flow_budget_retries_total", "Packets over the new-flow budget admitted because their tuple was dropped a moment before (a client's retry).", e.NewFlowBudgetRetries);
+        w.Counter("userlb_synproxy_syns_total", "SYNs the SYN proxy answered with a cookie SYN-ACK (no state kept).", e.SynProxy.SynsAnswered);
+        w.Counter("userlb_synproxy_cookies_valid_total", "Client ACKs with a valid cookie: connections the SYN proxy opened to a backend.", e.SynProxy.CookiesValid);
+        w.Counter("userlb_synproxy_retransmits_total", "SYNs the SYN proxy sent a backend again on a client's probe.", e.SynProxy.Retransmits);
+        w.Counter("userlb_synproxy_handshakes_total", "Backend SYN-ACKs that completed a SYN-proxied connection.", e.SynProxy.Handshakes);
         w.Counter("userlb_icmp_errors_relayed_total", "ICMP errors about tracked connections relayed.", e.IcmpErrorsRelayed);
         w.Gauge("userlb_neighbor_pending_frames", "Frames waiting for a neighbour to answer ARP/NDP.", e.PendingNeighbor);
 

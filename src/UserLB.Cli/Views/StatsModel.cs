@@ -59,7 +59,8 @@ internal sealed record StatsSnapshot(
         }
         return new StatsSnapshot(time, uptimeSeconds, snap.Generation,
             new EngineTotals(c.RxFrames, c.RxBytes, c.TxFrames, c.TxBytes, c.Forwarded, c.Consumed, c.Dropped, c.NewFlows,
-                c.NatPortRemaps, c.IcmpErrorsRelayed, figures.PendingNeighbor),
+                c.NatPortRemaps, c.IcmpErrorsRelayed, figures.PendingNeighbor, c.NatPortEvictions,
+                new SynProxyStats(c.SynProxySyns, c.SynProxyCookiesValid, c.SynProxyRetransmits, c.SynProxyHandshakes), c.NewFlowBudgetRetries),
             new TableStats(figures.Entries, figures.Max, figures.EarlyDrops),
             queue, events, Reasons(c.Drops, 0), farms);
     }
@@ -113,7 +114,12 @@ internal sealed record EngineFigures(EngineCounters Counters, EngineSnapshot Sna
 }
 
 internal sealed record EngineTotals(long RxFrames, long RxBytes, long TxFrames, long TxBytes, long Forwarded, long Answered,
-    long Dropped, long Connections, long NatPortRemaps, long IcmpErrorsRelayed, long PendingNeighbor);
+    long Dropped, long Connections, long NatPortRemaps, long IcmpErrorsRelayed, long PendingNeighbor, long NatPortEvictions,
+    SynProxyStats SynProxy, long NewFlowBudgetRetries);
+
+/// <summary>The SYN proxy's work (/proc/net/stat/synproxy): SYNs answered with a cookie, valid cookies (connections opened
+/// to a backend), SYNs sent again on a client's probe, handshakes the backends completed; bad cookies are a drop reason.</summary>
+internal sealed record SynProxyStats(long SynsAnswered, long CookiesValid, long Retransmits, long Handshakes);
 
 internal sealed record TableStats(int Entries, int Max, long EarlyDrops)
 {

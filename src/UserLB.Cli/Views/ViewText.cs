@@ -59,9 +59,13 @@ internal static class ViewText
         var e = s.Engine;
         sb.Append(Inv($"engine   rx {e.RxFrames} frames {e.RxBytes} bytes  tx {e.TxFrames} frames {e.TxBytes} bytes\n"));
         sb.Append(Inv($"         forwarded {e.Forwarded}  answered {e.Answered}  dropped {e.Dropped}  waiting for a neighbour {e.PendingNeighbor}\n"));
-        sb.Append(Inv($"         connections {e.Connections}  nat port remaps {e.NatPortRemaps}  icmp errors relayed {e.IcmpErrorsRelayed}\n"));
+        sb.Append(Inv($"         connections {e.Connections}  nat port remaps {e.NatPortRemaps}  nat port evictions {e.NatPortEvictions}  icmp errors relayed {e.IcmpErrorsRelayed}\n"));
         sb.Append("drops    ").Append(s.Drops.Count == 0 ? "none" : Reasons(s.Drops)).Append('\n');
         sb.Append(Inv($"table    {s.Table.Entries} / {s.Table.Max} entries  early drops {s.Table.EarlyDrops}\n"));
+        if (e.NewFlowBudgetRetries > 0 || s.Drops.Any(d => d.Reason == "new_flow_budget"))
+            sb.Append(Inv($"budget   new flows over the budget admitted as retries {e.NewFlowBudgetRetries}\n"));
+        if (e.SynProxy.SynsAnswered > 0)
+            sb.Append(Inv($"synproxy SYNs answered with a cookie {e.SynProxy.SynsAnswered}  valid cookies {e.SynProxy.CookiesValid}  SYNs sent again {e.SynProxy.Retransmits}  handshakes completed {e.SynProxy.Handshakes}\n"));
         sb.Append(Inv($"workers  {s.Queue.Workers}  dispatch {s.Queue.Dispatch}  queue depth {s.Queue.Depth} / {s.Queue.Capacity}  drops {s.Queue.Drops}  oversize {s.Queue.Oversize}\n"));
         if (s.Queue.Receive is { } r)
             sb.Append(Inv($"receive  one thread for every interface{Auto(r)}  busy-poll ≤ {r.BusyPollUs} µs (now {r.WindowUs} µs)  slept {r.Sleeps} times in poll(){Polled(r)}\n"));

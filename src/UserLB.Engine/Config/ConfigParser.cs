@@ -477,7 +477,7 @@ public static class ConfigParser
         "responsettl" => ConfigValues.NonNegativeText(ConfigValues.Scalar(v, w), w),
         "log-rtlimit" => ConfigValues.AnyRateText(ConfigValues.Scalar(v, w), w),
         "queue" => ConfigValues.QueueText(ConfigValues.Scalar(v, w), w),
-        "flow-offload" or "intra-connect" => ConfigValues.PrintSwitch(ConfigValues.Switch(v, w)),
+        "flow-offload" or "intra-connect" or "synproxy" => ConfigValues.PrintSwitch(ConfigValues.Switch(v, w)),
         "verdict" => ConfigValues.VerdictText(ConfigValues.ScalarOrList(v, w, ' '), w),
         _ => null,
     };

@@ -15,6 +15,12 @@ public enum ConnStatus : byte
     DstNat = 16,
     /// <summary>Counted by the per-client limiter (<c>est-connlimit</c>): released when the entry goes.</summary>
     Limited = 32,
+    /// <summary>Opened by the SYN proxy: sequence numbers (and timestamps) are shifted by <see cref="ConnEntry.SeqOffset"/>
+    /// (<see cref="ConnEntry.TsOffset"/>) between the client's and the backend's views (nf_conntrack_seqadj).</summary>
+    SeqAdjust = 64,
+    /// <summary>The SYN proxy sent the backend its SYN and waits for the SYN-ACK (then <see cref="ConnEntry.SeqOffset"/>
+    /// holds the cookie, <see cref="ConnEntry.TsOffset"/> the SYN-ACK's timestamp).</summary>
+    SynProxyPending = 128,
 }
 
 /// <summary>
@@ -49,6 +55,17 @@ public struct ConnEntry
     /// <summary>Per direction (original, reply): the RFC 1624 addend of the L4 checksum update and of the IPv4 header
     /// checksum update (NAT and TTL together), folded to 16 bits; see <see cref="FastFlags"/>.</summary>
     public ushort FastL4Original, FastL4Reply, FastIpOriginal, FastIpReply;
+    /// <summary>SYN proxy (<see cref="ConnStatus.SeqAdjust"/>): added to the backend's sequence numbers on their way to the
+    /// client, taken from the client's acknowledgments on their way to the backend (the cookie less the backend's ISN).</summary>
+    public uint SeqOffset;
+    /// <summary>SYN proxy: taken from the backend's timestamps on their way to the client, added to the echoes on their
+    /// way to the backend (the backend's first timestamp less the cookie SYN-ACK's).</summary>
+    public uint TsOffset;
+    /// <summary>SYN proxy, while pending: the window of the client's ACK, for the ACK the proxy sends the backend.</summary>
+    public ushort ProxyWindow;
+    /// <summary>SYN proxy: the backend's window scale less the one the proxy offered the client; the backend's windows are
+    /// shifted by it on their way to the client (the client reads them in the proxy's scale). While pending: the client's.</summary>
+    public sbyte WindowShift;
 
     public readonly bool InUse => (Status & ConnStatus.InUse) != 0;
     public readonly bool Assured => (Status & ConnStatus.Assured) != 0;

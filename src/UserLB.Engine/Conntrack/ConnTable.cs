@@ -7,6 +7,9 @@ namespace UserLB.Engine.Conntrack;
 /// original and its reply tuple (two nodes, <c>2·index + direction</c>) into one bucket array, with a keyed hash whose key
 /// comes from the injected RNG. Expired entries are removed when met (lookup) and by an incremental sweep.
 /// When full, a new entry first evicts an entry that is not ASSURED (early_drop); otherwise insertion fails.
+/// Entries the caller tracks as unassured (<see cref="TrackUnassured"/>) are also kept in one list per group (a backend
+/// and port class), oldest first, so that the oldest unassured entry of a group is found in O(1) (NAT port exhaustion).
+/// The caller takes an entry out when it becomes ASSURED (<see cref="Untrack"/>); removal takes it out too.
 /// Not thread-safe: one table per worker.
 /// </summary>
 public sealed class ConnTable
@@ -20,6 +23,8 @@ public sealed class ConnTable
     private readonly ulong _hashKey;
     private ConnEntry[] _entries;
     private int[] _next; // chain link per node (2 per entry); for free entries _next[2i] links the free list
+    private AgeLink[] _age; // per entry: its place in its group's unassured list (Group -1: in none)
+    private int[] _groupHead = [], _groupTail = [];
     private int _freeHead = Nil;
     private int _highWater; // entries [0, _highWater) have been used at some time
     private int _sweepCursor;
@@ -37,6 +42,13 @@ public sealed class ConnTable
         int initial = Math.Min(InitialCapacity, maxEntries);
         _entries = new ConnEntry[initial];
         _next = new int[initial * 2];
+        _age = new AgeLink[initial];
+    }
+
+    /// <summary>An entry's links in its group's list of unassured entries, in creation order.</summary>
+    private struct AgeLink
+    {
+        public int Prev, Next, Group;
     }
 
     public int Max { get; }
@@ -92,6 +104,7 @@ public sealed class ConnTable
         e.ExpiresNs = nowNs + timeoutNs;
         e.Id = _nextId++;
         e.Status = ConnStatus.InUse | natStatus;
+        _age[index].Group = Nil;
         Link(index * 2, BucketOf(original));
         Link(index * 2 + 1, BucketOf(reply));
         Count++;
@@ -113,6 +126,7 @@ public sealed class ConnTable
         e.NeighborVersion = 0; // next hops are learnt again
         if (e.Id == 0) e.Id = _nextId;
         if (e.Id >= _nextId) _nextId = e.Id + 1;
+        _age[index].Group = Nil;
         Link(index * 2, BucketOf(e.Original));
         Link(index * 2 + 1, BucketOf(e.Reply));
         Count++;
@@ -136,6 +150,7 @@ public sealed class ConnTable
         int size = (int)Math.Min((long)Max, (long)_entries.Length * 2);
         Array.Resize(ref _entries, size);
         Array.Resize(ref _next, size * 2);
+        Array.Resize(ref _age, size);
     }
 
     private void Link(int node, int bucket)
@@ -174,11 +189,52 @@ public sealed class ConnTable
         Lifetime?.OnRemoved(e);
         Unlink(index * 2, e.Original);
         Unlink(index * 2 + 1, e.Reply);
+        Untrack(index);
         e.Status = ConnStatus.None;
         _next[index * 2] = _freeHead;
         _freeHead = index;
         Count--;
     }
+
+    /// <summary>Appends a live entry to <paramref name="group"/>'s list of unassured entries (its newest); group ≥ 0.</summary>
+    public void TrackUnassured(int index, int group)
+    {
+        if (group < 0 || _age[index].Group != Nil) return;
+        if (group >= _groupHead.Length)
+        {
+            int old = _groupHead.Length, size = Math.Max(group + 1, old * 2);
+            Array.Resize(ref _groupHead, size);
+            Array.Resize(ref _groupTail, size);
+            _groupHead.AsSpan(old).Fill(Nil);
+            _groupTail.AsSpan(old).Fill(Nil);
+        }
+        ref var a = ref _age[index];
+        a.Group = group;
+        a.Next = Nil;
+        a.Prev = _groupTail[group];
+        if (a.Prev != Nil) _age[a.Prev].Next = index;
+        else _groupHead[group] = index;
+        _groupTail[group] = index;
+    }
+
+    /// <summary>Takes an entry out of its group's unassured list (it became ASSURED; removal). No-op when it is in none.</summary>
+    public void Untrack(int index)
+    {
+        ref var a = ref _age[index];
+        int group = a.Group;
+        if (group == Nil) return;
+        if (a.Prev != Nil) _age[a.Prev].Next = a.Next;
+        else _groupHead[group] = a.Next;
+        if (a.Next != Nil) _age[a.Next].Prev = a.Prev;
+        else _groupTail[group] = a.Prev;
+        a.Group = Nil;
+    }
+
+    /// <summary>The oldest entry in <paramref name="group"/>'s unassured list, or -1.</summary>
+    public int OldestUnassured(int group) => (uint)group < (uint)_groupHead.Length ? _groupHead[group] : Nil;
+
+    /// <summary>The entry after <paramref name="index"/> in its group's unassured list (the next younger one), or -1.</summary>
+    public int NextUnassured(int index) => _age[index].Group == Nil ? Nil : _age[index].Next;
 
     /// <summary>Changes the timeout of a live entry.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

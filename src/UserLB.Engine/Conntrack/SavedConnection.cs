@@ -13,8 +13,12 @@ public sealed record SavedConnection
     public required FlowTuple Original { get; init; }
     public required FlowTuple Reply { get; init; }
     public TcpState TcpState { get; init; }
-    /// <summary>SeenReply, Assured, SrcNat, DstNat, Limited (InUse is implied).</summary>
+    /// <summary>SeenReply, Assured, SrcNat, DstNat, Limited, SeqAdjust (InUse is implied).</summary>
     public ConnStatus Status { get; init; }
+    /// <summary>A SYN-proxied connection's sequence and timestamp shifts (<see cref="ConnStatus.SeqAdjust"/>).</summary>
+    public uint SeqOffset { get; init; }
+    public uint TsOffset { get; init; }
+    public sbyte WindowShift { get; init; }
     public uint Mark { get; init; }
     public uint Id { get; init; }
     public long AgeNs { get; init; }

@@ -116,6 +116,7 @@ public sealed class EngineSnapshot
                 VirtualAddress = vip,
                 SnatAddress = snat,
                 SourceNat = fc.Mode == FarmMode.Snat,
+                SynProxy = fc.Extras.TryGetValue("synproxy", out var synproxy) && synproxy == "on",
                 Backends = all,
                 Candidates = cands,
                 Level = level,

@@ -15,6 +15,9 @@ public sealed class FarmRuntime
     /// <summary>Source address for SNAT (NAT mode): source-addr, else the VIP.</summary>
     public required IpAddr SnatAddress { get; init; }
     public required bool SourceNat { get; init; }
+    /// <summary><c>"synproxy": "on"</c> (UserLB's extension): TCP handshakes are answered with SYN cookies and relayed to a
+    /// backend only once the client's ACK proves its address (PacketEngine.SynProxy.cs).</summary>
+    public bool SynProxy { get; init; }
     public required ImmutableArray<BackendRuntime> Backends { get; init; }
     /// <summary>Backends that may take new flows: available, weight &gt; 0, priority ≤ <see cref="Level"/>. The scheduler indexes this.</summary>
     public required ImmutableArray<BackendRuntime> Candidates { get; init; }

@@ -11,6 +11,9 @@ public sealed class NeighborTable
     public const int MaxQueuedPerNeighbor = 8;
     public const int MaxSolicitations = 3;
     public const long SolicitIntervalNs = 1_000_000_000;
+    /// <summary>Neighbours with frames waiting at most: beyond, a frame for another unresolved neighbour is dropped
+    /// without asking for it (a flood's replies to spoofed sources must not grow the queues without bound).</summary>
+    public const int MaxPendingNeighbors = 4096;
 
     private readonly Dictionary<IpAddr, Neighbor> _entries = [];
     private readonly Dictionary<IpAddr, Pending> _pending = [];
@@ -24,12 +27,28 @@ public sealed class NeighborTable
     public int Count => _entries.Count;
     public int PendingFrames { get; private set; }
 
-    /// <summary>Bumped whenever a mapping changes, so per-flow caches of a next hop's MAC can be validated cheaply.</summary>
+    /// <summary>Bumped whenever a mapping changes, or a pinned one (<see cref="Pin"/>) goes, so per-flow caches of a next
+    /// hop's MAC can be validated cheaply. A new mapping does not bump it (no cache holds it yet), nor does evicting one
+    /// that is not pinned (a flood's spoofed senders, answered by the backends but never an established flow's next hop):
+    /// a flood from many sources must not take every flow off its fast path.</summary>
     public int Version { get; private set; } = 1;
 
+    /// <summary>Whether <paramref name="ip"/> is known.</summary>
+    public bool Contains(IpAddr ip) => _entries.ContainsKey(ip);
+
+    /// <summary>Marks <paramref name="ip"/> as the next hop of an established flow: kept ahead of other entries when the
+    /// table is full, and its eviction invalidates the flows' cached next hops.</summary>
+    public void Pin(IpAddr ip)
+    {
+        ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, ip);
+        if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref n)) n.Pinned = true;
+    }
+
+    /// <summary>The MAC and port of <paramref name="ip"/>.</summary>
     public bool TryGet(IpAddr ip, out MacAddress mac, out int port)
     {
-        if (_entries.TryGetValue(ip, out var n))
+        ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, ip);
+        if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref n))
         {
             mac = n.Mac;
             port = n.Port;
@@ -56,27 +75,32 @@ public sealed class NeighborTable
         long stamp = ++_stamp;
         _entries[ip] = new Neighbor(mac, port, nowNs, nowNs, stamp);
         _order.Enqueue((ip, stamp));
-        Version++;
         return true;
     }
 
+    /// <summary>Requeued entries one eviction passes over at most before it takes the next one whatever it is.</summary>
+    private const int MaxSecondChances = 64;
+
     /// <summary>
     /// Makes room for one entry in amortised O(1) (a flood from many spoofed sources must not cost a table scan per
-    /// packet): the oldest-inserted entry goes unless it was seen again since it was queued, in which case it gets a
-    /// second chance at the back of the queue (CLOCK).
+    /// packet): the oldest-inserted entry goes unless it was seen again since it was queued, or is pinned (<see cref="Pin"/>:
+    /// a backend, a client with an established connection), in which case it goes to the back of the queue (CLOCK) — at
+    /// most <see cref="MaxSecondChances"/> of them per eviction. A flood's senders, learned once, go first.
     /// </summary>
     private void EvictOne()
     {
+        int chances = MaxSecondChances;
         while (_order.TryDequeue(out var q))
         {
             ref var n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, q.Ip);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref n) || n.Stamp != q.Stamp) continue; // stale
-            if (n.SeenNs > n.QueuedNs)
+            if ((n.SeenNs > n.QueuedNs || n.Pinned) && chances-- > 0)
             {
                 n.QueuedNs = n.SeenNs;
                 _order.Enqueue(q);
                 continue;
             }
+            if (n.Pinned) Version++; // established flows may have cached it
             _entries.Remove(q.Ip);
             Evictions++;
             return;
@@ -92,6 +116,11 @@ public sealed class NeighborTable
     {
         if (!_pending.TryGetValue(ip, out var p))
         {
+            if (_pending.Count >= MaxPendingNeighbors)
+            {
+                queued = false;
+                return false;
+            }
             p = new Pending { FirstNs = nowNs, LastSolicitNs = nowNs - SolicitIntervalNs };
             _pending[ip] = p;
         }
@@ -160,7 +189,11 @@ public sealed class NeighborTable
         foreach (var kv in _entries) yield return (kv.Key, kv.Value.Mac, kv.Value.Port);
     }
 
-    private record struct Neighbor(MacAddress Mac, int Port, long SeenNs, long QueuedNs, long Stamp);
+    private record struct Neighbor(MacAddress Mac, int Port, long SeenNs, long QueuedNs, long Stamp)
+    {
+        /// <summary>The next hop of an established flow (<see cref="Pin"/>).</summary>
+        public bool Pinned;
+    }
 
     private sealed class Pending
     {

@@ -70,10 +70,13 @@ public static class IptablesRules
         }
 
         var mangle = new List<Rule>();
+        var mangleOut = new List<Rule>();
         mangle.Add(new Rule("CONNMARK", "all", null, "-j CONNMARK --restore-mark", "CONNMARK restore"));
         foreach (var f in farms)
         {
             string dst = f.VirtualAddress;
+            // SYNPROXY sends the backend's SYN from the host itself: its mark and DNAT come from OUTPUT.
+            if (f.SynProxy && mangleOut.Count == 0) mangleOut.Add(mangle[0]);
             for (int i = f.Candidates.Length - 1; i >= 0; i--)
             {
                 var b = f.Candidates[i];
@@ -95,14 +98,36 @@ public static class IptablesRules
                         save.Append(Inv($" -m comment --comment {comment} -j MARK --set-xmark {Mark(b.Mark)}/0xffffffff"));
                         list.Append(Inv($" /* {comment} */ MARK set {Mark(b.Mark)}"));
                         mangle.Add(new Rule("MARK", proto, dst, save.ToString(), list.ToString()));
+                        if (f.SynProxy && proto == "tcp") mangleOut.Add(mangle[^1]);
                     }
                 }
             }
         }
         mangle.Add(new Rule("CONNMARK", "all", null, "-m state --state NEW -j CONNMARK --save-mark", "state NEW CONNMARK save"));
+        if (mangleOut.Count > 0) mangleOut.Add(mangle[^1]);
 
         var pre = new List<Rule>();
         var post = new List<Rule>();
+        var natOut = new List<Rule>();
+        var raw = new List<Rule>();
+        var input = new List<Rule>();
+        foreach (var f in farms)
+        {
+            if (!f.SynProxy) continue;
+            foreach (var ports in PortChunks(f.Config.VirtualPorts))
+            {
+                string save = ports is null ? "" : Inv($"-m multiport --dports {ports} ");
+                string list = ports is null ? "" : Inv($"multiport dports {ports} ");
+                string c = f.SynProxyComment;
+                raw.Add(new Rule("CT", "tcp", f.VirtualAddress, Inv($"{save}-m tcp --syn -m comment --comment {c} -j CT --notrack"),
+                    Inv($"{list}tcp flags:0x17/0x02 /* {c} */ CT notrack")));
+                input.Add(new Rule("SYNPROXY", "tcp", f.VirtualAddress,
+                    Inv($"{save}-m state --state INVALID,UNTRACKED -m comment --comment {c} -j SYNPROXY --sack-perm --timestamp --wscale {PacketEngine.SynProxyWindowScale} --mss {(v6 ? PacketEngine.SynProxyMss6 : PacketEngine.SynProxyMss4)}"),
+                    Inv($"{list}state INVALID,UNTRACKED /* {c} */ SYNPROXY sack-perm timestamp wscale {PacketEngine.SynProxyWindowScale} mss {(v6 ? PacketEngine.SynProxyMss6 : PacketEngine.SynProxyMss4)}")));
+                input.Add(new Rule("DROP", "tcp", f.VirtualAddress, Inv($"{save}-m state --state INVALID -m comment --comment {c} -j DROP"),
+                    Inv($"{list}state INVALID /* {c} */")));
+            }
+        }
         foreach (var f in farms)
         {
             foreach (var proto in f.Protocols)
@@ -114,6 +139,7 @@ public static class IptablesRules
                     pre.Add(new Rule("DNAT", proto, null,
                         Inv($"-m mark --mark {Mark(b.Mark)} -m comment --comment {comment} -j DNAT --to-destination {to}"),
                         Inv($"mark match {Mark(b.Mark)} /* {comment} */ to:{to}")));
+                    if (f.SynProxy && proto == "tcp") natOut.Add(pre[^1]);
                     if (b.SnatAddress is { } snat)
                         post.Add(new Rule("SNAT", proto, null,
                             Inv($"-m mark --mark {Mark(b.Mark)} -m comment --comment {comment} -j SNAT --to-source {snat}"),
@@ -122,24 +148,60 @@ public static class IptablesRules
             }
         }
 
+        if (raw.Count > 0)
+            sb.Append(Inv($"# SYN proxy: a SYN to the farm is not tracked; SYNPROXY answers it with a cookie and, for the client's ACK (INVALID with\n# sysctl -w net.netfilter.nf_conntrack_tcp_loose=0), sends the backend a SYN from the host, marked and DNATed in OUTPUT\n"));
         if (format == IptablesFormat.Save)
         {
             sb.Append(Inv($"# {cmd}-restore input (userlb rules --format save)\n"));
+            if (raw.Count > 0)
+            {
+                sb.Append("*raw\n");
+                foreach (var r in raw) sb.Append(r.Save("PREROUTING", v6));
+                sb.Append("COMMIT\n");
+            }
             sb.Append("*mangle\n");
             foreach (var r in mangle) sb.Append(r.Save("PREROUTING", v6));
+            foreach (var r in mangleOut) sb.Append(r.Save("OUTPUT", v6));
             sb.Append("COMMIT\n*nat\n");
             foreach (var r in pre) sb.Append(r.Save("PREROUTING", v6));
+            foreach (var r in natOut) sb.Append(r.Save("OUTPUT", v6));
             foreach (var r in post) sb.Append(r.Save("POSTROUTING", v6));
             sb.Append("COMMIT\n");
+            if (input.Count > 0)
+            {
+                sb.Append("*filter\n");
+                foreach (var r in input) sb.Append(r.Save("INPUT", v6));
+                sb.Append("COMMIT\n");
+            }
             return;
         }
 
+        if (raw.Count > 0)
+        {
+            sb.Append(Inv($"# {cmd} -t raw -n -L PREROUTING\n"));
+            Chain(sb, "PREROUTING", raw, v6);
+        }
         sb.Append(Inv($"# {cmd} -t mangle -n -L PREROUTING\n"));
         Chain(sb, "PREROUTING", mangle, v6);
+        if (mangleOut.Count > 0)
+        {
+            sb.Append(Inv($"# {cmd} -t mangle -n -L OUTPUT\n"));
+            Chain(sb, "OUTPUT", mangleOut, v6);
+        }
         sb.Append(Inv($"# {cmd} -t nat -n -L PREROUTING\n"));
         Chain(sb, "PREROUTING", pre, v6);
+        if (natOut.Count > 0)
+        {
+            sb.Append(Inv($"# {cmd} -t nat -n -L OUTPUT\n"));
+            Chain(sb, "OUTPUT", natOut, v6);
+        }
         sb.Append(Inv($"# {cmd} -t nat -n -L POSTROUTING\n"));
         Chain(sb, "POSTROUTING", post, v6);
+        if (input.Count > 0)
+        {
+            sb.Append(Inv($"# {cmd} -n -L INPUT\n"));
+            Chain(sb, "INPUT", input, v6);
+        }
     }
 
     private static void Chain(StringBuilder sb, string name, List<Rule> rules, bool v6)

@@ -93,6 +93,7 @@ public static class NftRules
         foreach (var (proto, f) in allPorts)
             sb.Append(Inv($"\t\t{l4proto} {proto} {l3} daddr {f.VirtualAddress} goto filter-{f.Name}\n"));
         sb.Append("\t}\n");
+        SynProxyChains(sb, farms, l3, l4proto, suffix, v6);
 
         foreach (var f in farms)
         {
@@ -126,6 +127,42 @@ public static class NftRules
             sb.Append("\t}\n");
         }
         sb.Append("}\n");
+    }
+
+    /// <summary>
+    /// SYN-proxied farms: their SYNs are not tracked (raw), the synproxy statement answers them and, for the client's
+    /// ACK (invalid: load with <c>sysctl -w net.netfilter.nf_conntrack_tcp_loose=0</c>), sends the backend a SYN from
+    /// the host, which the output chains mark and DNAT as prerouting does for forwarded connections.
+    /// </summary>
+    private static void SynProxyChains(StringBuilder sb, List<RulesFarm> farms, string l3, string l4proto, string suffix, bool v6)
+    {
+        var proxied = farms.FindAll(f => f.SynProxy);
+        if (proxied.Count == 0) return;
+        ushort mss = v6 ? PacketEngine.SynProxyMss6 : PacketEngine.SynProxyMss4;
+        sb.Append("\n\t# SYN proxy (sysctl -w net.netfilter.nf_conntrack_tcp_loose=0)\n");
+        sb.Append("\tchain synproxy-raw {\n\t\ttype filter hook prerouting priority raw; policy accept;\n");
+        foreach (var f in proxied)
+            sb.Append(Inv($"\t\t{l3} daddr {f.VirtualAddress} tcp dport {Ports(f)} tcp flags syn / fin,syn,rst,ack notrack comment \"{f.SynProxyComment}\"\n"));
+        sb.Append("\t}\n\n\tchain synproxy-input {\n\t\ttype filter hook input priority filter; policy accept;\n");
+        foreach (var f in proxied)
+        {
+            sb.Append(Inv($"\t\t{l3} daddr {f.VirtualAddress} tcp dport {Ports(f)} ct state invalid,untracked synproxy mss {mss} wscale {PacketEngine.SynProxyWindowScale} timestamp sack-perm comment \"{f.SynProxyComment}\"\n"));
+            sb.Append(Inv($"\t\t{l3} daddr {f.VirtualAddress} tcp dport {Ports(f)} ct state invalid drop comment \"{f.SynProxyComment}\"\n"));
+        }
+        sb.Append("\t}\n\n\tchain output-filter {\n\t\ttype filter hook output priority mangle; policy accept;\n");
+        sb.Append("\t\tmeta mark set ct mark\n");
+        sb.Append(Inv($"\t\t{l4proto} . {l3} daddr . th dport vmap @filter-proto-services{suffix}\n"));
+        sb.Append("\t}\n\n\tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n");
+        sb.Append(Inv($"\t\t{l4proto} . {l3} daddr . th dport vmap @nat-proto-services{suffix}\n"));
+        sb.Append("\t}\n");
+    }
+
+    private static string Ports(RulesFarm f)
+    {
+        if (f.Config.VirtualPorts.IsDefaultOrEmpty) return "1-65535";
+        var list = new List<string>();
+        foreach (var r in f.Config.VirtualPorts) list.Add(r.ToString());
+        return list.Count == 1 ? list[0] : "{ " + string.Join(", ", list) + " }";
     }
 
     private static void ServiceMap(StringBuilder sb, string name, string addrType, bool interval, List<string> elements, string prefix)

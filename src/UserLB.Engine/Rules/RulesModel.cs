@@ -18,9 +18,13 @@ internal sealed record RulesFarm(
     bool IsV6,
     ImmutableArray<RulesBackend> Backends,
     ImmutableArray<RulesBackend> Candidates,
-    ImmutableArray<string> Protocols)
+    ImmutableArray<string> Protocols,
+    bool SynProxy = false)
 {
     public string Name => Config.Name;
+
+    /// <summary>The comment of a SYN-proxied farm's raw and filter rules.</summary>
+    public string SynProxyComment => string.Create(CultureInfo.InvariantCulture, $"FARM_{Name}_synproxy_");
 
     public string VirtualAddress => Config.VirtualAddress.ToString();
 
@@ -43,7 +47,7 @@ internal sealed record RulesFarm(
                 _ => ["tcp", "udp", "sctp"],
             };
             result.Add(new RulesFarm(f.Config, f.Config.VirtualAddress.AddressFamily == AddressFamily.InterNetworkV6,
-                all.ToImmutable(), candidates.ToImmutable(), protocols));
+                all.ToImmutable(), candidates.ToImmutable(), protocols, f.SynProxy && protocols.Contains("tcp")));
         }
         return result.ToImmutable();
     }

@@ -41,6 +41,7 @@ public static class StateFile
         (ConnStatus.SrcNat, "snat"),
         (ConnStatus.DstNat, "dnat"),
         (ConnStatus.Limited, "limited"),
+        (ConnStatus.SeqAdjust, "seq-adjust"),
     ];
 
     public static void Save(string path, IReadOnlyCollection<SavedConnection> entries, DateTimeOffset savedAt)
@@ -90,6 +91,12 @@ public static class StateFile
         if (e.Original.Protocol == IpProtocols.Tcp) w.WriteString("state", e.TcpState.ToConntrackName());
         w.WriteString("status", FormatStatus(e.Status));
         w.WriteNumber("mark", e.Mark);
+        if ((e.Status & ConnStatus.SeqAdjust) != 0)
+        {
+            w.WriteNumber("seq-offset", e.SeqOffset);
+            w.WriteNumber("ts-offset", e.TsOffset);
+            if (e.WindowShift != 0) w.WriteNumber("window-shift", e.WindowShift);
+        }
         w.WriteNumber("id", e.Id);
         w.WriteNumber("age-ns", e.AgeNs);
         w.WriteNumber("remaining-ns", e.RemainingNs);
@@ -211,6 +218,12 @@ public static class StateFile
             if (!Num(o, "age-ns", long.MaxValue, out long age) || !Num(o, "remaining-ns", long.MaxValue, out long remaining))
                 return Fail("bad age-ns or remaining-ns", out problem);
             if (!Pair(o, "packets", out ulong op, out ulong rp) || !Pair(o, "bytes", out ulong ob, out ulong rb)) return Fail("bad counters", out problem);
+            long seqOffset = 0, tsOffset = 0;
+            if ((status & ConnStatus.SeqAdjust) != 0 && (!Num(o, "seq-offset", uint.MaxValue, out seqOffset) || !Num(o, "ts-offset", uint.MaxValue, out tsOffset)))
+                return Fail("bad seq-offset or ts-offset", out problem);
+            int windowShift = 0;
+            if (o.TryGetProperty("window-shift", out var ws) && (ws.ValueKind != JsonValueKind.Number || !ws.TryGetInt32(out windowShift) || windowShift is < -14 or > 14))
+                return Fail("bad window-shift", out problem);
             entry = new SavedConnection
             {
                 Farm = farm,
@@ -220,6 +233,9 @@ public static class StateFile
                 TcpState = state,
                 Status = status,
                 Mark = (uint)mark,
+                SeqOffset = (uint)seqOffset,
+                TsOffset = (uint)tsOffset,
+                WindowShift = (sbyte)windowShift,
                 Id = (uint)id,
                 AgeNs = age,
                 RemainingNs = remaining,

@@ -258,6 +258,56 @@ public class ConnTableTests
         Assert.NotEqual(t[a].Id, t[b].Id);
     }
 
+    private static List<int> Unreplied(ConnTable t, int group)
+    {
+        var list = new List<int>();
+        for (int i = t.OldestUnassured(group); i >= 0; i = t.NextUnassured(i)) list.Add(i);
+        return list;
+    }
+
+    /// <summary>Operations on the unreplied lists (tracked, replied, removed, re-tracked) and the lists expected after them.</summary>
+    [Theory]
+    [InlineData("track 0 a; track 1 a; track 2 b; track 3 a", "0 1 3", "2")]
+    [InlineData("track 0 a; track 1 a; track 2 a; untrack 1", "0 2", "")]
+    [InlineData("track 0 a; track 1 a; track 2 a; untrack 0; untrack 2", "1", "")]
+    [InlineData("track 0 a; track 1 a; remove 0; remove 1", "", "")]
+    [InlineData("track 0 a; track 0 a; track 1 a", "0 1", "")]            // tracked twice: once in the list
+    [InlineData("track 0 a; untrack 0; untrack 0; track 1 b", "", "1")]   // replied twice: a no-op the second time
+    [InlineData("track 0 a; track 1 a; remove 0; track 4 a", "1 4", "")]  // flow 4 takes flow 0's freed slot
+    public void TrackUnassured_Operations_ListsInCreationOrder(string ops, string expectedA, string expectedB)
+    {
+        var t = new ConnTable(64, 1);
+        var idx = new Dictionary<int, int>();
+        foreach (var op in ops.Split("; "))
+        {
+            var w = op.Split(' ');
+            int n = int.Parse(w[1], System.Globalization.CultureInfo.InvariantCulture);
+            if (!idx.ContainsKey(n)) idx[n] = Insert(t, n);
+            switch (w[0])
+            {
+                case "track": t.TrackUnassured(idx[n], w[2] == "a" ? 0 : 5); break;
+                case "untrack": t.Untrack(idx[n]); break;
+                case "remove": t.Remove(idx[n], 0); break;
+            }
+        }
+        string Names(int group) => string.Join(' ', Unreplied(t, group).Select(i => idx.Last(kv => kv.Value == i).Key));
+        Assert.Equal(expectedA, Names(0));
+        Assert.Equal(expectedB, Names(5));
+        Assert.Equal(-1, t.OldestUnassured(3));
+        Assert.Equal(-1, t.OldestUnassured(1000));
+    }
+
+    [Fact]
+    public void TrackUnassured_TableGrows_ListsKept()
+    {
+        var t = new ConnTable(10_000, 7);
+        var idx = Enumerable.Range(0, 5000).Select(n => Insert(t, n)).ToArray(); // past the first 1024 slots: arrays grow
+        for (int n = 0; n < idx.Length; n++) t.TrackUnassured(idx[n], n % 2);
+        for (int n = 0; n < idx.Length; n += 4) t.Untrack(idx[n]);
+        Assert.Equal(Enumerable.Range(0, 5000).Where(n => n % 2 == 0 && n % 4 != 0).Select(n => idx[n]), Unreplied(t, 0));
+        Assert.Equal(Enumerable.Range(0, 5000).Where(n => n % 2 == 1).Select(n => idx[n]), Unreplied(t, 1));
+    }
+
     [Fact]
     public void Constructor_MaxBelowOne_Throws() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new ConnTable(0, 1));

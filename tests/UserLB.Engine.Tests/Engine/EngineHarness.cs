@@ -86,6 +86,14 @@ internal sealed class EngineHarness
         return Engine.Table[live[0]];
     }
 
+    /// <summary>The one live entry whose original source is <paramref name="client"/>.</summary>
+    public ConnEntry SingleEntryOf(string client)
+    {
+        var matches = LiveEntries().Where(i => Engine.Table[i].Original.Src == IpAddr.Parse(client)).ToList();
+        Assert.True(matches.Count == 1, $"expected one connection from {client}, found {matches.Count}");
+        return Engine.Table[matches[0]];
+    }
+
     public string DropSummary() =>
         string.Join(", ", Enumerable.Range(0, (int)DropReason.Count).Where(i => Engine.Counters.Drops[i] > 0)
             .Select(i => $"{((DropReason)i).Name()}={Engine.Counters.Drops[i]}"));

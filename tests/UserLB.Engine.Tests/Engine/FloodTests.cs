@@ -72,9 +72,9 @@ public class FloodTests
         }
         Assert.Equal(65_536, h.Engine.Neighbors.Count);
         Assert.Equal(Flood + 2 - 65_536, h.Engine.Neighbors.Evictions);
-        Assert.True(h.Engine.Neighbors.TryGet(IpAddr.Parse("192.168.1.10"), out _, out _));
-        Assert.True(h.Engine.Neighbors.TryGet(Spoofed(Flood - 1), out _, out _));
-        Assert.False(h.Engine.Neighbors.TryGet(Spoofed(0), out _, out _));
+        Assert.True(h.Engine.Neighbors.Contains(IpAddr.Parse("192.168.1.10")));
+        Assert.True(h.Engine.Neighbors.Contains(Spoofed(Flood - 1)));
+        Assert.False(h.Engine.Neighbors.Contains(Spoofed(0)));
         h.AssertInvariant();
     }
 
@@ -88,15 +88,72 @@ public class FloodTests
         n.Learn(A(1), mac, 0, 10); // seen again: a second chance
         n.Learn(A(5), mac, 0, 11);
         Assert.Equal(4, n.Count);
-        Assert.False(n.TryGet(A(2), out _, out _));
-        Assert.True(n.TryGet(A(1), out _, out _));
+        Assert.False(n.Contains(A(2)));
+        Assert.True(n.Contains(A(1)));
         n.Learn(A(6), mac, 0, 12);
         n.Learn(A(7), mac, 0, 13);
-        Assert.False(n.TryGet(A(3), out _, out _));
-        Assert.False(n.TryGet(A(4), out _, out _));
+        Assert.False(n.Contains(A(3)));
+        Assert.False(n.Contains(A(4)));
         n.Learn(A(8), mac, 0, 14); // 1's second chance is used up
-        Assert.False(n.TryGet(A(1), out _, out _));
+        Assert.False(n.Contains(A(1)));
         Assert.Equal(4, n.Evictions);
-        foreach (int i in new[] { 5, 6, 7, 8 }) Assert.True(n.TryGet(A(i), out _, out _));
+        foreach (int i in new[] { 5, 6, 7, 8 }) Assert.True(n.Contains(A(i)));
+    }
+
+    [Fact]
+    public void Enqueue_ManyUnresolvedNeighbours_QueuesBoundedExtraFramesDroppedUnasked()
+    {
+        var n = new NeighborTable();
+        var frame = new byte[60];
+        IpAddr A(int i) => IpAddr.FromV4(0x0A00_0000u + (uint)i);
+        int solicited = 0, dropped = 0;
+        for (int i = 0; i < NeighborTable.MaxPendingNeighbors + 100; i++)
+        {
+            if (n.Enqueue(A(i), frame, 0, 0, out bool queued)) solicited++;
+            if (!queued) dropped++;
+        }
+        Assert.Equal(NeighborTable.MaxPendingNeighbors, solicited);
+        Assert.Equal(100, dropped);
+        Assert.Equal(NeighborTable.MaxPendingNeighbors, n.PendingFrames);
+        Assert.True(n.Enqueue(A(0), frame, 0, 0, out bool again) == false && again); // a neighbour already waited for still queues
+    }
+
+    [Fact]
+    public void Learn_TableFullOfAFloodsSenders_NextHopsInUseKept()
+    {
+        // A backend learned once and pinned (an established flow's next hop) stays while a flood's senders go.
+        var n = new NeighborTable(100);
+        var mac = MacAddress.Parse("02:00:00:00:00:01");
+        IpAddr A(int i) => IpAddr.FromV4(0x0A00_0000u + (uint)i);
+        var backend = IpAddr.Parse("192.168.1.10");
+        n.Learn(backend, mac, 1, 0);
+        for (int i = 0; i < 10_000; i++)
+        {
+            n.Learn(A(i), mac, 0, i);
+            if (i == 0) n.Pin(backend);
+            if (i % 1000 == 0) Assert.True(n.TryGet(backend, out _, out _));
+        }
+        Assert.True(n.Contains(backend));
+        Assert.Equal(100, n.Count);
+        Assert.Equal(10_001 - 100, n.Evictions);
+    }
+
+    [Fact]
+    public void Learn_EveryEntryPinned_EvictionStillBounded()
+    {
+        // When every entry is pinned, an eviction passes over at most 64 of them and takes the next.
+        var n = new NeighborTable(1000);
+        var mac = MacAddress.Parse("02:00:00:00:00:01");
+        IpAddr A(int i) => IpAddr.FromV4(0x0A00_0000u + (uint)i);
+        for (int i = 0; i < 1000; i++)
+        {
+            n.Learn(A(i), mac, 0, i);
+            n.Pin(A(i));
+        }
+        n.Learn(A(5000), mac, 0, 5000);
+        Assert.Equal(1000, n.Count);
+        Assert.False(n.Contains(A(64)));     // the 65th oldest: the first 64 were passed over
+        Assert.True(n.Contains(A(0)));
+        Assert.True(n.Contains(A(5000)));
     }
 }

@@ -35,6 +35,25 @@ internal static class TestFrames
         return Ip(srcMac, src, dst, IpProtocols.Tcp, l4, ttl);
     }
 
+    /// <summary>A TCP segment with <paramref name="options"/> (a multiple of 4 bytes) and a window of its own.</summary>
+    public static byte[] TcpOpt(string srcMac, string src, string dst, ushort sport, ushort dport, byte flags, uint seq, uint ack,
+        byte[] options, ushort window = 65535, int payload = 0)
+    {
+        Assert.True(options.Length % 4 == 0 && options.Length <= 40, "TCP options are whole 32-bit words, at most 40 bytes");
+        int hl = 20 + options.Length;
+        var l4 = new byte[hl + payload];
+        BinaryPrimitives.WriteUInt16BigEndian(l4, sport);
+        BinaryPrimitives.WriteUInt16BigEndian(l4.AsSpan(2), dport);
+        BinaryPrimitives.WriteUInt32BigEndian(l4.AsSpan(4), seq);
+        BinaryPrimitives.WriteUInt32BigEndian(l4.AsSpan(8), ack);
+        l4[12] = (byte)(hl / 4 << 4);
+        l4[13] = flags;
+        BinaryPrimitives.WriteUInt16BigEndian(l4.AsSpan(14), window);
+        options.CopyTo(l4, 20);
+        for (int i = hl; i < l4.Length; i++) l4[i] = (byte)i;
+        return Ip(srcMac, src, dst, IpProtocols.Tcp, l4);
+    }
+
     public static byte[] Udp(string srcMac, string src, string dst, ushort sport, ushort dport, int payload = 10, byte ttl = 64)
     {
         var l4 = new byte[8 + payload];

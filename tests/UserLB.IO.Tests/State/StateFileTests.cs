@@ -64,6 +64,17 @@ public sealed class StateFileTests : IDisposable
     }
 
     [Fact]
+    public void SaveLoad_SynProxiedConnection_SequenceAndTimestampShiftsRoundTrip()
+    {
+        string path = PathOf("state");
+        var proxied = Sample[0] with { Status = ConnStatus.SeenReply | ConnStatus.Assured | ConnStatus.SrcNat | ConnStatus.DstNat | ConnStatus.SeqAdjust, SeqOffset = 558_461_977, TsOffset = uint.MaxValue - 223_022, WindowShift = -2 };
+        StateFile.Save(path, [proxied], DateTimeOffset.UnixEpoch);
+        var load = StateFile.Load(path);
+        Assert.Equal([proxied], load.Entries);
+        Assert.Contains("\"status\":\"seen-reply assured snat dnat seq-adjust\",\"mark\":512,\"seq-offset\":558461977,\"ts-offset\":4294744273,\"window-shift\":-2,", File.ReadAllLines(path)[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Save_OverExistingFile_ReplacesItWhole()
     {
         string path = PathOf("state");
@@ -116,6 +127,7 @@ public sealed class StateFileTests : IDisposable
     [InlineData("""{"farm":"app","backend":"bck0","proto":6,"src":"1.2.3.4","dst":"1.2.3.5","sport":1,"dport":1,"reply-src":"1.2.3.6","reply-dst":"1.2.3.5","reply-sport":1,"reply-dport":1,"state":"DANCING"}""", "bad tcp state")]
     [InlineData("""{"farm":"app","backend":"bck0","proto":17,"src":"1.2.3.4","dst":"1.2.3.5","sport":1,"dport":1,"reply-src":"1.2.3.6","reply-dst":"1.2.3.5","reply-sport":1,"reply-dport":1,"status":"snat bogus"}""", "bad status")]
     [InlineData("""{"farm":"app","backend":"bck0","proto":17,"src":"1.2.3.4","dst":"1.2.3.5","sport":1,"dport":1,"reply-src":"1.2.3.6","reply-dst":"1.2.3.5","reply-sport":1,"reply-dport":1,"status":"","mark":1,"id":1,"age-ns":-5,"remaining-ns":1}""", "bad age-ns")]
+    [InlineData("""{"farm":"app","backend":"bck0","proto":6,"src":"1.2.3.4","dst":"1.2.3.5","sport":1,"dport":1,"reply-src":"1.2.3.6","reply-dst":"1.2.3.5","reply-sport":1,"reply-dport":1,"state":"ESTABLISHED","status":"seq-adjust","mark":1,"id":1,"age-ns":5,"remaining-ns":1,"packets":[1,1],"bytes":[1,1]}""", "bad seq-offset")]
     public void Load_OneDamagedLine_SkippedCountedAndNamedTheOthersLoaded(string badLine, string reason)
     {
         string path = PathOf("state");
