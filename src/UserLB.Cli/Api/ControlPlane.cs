@@ -219,12 +219,15 @@ internal sealed partial class ControlPlane : IDisposable
         }
     }
 
+    private IReadOnlySet<string>? _appliedUnhealthy; // the monitor's unhealthy set the engines' snapshot was built with
+
     /// <summary>What a backend's health is: "up", "down" (failing its check) or "none" (not checked).</summary>
     public string HealthOf(string farm, string backend)
     {
         if (Health is null) return "none";
         string key = farm + "/" + backend;
-        if (Health.Unhealthy.Contains(key)) return "down";
+        // The health the engines run with: a backend shows down once no new connection can reach it.
+        if ((Volatile.Read(ref _appliedUnhealthy) ?? Health.Unhealthy).Contains(key)) return "down";
         foreach (var t in Health.Targets)
             if (t.Key == key) return "up";
         return "none";
@@ -236,12 +239,14 @@ internal sealed partial class ControlPlane : IDisposable
     {
         Validate(next);
         long generation = Generation + 1;
-        var snapshot = EngineSnapshot.Build(next, Ids, Health?.Unhealthy, generation);
+        var unhealthy = Health?.Unhealthy;
+        var snapshot = EngineSnapshot.Build(next, Ids, unhealthy, generation);
         await Forwarder.InvokeAllAsync((engine, _) =>
         {
             engine.Apply(snapshot);
             return true;
         }).ConfigureAwait(false);
+        Volatile.Write(ref _appliedUnhealthy, unhealthy);
         Volatile.Write(ref _config, next);
         Interlocked.Exchange(ref _generation, generation);
         Log.Applied(_log, generation, next.Farms.Length);
