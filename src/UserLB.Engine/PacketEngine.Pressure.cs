@@ -16,7 +16,7 @@ namespace UserLB.Engine;
 /// <see cref="CrowdedSearch"/> candidates or found none in the last <see cref="PortPressureHoldNs"/> — unassured entries get
 /// <see cref="EngineOptions.PressureUnassuredTimeoutSeconds"/> at most; in the second case a new flow whose own port is
 /// taken tries <see cref="PressureSearchAttempts"/> others and then evicts (the ports are nearly all taken: a flood SYN
-/// then costs about ten lookups instead of up to 250).
+/// then costs a few lookups instead of up to 250).
 /// </summary>
 public sealed partial class PacketEngine
 {
@@ -30,7 +30,7 @@ public sealed partial class PacketEngine
     public const int CrowdedSearch = 32;
 
     /// <summary>Candidates a port search tries under pressure before the caller evicts.</summary>
-    public const int PressureSearchAttempts = 8;
+    public const int PressureSearchAttempts = 2;
 
     /// <summary>Entries of a backend's unassured list examined for one eviction (those of another port space are skipped).</summary>
     private const int EvictionScan = 64;

@@ -160,7 +160,7 @@ public class PortExhaustionTests
     public void Process_CrowdedPortSpace_FreePortFoundThenPressureSoTheNextEvictsAfterAShortSearch()
     {
         // 500 of the 511 ports of the class taken (1–500): a SYN whose port is taken finds one of the 11 free ports after
-        // a long search (it runs on from a random offset), which puts the engine under pressure; the next ones try 8
+        // a long search (it runs on from a random offset), which puts the engine under pressure; the next ones try 2
         // candidates and evict.
         var h = new EngineHarness(Farm(), new EngineOptions { Seed = 1, MaxConnections = 4096 });
         h.LearnBackends();
