@@ -25,6 +25,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     command -v iptables >/dev/null || need+=(iptables)     # the kernel reference rules (differential test)
     command -v python3 >/dev/null || need+=(python3)       # lab servers and probes
     command -v curl >/dev/null || need+=(curl)             # API lab tests
+    command -v hping3 >/dev/null || need+=(hping3)         # the full-speed SYN flood (SynFloodLabTests)
   fi
   if [ ${#need[@]} -gt 0 ]; then
     echo "run-tests.sh: installing ${need[*]}"

@@ -9,8 +9,10 @@ namespace UserLB.Benchmarks;
 /// ≥ 1024, as <c>hping3 -S --flood --rand-source</c> sends) to the NAT farm's VIP, one every microsecond of the engine's
 /// clock (1 Mpps). Setup sends 400,000 of them first, so the measurement is the flood's steady state: both backends'
 /// SNAT port spaces full of unreplied entries and the engine under pressure. Cases: <c>admitted</c> — no budget, every
-/// SYN a new connection (port search, eviction of the oldest unreplied entry, insert, rewrite, send); <c>over-budget</c>
-/// — a global budget of 10,000 new flows a second, so nearly every SYN is dropped before scheduling.
+/// SYN a new connection (port search, eviction of the oldest unassured entry, insert, rewrite, send); <c>over-budget</c>
+/// — a global budget of 10,000 new flows a second, so nearly every SYN is dropped before scheduling (and its tuple
+/// remembered, for a retry); <c>synproxy</c> — the farm has "synproxy": "on", so every SYN is answered with a cookie
+/// SYN-ACK and nothing is kept.
 /// </summary>
 public class FloodBenchmarks
 {
@@ -21,14 +23,15 @@ public class FloodBenchmarks
     private ulong _rng = 0x9E37_79B9_7F4A_7C15UL;
     private long _now;
 
-    [Params("admitted", "over-budget")]
+    [Params("admitted", "over-budget", "synproxy")]
     public string Case { get; set; } = "admitted";
 
     [GlobalSetup]
     public void Setup()
     {
         int budget = Case == "over-budget" ? 10_000 : 0;
-        _s = new EngineScenario(false, "snat", "weight", sweepPerFrame: 4, options: o => o with { NewFlowBudget = budget });
+        _s = new EngineScenario(false, "snat", "weight", sweepPerFrame: 4, options: o => o with { NewFlowBudget = budget },
+            farmKeys: Case == "synproxy" ? "\"synproxy\":\"on\"," : "");
         _s.Sink.Inspect = false;
         // The backends carry established flows (pinned next hops): the flood's senders are the neighbours evicted.
         foreach (var b in _s.BackendIps) _s.Engine.Neighbors.Pin(b);
@@ -72,6 +75,7 @@ public class FloodBenchmarks
     public long Dropped => _s.Engine.Counters.Dropped;
     public long Forwarded => _s.Engine.Counters.Forwarded;
     public long Evictions => _s.Engine.Counters.NatPortEvictions;
+    public long SynProxySyns => _s.Engine.Counters.SynProxySyns;
     public int Entries => _s.Engine.Table.Count;
     public bool UnderPressure => _s.Engine.UnderPressure(_now);
     public EngineScenario Scenario => _s;

@@ -43,7 +43,7 @@ if (args.Length > 0 && args[0] == "profile")
     }
     if (what == "flood")
     {
-        foreach (var c in new[] { "admitted", "over-budget" })
+        foreach (var c in new[] { "admitted", "over-budget", "synproxy" })
         {
             var f = new FloodBenchmarks { Case = c };
             f.Setup();

@@ -37,7 +37,7 @@ public sealed record EngineOptions
     /// <summary>Port names (for farms' iface/oface) by port index.</summary>
     public IReadOnlyList<string> PortNames { get; init; } = [];
     /// <summary>The most an entry that is not ASSURED (TCP before its handshake completes, UDP before its reply) is given while the
-    /// engine is under pressure (the table ≥ 90 % full, or a SNAT port search failed in the last 10 s:
+    /// engine is under pressure (the table ≥ 90 % full, or a SNAT port search was crowded in the last 10 s:
     /// PacketEngine.Pressure.cs), in seconds.</summary>
     public long PressureUnassuredTimeoutSeconds { get; init; } = 5;
     /// <summary>
@@ -52,6 +52,9 @@ public sealed record EngineOptions
     /// <summary>The SYN proxy's cookie secret (32 bytes: two SipHash keys); empty: derived from the engine's seeded
     /// hash key. Engines that may see one client's SYN and ACK must share it.</summary>
     public ReadOnlyMemory<byte> SynProxySecret { get; init; }
+    /// <summary>Allocate the whole connection table at start (<c>userlb run</c>): a flood then fills it without growing
+    /// its arrays (copies and full garbage collections while the worker waits).</summary>
+    public bool PreallocateTable { get; init; }
     /// <summary>Slots of the connection table examined per received frame by the incremental sweep.</summary>
     public int SweepPerFrame { get; init; } = 4;
 

@@ -12,25 +12,33 @@ namespace UserLB.Engine;
 /// or SYN_RECV when the backend answers), and nf_nat then refuses every new connection until they time out. Here, when
 /// no free tuple is found, the oldest unassured entry holding a tuple of that space is evicted and its port taken
 /// (<see cref="EvictForTuple"/>; the candidates are kept oldest first in one list per backend and port class).
-/// Under pressure — the table at least <see cref="PressureFillPercent"/> % full, or a port search found no free port
-/// in the last <see cref="PortPressureHoldNs"/> — unassured entries get <see cref="EngineOptions.PressureUnassuredTimeoutSeconds"/>
-/// at most; in the second case a new flow whose own port is taken evicts at once, without searching (the ports are
-/// nearly all taken: a flood SYN then costs two lookups instead of about 250).
+/// Under pressure — the table at least <see cref="PressureFillPercent"/> % full, or a port search needed more than
+/// <see cref="CrowdedSearch"/> candidates or found none in the last <see cref="PortPressureHoldNs"/> — unassured entries get
+/// <see cref="EngineOptions.PressureUnassuredTimeoutSeconds"/> at most; in the second case a new flow whose own port is
+/// taken tries <see cref="PressureSearchAttempts"/> others and then evicts (the ports are nearly all taken: a flood SYN
+/// then costs a few lookups instead of up to 250).
 /// </summary>
 public sealed partial class PacketEngine
 {
     /// <summary>Table fill (percent of <see cref="EngineOptions.MaxConnections"/>) from which the table is under pressure.</summary>
     public const int PressureFillPercent = 90;
 
-    /// <summary>How long a port search that found no free port keeps the engine under pressure.</summary>
+    /// <summary>How long a crowded port search keeps the engine under pressure.</summary>
     public const long PortPressureHoldNs = 10_000_000_000L;
+
+    /// <summary>Candidates a port search needs beyond which its space counts as crowded (more than ~97 % taken).</summary>
+    public const int CrowdedSearch = 32;
+
+    /// <summary>Candidates a port search tries under pressure before the caller evicts.</summary>
+    public const int PressureSearchAttempts = 2;
 
     /// <summary>Entries of a backend's unassured list examined for one eviction (those of another port space are skipped).</summary>
     private const int EvictionScan = 64;
 
     private long _portPressureUntilNs = long.MinValue;
 
-    /// <summary>True while the table is ≥ 90 % full or a SNAT port search failed in the last 10 s.</summary>
+    /// <summary>True while the table is ≥ 90 % full or a SNAT port search was crowded (more than 32 candidates, or none
+    /// free) in the last 10 s.</summary>
     public bool UnderPressure(long nowNs) => _table.Count >= _pressureEntries || nowNs < _portPressureUntilNs;
 
     /// <summary>The timeout of an entry that is not ASSURED: <paramref name="timeoutNs"/>, capped under pressure.</summary>
@@ -96,8 +104,8 @@ public sealed partial class PacketEngine
     private void TraceEviction(in ConnEntry e, long nowNs) =>
         Trace?.Step(Inv($"nat POSTROUTING: SNAT: no free source port: evicted the oldest unassured connection {e.Id} ({(nowNs - e.CreatedNs) / 1e9:0.###} s old, {e.TcpState.ToConntrackName()}) and took its port {e.Reply.DstPort}"));
 
-    /// <summary>Marks the SNAT port spaces under pressure after a search that found no free port.</summary>
-    private void PortSearchFailed(long nowNs) => _portPressureUntilNs = nowNs + PortPressureHoldNs;
+    /// <summary>Marks the SNAT port spaces under pressure after a crowded search.</summary>
+    private void PortSpaceCrowded(long nowNs) => _portPressureUntilNs = nowNs + PortPressureHoldNs;
 
     /// <summary>A packet that would start a flow found the new-flow budget spent: true when it is dropped (counted);
     /// false when its tuple was dropped a moment ago (a client's retry: admitted, counted).</summary>

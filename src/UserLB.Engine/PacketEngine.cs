@@ -62,7 +62,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         _shardCount = options.ShardCount;
         _shardIndex = options.ShardIndex;
         ulong hashKey = (ulong)_random.NextInt64() ^ ((ulong)_random.NextInt64() << 1);
-        _table = new ConnTable(options.MaxConnections, hashKey) { Lifetime = this };
+        _table = new ConnTable(options.MaxConnections, hashKey, options.PreallocateTable) { Lifetime = this };
         _cookies = NewCookies(options.SynProxySecret, hashKey);
         _shared = options.Shared;
         _persistence = _shared?.Persistence ?? new PersistenceTable();
@@ -735,17 +735,19 @@ public sealed partial class PacketEngine : IEntryLifetime
     /// <summary>
     /// get_unique_tuple for SNAT: keep the client's port when the reply tuple is free; else search the port's class
     /// (1–511, 600–1023, 1024–65535) from a random offset, up to 128 candidates, halving the attempts with a new offset
-    /// until fewer than 16 remain (nf_nat_l4proto_unique_tuple). Within 10 s of a search that failed, none: the ports
-    /// are nearly all taken then, and the caller evicts (PacketEngine.Pressure.cs).
+    /// until fewer than 16 remain (nf_nat_l4proto_unique_tuple). A search that needs more than
+    /// <see cref="CrowdedSearch"/> candidates, or finds none, puts the port spaces under pressure for 10 s; meanwhile a
+    /// search tries <see cref="PressureSearchAttempts"/> candidates, and the caller evicts when they are all taken
+    /// (PacketEngine.Pressure.cs): as a space fills, a search costs 1/(1 − fill) lookups, hundreds near the end.
     /// </summary>
     private bool UniqueTuple(ref FlowTuple reply, long nowNs)
     {
         if (!_table.IsTaken(reply, nowNs)) return true;
-        if (nowNs < _portPressureUntilNs) return false;
+        bool pressure = nowNs < _portPressureUntilNs;
         ushort original = reply.DstPort;
         PortClass(original, out int min, out int rangeSize);
-        int attempts = Math.Min(rangeSize, 128);
-        int offset = _random.Next(65536);
+        int attempts = Math.Min(rangeSize, pressure ? PressureSearchAttempts : 128);
+        int offset = _random.Next(65536), tried = 0;
         while (true)
         {
             for (int i = 0; i < attempts; i++, offset++)
@@ -757,12 +759,14 @@ public sealed partial class PacketEngine : IEntryLifetime
                     Trace?.Step(Inv($"nat: reply tuple {reply.Format()} in use: source port {original} → {candidate.DstPort} (get_unique_tuple)"));
                     reply = candidate;
                     Counters.NatPortRemaps++;
+                    if (tried > CrowdedSearch) PortSpaceCrowded(nowNs);
                     return true;
                 }
+                tried++;
             }
-            if (attempts >= rangeSize || attempts < 16)
+            if (pressure || attempts >= rangeSize || attempts < 16)
             {
-                PortSearchFailed(nowNs);
+                PortSpaceCrowded(nowNs);
                 return false;
             }
             attempts /= 2;

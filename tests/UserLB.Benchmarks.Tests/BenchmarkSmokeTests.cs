@@ -124,6 +124,22 @@ public class BenchmarkSmokeTests
     }
 
     [Fact]
+    public void Flood_SynProxy_EverySynAnsweredNothingKeptWithoutAllocating()
+    {
+        var b = new FloodBenchmarks { Case = "synproxy" };
+        b.Setup();
+        Assert.Equal(0, b.Entries);
+        long syns = b.SynProxySyns, sent = b.Scenario.Sink.Frames;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 2000; i++) b.FloodSyn();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
+        Assert.Equal(syns + 2000, b.SynProxySyns);
+        Assert.Equal(sent + 2000, b.Scenario.Sink.Frames);
+        Assert.Equal(0, b.Entries);
+        Assert.Equal(0, b.Dropped);
+    }
+
+    [Fact]
     public void ConnTable_Lookups_FindLiveTuplesAndMissOthers()
     {
         var b = new ConnTableBenchmarks { Entries = 1_000 };

@@ -113,6 +113,7 @@ internal static partial class RunCommand
             PortNames = names,
             ShardCount = workers,
             NewFlowBudget = budget,
+            PreallocateTable = true,
             SynProxySecret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), // one for every worker
             NewFlowBurst = burst,
             // One worker keeps its persistence and limits to itself, with no lock.

@@ -15,8 +15,8 @@ namespace UserLB.Cli.Commands;
 /// </summary>
 internal sealed class StatusFile(string path, int workers, Func<long> queueDrops)
 {
-    /// <summary>Table lines each worker writes at most: the capture runs on the worker's thread, between frames, and a
-    /// flood's table (100,000s of half-open entries) took it a good part of every second.</summary>
+    /// <summary>Table lines each worker writes at most: the capture runs on the worker's thread, between frames, and
+    /// formatting a flood's table of half-open entries every second stalled forwarding (perf/RESULTS.md).</summary>
     public const int MaxLines = 10_000;
 
     private readonly Part?[] _parts = new Part?[workers];

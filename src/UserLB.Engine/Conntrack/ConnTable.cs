@@ -30,7 +30,11 @@ public sealed class ConnTable
     private int _sweepCursor;
     private uint _nextId = 1;
 
-    public ConnTable(int maxEntries, ulong hashKey)
+    /// <param name="maxEntries">nf_conntrack_max.</param>
+    /// <param name="hashKey">Key of the tuple hash.</param>
+    /// <param name="preallocate">Allocate every slot now (uninitialised: the pages are touched as slots come into use),
+    /// so that a flood filling the table does not grow its arrays — copies and full collections — meanwhile.</param>
+    public ConnTable(int maxEntries, ulong hashKey, bool preallocate = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxEntries, 1);
         Max = maxEntries;
@@ -39,10 +43,11 @@ public sealed class ConnTable
         Array.Fill(_buckets, Nil);
         _bucketMask = buckets - 1;
         _hashKey = hashKey;
-        int initial = Math.Min(InitialCapacity, maxEntries);
-        _entries = new ConnEntry[initial];
-        _next = new int[initial * 2];
-        _age = new AgeLink[initial];
+        int initial = preallocate ? maxEntries : Math.Min(InitialCapacity, maxEntries);
+        // Slots are written before they are read (below the high-water mark only), so they need no zeroing.
+        _entries = GC.AllocateUninitializedArray<ConnEntry>(initial);
+        _next = GC.AllocateUninitializedArray<int>(initial * 2);
+        _age = GC.AllocateUninitializedArray<AgeLink>(initial);
     }
 
     /// <summary>An entry's links in its group's list of unassured entries, in creation order.</summary>

@@ -157,6 +157,25 @@ public class PortExhaustionTests
     }
 
     [Fact]
+    public void Process_CrowdedPortSpace_FreePortFoundThenPressureSoTheNextEvictsAfterAShortSearch()
+    {
+        // 500 of the 511 ports of the class taken (1–500): a SYN whose port is taken finds one of the 11 free ports after
+        // a long search (it runs on from a random offset), which puts the engine under pressure; the next ones try 2
+        // candidates and evict.
+        var h = new EngineHarness(Farm(), new EngineOptions { Seed = 1, MaxConnections = 4096 });
+        h.LearnBackends();
+        long t = S;
+        for (int i = 0; i < 500; i++) h.Forward(FloodSyn(i, (ushort)(i + 1)), t += Ms);
+        Assert.False(h.Engine.UnderPressure(t));
+        var first = h.Forward(Tcp("02:00:00:00:01:02", "192.168.101.2", Vip, 7, 443, Syn), t += Ms);
+        Assert.InRange(EngineHarness.Tcp(first).SourcePort, 501, 511);
+        Assert.True(h.Engine.UnderPressure(t));
+        Assert.Equal(0, h.Counters.NatPortEvictions);
+        for (int k = 0; k < 5; k++) h.Forward(Tcp("02:00:00:00:01:03", "192.168.101.3", Vip, (ushort)(20 + k), 443, Syn), t += Ms);
+        Assert.True(h.Counters.NatPortEvictions >= 1, $"{h.Counters.NatPortEvictions} evictions");
+    }
+
+    [Fact]
     public void Process_UnassuredUdpFlowsFillThePortSpace_OldestEvicted()
     {
         var h = new EngineHarness(Farm(), new EngineOptions { Seed = 1, MaxConnections = 4096 });
@@ -188,7 +207,7 @@ public class PortExhaustionTests
     }
 
     [Fact]
-    public void Process_PortSearchFailed_UnassuredTimeoutShortFor10SecondsThenNormal()
+    public void Process_PortSearchCrowded_UnassuredTimeoutShortFor10SecondsThenNormal()
     {
         var h = Exhausted(out long t);
         t += Ms;
