@@ -32,12 +32,8 @@ public sealed class PcapNgWriter : IDisposable
     private const int DefaultBufferSize = 64 * 1024;
     private const long NanosPerSecond = 1_000_000_000;
 
-    private readonly Stream _stream;
-    private readonly bool _leaveOpen;
     private readonly List<string> _interfaceNames = [];
-    private byte[] _buffer = new byte[DefaultBufferSize];
-    private int _count;
-    private bool _disposed;
+    private readonly CaptureOutput _out;
 
     /// <summary>Creates a writer and stages the Section Header Block.</summary>
     /// <param name="stream">Writable destination stream.</param>
@@ -52,8 +48,7 @@ public sealed class PcapNgWriter : IDisposable
             throw new ArgumentException("The stream must be writable.", nameof(stream));
         }
 
-        _stream = stream;
-        _leaveOpen = leaveOpen;
+        _out = new CaptureOutput(stream, leaveOpen, DefaultBufferSize);
         NanosecondResolution = nanosecondResolution;
 
         int optionsLength = (application is null ? 0 : TextOptionSize(application)) + 4;
@@ -109,7 +104,7 @@ public sealed class PcapNgWriter : IDisposable
     /// <param name="description">if_description, or null.</param>
     public int AddInterface(string name, int linkType = LinkTypes.Ethernet, string? description = null)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_out.Disposed, this);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentOutOfRangeException.ThrowIfNegative(linkType);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(linkType, ushort.MaxValue);
@@ -149,7 +144,7 @@ public sealed class PcapNgWriter : IDisposable
     public void Write(int interfaceId, long timestampNanos, ReadOnlySpan<byte> frame,
         PacketDirection direction = PacketDirection.Unknown, string? comment = null)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_out.Disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(timestampNanos);
         if ((uint)interfaceId >= (uint)_interfaceNames.Count)
         {
@@ -220,55 +215,34 @@ public sealed class PcapNgWriter : IDisposable
     /// <summary>Writes buffered blocks to the stream and flushes it.</summary>
     public void Flush()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        FlushBuffer();
-        _stream.Flush();
+        ObjectDisposedException.ThrowIf(_out.Disposed, this);
+        _out.Flush();
     }
 
     /// <summary>Flushes, then disposes the stream unless created with leaveOpen.</summary>
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        try
-        {
-            FlushBuffer();
-            _stream.Flush();
-        }
-        finally
-        {
-            _disposed = true;
-            if (!_leaveOpen)
-            {
-                _stream.Dispose();
-            }
-        }
-    }
+    public void Dispose() => _out.Dispose();
 
     /// <summary>Reserves a block with a body of <paramref name="bodyLength"/> bytes; writes its type and both lengths.</summary>
     private Span<byte> Begin(uint type, int bodyLength)
     {
         int total = 12 + bodyLength;
-        if (_buffer.Length - _count < total)
+        if (_out.Buffer.Length - _out.Count < total)
         {
-            FlushBuffer();
-            if (_buffer.Length < total)
+            _out.FlushBuffer();
+            if (_out.Buffer.Length < total)
             {
-                _buffer = new byte[Math.Max(total, _buffer.Length * 2)];
+                _out.Buffer = new byte[Math.Max(total, _out.Buffer.Length * 2)];
             }
         }
 
-        var block = _buffer.AsSpan(_count, total);
+        var block = _out.Buffer.AsSpan(_out.Count, total);
         BinaryPrimitives.WriteUInt32LittleEndian(block, type);
         BinaryPrimitives.WriteUInt32LittleEndian(block[4..], (uint)total);
         BinaryPrimitives.WriteUInt32LittleEndian(block[^4..], (uint)total);
         return block[8..^4];
     }
 
-    private void End(int bodyLength) => _count += 12 + bodyLength;
+    private void End(int bodyLength) => _out.Count += 12 + bodyLength;
 
     private static int OptionSize(int valueLength) => 4 + ((valueLength + 3) & ~3);
 
@@ -332,14 +306,5 @@ public sealed class PcapNgWriter : IDisposable
         }
 
         return text[..chars];
-    }
-
-    private void FlushBuffer()
-    {
-        if (_count > 0)
-        {
-            _stream.Write(_buffer, 0, _count);
-            _count = 0;
-        }
     }
 }

@@ -23,11 +23,7 @@ public sealed class PcapWriter : IDisposable
     private const int DefaultBufferSize = 64 * 1024;
     private const long NanosPerSecond = 1_000_000_000;
 
-    private readonly Stream _stream;
-    private readonly bool _leaveOpen;
-    private readonly byte[] _buffer;
-    private int _count;
-    private bool _disposed;
+    private readonly CaptureOutput _out;
 
     /// <summary>Creates a writer and stages the pcap file header.</summary>
     /// <param name="stream">Writable destination stream.</param>
@@ -45,13 +41,11 @@ public sealed class PcapWriter : IDisposable
 
         ArgumentOutOfRangeException.ThrowIfNegative(linkType);
 
-        _stream = stream;
-        _leaveOpen = leaveOpen;
-        _buffer = new byte[DefaultBufferSize];
+        _out = new CaptureOutput(stream, leaveOpen, DefaultBufferSize);
         LinkType = linkType;
         NanosecondResolution = nanosecondResolution;
 
-        Span<byte> header = _buffer.AsSpan(0, FileHeaderLength);
+        Span<byte> header = _out.Buffer.AsSpan(0, FileHeaderLength);
         BinaryPrimitives.WriteUInt32LittleEndian(header, nanosecondResolution ? MagicNanos : MagicMicros);
         BinaryPrimitives.WriteUInt16LittleEndian(header[4..], 2); // version major
         BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 4); // version minor
@@ -59,7 +53,7 @@ public sealed class PcapWriter : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(header[12..], 0); // sigfigs
         BinaryPrimitives.WriteUInt32LittleEndian(header[16..], SnapLength);
         BinaryPrimitives.WriteUInt32LittleEndian(header[20..], (uint)linkType);
-        _count = FileHeaderLength;
+        _out.Count = FileHeaderLength;
     }
 
     /// <summary>Creates (or overwrites) a pcap file.</summary>
@@ -113,7 +107,7 @@ public sealed class PcapWriter : IDisposable
     /// </exception>
     public void Write(long timestampNanos, ReadOnlySpan<byte> frame, int originalLength)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_out.Disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(timestampNanos);
         ArgumentOutOfRangeException.ThrowIfLessThan(originalLength, frame.Length);
 
@@ -130,71 +124,41 @@ public sealed class PcapWriter : IDisposable
             frame = frame[..SnapLength];
         }
 
-        if (_buffer.Length - _count < RecordHeaderLength)
+        if (_out.Buffer.Length - _out.Count < RecordHeaderLength)
         {
-            FlushBuffer();
+            _out.FlushBuffer();
         }
 
-        Span<byte> header = _buffer.AsSpan(_count, RecordHeaderLength);
+        Span<byte> header = _out.Buffer.AsSpan(_out.Count, RecordHeaderLength);
         BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)seconds);
         BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)fraction);
         BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)frame.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (uint)originalLength);
-        _count += RecordHeaderLength;
+        _out.Count += RecordHeaderLength;
 
-        if (frame.Length > _buffer.Length - _count)
+        if (frame.Length > _out.Buffer.Length - _out.Count)
         {
-            FlushBuffer();
-            if (frame.Length > _buffer.Length)
+            _out.FlushBuffer();
+            if (frame.Length > _out.Buffer.Length)
             {
-                _stream.Write(frame);
+                _out.Stream.Write(frame);
                 RecordCount++;
                 return;
             }
         }
 
-        frame.CopyTo(_buffer.AsSpan(_count));
-        _count += frame.Length;
+        frame.CopyTo(_out.Buffer.AsSpan(_out.Count));
+        _out.Count += frame.Length;
         RecordCount++;
     }
 
     /// <summary>Writes buffered records to the stream and flushes it.</summary>
     public void Flush()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        FlushBuffer();
-        _stream.Flush();
+        ObjectDisposedException.ThrowIf(_out.Disposed, this);
+        _out.Flush();
     }
 
     /// <summary>Flushes, then disposes the stream unless created with leaveOpen.</summary>
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        try
-        {
-            FlushBuffer();
-            _stream.Flush();
-        }
-        finally
-        {
-            _disposed = true;
-            if (!_leaveOpen)
-            {
-                _stream.Dispose();
-            }
-        }
-    }
-
-    private void FlushBuffer()
-    {
-        if (_count > 0)
-        {
-            _stream.Write(_buffer, 0, _count);
-            _count = 0;
-        }
-    }
+    public void Dispose() => _out.Dispose();
 }
