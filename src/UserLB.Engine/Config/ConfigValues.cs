@@ -468,10 +468,11 @@ internal static class ConfigValues
             return null;
         }
 
-        var ok = s.Length <= 64;
+        // Linux's dev_valid_name: 1 to 15 characters (IFNAMSIZ - 1), not "." or "..", no '/', ':' or whitespace.
+        var ok = s.Length <= 15 && s != "." && s != "..";
         foreach (var c in s)
         {
-            ok &= !char.IsWhiteSpace(c) && !char.IsControl(c) && c != '/';
+            ok &= !char.IsWhiteSpace(c) && !char.IsControl(c) && c != '/' && c != ':';
         }
 
         return ok ? s : throw w.Error(Where.Quote(s) + " is not an interface name");
