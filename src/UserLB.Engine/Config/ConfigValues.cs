@@ -558,9 +558,6 @@ internal static class ConfigValues
     public static string QueueText(string s, Where w) =>
         s.Length == 0 ? s : Int(s, w, -1).ToString(CultureInfo.InvariantCulture);
 
-    public static string SwitchText(string s, Where w) =>
-        s.Length == 0 ? s : s.ToLowerInvariant() is "on" or "off" ? s.ToLowerInvariant() : throw w.Error(Where.Quote(s) + " is not one of: on, off");
-
     /// <summary>nftlb log-rtlimit: <c>N</c> or <c>N/unit</c> with unit second, minute, hour, day or week (kept as text).</summary>
     public static string AnyRateText(string s, Where w)
     {

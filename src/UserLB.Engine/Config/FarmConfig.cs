@@ -120,9 +120,6 @@ public sealed record FarmConfig
     /// </summary>
     public ImmutableSortedDictionary<string, string> Extras { get; init; } = ConfigEquality.EmptyExtras;
 
-    /// <summary>Whether the farm logs new connections anywhere.</summary>
-    public bool LogEnabled => Log != LogTargets.None;
-
     /// <summary>Whether a packet to destination port <paramref name="port"/> belongs to this farm's ports.</summary>
     public bool MatchesPort(ushort port)
     {

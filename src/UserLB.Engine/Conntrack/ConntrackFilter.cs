@@ -258,15 +258,6 @@ public sealed class ConntrackFilter
             sb.Append(sb.Length == 0 ? '?' : '&').Append(k).Append('=').Append(Uri.EscapeDataString(v));
         return sb.ToString();
     }
-
-    /// <summary>The CLI's option name → the filter key, or null when the option is not a filter.</summary>
-    public static string? KeyOfOption(string option)
-    {
-        foreach (var (key, options, _) in Keys)
-            foreach (var o in options)
-                if (o == option) return key;
-        return null;
-    }
 }
 
 /// <summary>An address prefix (IPv4 /0–32, IPv6 /0–128) on <see cref="IpAddr"/>'s 128-bit form.</summary>
