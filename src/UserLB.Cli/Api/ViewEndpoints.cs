@@ -283,7 +283,16 @@ internal static class ViewEndpoints
                 if (counts[i] > 0) top = i;
             }
             return new RxDelayStats(samples, DelayHistogram.Quantile(counts, 0.5), DelayHistogram.Quantile(counts, 0.99),
-                samples == 0 ? 0 : DelayHistogram.UpperBoundMicroseconds(top), sumNs / 1e9);
+                samples == 0 ? 0 : DelayHistogram.UpperBoundMicroseconds(top), sumNs / 1e9) { Buckets = counts };
+        }
+
+        private static List<PortDropStats> PortDropsOf(LiveForwarder f)
+        {
+            var list = new List<PortDropStats>();
+            foreach (var p in f.Ports)
+                if (p is IPortStats counted && counted.Stats is var st)
+                    list.Add(new PortDropStats(p.Name, st.KernelDrops, st.TxDrops, st.RxTruncated));
+            return list;
         }
 
         public async Task<StatsSnapshot> CaptureAsync()
@@ -296,7 +305,7 @@ internal static class ViewEndpoints
                 f.Receiver.Dispatch, RxDelayOf(f), f.Receiver is PolledReceiver p
                     ? new ReceiveStats(p.BusyPollNs / 1000, p.Sleeps, p.WindowNs / 1000, "auto", p.Policy.Engaged, p.Policy.Engagements,
                         p.PolledNs / 1e9, p.HeldBackWindows)
-                    : null);
+                    : null) { Ports = PortDropsOf(f) };
             var events = new EventStats(Hub.Subscribers, Hub.Delivered, Hub.Dropped);
             // Each worker copies its engine's figures on its thread; the load balancer's are their sum.
             var parts = await f.InvokeAllAsync((engine, _) => EngineFigures.Of(engine)).ConfigureAwait(false);
