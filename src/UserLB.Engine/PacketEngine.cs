@@ -31,6 +31,8 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly SourceLimiter _limiter;
     /// <summary>The global budget of new flows (<see cref="EngineOptions.NewFlowBudget"/>), or null: none.</summary>
     private readonly NewFlowBudget? _budget;
+    private TokenBucket _echoReplies;
+    private readonly bool _echoLimited;
     /// <summary>Null: <see cref="_persistence"/> and <see cref="_limiter"/> are this engine's own (no lock).</summary>
     private readonly SharedFlowState? _shared;
     /// <summary>TCP timeouts in ns by [state × 2 + seen reply] (the options are immutable).</summary>
@@ -67,6 +69,8 @@ public sealed partial class PacketEngine : IEntryLifetime
         _shared = options.Shared;
         _persistence = _shared?.Persistence ?? new PersistenceTable();
         _limiter = _shared?.Limiter ?? new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
+        _echoLimited = options.EchoRepliesPerSecond > 0;
+        if (_echoLimited) _echoReplies = new TokenBucket(options.EchoRepliesPerSecond, Math.Max(1, options.EchoReplyBurst));
         _budget = options.NewFlowBudget > 0 ? new NewFlowBudget(options.NewFlowBudget, options.NewFlowBurst, FlowTuple.Mix(hashKey ^ 0xB0D6_E7B0_D6E7_B0D6UL)) : null;
         _portMacs = options.PortMacs.Count > 0 ? [.. options.PortMacs] : [EngineOptions.DefaultMac];
         _tcpTimeoutNs = new long[TcpStateTable.StateCount * 2];
@@ -250,6 +254,12 @@ public sealed partial class PacketEngine : IEntryLifetime
         {
             if (p.IsIcmp && IcmpTypes.IsEchoRequest(p.IsV6, p.IcmpType) && snapshot.LocalAddresses.Contains(p.Dst))
             {
+                if (_echoLimited && !_echoReplies.TryTake(nowNs))
+                {
+                    Trace?.Step("icmp: echo request to a VIP over the echo reply budget: not answered");
+                    Drop(DropReason.IcmpRateLimited);
+                    return;
+                }
                 AnswerEcho(frame, p, port);
                 return;
             }
@@ -536,6 +546,13 @@ public sealed partial class PacketEngine : IEntryLifetime
         {
             Trace?.Step(Inv($"conntrack: tcp flags {FormatTcpFlags(p.TcpFlags)} cannot start a connection: INVALID"));
             DropFlow(DropReason.TcpNoSynForNewFlow, farm.Id, -1);
+            return;
+        }
+        else if (p.Protocol == IpProtocols.Tcp && (p.TcpFlags & TcpFlags.Syn) == 0 && UnderPressure(nowNs))
+        {
+            // A mid-stream pickup must not let an ACK flood from spoofed sources fill the table.
+            Trace?.Step("conntrack: mid-stream pickup refused while the table is under pressure");
+            DropFlow(DropReason.TcpLooseUnderPressure, farm.Id, -1);
             return;
         }
         if (_budget is { } budget && budget.Admit(tuple, nowNs) is var verdict && verdict != BudgetVerdict.Admitted && OverBudget(farm, verdict)) return;

@@ -54,6 +54,10 @@ public enum DropReason : byte
     NewFlowBudget,
     /// <summary>An ACK to a SYN-proxied farm with no connection and no valid cookie (PacketEngine.SynProxy.cs).</summary>
     SynProxyBadCookie,
+    /// <summary>A TCP segment without SYN that would start a flow mid-stream (loose pickup) while the table is under pressure.</summary>
+    TcpLooseUnderPressure,
+    /// <summary>An echo request to a VIP over the engine's echo reply budget (EngineOptions.EchoRepliesPerSecond).</summary>
+    IcmpRateLimited,
     // Offloads (virtio-net header)
     VnetBadChecksumStart,
     VnetGsoSizeZero,
