@@ -7,7 +7,7 @@ namespace UserLB.Engine.Config;
 /// One farm (virtual service) in nftlb's model. Immutable; the defaults of the properties are nftlb's
 /// defaults. Equality is by value, including the backends, sessions and extras.
 /// </summary>
-public sealed record FarmConfig
+public sealed record FarmConfig : ISharedConfig
 {
     /// <summary>Default <see cref="PersistTtlSeconds"/>.</summary>
     public const int DefaultPersistTtlSeconds = 60;
