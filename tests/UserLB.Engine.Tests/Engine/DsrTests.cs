@@ -28,14 +28,6 @@ public class DsrTests
 
     private static string Config(bool strict = false) => OneBackend.Replace("\"STRICT\"", strict ? "\"tcp-strict\":\"on\"," : "");
 
-    /// <summary>The frame as DSR must send it: unchanged but for the Ethernet addresses.</summary>
-    private static byte[] WithMacs(byte[] frame, string dst, string src)
-    {
-        var copy = (byte[])frame.Clone();
-        Mac(dst).CopyTo(copy, 0);
-        Mac(src).CopyTo(copy, 6);
-        return copy;
-    }
 
     public static TheoryData<string, bool, byte[], byte[]?, DropReason> FirstPackets() => new()
     {
