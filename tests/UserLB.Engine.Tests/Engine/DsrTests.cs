@@ -152,11 +152,13 @@ public class DsrTests
         h.AssertInvariant();
     }
 
-    [Fact]
-    public void Process_MovedFlowsAckOnly_SameBackendAsTheInstanceThatSawTheSyn()
+    [Theory]
+    [InlineData("dsr")]
+    [InlineData("dnat")] // DTA with hash: the moved flow's replies come back through the new instance (its gateway)
+    public void Process_MovedFlowsAckOnly_SameBackendAsTheInstanceThatSawTheSyn(string mode)
     {
         // Two instances with one configuration but different seeds (their connection tables hash differently).
-        var config = TwoBackends;
+        var config = TwoBackends.Replace("\"dsr\"", $"\"{mode}\"");
         var a = new EngineHarness(config, new EngineOptions { Seed = 1 });
         var b = new EngineHarness(config, new EngineOptions { Seed = 99 });
         a.LearnBackends();
