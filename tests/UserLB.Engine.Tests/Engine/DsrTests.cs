@@ -149,6 +149,10 @@ public class DsrTests
         h.Engine.Housekeeping(now + 30 * EngineHarness.S);
         Assert.True(h.Counters.Drops[(int)DropReason.NeighborUnresolved] >= 1, h.DropSummary());
         Assert.Equal(0, h.Counters.Forwarded);
+        // Counted against the backend that does not resolve (userlb stats shows it), none against the other.
+        int bck0 = h.BackendId("web", "bck0"), bck1 = h.BackendId("web", "bck1");
+        Assert.Equal(h.Counters.Drops[(int)DropReason.NeighborUnresolved], h.Counters.BackendDrops[bck0 * (int)DropReason.Count + (int)DropReason.NeighborUnresolved]);
+        Assert.Equal(0, h.Counters.Backends[bck1].Drops);
         h.AssertInvariant();
     }
 
