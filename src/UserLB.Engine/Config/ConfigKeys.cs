@@ -193,6 +193,7 @@ internal static class ConfigKeys
         ["fqdn"] = AnyText,
         ["est-connlimit-log-prefix"] = AnyText,
         ["oface"] = (v, w) => ConfigValues.Iface(ConfigValues.Scalar(v, w), w) ?? string.Empty,
+        ["tunnel"] = (v, w) => ConfigValues.TunnelText(ConfigValues.Scalar(v, w), w),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static string AnyText(JsonElement v, Where w) => ConfigValues.AnyText(ConfigValues.Scalar(v, w), w);

@@ -558,6 +558,15 @@ internal static class ConfigValues
     public static string QueueText(string s, Where w) =>
         s.Length == 0 ? s : Int(s, w, -1).ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>A dsr backend's <c>tunnel</c> (UserLB's key): <c>ipip</c>, or <c>none</c>/empty (layer 2, the default) as "".</summary>
+    public static string TunnelText(string s, Where w) =>
+        s.ToLowerInvariant() switch
+        {
+            "" or "none" => string.Empty,
+            "ipip" => "ipip",
+            _ => throw w.Error(Where.Quote(s) + " is not one of: none, ipip"),
+        };
+
     /// <summary>nftlb log-rtlimit: <c>N</c> or <c>N/unit</c> with unit second, minute, hour, day or week (kept as text).</summary>
     public static string AnyRateText(string s, Where w)
     {
