@@ -607,6 +607,11 @@ public sealed partial class PacketEngine : IEntryLifetime
         e.FarmId = farm.Id;
         e.BackendId = backend.Id;
         e.Mark = backend.Mark;
+        if (p.IsIcmp)
+        {
+            e.IcmpType = p.IcmpType;
+            e.IcmpCode = p.IcmpCode;
+        }
         if (limited) e.Status |= ConnStatus.Limited;
         TrackUnassured(index, farm, backend);
         Counters.NewFlows++;

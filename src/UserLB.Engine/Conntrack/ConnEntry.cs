@@ -66,6 +66,9 @@ public struct ConnEntry
     /// <summary>SYN proxy: the backend's window scale less the one the proxy offered the client; the backend's windows are
     /// shifted by it on their way to the client (the client reads them in the proxy's scale). While pending: the client's.</summary>
     public sbyte WindowShift;
+    /// <summary>ICMP: the original direction's type and code (the kernel keeps them in the tuple; the reply's type is
+    /// <see cref="IcmpTypes.ReplyType"/> of it), printed by the listings and events.</summary>
+    public byte IcmpType, IcmpCode;
 
     public readonly bool InUse => (Status & ConnStatus.InUse) != 0;
     public readonly bool Assured => (Status & ConnStatus.Assured) != 0;

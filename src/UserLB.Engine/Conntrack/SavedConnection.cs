@@ -20,6 +20,9 @@ public sealed record SavedConnection
     public uint TsOffset { get; init; }
     public sbyte WindowShift { get; init; }
     public uint Mark { get; init; }
+    /// <summary>ICMP: the original direction's type and code.</summary>
+    public byte IcmpType { get; init; }
+    public byte IcmpCode { get; init; }
     public uint Id { get; init; }
     public long AgeNs { get; init; }
     public long RemainingNs { get; init; }

@@ -13,7 +13,7 @@ namespace UserLB.Cli.Tests.Api;
 /// The views over real HTTP against a running control plane (LiveForwarder over an in-memory port), fed real frames:
 /// conntrack list/count/delete/events with filters, stats, metrics, status, and the CLI commands that read them.
 /// </summary>
-public sealed class ViewEndpointsTests
+public sealed partial class ViewEndpointsTests
 {
     /// <summary>web (tcp 80 → bck0 only), dns (udp 53 → bck1 only, DTA), old (tcp 8080, down).</summary>
     private const string Farms = """
@@ -51,7 +51,7 @@ public sealed class ViewEndpointsTests
 
     private static byte[] ClientSyn(ushort sport, ushort dport = 80) => Tcp(Client, "192.168.101.1", "192.168.101.250", sport, dport, true, false);
 
-    private static async Task<ApiFixture> StartAsync() => await ApiFixture.StartAsync(Farms);
+    private static async Task<ApiFixture> StartAsync(TimeProvider? time = null) => await ApiFixture.StartAsync(Farms, time: time);
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
@@ -182,7 +182,7 @@ public sealed class ViewEndpointsTests
         Assert.StartsWith(" [UPDATE] tcp      6 60 SYN_RECV src=192.168.101.1", lines[1], StringComparison.Ordinal);
         Assert.StartsWith(" [UPDATE] tcp      6 432000 ESTABLISHED src=192.168.101.1", lines[2], StringComparison.Ordinal);
         Assert.EndsWith("[ASSURED] mark=512", lines[2], StringComparison.Ordinal);
-        Assert.Equal("[DESTROY] tcp      6 src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 packets=2 bytes=80 src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 packets=1 bytes=40 [ASSURED] mark=512", lines[3]);
+        Assert.Equal("[DESTROY] tcp      6 ESTABLISHED src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 packets=2 bytes=80 src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 packets=1 bytes=40 [ASSURED] mark=512", lines[3]);
 
         reader.Dispose();
         res.Dispose();

@@ -207,7 +207,7 @@ public class ConntrackViewTests
             "    [NEW] tcp      6 120 SYN_SENT src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 [UNREPLIED] src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 mark=512",
             " [UPDATE] tcp      6 60 SYN_RECV src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 mark=512",
             " [UPDATE] tcp      6 432000 ESTABLISHED src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 [ASSURED] mark=512",
-            "[DESTROY] tcp      6 src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 packets=3 bytes=130 src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 packets=1 bytes=40 [ASSURED] mark=512",
+            "[DESTROY] tcp      6 ESTABLISHED src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 packets=3 bytes=130 src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 packets=1 bytes=40 [ASSURED] mark=512",
         ], lines);
         Assert.Equal(4, hub.Delivered);
         Assert.Equal(0, hub.Dropped);
