@@ -31,6 +31,7 @@ public sealed partial class PacketEngine
                 Original = e.Original,
                 Reply = e.Reply,
                 TcpState = e.TcpState,
+                SctpState = e.SctpState,
                 Status = e.Status & ~ConnStatus.InUse,
                 SeqOffset = e.SeqOffset,
                 TsOffset = e.TsOffset,
@@ -105,6 +106,7 @@ public sealed partial class PacketEngine
                 TsOffset = s.TsOffset,
                 WindowShift = s.WindowShift,
                 TcpState = s.TcpState,
+                SctpState = s.SctpState,
             };
             int index = _table.Restore(entry, nowNs);
             if (index < 0)

@@ -274,6 +274,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         bool seenReplyBefore = e.SeenReply;
         var oldStatus = e.Status;
         var oldState = e.TcpState;
+        var oldSctp = e.SctpState;
         if (p.Protocol == IpProtocols.Tcp)
         {
             var u = TcpStateTable.Update(e.TcpState, reply, p.TcpFlags);
@@ -318,6 +319,10 @@ public sealed partial class PacketEngine : IEntryLifetime
                 _table.Refresh(index, nowNs, UnassuredTimeout(_udpTimeoutNs, nowNs));
             }
         }
+        else if (p.Protocol == IpProtocols.Sctp)
+        {
+            if (!SctpUpdate(frame, p, ref e, reply, index, nowNs)) return;
+        }
         else
         {
             OtherProtocolUpdate(ref e, p, reply, index, nowNs);
@@ -325,7 +330,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (reply) e.Status |= ConnStatus.SeenReply;
         if ((e.Status & ~oldStatus & ConnStatus.Assured) != 0) _table.Untrack(index); // ASSURED now: no candidate for eviction
         // conntrack -E: UPDATE on a state change, the first reply (IPCT_REPLY) and ASSURED (IPCT_ASSURED).
-        if (_table.Events is { } events && (oldState != e.TcpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
+        if (_table.Events is { } events && (oldState != e.TcpState || oldSctp != e.SctpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
             events.OnEvent(ConnEventType.Update, e, nowNs);
         Account(ref e, reply, p);
         if (Trace is not null) TraceExisting(e, reply, oldState, oldStatus, nowNs);
@@ -538,6 +543,8 @@ public sealed partial class PacketEngine : IEntryLifetime
             DropFlow(DropReason.TcpNoSynForNewFlow, farm.Id, -1);
             return;
         }
+        var sctpState = SctpState.None;
+        if (p.Protocol == IpProtocols.Sctp && !SctpStartNew(frame, p, farm.Id, out sctpState)) return;
         if (_budget is { } budget && budget.Admit(tuple, nowNs) is var verdict && verdict != BudgetVerdict.Admitted && OverBudget(farm, verdict)) return;
         if (port >= 0) LearnSender(frame, p, port, nowNs);
         var input = new SchedInput(p.Src, p.Dst, p.SrcPort, p.DstPort, MacAddress.Read(frame[Offsets.EthSrc..]), MacAddress.Read(frame));
@@ -591,6 +598,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             IpProtocols.Tcp => _options.Timeouts.TcpTimeout(tcpState, false),
             IpProtocols.Udp => _options.Timeouts.UdpSeconds,
             IpProtocols.Icmp or IpProtocols.Icmpv6 => _options.Timeouts.IcmpSeconds,
+            IpProtocols.Sctp => ConntrackTimeouts.SctpTimeoutSeconds(sctpState),
             _ => _options.Timeouts.GenericSeconds,
         };
         // A new entry is not ASSURED yet: under pressure it gets the short timeout.
@@ -604,6 +612,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         }
         ref var e = ref _table[index];
         e.TcpState = tcpState;
+        e.SctpState = sctpState;
         e.FarmId = farm.Id;
         e.BackendId = backend.Id;
         e.Mark = backend.Mark;

@@ -54,6 +54,8 @@ public enum DropReason : byte
     NewFlowBudget,
     /// <summary>An ACK to a SYN-proxied farm with no connection and no valid cookie (PacketEngine.SynProxy.cs).</summary>
     SynProxyBadCookie,
+    /// <summary>An SCTP packet conntrack finds INVALID: malformed chunks, a chunk its state does not allow, or chunks that cannot start a connection.</summary>
+    SctpInvalid,
     // Offloads (virtio-net header)
     VnetBadChecksumStart,
     VnetGsoSizeZero,

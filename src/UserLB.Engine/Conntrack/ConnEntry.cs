@@ -43,6 +43,8 @@ public struct ConnEntry
     public int BackendId;
     public ConnStatus Status;
     public TcpState TcpState;
+    /// <summary>SCTP's conntrack state (nf_conntrack_proto_sctp.c); NONE for other protocols.</summary>
+    public SctpState SctpState;
     /// <summary>The established-path rewrite of each direction, prepared when its next hop is cached (PacketEngine.Fast.cs):
     /// bits 0–2 the original direction, 4–6 the reply (valid, the L4 checksum changes, prepared for IPv6).</summary>
     public byte FastFlags;

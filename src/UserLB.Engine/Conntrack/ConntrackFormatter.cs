@@ -64,7 +64,7 @@ public static class ConntrackFormatter
         var o = e.Original;
         if ((output & ConntrackOutput.Extended) != 0) AppendFamily(sb, o);
         sb.Append(CultureInfo.InvariantCulture, $"{IpProtocols.Name(o.Protocol),-8} {o.Protocol} {SecondsLeft(e, nowNs)} ");
-        if (o.Protocol == IpProtocols.Tcp) sb.Append(e.TcpState.ToConntrackName()).Append(' ');
+        AppendState(sb, e);
         AppendTuple(sb, e, false);
         if (withCounters) sb.Append(CultureInfo.InvariantCulture, $" packets={e.OriginalPackets} bytes={e.OriginalBytes}");
         if (!e.SeenReply) sb.Append(" [UNREPLIED]");
@@ -103,7 +103,7 @@ public static class ConntrackFormatter
         if ((output & ConntrackOutput.Extended) != 0) AppendFamily(sb, o);
         sb.Append(CultureInfo.InvariantCulture, $"{IpProtocols.Name(o.Protocol),-8} {o.Protocol} ");
         if (!destroy) sb.Append(SecondsLeft(e, nowNs)).Append(' ');
-        if (o.Protocol == IpProtocols.Tcp) sb.Append(e.TcpState.ToConntrackName()).Append(' ');
+        AppendState(sb, e);
         AppendTuple(sb, e, false);
         if (destroy) sb.Append(CultureInfo.InvariantCulture, $" packets={e.OriginalPackets} bytes={e.OriginalBytes}");
         if (!e.SeenReply) sb.Append(" [UNREPLIED]");
@@ -114,6 +114,19 @@ public static class ConntrackFormatter
         if (e.Mark != 0) sb.Append(CultureInfo.InvariantCulture, $" mark={e.Mark}");
         if ((output & ConntrackOutput.Id) != 0) sb.Append(CultureInfo.InvariantCulture, $" id={e.Id}");
         return sb.ToString();
+    }
+
+    /// <summary>The protocol's state as conntrack names it (TCP, SCTP), or null for protocols without one.</summary>
+    public static string? StateName(in ConnEntry e) => e.Original.Protocol switch
+    {
+        IpProtocols.Tcp => e.TcpState.ToConntrackName(),
+        IpProtocols.Sctp => e.SctpState.ToConntrackName(),
+        _ => null,
+    };
+
+    private static void AppendState(StringBuilder sb, in ConnEntry e)
+    {
+        if (StateName(e) is { } name) sb.Append(name).Append(' ');
     }
 
     /// <summary>Seconds until the entry expires, rounded up (as the kernel reports its timeout).</summary>

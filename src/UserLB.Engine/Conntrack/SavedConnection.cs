@@ -13,6 +13,7 @@ public sealed record SavedConnection
     public required FlowTuple Original { get; init; }
     public required FlowTuple Reply { get; init; }
     public TcpState TcpState { get; init; }
+    public SctpState SctpState { get; init; }
     /// <summary>SeenReply, Assured, SrcNat, DstNat, Limited, SeqAdjust (InUse is implied).</summary>
     public ConnStatus Status { get; init; }
     /// <summary>A SYN-proxied connection's sequence and timestamp shifts (<see cref="ConnStatus.SeqAdjust"/>).</summary>

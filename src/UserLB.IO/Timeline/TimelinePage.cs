@@ -15,12 +15,15 @@ public static class TimelinePage
 {
     private const int Width = 1280, LabelWidth = 380, Right = 24, Top = 34, LaneHeight = 64, BandTop = 23, BandHeight = 18;
 
-    /// <summary>Band colours by state (TCP states as the kernel names them; UNREPLIED/REPLIED/ASSURED for other protocols).</summary>
+    /// <summary>Band colours by state (TCP and SCTP states as the kernel names them; UNREPLIED/REPLIED/ASSURED for other protocols).</summary>
     public static readonly IReadOnlyDictionary<string, string> StateColours = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["SYN_SENT"] = "#f2c94c", ["SYN_SENT2"] = "#e2b93b", ["SYN_RECV"] = "#f2994a", ["ESTABLISHED"] = "#27ae60",
         ["FIN_WAIT"] = "#2f80ed", ["CLOSE_WAIT"] = "#9b51e0", ["LAST_ACK"] = "#d35db0", ["TIME_WAIT"] = "#95a5a6",
         ["CLOSE"] = "#eb5757", ["NONE"] = "#cccccc", ["UNREPLIED"] = "#f2c94c", ["REPLIED"] = "#6fcf97", ["ASSURED"] = "#27ae60",
+        // SCTP (nf_conntrack_proto_sctp.c's names)
+        ["CLOSED"] = "#bdbdbd", ["COOKIE_WAIT"] = "#f2c94c", ["COOKIE_ECHOED"] = "#f2994a", ["SHUTDOWN_SENT"] = "#2f80ed",
+        ["SHUTDOWN_RECD"] = "#9b51e0", ["SHUTDOWN_ACK_SENT"] = "#d35db0", ["HEARTBEAT_SENT"] = "#56ccf2",
     };
 
     /// <summary>The page for <paramref name="model"/>, titled after <paramref name="source"/>.</summary>
