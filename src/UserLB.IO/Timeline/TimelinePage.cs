@@ -67,7 +67,7 @@ public static class TimelinePage
             string colour = StateColours.GetValueOrDefault(b.State, "#bbbbbb");
             // The state a connection is in at the end lasts until its timeout: drawn to its deadline (the view clips it).
             long until = ReferenceEquals(b, lane.Bands[^1]) && !lane.End.Destroyed ? lane.End.DeadlineNs : b.EndNs;
-            string info = Inv($"connection {lane.Id}: {b.State} from +{Rel(b.StartNs, startNs)} s {(until == b.EndNs ? "to" : "until its timeout at")} +{Rel(until, startNs)} s, timeout {b.TimeoutSeconds} s");
+            string info = Inv($"connection {lane.Id}: {b.State} from +{Shown(b.StartNs, startNs)} s {(until == b.EndNs ? "to" : "until its timeout at")} +{Shown(until, startNs)} s, timeout {b.TimeoutSeconds} s");
             sb.Append(Inv($"<rect class=\"band\" data-state=\"{b.State}\" data-t0=\"{Rel(b.StartNs, startNs)}\" data-t1=\"{Rel(until, startNs)}\" y=\"{BandTop}\" height=\"{BandHeight}\" fill=\"{colour}\" data-info=\"{Html(info)}\"><title>{Html(info)}</title></rect>\n"));
             long deadline = b.StartNs + b.TimeoutSeconds * 1_000_000_000L;
             if (deadline <= b.EndNs)
@@ -76,7 +76,7 @@ public static class TimelinePage
         foreach (var p in lane.Packets)
         {
             string kind = p.Verdict == "dropped" ? "drop" : p.Verdict == "queued" ? "queued" : "fwd";
-            var text = new StringBuilder(Inv($"#{p.Packet} +{Rel(p.TimeNs, startNs)} s {(p.Reply ? "reply" : "original")}: {p.Summary}"));
+            var text = new StringBuilder(Inv($"#{p.Packet} +{Shown(p.TimeNs, startNs)} s {(p.Reply ? "reply" : "original")}: {p.Summary}"));
             if (p.Nat is not null) text.Append(" → ").Append(p.Nat);
             if (p.Backend is not null) text.Append(" (backend ").Append(p.Backend).Append(')');
             text.Append("; ").Append(p.Verdict).Append(p.Drop is null ? "" : ": " + p.Drop);
@@ -87,12 +87,12 @@ public static class TimelinePage
         if (end.Destroyed)
         {
             string what = end.ByTimer ? "DESTROY: its timeout ran out" : "DESTROY";
-            sb.Append(Inv($"<text class=\"end{(end.ByTimer ? " expired" : "")}\" data-t=\"{Rel(end.TimeNs, startNs)}\" y=\"{mid + 5}\" data-info=\"{what} at +{Rel(end.TimeNs, startNs)} s\">×<title>{what}</title></text>\n"));
+            sb.Append(Inv($"<text class=\"end{(end.ByTimer ? " expired" : "")}\" data-t=\"{Rel(end.TimeNs, startNs)}\" y=\"{mid + 5}\" data-info=\"{what} at +{Shown(end.TimeNs, startNs)} s\">×<title>{what}</title></text>\n"));
         }
         else
         {
             string state = lane.Bands.Count > 0 ? lane.Bands[^1].State : "";
-            string text = Inv($"{state} until its timeout at +{Rel(end.DeadlineNs, startNs)} s");
+            string text = Inv($"{state} until its timeout at +{Shown(end.DeadlineNs, startNs)} s");
             sb.Append(Inv($"<text class=\"alive\" data-t=\"{Rel(end.TimeNs, startNs)}\" y=\"{BandTop - 3}\" data-info=\"alive at the end of the events; {Html(text)}\">{Html(text)} →</text>\n"));
         }
         sb.Append("</g>\n");
@@ -116,6 +116,9 @@ public static class TimelinePage
 
     /// <summary>Seconds since the first event, to the nanosecond (invariant culture).</summary>
     private static string Rel(long ns, long startNs) => ((ns - startNs) / 1e9).ToString("0.#########", CultureInfo.InvariantCulture);
+
+    /// <summary>Seconds since the first event as shown to a reader: to the microsecond.</summary>
+    private static string Shown(long ns, long startNs) => ((ns - startNs) / 1e9).ToString("0.######", CultureInfo.InvariantCulture);
 
     private static string Seconds(long ns) => (ns / 1e9).ToString("0.000000", CultureInfo.InvariantCulture);
 
