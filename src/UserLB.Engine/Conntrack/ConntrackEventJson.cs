@@ -19,13 +19,13 @@ public readonly record struct ConnEventCause(long Packet, bool Timeout, long Exp
         type == ConnEventType.Destroy && entry.ExpiresNs <= nowNs ? ByTimeout(entry.ExpiresNs, packet) : ByPacket(packet);
 }
 
-/// <summary>Names that go with an event for a reader: the farm and backend of the entry, the TCP state before an UPDATE.</summary>
-public readonly record struct ConnEventContext(string? Farm, string? Backend, TcpState? OldState);
+/// <summary>Names that go with an event for a reader: the farm and backend of the entry, the (TCP or SCTP) state before an UPDATE.</summary>
+public readonly record struct ConnEventContext(string? Farm, string? Backend, string? OldState);
 
 /// <summary>
 /// Conntrack events as data: one JSON object per event, for <c>userlb replay --events FILE.jsonl</c> (and a live
 /// instance's event stream). Fields: event (NEW, UPDATE, DESTROY), time (seconds, 6 decimals) and time_ns (the capture's
-/// clock), id, proto, state (TCP, SCTP) and old_state (TCP), timeout (seconds left), original and reply (tuples with their
+/// clock), id, proto, state and old_state (TCP, SCTP), timeout (seconds left), original and reply (tuples with their
 /// packets and bytes), seen_reply, assured, mark, farm, backend, cause ({"packet": N} or {"timer": "timeout",
 /// "expired": seconds, "packet": N} — the packet during which the expiry was noticed).
 /// </summary>
@@ -65,7 +65,7 @@ public static class ConntrackEventJson
         w.WriteNumber("id", e.Id);
         w.WriteString("proto", IpProtocols.Name(o.Protocol));
         if (ConntrackFormatter.StateName(e) is { } state) w.WriteString("state", state);
-        if (o.Protocol == IpProtocols.Tcp && context.OldState is { } old && type == ConnEventType.Update) w.WriteString("old_state", old.ToConntrackName());
+        if (context.OldState is { } old && type == ConnEventType.Update) w.WriteString("old_state", old);
         w.WriteNumber("timeout", ConntrackFormatter.SecondsLeft(e, nowNs));
         WriteTuple(w, "original", e, false, e.OriginalPackets, e.OriginalBytes);
         WriteTuple(w, "reply", e, true, e.ReplyPackets, e.ReplyBytes);

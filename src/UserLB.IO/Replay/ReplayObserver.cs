@@ -20,7 +20,8 @@ internal sealed class ConnInfo
     public required string Original { get; init; }
     /// <summary>What the reply direction's rewrite restores: "source back to VIP:port[, destination back to client:port]".</summary>
     public required string Reply { get; init; }
-    public TcpState State { get; set; }
+    /// <summary>The TCP or SCTP state as conntrack names it (null for other protocols).</summary>
+    public string? State { get; set; }
     public bool SeenReply { get; set; }
     public bool Assured { get; set; }
 }
@@ -99,7 +100,7 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
     public void OnEvent(ConnEventType type, in ConnEntry entry, long nowNs)
     {
         var cause = ConnEventCause.Of(type, entry, nowNs, Packet);
-        TcpState? oldState = null;
+        string? oldState = null;
         string change;
         ConnInfo? info;
         if (type == ConnEventType.New)
@@ -111,13 +112,13 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
         else
         {
             _connections.TryGetValue(entry.Id, out info);
-            if (info is not null && entry.Original.Protocol == IpProtocols.Tcp) oldState = info.State;
+            if (info is not null) oldState = info.State;
             change = type == ConnEventType.Update ? UpdateText(info, entry) : "";
             if (type == ConnEventType.Destroy && _connections.Remove(entry.Id, out var gone)) _destroyed[entry.Id] = gone;
         }
         if (info is not null)
         {
-            info.State = entry.TcpState;
+            info.State = ConntrackFormatter.StateName(entry);
             info.SeenReply = entry.SeenReply;
             info.Assured = entry.Assured;
         }
@@ -152,15 +153,13 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
     }
 
     private static string StateText(in ConnEntry e) =>
-        e.Original.Protocol == IpProtocols.Tcp ? " " + e.TcpState.ToConntrackName() : "";
+        ConntrackFormatter.StateName(e) is { } name ? " " + name : "";
 
     private static string UpdateText(ConnInfo? before, in ConnEntry e)
     {
         var parts = new List<string>(3);
-        if (e.Original.Protocol == IpProtocols.Tcp)
-            parts.Add(before is not null && before.State != e.TcpState
-                ? before.State.ToConntrackName() + " → " + e.TcpState.ToConntrackName()
-                : e.TcpState.ToConntrackName());
+        if (ConntrackFormatter.StateName(e) is { } state)
+            parts.Add(before?.State is { } old && old != state ? old + " → " + state : state);
         if (e.SeenReply && before is { SeenReply: false }) parts.Add("first reply");
         if (e.Assured && before is { Assured: false }) parts.Add("ASSURED");
         return parts.Count == 0 ? "" : " " + string.Join(", ", parts);
@@ -186,7 +185,7 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
             Backend = snapshot.Backend(e.BackendId)?.Name,
             Original = original,
             Reply = reply,
-            State = e.TcpState,
+            State = ConntrackFormatter.StateName(e),
             SeenReply = e.SeenReply,
             Assured = e.Assured,
         };

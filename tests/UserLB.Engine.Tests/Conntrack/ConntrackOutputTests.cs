@@ -99,6 +99,24 @@ public class ConntrackOutputTests
             ConntrackFormatter.Line(e, 0, output: ConntrackOutput.Extended));
     }
 
+    [Fact]
+    public void Json_SctpUpdate_StateAndOldStateByTheirSctpNames()
+    {
+        var e = new ConnEntry
+        {
+            Original = new FlowTuple(Client, Vip, 40001, 38412, IpProtocols.Sctp),
+            Reply = new FlowTuple(Bck0, Vip, 38412, 40001, IpProtocols.Sctp),
+            Id = 3,
+            SctpState = SctpState.Established,
+            ExpiresNs = 210 * S,
+            Status = ConnStatus.InUse | ConnStatus.SeenReply | ConnStatus.Assured,
+        };
+        string line = ConntrackEventJson.Line(ConnEventType.Update, e, 0, ConnEventCause.ByPacket(4), new ConnEventContext("ngap", "bck0", "COOKIE_ECHOED"));
+        Assert.StartsWith("{\"event\":\"UPDATE\",\"time\":0,\"time_ns\":0,\"id\":3,\"proto\":\"sctp\",\"state\":\"ESTABLISHED\",\"old_state\":\"COOKIE_ECHOED\",\"timeout\":210,", line, StringComparison.Ordinal);
+        Assert.True(ConntrackEventReader.TryParse(line, 1, out var record, out string? error), error);
+        Assert.Equal(("ESTABLISHED", "COOKIE_ECHOED"), (record!.State, record.OldState));
+    }
+
     [Theory]
     [InlineData("extended,id", ConntrackOutput.Extended | ConntrackOutput.Id, null)]
     [InlineData("timestamp", ConntrackOutput.Timestamp, null)]
