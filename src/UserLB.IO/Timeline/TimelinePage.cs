@@ -33,7 +33,7 @@ public static class TimelinePage
         int height = Top + Math.Max(1, model.Lanes.Count) * LaneHeight + 40;
         long span = Math.Max(1_000_000, model.EndNs - model.StartNs);
         // The view: a little room before the first event and after the last, for the end markers.
-        double v0 = -0.02 * span / 1e9, v1 = 1.10 * span / 1e9;
+        double v0 = -0.02 * span / 1e9, v1 = 1.35 * span / 1e9;
         var sb = new StringBuilder(16 * 1024);
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>userlb timeline: ").Append(Html(source)).Append("</title>\n");
         sb.Append("<style>").Append(Style).Append("</style></head>\n<body>\n");
@@ -82,6 +82,7 @@ public static class TimelinePage
             text.Append("; ").Append(p.Verdict).Append(p.Drop is null ? "" : ": " + p.Drop);
             (int y1, int y2) = p.Reply ? (BandTop + BandHeight, LaneHeight - 6) : (5, BandTop);
             sb.Append(Inv($"<line class=\"tick {kind}\" data-t=\"{Rel(p.TimeNs, startNs)}\" data-dir=\"{(p.Reply ? "reply" : "original")}\" y1=\"{y1}\" y2=\"{y2}\" data-info=\"{Html(text.ToString())}\"><title>{Html(text.ToString())}</title></line>\n"));
+            sb.Append(Inv($"<text class=\"tl {kind}\" data-t=\"{Rel(p.TimeNs, startNs)}\" data-dir=\"{(p.Reply ? "reply" : "original")}\" y=\"{(p.Reply ? LaneHeight - 8 : 13)}\">{Html(TickLabel(p))}</text>\n"));
         }
         var end = lane.End;
         if (end.Destroyed)
@@ -92,10 +93,34 @@ public static class TimelinePage
         else
         {
             string state = lane.Bands.Count > 0 ? lane.Bands[^1].State : "";
-            string text = Inv($"{state} until its timeout at +{Shown(end.DeadlineNs, startNs)} s");
-            sb.Append(Inv($"<text class=\"alive\" data-t=\"{Rel(end.TimeNs, startNs)}\" y=\"{BandTop - 3}\" data-info=\"alive at the end of the events; {Html(text)}\">{Html(text)} →</text>\n"));
+            string text = Inv($"{state} until +{Shown(end.DeadlineNs, startNs)} s");
+            sb.Append(Inv($"<text class=\"alive\" data-t=\"{Rel(end.TimeNs, startNs)}\" y=\"{BandTop + 13}\" data-info=\"alive at the end of the events; {Html(state)} until its timeout at +{Shown(end.DeadlineNs, startNs)} s\">{Html(text)} →</text>\n"));
         }
         sb.Append("</g>\n");
+    }
+
+    /// <summary>A frame's short label beside its tick: its TCP flags (or protocol) and where the LB sent it — the
+    /// backend's address and name for the client's frames (DNAT), the client's for the backend's; the reason of a drop.</summary>
+    public static string TickLabel(PacketRecord p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        string s = p.Summary;
+        int open = s.IndexOf('[', StringComparison.Ordinal), close = s.IndexOf(']', StringComparison.Ordinal);
+        string what = open >= 0 && close > open ? s[(open + 1)..close] : s.Split(' ', ',').FirstOrDefault(w => w is "udp" or "sctp" or "icmp" or "icmpv6") ?? "";
+        if (p.Verdict == "dropped") return what + " × " + p.Drop;
+        string? to = p.Nat is null ? null
+            : p.Reply ? After(p.Nat, "destination back to ") ?? After(p.Nat, "source back to ")
+            : After(p.Nat, "DNAT to ");
+        return (what + (to is null ? "" : " → " + to) + (p.Reply || p.Backend is null ? "" : " " + p.Backend)).Trim();
+    }
+
+    /// <summary>The text after <paramref name="prefix"/> up to the next comma, or null.</summary>
+    private static string? After(string text, string prefix)
+    {
+        int i = text.IndexOf(prefix, StringComparison.Ordinal);
+        if (i < 0) return null;
+        int start = i + prefix.Length, comma = text.IndexOf(',', start);
+        return comma < 0 ? text[start..] : text[start..comma];
     }
 
     private static void AppendLegend(StringBuilder sb, TimelineModel model, int y)
@@ -135,7 +160,7 @@ public static class TimelinePage
         .band{stroke:#fff;stroke-width:0.5}.band:hover{stroke:#000;stroke-width:1.5}
         .tick{stroke-width:2}.tick.fwd{stroke:#333}.tick.drop{stroke:#d00}.tick.queued{stroke:#c80}.tick:hover{stroke-width:4}
         .timer{stroke:#555;stroke-dasharray:3 2}.end{font-size:16px;fill:#333;text-anchor:middle}.end.expired{fill:#d00}
-        .alive{font-size:11px;fill:#444}.grid{stroke:#eee}.axis text{font-size:10px;fill:#666;text-anchor:middle}.legend text{font-size:11px}
+        .alive{font-size:11px;fill:#111;pointer-events:none}.tl{font-size:9px;fill:#444;pointer-events:none}.tl.drop{fill:#d00}.grid{stroke:#eee}.axis text{font-size:10px;fill:#666;text-anchor:middle}.legend text{font-size:11px}
         """;
 
     /// <summary>Positions everything from its data-t / data-t0,data-t1 (seconds since the first event) for the current view; zoom, pan, hover.</summary>
@@ -156,7 +181,12 @@ public static class TimelinePage
           svg.querySelectorAll('[data-t1]').forEach(function(r){var a=Math.max(X0,x(+r.dataset.t0)),b=Math.min(X1,x(+r.dataset.t1));
             r.style.display=b<a?'none':'';r.setAttribute('x',a);r.setAttribute('width',Math.max(0,b-a));});
           svg.querySelectorAll('[data-t]').forEach(function(e){var xx=x(+e.dataset.t),out=xx<X0-1||xx>X1+1;e.style.display=out?'none':'';
-            if(e.tagName==='line'){e.setAttribute('x1',xx);e.setAttribute('x2',xx);}else{e.setAttribute('x',e.classList.contains('alive')?Math.min(xx+4,X1-4-e.getComputedTextLength()):xx);}});}
+            if(e.tagName==='line'){e.setAttribute('x1',xx);e.setAttribute('x2',xx);}else{e.setAttribute('x',e.classList.contains('alive')?Math.min(xx+4,X1-4-e.getComputedTextLength()):e.classList.contains('tl')?xx+3:xx);}});
+          // a frame's label only where it does not run into the next one of its lane and direction
+          var ticks={},last={};svg.querySelectorAll('line.tick').forEach(function(t){var k=t.parentNode.dataset.id+t.dataset.dir;(ticks[k]=ticks[k]||[]).push(+t.getAttribute('x1'));});
+          var seen={};svg.querySelectorAll('text.tl').forEach(function(e){var k=e.parentNode.dataset.id+e.dataset.dir,i=seen[k]=(seen[k]||0)+1;
+            if(e.style.display==='none')return;var x0=+e.getAttribute('x'),w=e.getComputedTextLength(),next=(ticks[k]||[])[i];
+            if(x0<(last[k]||0)+4||x0+w>X1||(next!==undefined&&x0+w>next-2)){e.style.display='none';return;}last[k]=x0+w;});}
         function timeAt(ev){var r=svg.getBoundingClientRect(),px=(ev.clientX-r.left)*svg.viewBox.baseVal.width/r.width;return v0+(px-X0)/(X1-X0)*(v1-v0);}
         svg.addEventListener('wheel',function(ev){ev.preventDefault();var t=timeAt(ev),k=ev.deltaY<0?0.8:1.25;v0=t-(t-v0)*k;v1=t+(v1-t)*k;draw();},{passive:false});
         var drag=null;svg.addEventListener('mousedown',function(ev){drag={t:timeAt(ev),v0:v0,v1:v1};svg.style.cursor='grabbing';});

@@ -76,7 +76,7 @@ public sealed partial class TimelineTests : IDisposable
             Assert.All(lane.Ticks, t => Assert.Equal("fwd", t.Kind));
             Assert.Contains($"#{id} tcp {client} → 192.168.101.250:443", lane.Body, StringComparison.Ordinal);
             Assert.Contains($"backend {backend}", lane.Body, StringComparison.Ordinal);
-            Assert.Contains("TIME_WAIT until its timeout at +120.", lane.Body, StringComparison.Ordinal);
+            Assert.Contains("TIME_WAIT until +120.02", lane.Body, StringComparison.Ordinal);
         }
         Assert.Contains("→ DNAT to 192.168.1.10:443, SNAT to 192.168.101.250:40001 (backend bck0); forwarded", lanes["1"].Body, StringComparison.Ordinal);
     }
@@ -108,6 +108,24 @@ public sealed partial class TimelineTests : IDisposable
         Assert.Equal("DNAT to 192.168.1.10:443, SNAT to 192.168.101.250:40001", first.Nat);
         var reply = packets.First(p => p.Reply);
         Assert.Equal("source back to 192.168.101.250:443, destination back to 192.168.101.1:40001", reply.Nat);
+    }
+
+    [Fact]
+    public void TickLabel_Frames_FlagsAndWhereTheLbSentThem()
+    {
+        var packet = new PacketRecord(0, 5, 1, false, "192.168.101.1:40001 > 192.168.101.250:443 tcp [S], 60 bytes", 60, "forwarded", null,
+            "DNAT to 192.168.1.10:443, SNAT to 192.168.101.250:40001", "app", "bck0", 1);
+        Assert.Equal("S → 192.168.1.10:443 bck0", TimelinePage.TickLabel(packet));
+        Assert.Equal("S. → 192.168.101.1:40001", TimelinePage.TickLabel(packet with
+        {
+            Reply = true, Summary = "192.168.1.10:443 > 192.168.101.250:40001 tcp [S.], 60 bytes",
+            Nat = "source back to 192.168.101.250:443, destination back to 192.168.101.1:40001",
+        }));
+        Assert.Equal("udp → 192.168.101.250:53", TimelinePage.TickLabel(packet with
+        {
+            Reply = true, Summary = "192.168.1.10:53 > 192.168.101.1:5353 udp, 42 bytes", Nat = "source back to 192.168.101.250:53",
+        }));
+        Assert.Equal("F. × tcp_invalid", TimelinePage.TickLabel(packet with { Summary = "… tcp [F.], 60 bytes", Verdict = "dropped", Drop = "tcp_invalid" }));
     }
 
     [Fact]
