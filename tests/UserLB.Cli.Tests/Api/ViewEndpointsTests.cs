@@ -125,7 +125,7 @@ public sealed partial class ViewEndpointsTests
 
     [Theory]
     [InlineData("/conntrack?dport=abc", "filter dport: \"abc\" is not a port (0-65535)")]
-    [InlineData("/conntrack/count?state=OPEN", "filter state: \"OPEN\" is not a TCP state (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2)")]
+    [InlineData("/conntrack/count?state=OPEN", "filter state: \"OPEN\" is not a TCP state (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2) or an SCTP state (CLOSED, COOKIE_WAIT, COOKIE_ECHOED, SHUTDOWN_SENT, SHUTDOWN_RECD, SHUTDOWN_ACK_SENT, HEARTBEAT_SENT)")]
     [InlineData("/conntrack?colour=red", "unknown filter \"colour\"")]
     [InlineData("/conntrack/events?events=NEW,OPEN", "filter events: \"NEW,OPEN\": \"OPEN\" is not NEW, UPDATE, DESTROY or ALL")]
     [InlineData("/stats?format=xml", "format \"xml\" is not json or text")]

@@ -103,7 +103,7 @@ public class ConntrackViewTests
     [InlineData("dst", "fe80::1/x", "filter dst: \"fe80::1/x\" has a bad prefix length")]
     [InlineData("dport", "65536", "filter dport: \"65536\" is not a port (0-65535)")]
     [InlineData("sport", "-1", "filter sport: \"-1\" is not a port (0-65535)")]
-    [InlineData("state", "OPEN", "filter state: \"OPEN\" is not a TCP state (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2)")]
+    [InlineData("state", "OPEN", "filter state: \"OPEN\" is not a TCP state (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2) or an SCTP state (CLOSED, COOKIE_WAIT, COOKIE_ECHOED, SHUTDOWN_SENT, SHUTDOWN_RECD, SHUTDOWN_ACK_SENT, HEARTBEAT_SENT)")]
     [InlineData("mark", "0xZZ", "filter mark: \"0xZZ\" is not a mark (N or N/MASK, decimal or 0x hex)")]
     [InlineData("mark", "1/", "filter mark: \"1/\" has a bad mask (N/MASK, decimal or 0x hex)")]
     [InlineData("status", "FOO", "filter status: \"FOO\" is not a list of ASSURED, SEEN_REPLY, UNREPLIED, SRC_NAT, DST_NAT")]

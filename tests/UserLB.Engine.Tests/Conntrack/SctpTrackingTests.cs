@@ -101,6 +101,22 @@ public class SctpTrackingTests
         ], lines);
     }
 
+    [Fact]
+    public void Filter_SctpStates_MatchTheirEntriesAndEstablishedBothProtocols()
+    {
+        var h = new EngineHarness(Farm);
+        h.LearnBackends();
+        h.Learn(ClientMac, Client);
+        h.Forward(FromClient(0, (SctpStateTable.Init, 16)), S);
+        h.Forward(FromBackend(1, (SctpStateTable.InitAck, 16)), S + Ms);
+        int Count(string state) => h.Engine.Table.CountMatching(
+            ConntrackFilter.Parse([KeyValuePair.Create("state", state)]).Bind(h.Engine.Snapshot), S + 2 * Ms);
+        Assert.Equal((1, 0, 0), (Count("COOKIE_WAIT"), Count("ESTABLISHED"), Count("SYN_SENT")));
+        h.Forward(FromClient(2, (SctpStateTable.CookieEcho, 8)), S + 2 * Ms);
+        h.Forward(FromBackend(1, (SctpStateTable.CookieAck, 0)), S + 3 * Ms);
+        Assert.Equal((0, 1), (Count("cookie_wait"), Count("ESTABLISHED")));
+    }
+
     public static TheoryData<string, byte[]> CannotStart => new()
     {
         { "DATA alone", FromClient(5, (Data, 8)) },
