@@ -151,6 +151,29 @@ public class SctpTrackingTests
         Assert.Equal(SctpState.CookieWait, h.Engine.Table[Assert.Single(h.LiveEntries())].SctpState);
     }
 
+    [Fact]
+    public void Track_DataAndHeartbeats_DoesNotAllocate()
+    {
+        byte[] data = FromClient(2, (Data, 20), (SctpStateTable.Heartbeat, 8)).AsSpan(14 + 20).ToArray();
+        long sink = 0;
+        for (int round = 0; round < 4; round++) sink += Body(data, 50_000); // tiering and OSR done before measuring
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        sink += Body(data, 50_000);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.NotEqual(0, sink);
+
+        static long Body(byte[] packet, int n)
+        {
+            long established = 0;
+            for (int i = 0; i < n; i++)
+            {
+                var state = SctpState.Established;
+                if (SctpStateTable.Track(packet, i % 2 == 0, false, ref state, out _) == SctpVerdict.Ok && state == SctpState.Established) established++;
+            }
+            return established;
+        }
+    }
+
     [Theory]
     [InlineData(false, SctpState.None, SctpStateTable.Init, SctpState.Closed)]
     [InlineData(true, SctpState.Closed, SctpStateTable.InitAck, SctpState.CookieWait)]
