@@ -30,7 +30,7 @@ public sealed partial class PacketEngine
     /// nothing can be dropped early: then the flow's admission is undone and the drop counted.
     /// </summary>
     private int NewEntry(in FlowTuple tuple, in FlowTuple reply, long timeoutSeconds, ConnStatus status, TcpState state, FlowForward forward,
-        FarmRuntime farm, BackendRuntime backend, bool limited, string why, long nowNs)
+        FarmRuntime farm, BackendRuntime backend, bool limited, string why, long nowNs, in PacketInfo p, SctpState sctpState = SctpState.None)
     {
         int index = _table.Insert(tuple, reply, nowNs, UnassuredTimeout(timeoutSeconds * 1_000_000_000L, nowNs), status, _random);
         if (index < 0)
@@ -42,7 +42,13 @@ public sealed partial class PacketEngine
         }
         ref var e = ref _table[index];
         e.TcpState = state;
+        e.SctpState = sctpState;
         e.Forward = forward;
+        if (p.IsIcmp)
+        {
+            e.IcmpType = p.IcmpType;
+            e.IcmpCode = p.IcmpCode;
+        }
         e.FarmId = farm.Id;
         e.BackendId = backend.Id;
         e.Mark = backend.Mark;

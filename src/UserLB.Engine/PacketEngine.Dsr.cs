@@ -52,7 +52,7 @@ public sealed partial class PacketEngine
         long timeout = p.Protocol == IpProtocols.Tcp ? DsrTcpStates.Timeout(tcpState) : DsrTcpStates.UdpTimeoutSeconds;
         // The reply tuple is the original's inverse: nothing is translated, and the backend answers past the LB.
         var forward = backend.Ipip ? FlowForward.DsrIpip : FlowForward.Dsr;
-        int index = NewEntry(tuple, tuple.Invert(), timeout, ConnStatus.None, tcpState, forward, farm, backend, limited, why, nowNs);
+        int index = NewEntry(tuple, tuple.Invert(), timeout, ConnStatus.None, tcpState, forward, farm, backend, limited, why, nowNs, p);
         if (index < 0) return;
         ref var e = ref _table[index];
         Account(ref e, false, p);

@@ -293,6 +293,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         bool seenReplyBefore = e.SeenReply;
         var oldStatus = e.Status;
         var oldState = e.TcpState;
+        var oldSctp = e.SctpState;
         if (p.Protocol == IpProtocols.Tcp)
         {
             var u = TcpStateTable.Update(e.TcpState, reply, p.TcpFlags);
@@ -337,6 +338,10 @@ public sealed partial class PacketEngine : IEntryLifetime
                 _table.Refresh(index, nowNs, UnassuredTimeout(_udpTimeoutNs, nowNs));
             }
         }
+        else if (p.Protocol == IpProtocols.Sctp)
+        {
+            if (!SctpUpdate(frame, p, ref e, reply, index, nowNs)) return;
+        }
         else
         {
             OtherProtocolUpdate(ref e, p, reply, index, nowNs);
@@ -344,7 +349,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (reply) e.Status |= ConnStatus.SeenReply;
         if ((e.Status & ~oldStatus & ConnStatus.Assured) != 0) _table.Untrack(index); // ASSURED now: no candidate for eviction
         // conntrack -E: UPDATE on a state change, the first reply (IPCT_REPLY) and ASSURED (IPCT_ASSURED).
-        if (_table.Events is { } events && (oldState != e.TcpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
+        if (_table.Events is { } events && (oldState != e.TcpState || oldSctp != e.SctpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
             events.OnEvent(ConnEventType.Update, e, nowNs);
         Account(ref e, reply, p);
         if (Trace is not null) TraceExisting(e, reply, oldState, oldStatus, nowNs);
@@ -574,6 +579,8 @@ public sealed partial class PacketEngine : IEntryLifetime
             DropFlow(DropReason.TcpLooseUnderPressure, farm.Id, -1);
             return;
         }
+        var sctpState = SctpState.None;
+        if (p.Protocol == IpProtocols.Sctp && !SctpStartNew(frame, p, farm.Id, out sctpState)) return;
         if (_budget is { } budget && budget.Admit(tuple, nowNs) is var verdict && verdict != BudgetVerdict.Admitted && OverBudget(farm, verdict)) return;
         if (port >= 0) LearnSender(frame, p, port, nowNs);
         var backend = ChooseShared(frame, p, farm, snapshot, nowNs, out bool limited, out string why);
@@ -612,9 +619,10 @@ public sealed partial class PacketEngine : IEntryLifetime
             IpProtocols.Tcp => _options.Timeouts.TcpTimeout(tcpState, false),
             IpProtocols.Udp => _options.Timeouts.UdpSeconds,
             IpProtocols.Icmp or IpProtocols.Icmpv6 => _options.Timeouts.IcmpSeconds,
+            IpProtocols.Sctp => ConntrackTimeouts.SctpTimeoutSeconds(sctpState),
             _ => _options.Timeouts.GenericSeconds,
         };
-        int index = NewEntry(tuple, replyTuple, timeout, status, tcpState, FlowForward.Nat, farm, backend, limited, why, nowNs);
+        int index = NewEntry(tuple, replyTuple, timeout, status, tcpState, FlowForward.Nat, farm, backend, limited, why, nowNs, p, sctpState);
         if (index < 0) return;
         ref var e = ref _table[index];
         if (synProxy)

@@ -58,6 +58,8 @@ public enum DropReason : byte
     TcpLooseUnderPressure,
     /// <summary>An echo request to a VIP over the engine's echo reply budget (EngineOptions.EchoRepliesPerSecond).</summary>
     IcmpRateLimited,
+    /// <summary>An SCTP packet conntrack finds INVALID: malformed chunks, a chunk its state does not allow, or chunks that cannot start a connection.</summary>
+    SctpInvalid,
     // Offloads (virtio-net header)
     VnetBadChecksumStart,
     VnetGsoSizeZero,

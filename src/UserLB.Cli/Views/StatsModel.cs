@@ -179,4 +179,5 @@ internal sealed record StatusDocument(StatsSnapshot Stats, Rates Rates);
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(StatsSnapshot))]
 [JsonSerializable(typeof(StatusDocument))]
+[JsonSerializable(typeof(UserLB.Cli.Api.DeleteReply))]
 internal sealed partial class ViewsJson : JsonSerializerContext;

@@ -32,6 +32,16 @@ public static class ConntrackTimeouts
 
     public const long GenericSeconds = 600;
 
+    /// <summary>SCTP's timeout per state, as Linux 6.x (<c>sctp_timeouts</c>): CLOSED 10 s, the handshake's and the
+    /// shutdown's states 3 s, ESTABLISHED 210 s, HEARTBEAT_SENT 30 s.</summary>
+    public static long SctpTimeoutSeconds(SctpState s) => s switch
+    {
+        SctpState.Established => 210,
+        SctpState.HeartbeatSent => 30,
+        SctpState.CookieWait or SctpState.CookieEchoed or SctpState.ShutdownSent or SctpState.ShutdownRecd or SctpState.ShutdownAckSent => 3,
+        _ => 10,
+    };
+
     /// <summary>Default timeout of a TCP state in seconds; 0 for NONE (the kernel has no entry for it) and undefined values.</summary>
     public static long TcpTimeoutSeconds(TcpState s) => s switch
     {
