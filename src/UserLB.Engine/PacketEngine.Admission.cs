@@ -55,16 +55,12 @@ public sealed partial class PacketEngine
         if (limited) e.Status |= ConnStatus.Limited;
         TrackUnassured(index, farm, backend);
         Counters.NewFlows++;
-        if ((uint)backend.Id < (uint)Counters.Backends.Length)
-        {
-            Counters.Backends[backend.Id].Connections++;
-            Counters.Backends[backend.Id].Active++;
-        }
-        if ((uint)farm.Id < (uint)Counters.Farms.Length)
-        {
-            Counters.Farms[farm.Id].Connections++;
-            Counters.Farms[farm.Id].Active++;
-        }
+        ref var bc = ref Counters.Backend(backend.Id);
+        bc.Connections++;
+        bc.Active++;
+        ref var fc = ref Counters.Farm(farm.Id);
+        fc.Connections++;
+        fc.Active++;
         _table.Events?.OnEvent(ConnEventType.New, e, nowNs);
         if (Trace is not null) TraceNew(farm, backend, why, e, nowNs);
         return index;
@@ -126,7 +122,7 @@ public sealed partial class PacketEngine
         int limit = backend.Config.EstConnLimit;
         bool overLimit = _shared is { } shared
             ? !shared.TryAddBackend(backend.Id, limit)
-            : limit > 0 && (uint)backend.Id < (uint)Counters.Backends.Length && Counters.Backends[backend.Id].Active >= limit;
+            : limit > 0 && Counters.Backend(backend.Id).Active >= limit;
         if (overLimit)
         {
             Trace?.Step(Inv($"filter: backend {backend.Name} est-connlimit {limit} reached: dropped"));

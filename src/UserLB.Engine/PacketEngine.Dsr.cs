@@ -241,13 +241,7 @@ public sealed partial class PacketEngine
             foreach (var b in snapshot.BackendsById)
             {
                 if (b is null || b.Address != ip || (uint)b.Id >= (uint)c.Backends.Length) continue;
-                c.Backends[b.Id].Drops += frames;
-                c.BackendDrops[b.Id * (int)DropReason.Count + (int)DropReason.NeighborUnresolved] += frames;
-                if ((uint)b.FarmId < (uint)c.Farms.Length)
-                {
-                    c.Farms[b.FarmId].Drops += frames;
-                    c.FarmDrops[b.FarmId * (int)DropReason.Count + (int)DropReason.NeighborUnresolved] += frames;
-                }
+                c.AddFlowDrops(b.FarmId, b.Id, DropReason.NeighborUnresolved, frames);
                 break;
             }
         }

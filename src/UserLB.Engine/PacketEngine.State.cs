@@ -121,8 +121,8 @@ public sealed partial class PacketEngine
             if (fc.Persistence != HashFields.None) RestorePersistence(farm, backend, e.Original, nowNs);
             if (!e.Assured) TrackUnassured(index, farm, backend);
             _shared?.TryAddBackend(backend.Id, 0); // released with the entry (OnRemoved), like a new flow's
-            if ((uint)backend.Id < (uint)Counters.Backends.Length) Counters.Backends[backend.Id].Active++;
-            if ((uint)farm.Id < (uint)Counters.Farms.Length) Counters.Farms[farm.Id].Active++;
+            Counters.Backend(backend.Id).Active++;
+            Counters.Farm(farm.Id).Active++;
             imported++;
         }
         return new ImportResult(imported, unknown, changed, clashing, full);
