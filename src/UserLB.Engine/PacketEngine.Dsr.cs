@@ -19,9 +19,6 @@ public sealed partial class PacketEngine
     /// <summary><see cref="ConnEntry.FastFlags"/>: the original direction's next hop is cached for an L2 DSR forward.</summary>
     private const byte FastDsr = 8;
 
-    /// <summary>A flow counts as established for ASSURED after this long (as conntrack's UDP stream rule).</summary>
-    private const long DsrStreamNs = 2_000_000_000L;
-
     private void NewDsrFlow(Span<byte> frame, ref PacketInfo p, int port, FarmRuntime farm, EngineSnapshot snapshot, long nowNs, in FlowTuple tuple)
     {
         var tcpState = TcpState.None;
@@ -100,7 +97,7 @@ public sealed partial class PacketEngine
         }
         else
         {
-            if (nowNs - e.CreatedNs > DsrStreamNs) e.Status |= ConnStatus.Assured;
+            if (nowNs - e.CreatedNs > ConntrackTimeouts.UdpStreamAfterNs) e.Status |= ConnStatus.Assured;
             timeoutNs = DsrTcpStates.UdpTimeoutSeconds * 1_000_000_000L;
         }
         bool assured = (e.Status & ConnStatus.Assured) != 0;

@@ -324,7 +324,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             // timeout; later packets of a flow older than 2 s get the stream timeout and ASSURED.
             if (seenReplyBefore)
             {
-                bool stream = nowNs - e.CreatedNs > 2_000_000_000L;
+                bool stream = nowNs - e.CreatedNs > ConntrackTimeouts.UdpStreamAfterNs;
                 _table.Refresh(index, nowNs, (stream ? _options.Timeouts.UdpStreamSeconds : _options.Timeouts.UdpSeconds) * 1_000_000_000L);
                 if (stream) e.Status |= ConnStatus.Assured;
             }

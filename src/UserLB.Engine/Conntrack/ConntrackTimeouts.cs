@@ -6,6 +6,10 @@ namespace UserLB.Engine.Conntrack;
 /// </summary>
 public static class ConntrackTimeouts
 {
+    /// <summary>nf_conntrack_proto_udp's stream rule: a flow that has seen its reply and lives longer than this is a
+    /// stream (the stream timeout, and ASSURED).</summary>
+    public const long UdpStreamAfterNs = 2_000_000_000L;
+
     public const long TcpSynSentSeconds = 120;
     public const long TcpSynRecvSeconds = 60;
     public const long TcpEstablishedSeconds = 432_000;
