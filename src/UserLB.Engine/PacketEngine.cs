@@ -177,8 +177,21 @@ public sealed partial class PacketEngine : IEntryLifetime
         {
             ProcessIp(frame, ref p, port, snapshot, nowNs);
         }
-        if (_options.SweepPerFrame > 0) _table.Sweep(nowNs, _options.SweepPerFrame);
-        if (!_housekept || nowNs - _lastHousekeepingNs >= NeighborTable.SolicitIntervalNs) Housekeeping(nowNs);
+        Tick(nowNs, _options.SweepPerFrame);
+    }
+
+    /// <summary>How often <see cref="Tick"/> runs <see cref="Housekeeping"/>.</summary>
+    public const long HousekeepingIntervalNs = 100_000_000;
+
+    /// <summary>
+    /// The engine's timer work, its one entry point: <paramref name="sweepEntries"/> slots of the incremental expiry
+    /// sweep, and <see cref="Housekeeping"/> when it is due. Process calls it after each frame
+    /// (<see cref="EngineOptions.SweepPerFrame"/>); an idle worker calls it between batches.
+    /// </summary>
+    public void Tick(long nowNs, int sweepEntries)
+    {
+        if (sweepEntries > 0) _table.Sweep(nowNs, sweepEntries);
+        if (!_housekept || nowNs - _lastHousekeepingNs >= HousekeepingIntervalNs) Housekeeping(nowNs);
     }
 
     /// <summary>Timer work: expire connections, retry or give up neighbour solicitations. Call periodically when idle.</summary>

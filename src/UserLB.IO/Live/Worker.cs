@@ -10,7 +10,7 @@ namespace UserLB.IO.Live;
 /// </summary>
 internal sealed class Worker(int index, PacketEngine engine, PortSink sink)
 {
-    private const long HousekeepingIntervalNs = 100_000_000, PeriodicIntervalNs = 1_000_000_000;
+    private const long PeriodicIntervalNs = 1_000_000_000;
 
     /// <summary>
     /// The expiry sweep between batches: <see cref="SweepChunk"/> entries every <see cref="SweepIntervalNs"/>. Small
@@ -18,7 +18,7 @@ internal sealed class Worker(int index, PacketEngine engine, PortSink sink)
     /// </summary>
     private const long SweepIntervalNs = 10_000_000;
     private const int SweepChunk = 512;
-    private long _lastHousekeeping, _lastSweep, _lastPeriodic;
+    private long _lastSweep, _lastPeriodic;
 
     public int Index { get; } = index;
     public PacketEngine Engine { get; } = engine;
@@ -35,19 +35,15 @@ internal sealed class Worker(int index, PacketEngine engine, PortSink sink)
     public Action<PacketEngine, long>? Periodic;
 
     /// <summary>
-    /// Between batches, on the engine's thread: housekeeping, the sweep, the periodic callback, control actions. The
-    /// caller flushes the ports afterwards (inline receivers after they let go of the engine's lock).
+    /// Between batches, on the engine's thread: the engine's timer work (<see cref="PacketEngine.Tick"/>), the periodic
+    /// callback, control actions. The caller flushes the ports afterwards (inline receivers after they let go of the
+    /// engine's lock).
     /// </summary>
     public void Idle(long now)
     {
-        if (now - _lastHousekeeping > HousekeepingIntervalNs)
-        {
-            Engine.Housekeeping(now);
-            _lastHousekeeping = now;
-        }
         if (now - _lastSweep > SweepIntervalNs)
         {
-            Engine.Table.Sweep(now, SweepChunk);
+            Engine.Tick(now, SweepChunk);
             _lastSweep = now;
         }
         if (Periodic is { } periodic && now - _lastPeriodic >= PeriodicIntervalNs)
