@@ -9,6 +9,7 @@ const string TopUsage = """
       run      forward live on interfaces (userlb run --help)
       replay   run the engine offline over a capture (userlb replay --help)
       rules    print the equivalent iptables / nftables ruleset (userlb rules --help)
+      maglev   a hash farm's Maglev table and the flows that move when backends go down (userlb maglev --help)
       conntrack  the running instance's connection table: -L list, -E events, -D delete, -C count (userlb conntrack --help)
       stats    the running instance's counters per farm and backend (userlb stats --help)
       status   a one-screen summary of the running instance (userlb status --help)
@@ -31,6 +32,7 @@ try
         "replay" => ReplayCommand.Run(args[1..]),
         "run" => RunCommand.Run(args[1..]),
         "rules" => RulesCommand.Run(args[1..]),
+        "maglev" => MaglevCommand.Run(args[1..]),
         "conntrack" => ConntrackCommand.Run(args[1..]),
         "stats" => ViewCommands.Stats(args[1..]),
         "status" => ViewCommands.Status(args[1..]),

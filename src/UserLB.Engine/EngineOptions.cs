@@ -36,6 +36,11 @@ public sealed record EngineOptions
     public bool AcceptAnyDestinationMac { get; init; }
     /// <summary>Port names (for farms' iface/oface) by port index.</summary>
     public IReadOnlyList<string> PortNames { get; init; } = [];
+    /// <summary>Each port's IP MTU, by port index (1500 for a port not listed): IP-in-IP encapsulation checks against it.</summary>
+    public IReadOnlyList<int> PortMtus { get; init; } = [];
+    /// <summary>The next hop for IP-in-IP backends that are not on a connected network (<c>userlb run --gateway</c>); null:
+    /// every such backend is resolved by ARP on the link.</summary>
+    public IpAddr? Gateway { get; init; }
     /// <summary>The most an entry that is not ASSURED (TCP before its handshake completes, UDP before its reply) is given while the
     /// engine is under pressure (the table ≥ 90 % full, or a SNAT port search was crowded in the last 10 s:
     /// PacketEngine.Pressure.cs), in seconds.</summary>

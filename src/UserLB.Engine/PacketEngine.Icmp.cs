@@ -29,6 +29,13 @@ public sealed partial class PacketEngine
             return;
         }
         ref var e = ref _table[index];
+        if (e.Forward != FlowForward.Nat)
+        {
+            // DSR: only an error about the backend's direction (sent by the client's side) concerns the backend.
+            if (!errorIsReply) DsrIcmpError(frame, ref p, ref e, snapshot, nowNs);
+            else Drop(DropReason.IcmpErrorUntracked);
+            return;
+        }
         bool snat = (e.Status & ConnStatus.SrcNat) != 0, dnat = (e.Status & ConnStatus.DstNat) != 0;
         if (errorIsReply)
         {

@@ -73,6 +73,12 @@ public sealed partial class PacketEngine
         t.Step(Inv($"mangle PREROUTING: farm {farm.Name} ({IpProtocols.Name(e.Original.Protocol)} dport {e.Original.DstPort}) {farm.Config.Mode.ToString().ToLowerInvariant()} mode; {farm.Candidates.Length} candidate(s) at priority level {farm.Level}"));
         t.Step(Inv($"mangle PREROUTING: {why} → backend {backend.Name} {backend.Address}; MARK set 0x{backend.Mark:x} {comment}"));
         t.Step(Inv($"mangle PREROUTING: CONNMARK save 0x{backend.Mark:x}"));
+        if (e.Forward != FlowForward.Nat)
+        {
+            t.Step(Inv($"dsr: to backend {backend.Name} {backend.Address}{(e.Forward == FlowForward.DsrIpip ? " inside IP-in-IP" : " by its MAC")}; no NAT, one-directional tracking"));
+            t.Step("conntrack: [NEW] " + ConntrackFormatter.Line(e, nowNs, withCounters: false));
+            return;
+        }
         t.Step(Inv($"nat PREROUTING: DNAT {comment} to:{FormatEndpoint(e.Reply.Src, e.Reply.SrcPort, e.Original)}"));
         if ((e.Status & ConnStatus.SrcNat) != 0)
             t.Step(Inv($"nat POSTROUTING: SNAT {comment} to:{e.Reply.Dst}{(e.Reply.DstPort != e.Original.SrcPort ? Inv($":{e.Reply.DstPort}") : "")}"));

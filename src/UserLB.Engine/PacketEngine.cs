@@ -232,13 +232,19 @@ public sealed partial class PacketEngine : IEntryLifetime
 
         var tuple = FlowTuple.From(p);
         int index = _table.Lookup(tuple, nowNs, out bool reply);
-        // Learn the sender's MAC when it can matter: the first reply, and every frame that is not a plain packet of an
-        // established flow (established flows keep their next hop cached in the entry); a new flow's sender once the
-        // flow is admitted (NewFlow), so that a flood dropped early costs no neighbour entry.
-        if (index >= 0 && (!_table[index].SeenReply || p.IsIcmp)) LearnSender(frame, p, port, nowNs);
         if (index >= 0)
         {
             ref var e = ref _table[index];
+            if (e.Forward != FlowForward.Nat)
+            {
+                // Direct server return: the client's packets only, never rewritten above layer 2 (PacketEngine.Dsr.cs).
+                if (Trace is not null || !TryForwardDsr(frame, p, nowNs, index, reply)) DsrFlow(frame, ref p, port, snapshot, nowNs, index, reply);
+                return;
+            }
+            // Learn the sender's MAC when it can matter: the first reply, and every frame that is not a plain packet of an
+            // established flow (established flows keep their next hop cached in the entry); a new flow's sender once the
+            // flow is admitted (NewFlow), so that a flood dropped early costs no neighbour entry.
+            if (!e.SeenReply || p.IsIcmp) LearnSender(frame, p, port, nowNs);
             if (snapshot.Backend(e.BackendId) is null)
             {
                 Trace?.Step(Inv($"conntrack: entry {e.Id} belonged to a removed backend: destroyed"));
@@ -253,6 +259,7 @@ public sealed partial class PacketEngine : IEntryLifetime
                 AnswerEcho(frame, p, port);
                 return;
             }
+            if (snapshot.HasStateless && StatelessFromBackend(frame, ref p, port, snapshot, nowNs)) return;
             NewFlow(frame, ref p, port, snapshot, nowNs, tuple);
             return;
         }
@@ -523,6 +530,16 @@ public sealed partial class PacketEngine : IEntryLifetime
             DropFlow(DropReason.FarmDown, farm.Id, -1);
             return;
         }
+        if (farm.Mode == FarmMode.Dsr)
+        {
+            NewDsrFlow(frame, ref p, port, farm, snapshot, nowNs, tuple);
+            return;
+        }
+        if (farm.Mode == FarmMode.StlsDnat)
+        {
+            StatelessToBackend(frame, ref p, port, farm, snapshot, nowNs);
+            return;
+        }
         var tcpState = TcpState.None;
         SynProxyOpen proxied = default;
         bool synProxy = p.Protocol == IpProtocols.Tcp && farm.SynProxy;
@@ -540,22 +557,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         }
         if (_budget is { } budget && budget.Admit(tuple, nowNs) is var verdict && verdict != BudgetVerdict.Admitted && OverBudget(farm, verdict)) return;
         if (port >= 0) LearnSender(frame, p, port, nowNs);
-        var input = new SchedInput(p.Src, p.Dst, p.SrcPort, p.DstPort, MacAddress.Read(frame[Offsets.EthSrc..]), MacAddress.Read(frame));
-        var fc = farm.Config;
-        BackendRuntime? backend;
-        bool limited;
-        string why;
-        // Sharded engines share the per-client tables: admission, persistence lookup, scheduling and learning happen
-        // as one step, so that two shards cannot both admit a client's last allowed connection or persist it to two
-        // backends. Farms using neither take no lock.
-        if (_shared is { } shared && (fc.NewRateLimit > 0 || fc.EstConnLimit > 0 || fc.Persistence != HashFields.None))
-        {
-            lock (shared.Gate) backend = ChooseBackend(farm, input, snapshot, nowNs, out limited, out why);
-        }
-        else
-        {
-            backend = ChooseBackend(farm, input, snapshot, nowNs, out limited, out why);
-        }
+        var backend = ChooseShared(frame, p, farm, snapshot, nowNs, out bool limited, out string why);
         if (backend is null) return;
 
         ushort backendPort = backend.Port != 0 && p.HasPorts ? backend.Port : p.DstPort;
@@ -593,35 +595,9 @@ public sealed partial class PacketEngine : IEntryLifetime
             IpProtocols.Icmp or IpProtocols.Icmpv6 => _options.Timeouts.IcmpSeconds,
             _ => _options.Timeouts.GenericSeconds,
         };
-        // A new entry is not ASSURED yet: under pressure it gets the short timeout.
-        int index = _table.Insert(tuple, replyTuple, nowNs, UnassuredTimeout(timeout * 1_000_000_000L, nowNs), status, _random);
-        if (index < 0)
-        {
-            Trace?.Step(Inv($"conntrack: table full ({_table.Count}/{_table.Max}) and every entry is ASSURED: dropped"));
-            Unadmit(farm.Id, p.Src, limited, backend.Id);
-            DropFlow(DropReason.TableFull, farm.Id, -1);
-            return;
-        }
+        int index = NewEntry(tuple, replyTuple, timeout, status, tcpState, FlowForward.Nat, farm, backend, limited, why, nowNs);
+        if (index < 0) return;
         ref var e = ref _table[index];
-        e.TcpState = tcpState;
-        e.FarmId = farm.Id;
-        e.BackendId = backend.Id;
-        e.Mark = backend.Mark;
-        if (limited) e.Status |= ConnStatus.Limited;
-        TrackUnassured(index, farm, backend);
-        Counters.NewFlows++;
-        if ((uint)backend.Id < (uint)Counters.Backends.Length)
-        {
-            Counters.Backends[backend.Id].Connections++;
-            Counters.Backends[backend.Id].Active++;
-        }
-        if ((uint)farm.Id < (uint)Counters.Farms.Length)
-        {
-            Counters.Farms[farm.Id].Connections++;
-            Counters.Farms[farm.Id].Active++;
-        }
-        _table.Events?.OnEvent(ConnEventType.New, e, nowNs);
-        if (Trace is not null) TraceNew(farm, backend, why, e, nowNs);
         if (synProxy)
         {
             SynProxyConnect(frame, p, ref e, proxied, snapshot);
@@ -630,106 +606,6 @@ public sealed partial class PacketEngine : IEntryLifetime
         Account(ref e, false, p);
         Translate(frame, ref p, e, false);
         Send(frame, ref p, e.Reply.Src, farm.Id, false, snapshot, nowNs);
-    }
-
-    /// <summary>
-    /// The per-client part of a new flow (under the shared lock when sharded): new-rtlimit and est-connlimit of the
-    /// client (admitted and counted at once; <paramref name="limited"/>: counted, to release when the flow ends), static
-    /// session, learned persistence, the scheduler, the backend's est-connlimit (counted over every shard when sharded),
-    /// and the persistence learned (before NAT, as nftlb updates its map in prerouting). Null: dropped and counted.
-    /// </summary>
-    private BackendRuntime? ChooseBackend(FarmRuntime farm, in SchedInput input, EngineSnapshot snapshot, long nowNs, out bool limited, out string why)
-    {
-        limited = false;
-        why = "";
-        var fc = farm.Config;
-        if (fc.NewRateLimit > 0 || fc.EstConnLimit > 0)
-        {
-            var reason = _limiter.Admit(farm.Id, input.Src, fc.NewRateLimit, fc.NewRateLimitBurst, fc.EstConnLimit,
-                fc.LimitsTtlSeconds * 1_000_000_000L, nowNs, out limited);
-            if (reason != DropReason.None)
-            {
-                Trace?.Step(reason == DropReason.RateLimited
-                    ? Inv($"filter: farm {farm.Name} new-rtlimit {fc.NewRateLimit}/second burst {SourceLimiter.BucketSize(fc.NewRateLimit, fc.NewRateLimitBurst)} exceeded by {input.Src}: dropped")
-                    : Inv($"filter: farm {farm.Name} est-connlimit {fc.EstConnLimit}: {input.Src} already has {_limiter.Connections(farm.Id, input.Src)} connection(s): dropped"));
-                DropFlow(reason, farm.Id, -1);
-                return null;
-            }
-        }
-
-        BackendRuntime? backend = null;
-        if (farm.StaticSessions.Count != 0
-            && farm.StaticSessions.TryGetValue(MaglevScheduler.FieldHash(input, farm.SessionFields), out int staticId)
-            && snapshot.Backend(staticId) is { } sb && Contains(farm.Candidates, sb))
-        {
-            backend = sb;
-            if (Trace is not null) why = "static session (nftlb sessions)";
-        }
-        if (backend is null && fc.Persistence != HashFields.None
-            && _persistence.TryGet(farm.Id, input, fc.Persistence, nowNs, out int persistedId)
-            && snapshot.Backend(persistedId) is { } pb && Contains(farm.Candidates, pb))
-        {
-            backend = pb;
-            if (Trace is not null) why = "persistence: same client as before";
-        }
-        if (backend is null)
-        {
-            int pick = farm.Scheduler.Pick(input, _random, out ulong detail);
-            if (pick < 0)
-            {
-                Trace?.Step(Inv($"farm {farm.Name}: no backend available (level {farm.Level})"));
-                Unadmit(farm.Id, input.Src, limited, -1);
-                DropFlow(DropReason.NoBackend, farm.Id, -1);
-                return null;
-            }
-            backend = farm.Candidates[pick];
-            if (Trace is not null) why = DescribePick(farm, pick, detail);
-        }
-        int limit = backend.Config.EstConnLimit;
-        bool overLimit = _shared is { } shared
-            ? !shared.TryAddBackend(backend.Id, limit)
-            : limit > 0 && (uint)backend.Id < (uint)Counters.Backends.Length && Counters.Backends[backend.Id].Active >= limit;
-        if (overLimit)
-        {
-            Trace?.Step(Inv($"filter: backend {backend.Name} est-connlimit {limit} reached: dropped"));
-            Unadmit(farm.Id, input.Src, limited, -1);
-            DropFlow(DropReason.ConnLimit, farm.Id, backend.Id);
-            return null;
-        }
-        if (backend.Address.IsV4 != input.Src.IsV4)
-        {
-            Trace?.Step(Inv($"farm {farm.Name}: backend {backend.Name} is of the other address family"));
-            Unadmit(farm.Id, input.Src, limited, backend.Id);
-            DropFlow(DropReason.NoBackend, farm.Id, -1);
-            return null;
-        }
-        if (fc.Persistence != HashFields.None)
-            _persistence.Set(farm.Id, input, fc.Persistence, backend.Id, nowNs, nowNs + fc.PersistTtlSeconds * 1_000_000_000L);
-        return backend;
-    }
-
-    /// <summary>Undoes <see cref="ChooseBackend"/>'s counting for a flow that is not created after all: the client's
-    /// connection (when <paramref name="limited"/>) and, when sharded, the backend's (when <paramref name="backendId"/> ≥ 0).</summary>
-    private void Unadmit(int farmId, IpAddr source, bool limited, int backendId)
-    {
-        if (limited)
-        {
-            if (_shared is { } s)
-            {
-                lock (s.Gate) _limiter.Release(farmId, source);
-            }
-            else
-            {
-                _limiter.Release(farmId, source);
-            }
-        }
-        if (backendId >= 0) _shared?.ReleaseBackend(backendId);
-    }
-
-    private static bool Contains(System.Collections.Immutable.ImmutableArray<BackendRuntime> list, BackendRuntime b)
-    {
-        foreach (var x in list) if (ReferenceEquals(x, b)) return true;
-        return false;
     }
 
     /// <summary>
@@ -863,8 +739,9 @@ public sealed partial class PacketEngine : IEntryLifetime
 
     private static IpAddr PickLocalAddress(EngineSnapshot snapshot, bool v4)
     {
+        // Never a dsr farm's VIP (its backends own it): then the unspecified address, as an ARP probe / DAD does.
         foreach (var f in snapshot.Farms)
-            if (f.VirtualAddress.IsV4 == v4) return f.VirtualAddress;
+            if (f.VirtualAddress.IsV4 == v4 && snapshot.LocalAddresses.Contains(f.VirtualAddress)) return f.VirtualAddress;
         return v4 ? IpAddr.FromV4(0) : default;
     }
 

@@ -61,6 +61,11 @@ public enum DropReason : byte
     VnetGsoMismatch,
     VnetEcnUnsupported,
     VnetGsoWithoutChecksum,
+    /// <summary>A packet of the backend's direction of a dsr flow: the backends answer the client directly.</summary>
+    DsrReplyDirection,
+    /// <summary>A packet with DF set too large for the egress MTU once encapsulated (IP-in-IP): answered with ICMP
+    /// fragmentation needed / packet too big.</summary>
+    FragmentationNeeded,
     Count,
 }
 

@@ -13,8 +13,12 @@ public static class IpProtocols
 {
     public const byte HopByHop = 0;
     public const byte Icmp = 1;
+    /// <summary>IPv4 in IPv4 (RFC 2003).</summary>
+    public const byte IpIp = 4;
     public const byte Tcp = 6;
     public const byte Udp = 17;
+    /// <summary>IPv6 in IPv4 (RFC 4213's 6in4, a sit device).</summary>
+    public const byte Ipv6Encap = 41;
     public const byte Ipv6Routing = 43;
     public const byte Ipv6Fragment = 44;
     public const byte Esp = 50;

@@ -16,7 +16,7 @@ internal static partial class RunCommand
     public const string Usage = """
         usage: userlb run --config FARMS.json [--engine afpacket|pcap|tap] [--workers N] [--seed N] [--max-conns N]
                           [--api ADDR:PORT|off] [--key KEY] [--status-file PATH] [--state-file PATH] [--busy-poll USEC]
-                          [--new-flow-budget N [--new-flow-burst B]]
+                          [--new-flow-budget N [--new-flow-burst B]] [--gateway ADDR]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
@@ -41,6 +41,8 @@ internal static partial class RunCommand
           --status-file PATH  rewrite PATH every second with counters and the connection table (conntrack -L format)
           --state-file PATH   save the connection table to PATH on a clean stop (SIGTERM, Ctrl-C) and load it at start,
                               so that connections survive a restart with the same configuration (JSON lines)
+          --gateway ADDR      dsr farms' "tunnel": "ipip" backends: the router their IP-in-IP packets go through
+                              (default: none, the backends are resolved by ARP/NDP on the link)
           --api ADDR:PORT     the REST control API (nftlb's: /farms ...), default 127.0.0.1:5555; off: none
           --key KEY           the API key (header "Key: KEY"); default: $USERLB_KEY, else generated and printed at start
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
@@ -72,6 +74,9 @@ internal static partial class RunCommand
         var apiListen = apiText == "off" ? null : ApiHost.ParseListen(apiText);
         string? key = args.Get("key") ?? Environment.GetEnvironmentVariable("USERLB_KEY");
         if (key is { Length: 0 }) throw new UsageException("option --key: the key cannot be empty");
+        IpAddr? gateway = args.Get("gateway") is { } gw
+            ? System.Net.IPAddress.TryParse(gw, out var g) ? IpAddr.FromIPAddress(g) : throw new UsageException($"option --gateway: \"{gw}\" is not an IP address")
+            : null;
         var config = ConfigLoader.Load(configPath); // after the options: a bad option is reported before any file is read
 
         var names = new List<string>();
@@ -105,12 +110,16 @@ internal static partial class RunCommand
 
         var macs = new MacAddress[ports.Length];
         for (int i = 0; i < ports.Length; i++) macs[i] = ports[i].Mac;
+        var mtus = new int[ports.Length];
+        for (int i = 0; i < ports.Length; i++) mtus[i] = engineKind == "tap" ? 1500 : Interfaces.MtuOf(names[i]);
         var options = new EngineOptions
         {
             Seed = seed,
             MaxConnections = (int)(((long)(maxConns ?? 262_144) + workers - 1) / workers), // each worker's table: an equal share
             PortMacs = macs,
             PortNames = names,
+            PortMtus = mtus,
+            Gateway = gateway,
             ShardCount = workers,
             NewFlowBudget = budget,
             PreallocateTable = true,

@@ -28,6 +28,12 @@ public sealed class MaglevScheduler : IScheduler
 
     public string Name => _symmetric ? "symhash" : "hash";
 
+    /// <summary>The table's slots (<see cref="TableSize"/>, or 0 when no backend has weight).</summary>
+    public int Slots => _table.Length;
+
+    /// <summary>The candidate index owning <paramref name="slot"/>.</summary>
+    public int SlotOwner(int slot) => _table[slot];
+
     private static int[] Build(ReadOnlySpan<int> weights, ReadOnlySpan<ulong> keys)
     {
         int n = weights.Length;

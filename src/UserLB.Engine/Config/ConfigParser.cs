@@ -620,6 +620,7 @@ public static class ConfigParser
         {
             "fqdn" or "est-connlimit-log-prefix" => ConfigValues.AnyText(ConfigValues.Scalar(v, w), w),
             "oface" => ConfigValues.Iface(ConfigValues.Scalar(v, w), w) ?? string.Empty,
+            "tunnel" => ConfigValues.TunnelText(ConfigValues.Scalar(v, w), w),
             _ => null,
         };
         if (extra is null)

@@ -557,6 +557,15 @@ internal static class ConfigValues
     public static string QueueText(string s, Where w) =>
         s.Length == 0 ? s : Int(s, w, -1).ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>A dsr backend's <c>tunnel</c> (UserLB's key): <c>ipip</c>, or <c>none</c>/empty (layer 2, the default) as "".</summary>
+    public static string TunnelText(string s, Where w) =>
+        s.ToLowerInvariant() switch
+        {
+            "" or "none" => string.Empty,
+            "ipip" => "ipip",
+            _ => throw w.Error(Where.Quote(s) + " is not one of: none, ipip"),
+        };
+
     public static string SwitchText(string s, Where w) =>
         s.Length == 0 ? s : s.ToLowerInvariant() is "on" or "off" ? s.ToLowerInvariant() : throw w.Error(Where.Quote(s) + " is not one of: on, off");
 

@@ -23,6 +23,19 @@ public enum ConnStatus : byte
     SynProxyPending = 128,
 }
 
+/// <summary>How a tracked flow's packets are forwarded (<see cref="ConnEntry.Forward"/>).</summary>
+public enum FlowForward : byte
+{
+    /// <summary>Rewritten by the entry's NAT (snat, dnat modes) and routed: both directions pass the LB.</summary>
+    Nat = 0,
+
+    /// <summary>dsr: the client's packets only, their MACs rewritten to the backend's; IP and L4 untouched.</summary>
+    Dsr = 1,
+
+    /// <summary>dsr with <c>"tunnel": "ipip"</c>: the client's packets only, inside an outer IPv4 header to the backend.</summary>
+    DsrIpip = 2,
+}
+
 /// <summary>
 /// One tracked connection (nf_conn): reachable from its original tuple and its reply tuple. With NAT the reply tuple is
 /// the inverse of the translated original, so the two tuples alone say how to translate either direction.
@@ -43,6 +56,8 @@ public struct ConnEntry
     public int BackendId;
     public ConnStatus Status;
     public TcpState TcpState;
+    /// <summary>How the flow's packets leave (NAT, or direct server return: L2 or IP-in-IP); set when the entry is made.</summary>
+    public FlowForward Forward;
     /// <summary>The established-path rewrite of each direction, prepared when its next hop is cached (PacketEngine.Fast.cs):
     /// bits 0–2 the original direction, 4–6 the reply (valid, the L4 checksum changes, prepared for IPv6).</summary>
     public byte FastFlags;

@@ -20,6 +20,13 @@ public sealed class BackendRuntime
     /// <summary>Position in the farm's configured backend list (the N in the FARM_&lt;farm&gt;_N_ comment).</summary>
     public required int Index { get; init; }
     public IpAddr? SourceAddress { get; init; }
+    /// <summary><c>ether-addr</c>: the backend's MAC for the modes that forward at layer 2 (dsr, stlsdnat); zero:
+    /// resolved by ARP/NDP.</summary>
+    public MacAddress EtherAddr { get; init; }
+    /// <summary><c>"tunnel": "ipip"</c> (dsr): the client's packets reach the backend inside an outer IPv4 header.</summary>
+    public bool Ipip { get; init; }
+    /// <summary>The outer source address of <see cref="Ipip"/> packets: the backend's <c>source-addr</c>, else the farm's.</summary>
+    public IpAddr TunnelSource { get; init; }
     public required BackendConfig Config { get; init; }
 
     /// <summary>Up and passing its health check.</summary>

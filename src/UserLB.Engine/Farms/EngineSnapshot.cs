@@ -13,10 +13,24 @@ namespace UserLB.Engine.Farms;
 public sealed class EngineSnapshot
 {
     private readonly FrozenDictionary<IpAddr, FarmRuntime[]> _farmsByVip;
+    /// <summary>stlsdnat farms' backends by address, for the reverse rule (backend address:port → VIP:vport).</summary>
+    private readonly FrozenDictionary<IpAddr, (FarmRuntime Farm, BackendRuntime Backend)[]> _statelessByAddress;
 
     private EngineSnapshot(LoadBalancerConfig config, ImmutableArray<FarmRuntime> farms, BackendRuntime?[] backendsById,
         FrozenDictionary<IpAddr, FarmRuntime[]> byVip, FrozenSet<IpAddr> local, long generation)
     {
+        var stateless = new Dictionary<IpAddr, List<(FarmRuntime, BackendRuntime)>>();
+        foreach (var f in farms)
+        {
+            if (f.Mode != FarmMode.StlsDnat) continue;
+            foreach (var b in f.Backends)
+            {
+                if (!stateless.TryGetValue(b.Address, out var list)) stateless[b.Address] = list = [];
+                list.Add((f, b));
+            }
+        }
+        _statelessByAddress = stateless.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+        HasStateless = stateless.Count > 0;
         Config = config;
         Farms = farms;
         BackendsById = backendsById;
@@ -29,7 +43,7 @@ public sealed class EngineSnapshot
     public ImmutableArray<FarmRuntime> Farms { get; }
     /// <summary>Indexed by backend id; null where a backend was removed.</summary>
     public BackendRuntime?[] BackendsById { get; }
-    /// <summary>VIPs and SNAT source addresses: the engine answers ARP/NDP for them and receives traffic addressed to them.</summary>
+    /// <summary>VIPs (but those of dsr farms) and SNAT source addresses: the engine answers ARP/NDP and echo requests for them.</summary>
     public FrozenSet<IpAddr> LocalAddresses { get; }
     public long Generation { get; }
 
@@ -45,6 +59,31 @@ public sealed class EngineSnapshot
     }
 
     public bool IsVirtualAddress(IpAddr address) => _farmsByVip.ContainsKey(address);
+
+    /// <summary>Some farm is stlsdnat: packets from its backends are matched by <see cref="TryFindStatelessBackend"/>.</summary>
+    public bool HasStateless { get; }
+
+    /// <summary>The stlsdnat backend (and its farm) that a packet from <paramref name="src"/>:<paramref name="srcPort"/>
+    /// comes from: its address, the farm's protocol, and its port (or, without one, one of the farm's virtual ports).</summary>
+    public bool TryFindStatelessBackend(IpAddr src, byte protocol, ushort srcPort, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out FarmRuntime? farm, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out BackendRuntime? backend)
+    {
+        if (_statelessByAddress.TryGetValue(src, out var list))
+        {
+            foreach (var (f, b) in list)
+            {
+                if (f.MatchesProtocol(protocol) && (b.Port != 0 ? b.Port == srcPort : f.MatchesPort(srcPort)))
+                {
+                    farm = f;
+                    backend = b;
+                    return true;
+                }
+            }
+        }
+        farm = null;
+        backend = null;
+        return false;
+    }
+
 
     public BackendRuntime? Backend(int id) => (uint)id < (uint)BackendsById.Length ? BackendsById[id] : null;
 
@@ -87,12 +126,16 @@ public sealed class EngineSnapshot
                     Mark = bc.Mark != 0 ? bc.Mark : (uint)(0x200 + id),
                     Index = i,
                     SourceAddress = bc.SourceAddress is null ? null : IpAddr.FromIPAddress(bc.SourceAddress),
+                    EtherAddr = bc.EtherAddr is { } mac && MacAddress.TryParse(mac, out var m) ? m : default,
+                    Ipip = fc.Mode == FarmMode.Dsr && bc.Extras.TryGetValue("tunnel", out var tunnel) && tunnel == "ipip",
+                    TunnelSource = bc.SourceAddress is { } bsa ? IpAddr.FromIPAddress(bsa) : snat,
                     Config = bc,
                 };
                 backends.Add(b);
                 while (byId.Count <= id) byId.Add(null);
                 byId[id] = b;
                 if (b.SourceAddress is { } bs && fc.Mode == FarmMode.Snat) local.Add(bs);
+                if (b.Ipip) local.Add(b.TunnelSource); // the tunnels' source: routers' ICMP errors come back to it
             }
             var all = backends.ToImmutable();
             var levelInput = new List<(int, bool)>(all.Length);
@@ -127,7 +170,9 @@ public sealed class EngineSnapshot
             farms.Add(farm);
             if (!byVip.TryGetValue(vip, out var list)) byVip[vip] = list = [];
             list.Add(farm);
-            local.Add(vip);
+            // A dsr farm's VIP belongs to its backends (on their loopback): the engine does not answer ARP/NDP for it,
+            // so several instances can share it; the router reaches it through the instances' own addresses.
+            if (fc.Mode != FarmMode.Dsr) local.Add(vip);
             if (farm.SourceNat) local.Add(snat);
         }
         return new EngineSnapshot(config, farms.ToImmutable(), [.. byId],

@@ -30,6 +30,8 @@ public sealed class FarmRuntime
     public HashFields SessionFields => Config.Persistence == HashFields.None ? HashFields.SrcIp : Config.Persistence;
 
     public string Name => Config.Name;
+    /// <summary>The farm's <c>mode</c>: NAT (snat, dnat), direct server return (dsr) or stateless DNAT (stlsdnat).</summary>
+    public FarmMode Mode => Config.Mode;
     public bool IsUp => Config.State == ObjectState.Up;
 
     public bool MatchesProtocol(byte protocol) => Config.Protocol switch

@@ -20,6 +20,15 @@ internal static class TestFrames
 
     public static byte[] Mac(string text) => [.. text.Split(':', '-').Select(h => Convert.ToByte(h, 16))];
 
+    /// <summary>A copy of <paramref name="frame"/> with other Ethernet addresses (what a layer-2 forward sends).</summary>
+    public static byte[] WithMacs(byte[] frame, string dst, string src)
+    {
+        var copy = (byte[])frame.Clone();
+        Mac(dst).CopyTo(copy, 0);
+        Mac(src).CopyTo(copy, 6);
+        return copy;
+    }
+
     public static byte[] Tcp(string srcMac, string src, string dst, ushort sport, ushort dport, byte flags,
         uint seq = 1000, uint ack = 0, int payload = 0, byte ttl = 64)
     {
