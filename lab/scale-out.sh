@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A tier of UserLB instances behind ECMP and BGP, in network namespaces; one instance killed with SIGKILL mid-transfer.
-#   lab/scale-out.sh [--instances N] [--modes "nat dsr kernel"] [--downloads D] [--mb MB] [--victim I] [--keep]
-#   lab/scale-out.sh --scale [--instances N] [--modes nat] [--seconds S] [--pin]   new connections/s with 1..N instances
+#   lab/scale-out.sh [--instances N] [--modes "dsr nat kernel"] [--downloads D] [--mb MB] [--victim I] [--keep]
+#   lab/scale-out.sh --scale [--instances N] [--modes dsr] [--seconds S] [--pin]   new connections/s with 1..N instances
+#     --userlb DLL: run that userlb.dll (no build); --summary FILE: append each mode's figures to FILE as a JSON line
 #   lab/scale-out.sh down                                    remove the namespaces
 #   USERLB_TIER_PREFIX=xy lab/scale-out.sh ...               namespaces xyc, xyr, xyl0.., xyb0.. (default ust)
-# Modes: nat     each instance NAT mode (snat) with its own source-addr, scheduler hash (Maglev over srcip srcport)
+# Modes (default all three, in this order): dsr, nat, kernel
+#        nat     each instance NAT mode (snat) with its own source-addr, scheduler hash (Maglev over srcip srcport)
 #        dsr     each instance in dsr mode (L2 DSR: the backends hold the VIP on lo and answer the client directly)
 #        kernel  no userlb: the kernel's stateless DSR on each instance (nft netdev ingress: `ether daddr set jhash ip
 #                saddr . tcp sport mod 4 seed S map {…} fwd to`, the same seed everywhere); a placeholder process stands
@@ -16,8 +18,8 @@
 #            while lab/announce.py sees its userlb alive and GET /ready answering 200 (withdrawn on a drain or death)
 #   PREFIXb$j backend j (0-3): 172.31.3.(11+j) on br-b, the VIP on lo (arp_ignore 1, arp_announce 2), nginx on :80
 #   The router (BIRD, `merge paths`) installs the VIP as one multipath route; fib_multipath_hash_policy=1 (L4 hash).
-# The event: D long downloads (curl, rate-limited so they span the kill, each checked with sha256) and a stream of short
-# connections (lab/tier.py short); instance 1 killed with SIGKILL mid-transfer; printed: when the router dropped its
+# The event: D long downloads (curl; the backends' nginx sends them at a rate that makes them span the kill; each checked with sha256) and a stream of short
+# connections (lab/tier.py short); one instance killed with SIGKILL mid-transfer; printed: when the router dropped its
 # next hop, each instance's connections, the downloads that moved, the downloads complete byte for byte, the short
 # connections that succeeded (all and in the event's window); then a drain of a survivor (userlb drain) and its undo.
 # --victim I: the instance killed (default 0; with Linux's hash-threshold ECMP, removing the first next hop also moves
@@ -25,7 +27,7 @@
 # Installs bird2, nginx-light, curl, nftables, python3 with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-P=${USERLB_TIER_PREFIX:-ust}; N=3; MODES="nat"; D=12; MB=24; KEEP=0; VICTIM=0; CMD=event; SECONDS_SCALE=10; PIN=0
+P=${USERLB_TIER_PREFIX:-ust}; N=3; MODES="dsr nat kernel"; D=12; MB=24; KEEP=0; VICTIM=0; USERLB_DLL=""; SUMMARY=""; CMD=event; SECONDS_SCALE=10; PIN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     down) CMD=down ;;
@@ -38,7 +40,9 @@ while [ $# -gt 0 ]; do
     --pin) PIN=1 ;;
     --keep) KEEP=1 ;;
     --victim) VICTIM=$2; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    --userlb) USERLB_DLL=$2; shift ;;
+    --summary) SUMMARY=$2; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "scale-out.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -132,7 +136,7 @@ http {
   access_log off; sendfile on; keepalive_timeout 0;
   client_body_temp_path $WORK/nginx$j; proxy_temp_path $WORK/nginx$j; fastcgi_temp_path $WORK/nginx$j;
   uwsgi_temp_path $WORK/nginx$j; scgi_temp_path $WORK/nginx$j;
-  server { listen 80 backlog=4096; location = / { default_type text/plain; return 200 "bck$j\n"; } location /blob { root $WORK/www; } }
+  server { listen 80 backlog=4096; location = / { default_type text/plain; return 200 "bck$j\n"; } location /blob { root $WORK/www; limit_rate $DL_RATE; } }
 }
 CONF
     ip netns exec "$b" nginx -c "$WORK/nginx$j/nginx.conf" 9>&-
@@ -197,6 +201,7 @@ kernel_dsr() { # INSTANCE: the kernel's stateless L2 DSR on f0, the same jhash s
 table netdev tier {
   chain ingress {
     type filter hook ingress device "f0" priority 0;
+    ip daddr $VIP tcp dport 80 tcp flags & (syn | ack) == syn counter
     ip daddr $VIP tcp dport 80 ether saddr set $own ether daddr set jhash ip saddr . tcp sport mod 4 seed $SEED map { 0 : $(bmac 0), 1 : $(bmac 1), 2 : $(bmac 2), 3 : $(bmac 3) } fwd to "b0"
   }
 }
@@ -238,7 +243,12 @@ instances_down() {
 api() { # INSTANCE METHOD PATH
   ip netns exec "${P}l$1" curl -s -m 5 -X "$2" -H "Key: $KEY" "http://127.0.0.1:5555$3"
 }
-connections() { # INSTANCE: the farm's connections counter (GET /stats)
+connections() { # MODE INSTANCE: the farm's connections counter (GET /stats); kernel: the SYNs its nft rule counted
+  if [ "$1" = kernel ]; then
+    ip netns exec "${P}l$2" nft list chain netdev tier ingress 2>/dev/null | grep -o 'packets [0-9]*' | head -1 | cut -d' ' -f2
+    return
+  fi
+  set -- "$2"
   api "$1" GET /stats | python3 -c 'import json,sys; print(sum(f["connections"] for f in json.load(sys.stdin)["farms"]))' 2>/dev/null || echo "?"
 }
 events_of() { # INSTANCE FILE: the instance's new connections to port 80 as they happen (conntrack -E lines, stamped)
@@ -246,7 +256,7 @@ events_of() { # INSTANCE FILE: the instance's new connections to port 80 as they
   EV_PIDS+=($!)
 }
 
-event() { # MODE: the downloads, the short connections, instance 1 killed; then a drain of instance 0 and its undo
+event() { # MODE: the downloads, the short connections, the victim killed; then a drain of a survivor and its undo
   local mode=$1 i k victim=$VICTIM label d=$((N - 1))
   case "$mode" in nat) label="NAT mode (snat, own source-addr each)" ;; dsr) label="DSR mode (userlb dsr)" ;; kernel) label="kernel stateless DSR (nft netdev fwd, one jhash seed)" ;; esac
   [ "$N" -ge 2 ] || { echo "scale-out.sh: the event needs 2 instances or more" >&2; return 1; }
@@ -255,13 +265,16 @@ event() { # MODE: the downloads, the short connections, instance 1 killed; then 
   local ev="$WORK/ev-$mode"; mkdir -p "$ev"
   python3 lab/tier.py routes "${P}r" $VIP "$ev/routes.log" & local routes_pid=$!
   EV_PIDS=()
-  if [ "$mode" != kernel ]; then for ((i = 0; i < N; i++)); do events_of "$i" "$ev/events-$i.log"; done; sleep 1; fi
-  # Downloads last about 16 s at this rate; the kill comes at 6 s.
-  local rate=$(( MB * 1024 / 16 ))k
+  if [ "$mode" != kernel ]; then
+    for ((i = 0; i < N; i++)); do events_of "$i" "$ev/events-$i.log"; done
+    for ((i = 0; i < N; i++)); do # until each instance counts its event subscriber
+      for k in $(seq 100); do [ "$(api $i GET /stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"]["subscribers"])' 2>/dev/null)" = 1 ] && break; sleep 0.1; done
+    done
+  fi
   : > "$ev/downloads.txt"
   local dl_pids=()
   for ((k = 0; k < D; k++)); do
-    ( rc=0; ip netns exec "${P}c" curl -s --local-port $((DL_PORT0 + 97 * k)) --limit-rate $rate --speed-time 8 --speed-limit 1000 -m 90 \
+    ( rc=0; ip netns exec "${P}c" curl -s --local-port $((DL_PORT0 + 97 * k)) --speed-time 8 --speed-limit 1000 -m 90 \
         -o "$ev/dl.$k" "http://$VIP/blob" || rc=$?
       echo "$((DL_PORT0 + 97 * k)) $rc $(sha256sum < "$ev/dl.$k" | cut -d' ' -f1)" >> "$ev/downloads.txt"; rm -f "$ev/dl.$k" ) &
     dl_pids+=($!)
@@ -270,7 +283,7 @@ event() { # MODE: the downloads, the short connections, instance 1 killed; then 
   ip netns exec "${P}c" python3 lab/tier.py short $VIP 80 100 12 5 "$ev/short.jsonl" & local short_pid=$!
   sleep 3.5
   local conns_before=()
-  for ((i = 0; i < N; i++)); do conns_before[$i]=$([ "$mode" = kernel ] && echo "-" || connections "$i"); done
+  for ((i = 0; i < N; i++)); do conns_before[$i]=$(connections "$mode" "$i"); done
   local kill_at; kill_at=$(date +%s.%N)
   kill -9 "${LB_PID[$victim]}"
   [ "$mode" = kernel ] && ip netns exec "${P}l$victim" nft delete table netdev tier
@@ -281,12 +294,13 @@ event() { # MODE: the downloads, the short connections, instance 1 killed; then 
   local conns="{"
   for ((i = 0; i < N; i++)); do
     local c=${conns_before[$i]}
-    [ $i = $victim ] || [ "$mode" = kernel ] || c=$(connections "$i")
+    [ $i = $victim ] || c=$(connections "$mode" "$i")
     conns+="\"$i\":\"$c\","
   done
   conns="${conns%,}}"
   echo "{\"label\":\"$label\",\"kill\":$kill_at,\"victim\":$victim,\"victim_addr\":\"$(front $victim)\",\"instances\":$N,\"window\":4,\"sha256\":\"$SHA\",\"ports\":[$DL_PORT0,$((DL_PORT0 + 97 * (D - 1)))],\"connections\":$conns}" > "$ev/event.json"
   python3 lab/tier.py report "$ev" || true
+  [ -z "$SUMMARY" ] || { cat "$ev/summary.json"; echo; } >> "$SUMMARY"
   # Drain a survivor: the route loses its next hop; undo: it comes back.
   [ "$d" != "$victim" ] || d=$((N - 2))
   if [ "$mode" != kernel ] && [ "$N" -ge 2 ]; then
@@ -332,9 +346,15 @@ WORK=$(mktemp -d /tmp/userlb-tier.XXXXXX)
 trap 'instances_down 2>/dev/null; tier_down; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 install_deps
-echo "== building UserLB"
-dotnet build src/UserLB.Cli -c Release -nologo -clp:ErrorsOnly -v q >/dev/null
-USERLB="dotnet $(pwd)/src/UserLB.Cli/bin/Release/net10.0/userlb.dll"
+if [ -z "$USERLB_DLL" ]; then
+  echo "== building UserLB"
+  dotnet build src/UserLB.Cli -c Release -nologo -clp:ErrorsOnly -v q >/dev/null
+  USERLB_DLL="$(pwd)/src/UserLB.Cli/bin/Release/net10.0/userlb.dll"
+fi
+USERLB="dotnet $USERLB_DLL"
+# The backends send each download at MB/16 per second (nginx limit_rate: on the wire, not from a client's socket
+# buffer), so it lasts about 16 s and the kill, about 6 s in, comes mid-transfer.
+DL_RATE=$(( MB * 1024 / 16 ))k
 mkdir -p "$WORK/www"; head -c "${MB}M" /dev/urandom > "$WORK/www/blob"; SHA=$(sha256sum < "$WORK/www/blob" | cut -d' ' -f1)
 topo_up
 bird_up

@@ -120,7 +120,10 @@ def report(work):
         carried = meta["connections"].get(str(i), "?")
         tail = " (killed: its counter as last read just before the kill)" if i == victim else ""
         dl = sum(1 for p, j in first.items() if j == i)
-        print(f"  instance {i}: {carried} connections carried{tail}; {dl} of the downloads started on it")
+        if stateless:
+            print(f"  instance {i}: {carried} SYNs to the VIP (its nft counter){tail}")
+        else:
+            print(f"  instance {i}: {carried} connections carried{tail}; {dl} of the downloads started on it")
     moved = {}
     for i in range(n):
         for t, p in ev[i]:
@@ -161,7 +164,7 @@ def report(work):
     if errors:
         print("  short connection errors: " + "; ".join(f"{k} x{v}" for k, v in sorted(errors.items(), key=lambda kv: -kv[1])[:4]))
     summary = {"label": meta["label"], "withdraw_ms": None if gone is None else round(gone * 1000), "downloads_ok": ok, "downloads": total,
-               "moved": len(moved), "short_ok_pct": round(p, 2), "short_window_ok_pct": round(pw, 2)}
+               "moved": len(moved), "victim_downloads": sum(1 for j in first.values() if j == victim), "short_ok_pct": round(p, 2), "short_window_ok_pct": round(pw, 2)}
     with open(os.path.join(work, "summary.json"), "w") as f:
         json.dump(summary, f)
     return 0
