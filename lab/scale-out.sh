@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # A tier of UserLB instances behind ECMP and BGP, in network namespaces; one instance killed with SIGKILL mid-transfer.
 #   lab/scale-out.sh [--instances N] [--modes "dsr nat kernel"] [--downloads D] [--mb MB] [--victim I] [--keep]
-#   lab/scale-out.sh --scale [--instances N] [--modes dsr] [--seconds S] [--pin]   new connections/s with 1..N instances
+#   lab/scale-out.sh --scale [--instances N] [--modes dsr] [--seconds S] [--pin] [--cpu-quota PCT]
+#                                                   new connections/s through 1..N announcing instances (the others
+#                                                   drained); --cpu-quota: each userlb in its own cgroup (v1 cpu
+#                                                   controller, /sys/fs/cgroup/cpu/PREFIX-lI) capped at PCT % of one CPU,
+#                                                   so each instance, not the machine, is the limit
 #     --userlb DLL: run that userlb.dll (no build); --summary FILE: append each mode's figures to FILE as a JSON line
 #   lab/scale-out.sh down                                    remove the namespaces
 #   USERLB_TIER_PREFIX=xy lab/scale-out.sh ...               namespaces xyc, xyr, xyl0.., xyb0.. (default ust)
@@ -27,7 +31,7 @@
 # Installs bird2, nginx-light, curl, nftables, python3 with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-P=${USERLB_TIER_PREFIX:-ust}; N=3; MODES="dsr nat kernel"; D=12; MB=24; KEEP=0; VICTIM=0; USERLB_DLL=""; SUMMARY=""; CMD=event; SECONDS_SCALE=10; PIN=0
+P=${USERLB_TIER_PREFIX:-ust}; N=3; MODES="dsr nat kernel"; D=12; MB=24; KEEP=0; VICTIM=0; USERLB_DLL=""; SUMMARY=""; CMD=event; SECONDS_SCALE=10; PIN=0; QUOTA=""
 while [ $# -gt 0 ]; do
   case "$1" in
     down) CMD=down ;;
@@ -38,6 +42,7 @@ while [ $# -gt 0 ]; do
     --mb) MB=$2; shift ;;
     --seconds) SECONDS_SCALE=$2; shift ;;
     --pin) PIN=1 ;;
+    --cpu-quota) QUOTA=$2; shift ;;
     --keep) KEEP=1 ;;
     --victim) VICTIM=$2; shift ;;
     --userlb) USERLB_DLL=$2; shift ;;
@@ -52,7 +57,7 @@ case "$VICTIM" in [0-7]) [ "$VICTIM" -lt "$N" ] ;; *) false ;; esac || { echo "s
 for m in $MODES; do case "$m" in nat|dsr|kernel) ;; *) echo "scale-out.sh: mode $m is not nat, dsr or kernel" >&2; exit 2 ;; esac; done
 [ "$(id -u)" = 0 ] || { echo "scale-out.sh: must run as root (network namespaces)" >&2; exit 1; }
 
-VIP=172.31.100.250; CLIENT=172.31.1.2; DL_PORT0=20000; EV_PIDS=(); KEY=tier-lab-key; SEED=0x5eed
+VIP=172.31.100.250; CLIENT=172.31.1.2; DL_PORT0=18500; EV_PIDS=(); KEY=tier-lab-key; SEED=0x5eed
 NS_LIST() { echo "${P}c ${P}r"; for ((i = 0; i < N; i++)); do echo "${P}l$i"; done; for j in 0 1 2 3; do echo "${P}b$j"; done; }
 front() { echo "172.31.2.$((11 + $1))"; }
 natsrc() { echo "172.31.3.$((31 + $1))"; }
@@ -263,6 +268,7 @@ event() { # MODE: the downloads, the short connections, the victim killed; then 
   for ((i = 0; i < N; i++)); do instance_up "$mode" "$i"; done
   wait_nexthops "$N" 15
   local ev="$WORK/ev-$mode"; mkdir -p "$ev"
+  DL_PORT0=$((DL_PORT0 + 1500)) # fresh client ports for each event (no 4-tuple of the last one's still in TIME_WAIT)
   python3 lab/tier.py routes "${P}r" $VIP "$ev/routes.log" & local routes_pid=$!
   EV_PIDS=()
   if [ "$mode" != kernel ]; then
@@ -276,7 +282,7 @@ event() { # MODE: the downloads, the short connections, the victim killed; then 
   for ((k = 0; k < D; k++)); do
     ( rc=0; ip netns exec "${P}c" curl -s --local-port $((DL_PORT0 + 97 * k)) --speed-time 8 --speed-limit 1000 -m 90 \
         -o "$ev/dl.$k" "http://$VIP/blob" || rc=$?
-      echo "$((DL_PORT0 + 97 * k)) $rc $(sha256sum < "$ev/dl.$k" | cut -d' ' -f1)" >> "$ev/downloads.txt"; rm -f "$ev/dl.$k" ) &
+      echo "$((DL_PORT0 + 97 * k)) $rc $([ -f "$ev/dl.$k" ] && sha256sum < "$ev/dl.$k" | cut -d' ' -f1 || echo none)" >> "$ev/downloads.txt"; rm -f "$ev/dl.$k" ) &
     dl_pids+=($!)
   done
   sleep 2
@@ -323,8 +329,20 @@ scale() { # MODE: new connections per second through 1..N announcing instances (
   for ((i = 0; i < N; i++)); do instance_up "$mode" "$i"; done
   wait_nexthops "$N" 15
   [ "$PIN" = 1 ] && for ((i = 0; i < N; i++)); do taskset -a -p -c 1 "${LB_PID[$i]}" >/dev/null; done
-  echo "== scaling, $mode mode: wrk -t1 -c64 -d$SECONDS_SCALE (Connection: close) through k announcing instances$([ "$PIN" = 1 ] && echo '; userlb pinned to CPU 1, wrk to CPU 0')"
-  printf '  %-3s %10s %12s  %-26s %8s %8s %s\n' k "conn/s" "userlb CPU%" "per instance CPU%" "wrk CPU%" "idle%" "errors"
+  local pids=() note=""
+  for ((i = 0; i < N; i++)); do pids+=("${LB_PID[$i]}"); done
+  [ "$PIN" = 1 ] && note+="; userlb pinned to CPU 1, wrk to CPU 0"
+  if [ -n "$QUOTA" ]; then
+    [ -d /sys/fs/cgroup/cpu ] || { echo "scale-out.sh: --cpu-quota needs the cgroup v1 cpu controller at /sys/fs/cgroup/cpu" >&2; return 1; }
+    for ((i = 0; i < N; i++)); do
+      local cg="/sys/fs/cgroup/cpu/${P}-l$i"
+      mkdir -p "$cg"; echo 50000 > "$cg/cpu.cfs_period_us"; echo $((QUOTA * 500)) > "$cg/cpu.cfs_quota_us"
+      echo "${LB_PID[$i]}" > "$cg/cgroup.procs"
+    done
+    note+="; each userlb capped at $QUOTA % of one CPU (cgroup cpu.cfs_quota_us $((QUOTA * 500)) per 50 ms)"
+  fi
+  echo "== scaling, $mode mode: wrk -t1 -c64 -d$SECONDS_SCALE (Connection: close) through k announcing instances$note"
+  printf '  %-3s %10s %12s  %-26s %8s %8s %s\n' k "conn/s" "userlb CPU%" "CPU% of instance 0 1 .." "wrk CPU%" "idle%" "errors"
   for ((k = 1; k <= N; k++)); do
     for ((i = 0; i < N; i++)); do
       if [ $i -lt $k ]; then api $i DELETE /drain >/dev/null; else api $i POST /drain >/dev/null; fi
@@ -333,9 +351,9 @@ scale() { # MODE: new connections per second through 1..N announcing instances (
     sleep 1
     local tp=(); [ "$PIN" = 1 ] && tp=(taskset -c 0)
     local before after
-    before=$(python3 lab/tier.py cpu "${LB_PID[@]}")
+    before=$(python3 lab/tier.py cpu "${pids[@]}")
     ip netns exec "${P}c" "${tp[@]}" python3 lab/tier.py wrk "$SECONDS_SCALE" "http://$VIP/" "$WORK/wrk-$k.txt"
-    after=$(python3 lab/tier.py cpu "${LB_PID[@]}")
+    after=$(python3 lab/tier.py cpu "${pids[@]}")
     python3 lab/tier.py scale-row "$k" "$WORK/wrk-$k.txt" "$before" "$after" "$SECONDS_SCALE"
   done
   instances_down
@@ -343,7 +361,7 @@ scale() { # MODE: new connections per second through 1..N announcing instances (
 }
 
 WORK=$(mktemp -d /tmp/userlb-tier.XXXXXX)
-trap 'instances_down 2>/dev/null; tier_down; rm -rf "$WORK"' EXIT
+trap 'instances_down 2>/dev/null; tier_down; rmdir /sys/fs/cgroup/cpu/${P}-l* 2>/dev/null; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 install_deps
 if [ -z "$USERLB_DLL" ]; then
