@@ -21,6 +21,16 @@ public sealed class DrainTests
     private static string[] Cli(ApiFixture api, params string[] extra) =>
         ["--api", api.Host.Address.ToString(), "--key", ApiFixture.Key, .. extra];
 
+    /// <summary>Moves the injected clock a second at a time (letting each poll's request finish) until <paramref name="run"/> ends.</summary>
+    private static async Task AdvanceUntilDoneAsync(FakeTimeProvider clock, Task run)
+    {
+        for (int i = 0; i < 500 && !run.IsCompleted; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(20);
+        }
+    }
+
     [Fact]
     public async Task Ready_Serving_Answers200WithoutKey()
     {
@@ -79,11 +89,7 @@ public sealed class DrainTests
         var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var output = new StringWriter();
         var run = DrainCommand.RunAsync(Cli(api, "--wait", "3"), output, clock, CancellationToken.None);
-        for (int i = 0; i < 500 && !run.IsCompleted; i++)
-        {
-            clock.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(20);
-        }
+        await AdvanceUntilDoneAsync(clock, run);
         Assert.Equal(3, await run);
         string[] lines = output.ToString().Trim().Split('\n');
         Assert.Equal("draining: GET /ready answers 503, the VIP is withdrawn; 1 established TCP connection(s)", lines[0].TrimEnd('\r'));
@@ -100,11 +106,7 @@ public sealed class DrainTests
         var output = new StringWriter();
         var run = DrainCommand.RunAsync(Cli(api, "--wait", "60"), output, clock, CancellationToken.None);
         using (var res = await api.Http.DeleteAsync("/conntrack?state=ESTABLISHED")) Assert.Equal(HttpStatusCode.OK, res.StatusCode);
-        for (int i = 0; i < 500 && !run.IsCompleted; i++)
-        {
-            clock.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(20);
-        }
+        await AdvanceUntilDoneAsync(clock, run);
         Assert.Equal(0, await run);
         Assert.EndsWith("drained: no established connection left", output.ToString().Trim(), StringComparison.Ordinal);
     }
