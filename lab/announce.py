@@ -11,6 +11,7 @@ Exits after withdrawing for the process's death (a new process gets a new watche
 import os, select, subprocess, sys, time, urllib.error, urllib.request
 
 POLL_S = 0.2
+RESYNC_TICKS = 5  # polls between two idempotent birdc calls (a second)
 
 
 def log(out, what, reason):
@@ -62,6 +63,7 @@ def main():
     announced = None  # unknown at start: the first check sets it either way
     bird_error = None
     failures = 0
+    ticks = 0
     while True:
         dead = bool(poller.poll(POLL_S * 1000))
         if dead:
@@ -72,16 +74,19 @@ def main():
         failures = 0 if definite else failures + 1
         if not definite and failures < 3:
             continue
-        if ok != announced or bird_error is not None:
-            err = birdc(sock, "enable" if ok else "disable", protocol)
-            if err is None:
-                if ok != announced or bird_error is not None:
-                    log(out, "announce" if ok else "withdraw", why)
-                announced, bird_error = ok, None
-            elif err != bird_error:
-                # The daemon is missing or down: say so once, keep trying (the announcement is whatever BIRD last had).
-                log(out, "error", err)
-                bird_error = err
+        ticks += 1
+        # On a change, and once a second anyway: a BIRD restarted from its config (the VIP disabled) is set again.
+        if ok == announced and bird_error is None and ticks % RESYNC_TICKS:
+            continue
+        err = birdc(sock, "enable" if ok else "disable", protocol)
+        if err is None:
+            if ok != announced or bird_error is not None:
+                log(out, "announce" if ok else "withdraw", why + ("" if bird_error is None else " (BIRD answers again)"))
+            announced, bird_error = ok, None
+        elif err != bird_error:
+            # The daemon is missing or down: say so once, keep trying.
+            log(out, "error", err)
+            bird_error = err
 
 
 if __name__ == "__main__":

@@ -25,13 +25,14 @@
 # The event: D long downloads (curl; the backends' nginx sends them at a rate that makes them span the kill; each checked with sha256) and a stream of short
 # connections (lab/tier.py short); one instance killed with SIGKILL mid-transfer; printed: when the router dropped its
 # next hop, each instance's connections, the downloads that moved, the downloads complete byte for byte, the short
-# connections that succeeded (all and in the event's window); then a drain of a survivor (userlb drain) and its undo.
+# connections that succeeded (all and in the event's window); then a drain of a survivor (userlb drain) and its undo,
+# and (first mode only) that survivor's BIRD killed and restarted while its userlb runs on.
 # --victim I: the instance killed (default 0; with Linux's hash-threshold ECMP, removing the first next hop also moves
 # some of the survivors' flows between them, removing a middle one moves only the victim's).
 # Installs bird2, nginx-light, curl, nftables, python3 with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-P=${USERLB_TIER_PREFIX:-ust}; N=3; MODES="dsr nat kernel"; D=12; MB=24; KEEP=0; VICTIM=0; USERLB_DLL=""; SUMMARY=""; CMD=event; SECONDS_SCALE=10; PIN=0; QUOTA=""
+P=${USERLB_TIER_PREFIX:-ust}; N=3; MODES="dsr nat kernel"; D=12; MB=24; KEEP=0; VICTIM=0; USERLB_DLL=""; SUMMARY=""; CMD=event; BIRD_DOWN_SHOWN=""; SECONDS_SCALE=10; PIN=0; QUOTA=""
 while [ $# -gt 0 ]; do
   case "$1" in
     down) CMD=down ;;
@@ -319,9 +320,26 @@ event() { # MODE: the downloads, the short connections, the victim killed; then 
     wait_nexthops $((N - 1)) 10 && t3=$(date +%s.%N)
     python3 -c "print(f'  drain of instance $d: its next hop left the route {($t1 - $t0) * 1000:.0f} ms after userlb drain returned; back {($t3 - $t2) * 1000:.0f} ms after userlb drain --undo returned')"
   fi
+  [ -n "$BIRD_DOWN_SHOWN" ] || bird_down "$d"
   kill "$routes_pid" 2>/dev/null || true
   instances_down
   wait_nexthops 0 10 || true
+}
+
+bird_down() { # INSTANCE: its BIRD killed with SIGKILL (userlb runs on): the router's BFD drops the next hop, the
+  # watcher logs that BIRD does not answer; BIRD restarted: the watcher announces the VIP again
+  local i=$1 t0 t1 t2 t3 pid
+  BIRD_DOWN_SHOWN=yes
+  pid=$(cat "$WORK/bird-l$i.pid")
+  t0=$(date +%s.%N); kill -9 "$pid"
+  wait_nexthops $((N - 2)) 10 && t1=$(date +%s.%N)
+  sleep 1.5
+  ip netns exec "${P}l$i" bird -f -c "$WORK/bird-l$i.conf" -s "$WORK/bird-l$i.ctl" -P "$WORK/bird-l$i.pid" 9>&- &
+  disown $!
+  t2=$(date +%s.%N)
+  wait_nexthops $((N - 1)) 20 && t3=$(date +%s.%N)
+  python3 -c "print(f'  BIRD beside instance $i killed (userlb still up): the router dropped its next hop after {($t1 - $t0) * 1000:.0f} ms (its BGP session closed); restarted: announced again after {($t3 - $t2) * 1000:.0f} ms')"
+  grep -m1 ' error ' "$WORK/announce-$i.log" | sed 's/^[0-9.]* error /  its watcher logged: /' || echo "  its watcher logged no error"
 }
 
 scale() { # MODE: new connections per second through 1..N announcing instances (the others drained)
