@@ -63,6 +63,20 @@ public sealed class EngineScenario
         return (original, reply);
     }
 
+    /// <summary>For a scenario built with <c>mode: "dsr"</c>: SYN and ACK from client port <paramref name="clientPort"/>, so
+    /// the flow is ESTABLISHED and ASSURED in the client's direction; returns its client → VIP frame with
+    /// <paramref name="payload"/> bytes (the backend answers past the LB, so there is no reply frame).</summary>
+    public byte[] EstablishDsr(ushort clientPort, int payload, long nowNs)
+    {
+        long before = Engine.Counters.Forwarded;
+        Engine.Process(FrameBuilder.Tcp(Client, Lb, ClientIp, Vip, clientPort, 443, TcpFlags.Syn), 0, nowNs);
+        Engine.Process(FrameBuilder.Tcp(Client, Lb, ClientIp, Vip, clientPort, 443, TcpFlags.Ack), 0, nowNs + 1);
+        var original = FrameBuilder.Tcp(Client, Lb, ClientIp, Vip, clientPort, 443, TcpFlags.Ack, payload);
+        Engine.Process((byte[])original.Clone(), 0, nowNs + 2);
+        if (Engine.Counters.Forwarded != before + 3) throw new InvalidOperationException("the dsr flow was not forwarded");
+        return original;
+    }
+
     /// <summary>A UDP flow from client port <paramref name="clientPort"/> that has seen its reply; returns its datagrams in
     /// both directions (client → VIP and backend → LB), each carrying <paramref name="payload"/> bytes. The scenario must
     /// have been built with <c>udp: true</c>.</summary>

@@ -5,7 +5,7 @@ using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Running;
 using UserLB.Benchmarks;
 
-// `profile <established|reply|udp|udpreply|superframe|superframe-copy|newflow|flood|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
+// `profile <established|reply|dsr|udp|udpreply|superframe|superframe-copy|newflow|flood|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
 // DOTNET_PerfMapEnabled=1) or dotnet-trace; prints ns per operation. Anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "profile")
 {
@@ -85,7 +85,12 @@ if (args.Length > 0 && args[0] == "profile")
     {
         var b = new EstablishedFlowBenchmarks { Ipv6 = v6, Payload = 64 };
         b.Setup();
-        body = what == "reply" ? b.ReplyDirection : b.OriginalDirection;
+        body = what switch
+        {
+            "reply" => b.ReplyDirection,
+            "dsr" => b.DsrClientDirection,
+            _ => b.OriginalDirection,
+        };
     }
     var (min, median) = MinTimer.Measure(body, n);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

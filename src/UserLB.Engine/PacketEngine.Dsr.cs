@@ -52,6 +52,14 @@ public sealed partial class PacketEngine
         SendDsr(frame, ref p, ref e, backend, snapshot, nowNs);
     }
 
+    /// <summary>A packet of a DSR flow: the fast path, else <see cref="DsrFlow"/>. Never inlined into ProcessIp, whose
+    /// inlining budget the NAT established path needs.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DsrPacket(Span<byte> frame, ref PacketInfo p, int port, EngineSnapshot snapshot, long nowNs, int index, bool reply)
+    {
+        if (Trace is not null || !TryForwardDsr(frame, p, nowNs, index, reply)) DsrFlow(frame, ref p, port, snapshot, nowNs, index, reply);
+    }
+
     /// <summary>A packet of a DSR flow that the fast path did not take: state, timeout, ASSURED, events, then out.</summary>
     private void DsrFlow(Span<byte> frame, ref PacketInfo p, int port, EngineSnapshot snapshot, long nowNs, int index, bool reply)
     {

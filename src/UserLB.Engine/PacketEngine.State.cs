@@ -101,6 +101,7 @@ public sealed partial class PacketEngine
                 TsOffset = s.TsOffset,
                 WindowShift = s.WindowShift,
                 TcpState = s.TcpState,
+                Forward = farm.Mode != Config.FarmMode.Dsr ? FlowForward.Nat : backend.Ipip ? FlowForward.DsrIpip : FlowForward.Dsr,
             };
             int index = _table.Restore(entry, nowNs);
             if (index < 0)
@@ -147,10 +148,13 @@ public sealed partial class PacketEngine
         return WithSourceTables((_, limiter) => limiter.Restore(farm.Id, source, fc.NewRateLimit, fc.NewRateLimitBurst, ttl, nowNs));
     }
 
-    /// <summary>The saved translation still describes this farm and backend: same VIP and protocol, NAT mode, backend address and port.</summary>
+    /// <summary>The saved translation still describes this farm and backend: same VIP and protocol, NAT mode, backend
+    /// address and port (dsr: no translation at all).</summary>
     private static bool Matches(FarmRuntime farm, BackendRuntime backend, SavedConnection s)
     {
         if (s.Original.Dst != farm.VirtualAddress || !farm.MatchesProtocol(s.Original.Protocol)) return false;
+        // dsr: nothing translated, the reply tuple the original's inverse.
+        if (farm.Mode == Config.FarmMode.Dsr) return (s.Status & (ConnStatus.SrcNat | ConnStatus.DstNat)) == 0 && s.Reply == s.Original.Invert();
         if (s.Reply.Protocol != s.Original.Protocol || s.Reply.Src != backend.Address) return false;
         bool snat = (s.Status & ConnStatus.SrcNat) != 0;
         if (snat != farm.SourceNat || (s.Status & ConnStatus.DstNat) == 0) return false;

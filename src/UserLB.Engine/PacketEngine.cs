@@ -237,8 +237,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             ref var e = ref _table[index];
             if (e.Forward != FlowForward.Nat)
             {
-                // Direct server return: the client's packets only, never rewritten above layer 2 (PacketEngine.Dsr.cs).
-                if (Trace is not null || !TryForwardDsr(frame, p, nowNs, index, reply)) DsrFlow(frame, ref p, port, snapshot, nowNs, index, reply);
+                DsrPacket(frame, ref p, port, snapshot, nowNs, index, reply);
                 return;
             }
             // Learn the sender's MAC when it can matter: the first reply, and every frame that is not a plain packet of an

@@ -28,6 +28,21 @@ public class BenchmarkSmokeTests
     }
 
     [Theory]
+    [InlineData(false, 64)]
+    [InlineData(true, 1448)]
+    public void EstablishedFlow_DsrClientDirection_ForwardsEveryPacketWithoutAllocating(bool ipv6, int payload)
+    {
+        var b = new EstablishedFlowBenchmarks { Ipv6 = ipv6, Payload = payload };
+        b.Setup();
+        for (int i = 0; i < 200; i++) b.DsrClientDirection();
+        long forwarded = b.DsrForwarded;
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) b.DsrClientDirection();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
+        Assert.Equal(forwarded + 1000, b.DsrForwarded);
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void SuperFrame_Established_ForwardsEachWithItsOffloadsWithoutAllocating(bool ipv6)

@@ -19,7 +19,8 @@ internal static partial class RunCommand
                           [--new-flow-budget N [--new-flow-burst B]] [--gateway ADDR]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
-        name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
+        name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them (not for dsr farms' VIPs, which
+        their backends own: route those to this host's address). Keep the other VIPs off the kernel's
         interfaces and IP forwarding off in this host (namespace), so that the kernel does not answer that traffic too.
         Interfaces may keep their offloads on: partial checksums and GSO/GRO super-frames are forwarded as they came.
           --engine     afpacket (default: raw AF_PACKET sockets with memory-mapped rings and virtio-net headers, the

@@ -62,6 +62,11 @@ public static class IptablesRules
                 sb.Append(Inv($"# farm {f.Name} is {StateName(f.Config.State)}: no rules\n"));
                 continue;
             }
+            if (f.Config.Mode is FarmMode.Dsr or FarmMode.StlsDnat)
+            {
+                sb.Append(Inv($"# farm {f.Name} is {(f.Config.Mode == FarmMode.Dsr ? "dsr" : "stlsdnat")}: no iptables equivalent (layer-2 forwarding at ingress: userlb rules --nft)\n"));
+                continue;
+            }
             farms.Add(f);
             if (f.Config.Scheduler != SchedulerKind.Weight)
                 sb.Append(Inv($"# farm {f.Name}: scheduler {SchedulerName(f.Config.Scheduler)} shown as weighted random (statistic), as Zevenet's iptables farms did\n"));

@@ -28,10 +28,13 @@ public static class NftRules
                 sb.Append(Inv($"# farm {f.Name} is {f.Config.State.ToString().ToLowerInvariant()}: no rules\n"));
                 continue;
             }
+            if (f.IsNetdev) continue;
             if (f.IsV6) v6 = true; else v4 = true;
         }
-        if (v4 || !v6) Table(sb, farms, false);
+        bool netdev = farms.Any(f => f.IsNetdev && f.Config.State == ObjectState.Up);
+        if (v4 || (!v6 && !netdev)) Table(sb, farms, false);
         if (v6) Table(sb, farms, true);
+        if (netdev) NftNetdevRules.Table(sb, farms);
         return sb.ToString();
     }
 
@@ -39,7 +42,7 @@ public static class NftRules
     {
         var farms = new List<RulesFarm>();
         foreach (var f in all)
-            if (f.IsV6 == v6 && f.Config.State == ObjectState.Up) farms.Add(f);
+            if (f.IsV6 == v6 && f.Config.State == ObjectState.Up && !f.IsNetdev) farms.Add(f);
 
         string suffix = v6 ? "6" : "";
         string addrType = v6 ? "ipv6_addr" : "ipv4_addr";
@@ -201,7 +204,7 @@ public static class NftRules
         return Inv($"ct state new ct mark 0x00000000 ct mark set {gen} map {{ {string.Join(", ", ranges)} }}");
     }
 
-    private static string HashInput(HashFields fields, string l3)
+    internal static string HashInput(HashFields fields, string l3)
     {
         var parts = new List<string>();
         if (fields.HasFlag(HashFields.SrcIp)) parts.Add(l3 + " saddr");
@@ -216,5 +219,5 @@ public static class NftRules
 
     private static string Mark(uint mark) => "0x" + mark.ToString("x8", CultureInfo.InvariantCulture);
 
-    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+    internal static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

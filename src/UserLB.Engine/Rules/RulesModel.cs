@@ -28,6 +28,9 @@ internal sealed record RulesFarm(
 
     public string VirtualAddress => Config.VirtualAddress.ToString();
 
+    /// <summary>dsr and stlsdnat: forwarded at layer 2 from the netdev ingress hook, as nftlb does (no conntrack).</summary>
+    public bool IsNetdev => Config.Mode is FarmMode.Dsr or FarmMode.StlsDnat;
+
     public static ImmutableArray<RulesFarm> From(LoadBalancerConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -71,7 +74,7 @@ internal sealed record RulesFarm(
     }
 }
 
-internal sealed record RulesBackend(string Name, int Index, uint Mark, IPAddress Address, ushort Port, int Weight, IPAddress? SnatAddress)
+internal sealed record RulesBackend(string Name, int Index, uint Mark, IPAddress Address, ushort Port, int Weight, IPAddress? SnatAddress, string? EtherAddr = null)
 {
     public string Comment(string farm) => string.Create(CultureInfo.InvariantCulture, $"FARM_{farm}_{Index}_");
 
@@ -79,6 +82,6 @@ internal sealed record RulesBackend(string Name, int Index, uint Mark, IPAddress
     {
         IPAddress? snat = null;
         if (farm.SourceNat) snat = b.Config.SourceAddress ?? farm.Config.SourceAddress ?? farm.Config.VirtualAddress;
-        return new RulesBackend(b.Name, b.Index, b.Mark, b.Config.Address, b.Port, b.Weight, snat);
+        return new RulesBackend(b.Name, b.Index, b.Mark, b.Config.Address, b.Port, b.Weight, snat, b.Config.EtherAddr);
     }
 }

@@ -192,6 +192,31 @@ public class DsrTests
         Assert.Equal(WithMacs(error, Bck0Mac, LbMac), Assert.Single(sent));
     }
 
+    [Fact]
+    public void ImportConnections_DsrFlowsAfterRestart_KeepTheirBackends()
+    {
+        // weight draws at random: only the restored entries keep the flows where they were.
+        string config = TwoBackends.Replace("\"hash\"", "\"weight\"");
+        var before = new EngineHarness(config, new EngineOptions { Seed = 5 });
+        before.LearnBackends();
+        var backendOf = new Dictionary<ushort, string>();
+        for (ushort port = 41000; port < 41040; port++)
+        {
+            before.Process(Tcp(ClientMac, Client, Vip, port, 80, Syn), EngineHarness.S);
+            backendOf[port] = Convert.ToHexString(before.Process(Tcp(ClientMac, Client, Vip, port, 80, Ack), EngineHarness.S + 1)[0][..6]);
+        }
+        var after = new EngineHarness(config, new EngineOptions { Seed = 6 });
+        after.LearnBackends();
+        Assert.Equal(40, after.Engine.ImportConnections(before.Engine.ExportConnections(2 * EngineHarness.S), 2 * EngineHarness.S).Imported);
+        foreach (var (port, mac) in backendOf)
+        {
+            var sent = after.Process(Tcp(ClientMac, Client, Vip, port, 80, Ack, payload: 10), 3 * EngineHarness.S);
+            Assert.Equal(mac, Convert.ToHexString(Assert.Single(sent)[..6]));
+        }
+        Assert.Equal(2, backendOf.Values.Distinct().Count());
+        Assert.Equal(40, after.Engine.Table.Count);
+    }
+
     private sealed class NullTrace : IPacketTrace
     {
         public void Frame(long frameNumber, long nowNs, string summary) { }

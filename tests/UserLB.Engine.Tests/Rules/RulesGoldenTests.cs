@@ -10,7 +10,7 @@ namespace UserLB.Engine.Tests.Rules;
 /// </summary>
 public class RulesGoldenTests
 {
-    public static TheoryData<string> Cases() => ["reference", "weighted4", "dnat-priority", "ipv6", "all-ports-multifarm", "synproxy"];
+    public static TheoryData<string> Cases() => ["reference", "weighted4", "dnat-priority", "ipv6", "all-ports-multifarm", "synproxy", "dsr-stlsdnat"];
 
     [Theory]
     [MemberData(nameof(Cases))]
