@@ -359,7 +359,9 @@ scale() { # MODE: new connections per second through 1..N announcing instances (
     done
     note+="; each userlb capped at $QUOTA % of one CPU (cgroup cpu.cfs_quota_us $((QUOTA * 500)) per 50 ms)"
   fi
-  echo "== scaling, $mode mode: wrk -t1 -c64 -d$SECONDS_SCALE (Connection: close) through k announcing instances$note"
+  # Warm-up, every instance announcing: JIT and tiered compilation of the forwarding path happen here, not in a row.
+  ip netns exec "${P}c" python3 lab/tier.py wrk 5 "http://$VIP/" "$WORK/wrk-warmup.txt"
+  echo "== scaling, $mode mode: wrk -t1 -c64 -d$SECONDS_SCALE (Connection: close) through k announcing instances, after a 5 s warm-up through all$note"
   printf '  %-3s %10s %12s  %-26s %8s %8s %s\n' k "conn/s" "userlb CPU%" "CPU% of instance 0 1 .." "wrk CPU%" "idle%" "errors"
   for ((k = 1; k <= N; k++)); do
     for ((i = 0; i < N; i++)); do
