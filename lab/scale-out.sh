@@ -350,6 +350,13 @@ scale() { # MODE: new connections per second through 1..N announcing instances (
   local pids=() note=""
   for ((i = 0; i < N; i++)); do pids+=("${LB_PID[$i]}"); done
   [ "$PIN" = 1 ] && note+="; userlb pinned to CPU 1, wrk to CPU 0"
+  # Warm-up, every instance announcing: JIT and tiered compilation of the forwarding path happen here, not in a row.
+  ip netns exec "${P}c" python3 lab/tier.py wrk 5 "http://$VIP/" "$WORK/wrk-warmup.txt"
+  # The drain endpoints' first calls (compiled then) too; then the tier-up compilations finish before any cap would
+  # stretch them over a measured row.
+  for ((i = 0; i < N; i++)); do api $i POST /drain >/dev/null; api $i DELETE /drain >/dev/null; done
+  wait_nexthops "$N" 15
+  sleep 3
   if [ -n "$QUOTA" ]; then
     [ -d /sys/fs/cgroup/cpu ] || { echo "scale-out.sh: --cpu-quota needs the cgroup v1 cpu controller at /sys/fs/cgroup/cpu" >&2; return 1; }
     for ((i = 0; i < N; i++)); do
@@ -359,11 +366,12 @@ scale() { # MODE: new connections per second through 1..N announcing instances (
     done
     note+="; each userlb capped at $QUOTA % of one CPU (cgroup cpu.cfs_quota_us $((QUOTA * 500)) per 50 ms)"
   fi
-  # Warm-up, every instance announcing: JIT and tiered compilation of the forwarding path happen here, not in a row.
-  ip netns exec "${P}c" python3 lab/tier.py wrk 5 "http://$VIP/" "$WORK/wrk-warmup.txt"
   echo "== scaling, $mode mode: wrk -t1 -c64 -d$SECONDS_SCALE (Connection: close) through k announcing instances, after a 5 s warm-up through all$note"
-  printf '  %-3s %10s %12s  %-26s %8s %8s %s\n' k "conn/s" "userlb CPU%" "CPU% of instance 0 1 .." "wrk CPU%" "idle%" "errors"
-  for ((k = 1; k <= N; k++)); do
+  printf '  %-3s %10s %12s  %-26s %8s %8s %s\n' k "conn/s" "userlb CPU%" "CPU% of instance 0 1 .." "wrk CPU%" "idle%/200" "errors"
+  local order=()
+  for ((k = 1; k <= N; k++)); do order+=($k); done
+  for ((k = N - 1; k >= 1; k--)); do order+=($k); done # and back down: a drift over the run shows as two figures for one k
+  for k in "${order[@]}"; do
     for ((i = 0; i < N; i++)); do
       if [ $i -lt $k ]; then api $i DELETE /drain >/dev/null; else api $i POST /drain >/dev/null; fi
     done
