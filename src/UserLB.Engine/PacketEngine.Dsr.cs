@@ -223,6 +223,29 @@ public sealed partial class PacketEngine
         SendDsr(frame, ref p, ref e, backend, snapshot, nowNs);
     }
 
+    /// <summary>Frames dropped because a neighbour never answered, counted for the backends at that address (per farm
+    /// and backend, by reason: <c>userlb stats</c> shows which backend does not resolve).</summary>
+    private void CountUnresolvedBackends(EngineSnapshot snapshot)
+    {
+        var c = Counters;
+        foreach (var (ip, frames) in _expiredNeighbors)
+        {
+            if (frames == 0) continue;
+            foreach (var b in snapshot.BackendsById)
+            {
+                if (b is null || b.Address != ip || (uint)b.Id >= (uint)c.Backends.Length) continue;
+                c.Backends[b.Id].Drops += frames;
+                c.BackendDrops[b.Id * (int)DropReason.Count + (int)DropReason.NeighborUnresolved] += frames;
+                if ((uint)b.FarmId < (uint)c.Farms.Length)
+                {
+                    c.Farms[b.FarmId].Drops += frames;
+                    c.FarmDrops[b.FarmId * (int)DropReason.Count + (int)DropReason.NeighborUnresolved] += frames;
+                }
+                break;
+            }
+        }
+    }
+
     private void TraceDsr(in ConnEntry e, TcpState oldState, ConnStatus oldStatus, long nowNs)
     {
         var t = Trace!;

@@ -27,6 +27,7 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly MacAddress[] _portMacs;
     private readonly byte[] _scratch = new byte[256];
     private readonly List<IpAddr> _dueSolicits = [];
+    private readonly List<(IpAddr Ip, int Frames)> _expiredNeighbors = [];
     private readonly PersistenceTable _persistence;
     private readonly SourceLimiter _limiter;
     /// <summary>The global budget of new flows (<see cref="EngineOptions.NewFlowBudget"/>), or null: none.</summary>
@@ -181,10 +182,12 @@ public sealed partial class PacketEngine : IEntryLifetime
     {
         _lastHousekeepingNs = nowNs;
         _housekept = true;
-        int dropped = _neighbors.ExpirePending(nowNs);
+        _expiredNeighbors.Clear();
+        int dropped = _neighbors.ExpirePending(nowNs, _expiredNeighbors);
         if (dropped > 0)
         {
             Counters.Drops[(int)DropReason.NeighborUnresolved] += dropped;
+            CountUnresolvedBackends(Volatile.Read(ref _snapshot));
             Trace?.Step(Inv($"neighbour: {dropped} queued frame(s) dropped, no answer to {NeighborTable.MaxSolicitations} solicitations"));
         }
         _dueSolicits.Clear();

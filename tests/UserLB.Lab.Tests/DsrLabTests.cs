@@ -19,6 +19,12 @@ public class DsrLabTests
           "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
         """;
 
+    private static string StatelessFarms() => $$"""
+        {"farms":[{"name":"nostate","virtual-addr":"{{LiveLab.Vip}}","virtual-ports":"80","protocol":"tcp","mode":"stlsdnat",
+          "scheduler":"hash","sched-param":"srcip srcport","iface":"lbc","oface":"lbs",
+          "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
+        """;
+
     /// <summary>Turns lab/topo.sh's NAT topology into a DSR one.</summary>
     private static void MakeDsr(LabSession lab)
     {
@@ -66,6 +72,28 @@ public class DsrLabTests
             && l.Contains($"src={LiveLab.Client} dst={LiveLab.Vip}", StringComparison.Ordinal)
             && l.Contains($"src={LiveLab.Vip} dst={LiveLab.Client}", StringComparison.Ordinal));
         Assert.DoesNotContain("# drop neighbor_unresolved", text, StringComparison.Ordinal);
+        Assert.Equal(0, u.Terminate());
+    }
+
+    /// <summary>
+    /// <c>"mode": "stlsdnat"</c> in lab/topo.sh's own topology (the backends' gateway is the LB namespace, forwarding
+    /// off, so their replies reach userlb): 20 HTTP connections, each answered from the VIP by a backend that saw the
+    /// client, with no connection tracked.
+    /// </summary>
+    [SkippableFact]
+    public void Run_StatelessDnatFarm_RequestsSucceedWithoutConnections()
+    {
+        LiveLab.SkipUnlessRoot();
+        using var lab = new LabSession("sdn");
+        string status = Path.Combine(lab.Work, "status");
+        var u = lab.StartUserlb(StatelessFarms(), $"--status-file {status}", engine: "afpacket");
+        var answers = JsonSerializer.Deserialize<Dictionary<int, string>>(lab.Exec("c", $"python3 lab/ports.py {LiveLab.Vip} 80 53001 20 request", 120))!;
+        string all = string.Join("\n", answers) + "\n" + u.Log;
+        Assert.True(answers.Count == 20 && answers.Values.All(a => a.EndsWith(" saw " + LiveLab.Client, StringComparison.Ordinal)), all);
+        Assert.Equal(2, answers.Values.Distinct().Count());
+        Thread.Sleep(1500);
+        string text = File.ReadAllText(status, Encoding.UTF8);
+        Assert.DoesNotContain(text.Split('\n'), l => l.StartsWith("tcp ", StringComparison.Ordinal));
         Assert.Equal(0, u.Terminate());
     }
 }

@@ -255,7 +255,6 @@ internal sealed partial class ControlPlane : IDisposable
     /// <summary>What <c>userlb run</c> needs beyond a valid document: every farm on interfaces the forwarder owns.</summary>
     private void Validate(LoadBalancerConfig config)
     {
-        EngineSupport.Validate(config);
         foreach (var f in config.Farms)
         {
             if (string.IsNullOrEmpty(f.Iface))

@@ -30,31 +30,38 @@ public static class NeighborMessages
         return ArpFrameLength;
     }
 
-    /// <summary>Neighbour Solicitation (type 135) or Advertisement (136) with a source/target link-layer address option.</summary>
+    /// <summary>Neighbour Solicitation (type 135) or Advertisement (136) with a source/target link-layer address option;
+    /// a solicitation from the unspecified address (the engine owns no address of the family) has none (RFC 4861 §7.1.1:
+    /// receivers discard it otherwise), and the target answers to all-nodes as to duplicate address detection.</summary>
     public static int WriteNdp(Span<byte> f, byte type, MacAddress ethDst, MacAddress ownMac, IpAddr src, IpAddr dst, IpAddr target, bool solicited)
     {
+        bool option = !(type == IcmpTypes.V6NeighborSolicitation && src.IsZero);
+        int length = option ? 32 : 24;
         ethDst.Write(f);
         ownMac.Write(f[6..]);
         BinaryPrimitives.WriteUInt16BigEndian(f[12..], EtherTypes.Ipv6);
         var ip = f[14..];
         BinaryPrimitives.WriteUInt32BigEndian(ip, 0x6000_0000);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], 32);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)length);
         ip[6] = IpProtocols.Icmpv6;
         ip[7] = 255;
         src.WriteV6(ip[8..]);
         dst.WriteV6(ip[24..]);
-        var icmp = ip[40..72];
+        var icmp = ip.Slice(40, length);
         icmp.Clear();
         icmp[0] = type;
         if (type == IcmpTypes.V6NeighborAdvertisement)
             icmp[4] = (byte)(0x80 | (solicited ? 0x40 : 0) | 0x20); // R (the LB forwards: a router, RFC 4861 §7.2.4), S, O
         target.WriteV6(icmp[8..]);
-        icmp[24] = type == IcmpTypes.V6NeighborSolicitation ? (byte)1 : (byte)2; // source / target link-layer address
-        icmp[25] = 1; // 8 bytes
-        ownMac.Write(icmp[26..]);
-        ulong pseudo = Checksum.PseudoHeaderV6(ip[8..], ip[24..], IpProtocols.Icmpv6, 32);
+        if (option)
+        {
+            icmp[24] = type == IcmpTypes.V6NeighborSolicitation ? (byte)1 : (byte)2; // source / target link-layer address
+            icmp[25] = 1; // 8 bytes
+            ownMac.Write(icmp[26..]);
+        }
+        ulong pseudo = Checksum.PseudoHeaderV6(ip[8..], ip[24..], IpProtocols.Icmpv6, length);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp, pseudo));
-        return NdpFrameLength;
+        return Offsets.EthHeader + Offsets.Ip6Header + length;
     }
 
     /// <summary>The solicited-node multicast address ff02::1:ffXX:XXXX of <paramref name="target"/>.</summary>

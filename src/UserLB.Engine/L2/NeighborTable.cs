@@ -147,8 +147,9 @@ public sealed class NeighborTable
         return p.Frames;
     }
 
-    /// <summary>Drops the queues of neighbours that did not answer <see cref="MaxSolicitations"/> solicitations. Returns frames dropped.</summary>
-    public int ExpirePending(long nowNs)
+    /// <summary>Drops the queues of neighbours that did not answer <see cref="MaxSolicitations"/> solicitations. Returns frames
+    /// dropped; <paramref name="expired"/>, when given, gets each such neighbour and its frames dropped.</summary>
+    public int ExpirePending(long nowNs, List<(IpAddr Ip, int Frames)>? expired = null)
     {
         if (_pending.Count == 0) return 0;
         int dropped = 0;
@@ -164,6 +165,7 @@ public sealed class NeighborTable
         {
             _pending.Remove(ip, out var p);
             dropped += p!.Frames.Count;
+            expired?.Add((ip, p.Frames.Count));
             PendingFrames -= p.Frames.Count;
         }
         return dropped;

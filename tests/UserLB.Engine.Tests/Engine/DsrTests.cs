@@ -117,6 +117,24 @@ public class DsrTests
     }
 
     [Fact]
+    public void Process_Ipv6BackendWithoutMac_DadStyleSolicitationThenForwarded()
+    {
+        var h = new EngineHarness("""
+            {"farms":[{"name":"web6","family":"ipv6","virtual-addr":"2001:db8::fa","virtual-ports":"80","mode":"dsr","scheduler":"hash",
+              "backends":[{"name":"bck0","ip-addr":"2001:db8:1::10"}]}]}
+            """);
+        var syn = Tcp(ClientMac, "2001:db8::1", "2001:db8::fa", 40000, 80, Syn);
+        var ns = Assert.Single(h.Process(syn, EngineHarness.S));
+        AssertChecksumsValid(ns);
+        Assert.Equal(new byte[16], ns[22..38]); // from ::, the engine owning no IPv6 address here
+        Assert.Equal(14 + 40 + 24, ns.Length);  // and so without a source link-layer option
+        Assert.Equal((byte)135, ns[54]);
+        // The backend answers duplicate address detection to all-nodes, with its target link-layer address.
+        var sent = h.Process(NeighborAdvertisement(Bck0Mac, "2001:db8:1::10", "ff02::1"), EngineHarness.S + 1);
+        Assert.Equal(WithMacs(syn, Bck0Mac, LbMac), Assert.Single(sent));
+    }
+
+    [Fact]
     public void Process_BackendNeverAnswersArp_CountedDropNeverAnotherBackend()
     {
         var h = new EngineHarness(TwoBackends.Replace("\"ip-addr\":\"192.168.1.11\"", "\"ip-addr\":\"192.168.1.11\",\"state\":\"down\""));
@@ -131,14 +149,20 @@ public class DsrTests
         h.Engine.Housekeeping(now + 30 * EngineHarness.S);
         Assert.True(h.Counters.Drops[(int)DropReason.NeighborUnresolved] >= 1, h.DropSummary());
         Assert.Equal(0, h.Counters.Forwarded);
+        // Counted against the backend that does not resolve (userlb stats shows it), none against the other.
+        int bck0 = h.BackendId("web", "bck0"), bck1 = h.BackendId("web", "bck1");
+        Assert.Equal(h.Counters.Drops[(int)DropReason.NeighborUnresolved], h.Counters.BackendDrops[bck0 * (int)DropReason.Count + (int)DropReason.NeighborUnresolved]);
+        Assert.Equal(0, h.Counters.Backends[bck1].Drops);
         h.AssertInvariant();
     }
 
-    [Fact]
-    public void Process_MovedFlowsAckOnly_SameBackendAsTheInstanceThatSawTheSyn()
+    [Theory]
+    [InlineData("dsr")]
+    [InlineData("dnat")] // DTA with hash: the moved flow's replies come back through the new instance (its gateway)
+    public void Process_MovedFlowsAckOnly_SameBackendAsTheInstanceThatSawTheSyn(string mode)
     {
         // Two instances with one configuration but different seeds (their connection tables hash differently).
-        var config = TwoBackends;
+        var config = TwoBackends.Replace("\"dsr\"", $"\"{mode}\"");
         var a = new EngineHarness(config, new EngineOptions { Seed = 1 });
         var b = new EngineHarness(config, new EngineOptions { Seed = 99 });
         a.LearnBackends();
