@@ -27,7 +27,7 @@ internal static class DrainEndpoints
         {
             control.StartDrain(time.GetUtcNow());
             int established = await EstablishedAsync(control).ConfigureAwait(false);
-            return ApiHost.JsonText(Inv($"{{\"response\": \"success\", \"draining\": true, \"established\": {established}}}\n"));
+            return ApiHost.JsonText(ApiHost.Inv($"{{\"response\": \"success\", \"draining\": true, \"established\": {established}}}\n"));
         });
         app.MapDelete("/drain", () =>
         {
@@ -50,6 +50,4 @@ internal static class DrainEndpoints
         var filter = ConntrackFilter.Parse([KeyValuePair.Create("state", "ESTABLISHED")]);
         return ControlPlane.SumAsync(control.Forwarder.InvokeAllAsync((engine, now) => engine.Table.CountMatching(filter.Bind(engine.Snapshot), now)));
     }
-
-    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }
