@@ -389,7 +389,7 @@ scale() { # MODE: new connections per second through 1..N announcing instances (
 }
 
 WORK=$(mktemp -d /tmp/userlb-tier.XXXXXX)
-trap 'instances_down 2>/dev/null; tier_down; rmdir /sys/fs/cgroup/cpu/${P}-l* 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'instances_down 2>/dev/null; tier_down; rmdir /sys/fs/cgroup/cpu/${P}-l* 2>/dev/null || true; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 install_deps
 if [ -z "$USERLB_DLL" ]; then
