@@ -18,6 +18,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   [ -e /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 ] || ls /usr/lib/*/libpcap.so* >/dev/null 2>&1 || need+=(libpcap0.8)
   if [ "$MODE" != lab ]; then
     command -v tshark >/dev/null || need+=(tshark)         # replay's pcapng outputs read back by Wireshark's dissectors
+    command -v chromium >/dev/null || need+=(chromium)     # the timeline page rendered headless (TimelineBrowserTests)
   fi
   if [ "$MODE" != unit ]; then
     command -v ip >/dev/null || need+=(iproute2)

@@ -8,6 +8,7 @@ const string TopUsage = """
     commands:
       run      forward live on interfaces (userlb run --help)
       replay   run the engine offline over a capture (userlb replay --help)
+      timeline draw conntrack events (replay --events, conntrack -E -o json) as an HTML timeline (userlb timeline --help)
       rules    print the equivalent iptables / nftables ruleset (userlb rules --help)
       maglev   a hash farm's Maglev table and the flows that move when backends go down (userlb maglev --help)
       conntrack  the running instance's connection table: -L list, -E events, -D delete, -C count (userlb conntrack --help)
@@ -30,6 +31,7 @@ try
     return args[0] switch
     {
         "replay" => ReplayCommand.Run(args[1..]),
+        "timeline" => TimelineCommand.Run(args[1..]),
         "run" => RunCommand.Run(args[1..]),
         "rules" => RulesCommand.Run(args[1..]),
         "maglev" => MaglevCommand.Run(args[1..]),

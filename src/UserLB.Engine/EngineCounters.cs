@@ -43,6 +43,54 @@ public sealed class EngineCounters
     /// <summary>Drops of a backend's traffic by reason: <c>[backendId * DropReason.Count + reason]</c>.</summary>
     public long[] BackendDrops = [];
 
+    /// <summary>Where a farm's or backend's figures go when its id is outside the tables (none, or an object the
+    /// snapshot no longer has): nothing reads it, so callers need no bounds check.</summary>
+    private TrafficCounters _outside;
+
+    /// <summary>Farm <paramref name="id"/>'s counters (a slot nothing reads when the id is outside the table).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public ref TrafficCounters Farm(int id)
+    {
+        if ((uint)id < (uint)Farms.Length) return ref Farms[id];
+        return ref _outside;
+    }
+
+    /// <summary>Backend <paramref name="id"/>'s counters (a slot nothing reads when the id is outside the table).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public ref TrafficCounters Backend(int id)
+    {
+        if ((uint)id < (uint)Backends.Length) return ref Backends[id];
+        return ref _outside;
+    }
+
+    /// <summary>Packets and bytes of a flow of farm <paramref name="farmId"/> and backend <paramref name="backendId"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void AddTraffic(int farmId, int backendId, long packets, long bytes)
+    {
+        ref var b = ref Backend(backendId);
+        b.Packets += packets;
+        b.Bytes += bytes;
+        ref var f = ref Farm(farmId);
+        f.Packets += packets;
+        f.Bytes += bytes;
+    }
+
+    /// <summary><paramref name="count"/> drops of a farm's (and a backend's, when known: -1 otherwise) traffic for
+    /// <paramref name="reason"/>, per object and per reason (the engine-wide count is the caller's).</summary>
+    public void AddFlowDrops(int farmId, int backendId, DropReason reason, long count)
+    {
+        if ((uint)farmId < (uint)Farms.Length)
+        {
+            Farms[farmId].Drops += count;
+            FarmDrops[farmId * (int)DropReason.Count + (int)reason] += count;
+        }
+        if ((uint)backendId < (uint)Backends.Length)
+        {
+            Backends[backendId].Drops += count;
+            BackendDrops[backendId * (int)DropReason.Count + (int)reason] += count;
+        }
+    }
+
     public long Dropped
     {
         get

@@ -54,6 +54,12 @@ public sealed record EngineOptions
     public int NewFlowBudget { get; init; }
     /// <summary>The bucket of <see cref="NewFlowBudget"/>, in flows (0: one second's worth).</summary>
     public int NewFlowBurst { get; init; }
+    /// <summary>Echo replies the engine sends a second for its VIPs at most (0: no limit), in a bucket of
+    /// <see cref="EchoReplyBurst"/>: an echo flood to a VIP costs a counted drop (<c>icmp_rate_limited</c>), not a reply
+    /// each. The defaults are the kernel's icmp_msgs_per_sec and icmp_msgs_burst.</summary>
+    public int EchoRepliesPerSecond { get; init; } = 1000;
+    /// <summary>The bucket of <see cref="EchoRepliesPerSecond"/>, in replies.</summary>
+    public int EchoReplyBurst { get; init; } = 50;
     /// <summary>The SYN proxy's cookie secret (32 bytes: two SipHash keys); empty: derived from the engine's seeded
     /// hash key. Engines that may see one client's SYN and ACK must share it.</summary>
     public ReadOnlyMemory<byte> SynProxySecret { get; init; }

@@ -30,7 +30,7 @@ public sealed partial class PacketEngine
     /// nothing can be dropped early: then the flow's admission is undone and the drop counted.
     /// </summary>
     private int NewEntry(in FlowTuple tuple, in FlowTuple reply, long timeoutSeconds, ConnStatus status, TcpState state, FlowForward forward,
-        FarmRuntime farm, BackendRuntime backend, bool limited, string why, long nowNs)
+        FarmRuntime farm, BackendRuntime backend, bool limited, string why, long nowNs, in PacketInfo p, SctpState sctpState = SctpState.None)
     {
         int index = _table.Insert(tuple, reply, nowNs, UnassuredTimeout(timeoutSeconds * 1_000_000_000L, nowNs), status, _random);
         if (index < 0)
@@ -42,23 +42,25 @@ public sealed partial class PacketEngine
         }
         ref var e = ref _table[index];
         e.TcpState = state;
+        e.SctpState = sctpState;
         e.Forward = forward;
+        if (p.IsIcmp)
+        {
+            e.IcmpType = p.IcmpType;
+            e.IcmpCode = p.IcmpCode;
+        }
         e.FarmId = farm.Id;
         e.BackendId = backend.Id;
         e.Mark = backend.Mark;
         if (limited) e.Status |= ConnStatus.Limited;
         TrackUnassured(index, farm, backend);
         Counters.NewFlows++;
-        if ((uint)backend.Id < (uint)Counters.Backends.Length)
-        {
-            Counters.Backends[backend.Id].Connections++;
-            Counters.Backends[backend.Id].Active++;
-        }
-        if ((uint)farm.Id < (uint)Counters.Farms.Length)
-        {
-            Counters.Farms[farm.Id].Connections++;
-            Counters.Farms[farm.Id].Active++;
-        }
+        ref var bc = ref Counters.Backend(backend.Id);
+        bc.Connections++;
+        bc.Active++;
+        ref var fc = ref Counters.Farm(farm.Id);
+        fc.Connections++;
+        fc.Active++;
         _table.Events?.OnEvent(ConnEventType.New, e, nowNs);
         if (Trace is not null) TraceNew(farm, backend, why, e, nowNs);
         return index;
@@ -120,7 +122,7 @@ public sealed partial class PacketEngine
         int limit = backend.Config.EstConnLimit;
         bool overLimit = _shared is { } shared
             ? !shared.TryAddBackend(backend.Id, limit)
-            : limit > 0 && (uint)backend.Id < (uint)Counters.Backends.Length && Counters.Backends[backend.Id].Active >= limit;
+            : limit > 0 && Counters.Backend(backend.Id).Active >= limit;
         if (overLimit)
         {
             Trace?.Step(Inv($"filter: backend {backend.Name} est-connlimit {limit} reached: dropped"));

@@ -19,9 +19,6 @@ public sealed partial class PacketEngine
     /// <summary><see cref="ConnEntry.FastFlags"/>: the original direction's next hop is cached for an L2 DSR forward.</summary>
     private const byte FastDsr = 8;
 
-    /// <summary>A flow counts as established for ASSURED after this long (as conntrack's UDP stream rule).</summary>
-    private const long DsrStreamNs = 2_000_000_000L;
-
     private void NewDsrFlow(Span<byte> frame, ref PacketInfo p, int port, FarmRuntime farm, EngineSnapshot snapshot, long nowNs, in FlowTuple tuple)
     {
         var tcpState = TcpState.None;
@@ -36,6 +33,13 @@ public sealed partial class PacketEngine
                 DropFlow(DropReason.TcpNoSynForNewFlow, farm.Id, -1);
                 return;
             }
+            if (flag != 0 && UnderPressure(nowNs))
+            {
+                // A mid-stream pickup must not let an ACK flood from spoofed sources fill the table.
+                Trace?.Step("dsr: mid-stream pickup refused while the table is under pressure");
+                DropFlow(DropReason.TcpLooseUnderPressure, farm.Id, -1);
+                return;
+            }
             tcpState = DsrTcpStates.Next(TcpState.None, p.TcpFlags);
         }
         if (_budget is { } budget && budget.Admit(tuple, nowNs) is var verdict && verdict != Limits.BudgetVerdict.Admitted && OverBudget(farm, verdict)) return;
@@ -45,7 +49,7 @@ public sealed partial class PacketEngine
         long timeout = p.Protocol == IpProtocols.Tcp ? DsrTcpStates.Timeout(tcpState) : DsrTcpStates.UdpTimeoutSeconds;
         // The reply tuple is the original's inverse: nothing is translated, and the backend answers past the LB.
         var forward = backend.Ipip ? FlowForward.DsrIpip : FlowForward.Dsr;
-        int index = NewEntry(tuple, tuple.Invert(), timeout, ConnStatus.None, tcpState, forward, farm, backend, limited, why, nowNs);
+        int index = NewEntry(tuple, tuple.Invert(), timeout, ConnStatus.None, tcpState, forward, farm, backend, limited, why, nowNs, p);
         if (index < 0) return;
         ref var e = ref _table[index];
         Account(ref e, false, p);
@@ -93,7 +97,7 @@ public sealed partial class PacketEngine
         }
         else
         {
-            if (nowNs - e.CreatedNs > DsrStreamNs) e.Status |= ConnStatus.Assured;
+            if (nowNs - e.CreatedNs > ConntrackTimeouts.UdpStreamAfterNs) e.Status |= ConnStatus.Assured;
             timeoutNs = DsrTcpStates.UdpTimeoutSeconds * 1_000_000_000L;
         }
         bool assured = (e.Status & ConnStatus.Assured) != 0;
@@ -234,13 +238,7 @@ public sealed partial class PacketEngine
             foreach (var b in snapshot.BackendsById)
             {
                 if (b is null || b.Address != ip || (uint)b.Id >= (uint)c.Backends.Length) continue;
-                c.Backends[b.Id].Drops += frames;
-                c.BackendDrops[b.Id * (int)DropReason.Count + (int)DropReason.NeighborUnresolved] += frames;
-                if ((uint)b.FarmId < (uint)c.Farms.Length)
-                {
-                    c.Farms[b.FarmId].Drops += frames;
-                    c.FarmDrops[b.FarmId * (int)DropReason.Count + (int)DropReason.NeighborUnresolved] += frames;
-                }
+                c.AddFlowDrops(b.FarmId, b.Id, DropReason.NeighborUnresolved, frames);
                 break;
             }
         }

@@ -97,7 +97,7 @@ public sealed partial class PacketEngine
             // ExistingFlow's UDP update once the reply was seen: the stream timeout and ASSURED after 2 s, else the
             // plain timeout; a flow about to become ASSURED (an event) takes the general path.
             if ((e.Status & ConnStatus.SeenReply) == 0) return false;
-            bool stream = nowNs - e.CreatedNs > 2_000_000_000L;
+            bool stream = nowNs - e.CreatedNs > ConntrackTimeouts.UdpStreamAfterNs;
             if (stream && (e.Status & ConnStatus.Assured) == 0) return false;
             expires = nowNs + (stream ? _udpStreamTimeoutNs : _udpTimeoutNs);
         }

@@ -31,11 +31,14 @@ public sealed partial class PacketEngine
                 Original = e.Original,
                 Reply = e.Reply,
                 TcpState = e.TcpState,
+                SctpState = e.SctpState,
                 Status = e.Status & ~ConnStatus.InUse,
                 SeqOffset = e.SeqOffset,
                 TsOffset = e.TsOffset,
                 WindowShift = e.WindowShift,
                 Mark = e.Mark,
+                IcmpType = e.IcmpType,
+                IcmpCode = e.IcmpCode,
                 Id = e.Id,
                 AgeNs = Math.Max(0, nowNs - e.CreatedNs),
                 RemainingNs = e.ExpiresNs - nowNs,
@@ -94,6 +97,8 @@ public sealed partial class PacketEngine
                 ReplyBytes = s.ReplyBytes,
                 Id = s.Id,
                 Mark = s.Mark,
+                IcmpType = s.IcmpType,
+                IcmpCode = s.IcmpCode,
                 FarmId = farm.Id,
                 BackendId = backend.Id,
                 Status = (s.Status & ~(ConnStatus.Limited | ConnStatus.SynProxyPending)) | ConnStatus.InUse,
@@ -102,6 +107,7 @@ public sealed partial class PacketEngine
                 WindowShift = s.WindowShift,
                 TcpState = s.TcpState,
                 Forward = farm.Mode != Config.FarmMode.Dsr ? FlowForward.Nat : backend.Ipip ? FlowForward.DsrIpip : FlowForward.Dsr,
+                SctpState = s.SctpState,
             };
             int index = _table.Restore(entry, nowNs);
             if (index < 0)
@@ -115,8 +121,8 @@ public sealed partial class PacketEngine
             if (fc.Persistence != HashFields.None) RestorePersistence(farm, backend, e.Original, nowNs);
             if (!e.Assured) TrackUnassured(index, farm, backend);
             _shared?.TryAddBackend(backend.Id, 0); // released with the entry (OnRemoved), like a new flow's
-            if ((uint)backend.Id < (uint)Counters.Backends.Length) Counters.Backends[backend.Id].Active++;
-            if ((uint)farm.Id < (uint)Counters.Farms.Length) Counters.Farms[farm.Id].Active++;
+            Counters.Backend(backend.Id).Active++;
+            Counters.Farm(farm.Id).Active++;
             imported++;
         }
         return new ImportResult(imported, unknown, changed, clashing, full);

@@ -74,17 +74,6 @@ public sealed partial class PacketEngine
     {
         long bytes = p.Offload.GsoType != 0 ? p.WireBytes : p.IpLength;
         int packets = p.Offload.GsoType != 0 ? p.Segments : 1;
-        var bc = Counters.Backends;
-        if ((uint)backendId < (uint)bc.Length)
-        {
-            bc[backendId].Packets += packets;
-            bc[backendId].Bytes += bytes;
-        }
-        var fc = Counters.Farms;
-        if ((uint)farmId < (uint)fc.Length)
-        {
-            fc[farmId].Packets += packets;
-            fc[farmId].Bytes += bytes;
-        }
+        Counters.AddTraffic(farmId, backendId, packets, bytes);
     }
 }

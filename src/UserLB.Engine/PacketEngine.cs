@@ -32,6 +32,8 @@ public sealed partial class PacketEngine : IEntryLifetime
     private readonly SourceLimiter _limiter;
     /// <summary>The global budget of new flows (<see cref="EngineOptions.NewFlowBudget"/>), or null: none.</summary>
     private readonly NewFlowBudget? _budget;
+    private TokenBucket _echoReplies;
+    private readonly bool _echoLimited;
     /// <summary>Null: <see cref="_persistence"/> and <see cref="_limiter"/> are this engine's own (no lock).</summary>
     private readonly SharedFlowState? _shared;
     /// <summary>TCP timeouts in ns by [state × 2 + seen reply] (the options are immutable).</summary>
@@ -68,6 +70,8 @@ public sealed partial class PacketEngine : IEntryLifetime
         _shared = options.Shared;
         _persistence = _shared?.Persistence ?? new PersistenceTable();
         _limiter = _shared?.Limiter ?? new SourceLimiter(options.LimiterSlots, hashKey * 0x9E37_79B9_7F4A_7C15UL + 1);
+        _echoLimited = options.EchoRepliesPerSecond > 0;
+        if (_echoLimited) _echoReplies = new TokenBucket(options.EchoRepliesPerSecond, Math.Max(1, options.EchoReplyBurst));
         _budget = options.NewFlowBudget > 0 ? new NewFlowBudget(options.NewFlowBudget, options.NewFlowBurst, FlowTuple.Mix(hashKey ^ 0xB0D6_E7B0_D6E7_B0D6UL)) : null;
         _portMacs = options.PortMacs.Count > 0 ? [.. options.PortMacs] : [EngineOptions.DefaultMac];
         _tcpTimeoutNs = new long[TcpStateTable.StateCount * 2];
@@ -258,6 +262,12 @@ public sealed partial class PacketEngine : IEntryLifetime
         {
             if (p.IsIcmp && IcmpTypes.IsEchoRequest(p.IsV6, p.IcmpType) && snapshot.LocalAddresses.Contains(p.Dst))
             {
+                if (_echoLimited && !_echoReplies.TryTake(nowNs))
+                {
+                    Trace?.Step("icmp: echo request to a VIP over the echo reply budget: not answered");
+                    Drop(DropReason.IcmpRateLimited);
+                    return;
+                }
                 AnswerEcho(frame, p, port);
                 return;
             }
@@ -269,11 +279,6 @@ public sealed partial class PacketEngine : IEntryLifetime
         ExistingFlow(frame, ref p, snapshot, nowNs, index, reply);
     }
 
-    private void LearnSender(ReadOnlySpan<byte> frame, in PacketInfo p, int port, long nowNs)
-    {
-        if (_neighbors.Learn(p.Src, MacAddress.Read(frame[Offsets.EthSrc..]), port, nowNs)) FlushPending(p.Src, nowNs);
-    }
-
     private void ExistingFlow(Span<byte> frame, ref PacketInfo p, EngineSnapshot snapshot, long nowNs, int index, bool reply)
     {
         // The hot path: everything rare (invalid flags, reopen, RST before a reply, tracing, unresolved next hop) is
@@ -283,6 +288,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         bool seenReplyBefore = e.SeenReply;
         var oldStatus = e.Status;
         var oldState = e.TcpState;
+        var oldSctp = e.SctpState;
         if (p.Protocol == IpProtocols.Tcp)
         {
             var u = TcpStateTable.Update(e.TcpState, reply, p.TcpFlags);
@@ -318,7 +324,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             // timeout; later packets of a flow older than 2 s get the stream timeout and ASSURED.
             if (seenReplyBefore)
             {
-                bool stream = nowNs - e.CreatedNs > 2_000_000_000L;
+                bool stream = nowNs - e.CreatedNs > ConntrackTimeouts.UdpStreamAfterNs;
                 _table.Refresh(index, nowNs, (stream ? _options.Timeouts.UdpStreamSeconds : _options.Timeouts.UdpSeconds) * 1_000_000_000L);
                 if (stream) e.Status |= ConnStatus.Assured;
             }
@@ -327,6 +333,10 @@ public sealed partial class PacketEngine : IEntryLifetime
                 _table.Refresh(index, nowNs, UnassuredTimeout(_udpTimeoutNs, nowNs));
             }
         }
+        else if (p.Protocol == IpProtocols.Sctp)
+        {
+            if (!SctpUpdate(frame, p, ref e, reply, index, nowNs)) return;
+        }
         else
         {
             OtherProtocolUpdate(ref e, p, reply, index, nowNs);
@@ -334,7 +344,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (reply) e.Status |= ConnStatus.SeenReply;
         if ((e.Status & ~oldStatus & ConnStatus.Assured) != 0) _table.Untrack(index); // ASSURED now: no candidate for eviction
         // conntrack -E: UPDATE on a state change, the first reply (IPCT_REPLY) and ASSURED (IPCT_ASSURED).
-        if (_table.Events is { } events && (oldState != e.TcpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
+        if (_table.Events is { } events && (oldState != e.TcpState || oldSctp != e.SctpState || ((oldStatus ^ e.Status) & (ConnStatus.Assured | ConnStatus.SeenReply)) != 0))
             events.OnEvent(ConnEventType.Update, e, nowNs);
         Account(ref e, reply, p);
         if (Trace is not null) TraceExisting(e, reply, oldState, oldStatus, nowNs);
@@ -399,119 +409,6 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (reply && !p.IsIcmp) e.Status |= ConnStatus.Assured;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void TraceOut(in PacketInfo p, MacAddress mac, int port) => Trace?.Step(Inv($"out port{port}: {DescribePacket(p)} to {mac}"));
-
-    /// <summary>The next hop is not cached in the entry (first packets, or the neighbour table changed): route through
-    /// the neighbour table, then remember the next hop's MAC and port for this direction.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void SendAndCacheNextHop(Span<byte> frame, ref PacketInfo p, EngineSnapshot snapshot, long nowNs, ref ConnEntry e, bool reply)
-    {
-        var hop = reply ? e.Original.Src : e.Reply.Src;
-        Send(frame, ref p, hop, e.FarmId, reply, snapshot, nowNs);
-        if (_neighbors.TryGet(hop, out var learned, out int learnedPort))
-        {
-            if (e.NeighborVersion != _neighbors.Version)
-            {
-                e.NextHopMacOriginal = default;
-                e.NextHopMacReply = default;
-                e.NeighborVersion = _neighbors.Version;
-            }
-            if (reply) { e.NextHopMacReply = learned; e.NextHopPortReply = (short)learnedPort; }
-            else { e.NextHopMacOriginal = learned; e.NextHopPortOriginal = (short)learnedPort; }
-            if ((e.Status & ConnStatus.Assured) != 0) _neighbors.Pin(hop); // kept through a flood of other senders
-            PrepareFastPath(ref e, reply, p.IsV6);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Account(ref ConnEntry e, bool reply, in PacketInfo p)
-    {
-        if (p.Offload.GsoType != 0)
-        {
-            AccountSegments(ref e, reply, p.Segments, p.WireBytes);
-            return;
-        }
-        int bytes = p.IpLength;
-        if (reply) { e.ReplyPackets++; e.ReplyBytes += (ulong)bytes; }
-        else { e.OriginalPackets++; e.OriginalBytes += (ulong)bytes; }
-        var bc = Counters.Backends;
-        if ((uint)e.BackendId < (uint)bc.Length)
-        {
-            bc[e.BackendId].Packets++;
-            bc[e.BackendId].Bytes += bytes;
-        }
-        var fc = Counters.Farms;
-        if ((uint)e.FarmId < (uint)fc.Length)
-        {
-            fc[e.FarmId].Packets++;
-            fc[e.FarmId].Bytes += bytes;
-        }
-    }
-
-    /// <summary>A super-frame counts as the segments it stands for, as if it had come segmented.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void AccountSegments(ref ConnEntry e, bool reply, int packets, long bytes)
-    {
-        if (reply) { e.ReplyPackets += (ulong)packets; e.ReplyBytes += (ulong)bytes; }
-        else { e.OriginalPackets += (ulong)packets; e.OriginalBytes += (ulong)bytes; }
-        var bc = Counters.Backends;
-        if ((uint)e.BackendId < (uint)bc.Length)
-        {
-            bc[e.BackendId].Packets += packets;
-            bc[e.BackendId].Bytes += bytes;
-        }
-        var fc = Counters.Farms;
-        if ((uint)e.FarmId < (uint)fc.Length)
-        {
-            fc[e.FarmId].Packets += packets;
-            fc[e.FarmId].Bytes += bytes;
-        }
-    }
-
-    /// <summary>Counts a received frame that came with offloads (a partial checksum, a super-frame and its segments).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void CountOffload(in PacketInfo p)
-    {
-        if (p.Offload.NeedsChecksum) Counters.RxPartialChecksum++;
-        if (p.Offload.IsGso)
-        {
-            Counters.RxGsoFrames++;
-            Counters.RxGsoSegments += p.Segments;
-        }
-    }
-
-    /// <summary>Applies the entry's manipulations to a packet of the flow (nf_nat_packet): original direction → towards the
-    /// reply tuple's source (the backend), reply direction → back to the original tuple.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Translate(Span<byte> frame, ref PacketInfo p, in ConnEntry e, bool reply)
-    {
-        if (!reply)
-        {
-            if ((e.Status & ConnStatus.SrcNat) != 0) PacketRewriter.SetSource(frame, ref p, e.Reply.Dst, e.Reply.DstPort);
-            if ((e.Status & ConnStatus.DstNat) != 0) PacketRewriter.SetDestination(frame, ref p, e.Reply.Src, e.Reply.SrcPort);
-        }
-        else
-        {
-            if ((e.Status & ConnStatus.DstNat) != 0) PacketRewriter.SetSource(frame, ref p, e.Original.Dst, e.Original.DstPort);
-            if ((e.Status & ConnStatus.SrcNat) != 0) PacketRewriter.SetDestination(frame, ref p, e.Original.Src, e.Original.SrcPort);
-        }
-    }
-
-    /// <summary><see cref="Translate"/> for TCP and UDP in one pass: both endpoints and one checksum update each.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TranslateTcpUdp(Span<byte> frame, ref PacketInfo p, in ConnEntry e, bool reply)
-    {
-        // Original direction: SNAT sets the source to the reply tuple's destination, DNAT the destination to its source;
-        // reply direction: the inverse, towards the original tuple.
-        ref readonly var to = ref reply ? ref e.Original : ref e.Reply;
-        bool src = (e.Status & (reply ? ConnStatus.DstNat : ConnStatus.SrcNat)) != 0;
-        bool dst = (e.Status & (reply ? ConnStatus.SrcNat : ConnStatus.DstNat)) != 0;
-        PacketRewriter.RewriteTcpUdp(frame, ref p,
-            src ? to.Dst : p.Src, src ? to.DstPort : p.SrcPort,
-            dst ? to.Src : p.Dst, dst ? to.SrcPort : p.DstPort);
-    }
-
     // ------------------------------------------------------------------ new flows
 
     private void NewFlow(Span<byte> frame, ref PacketInfo p, int port, EngineSnapshot snapshot, long nowNs, in FlowTuple tuple)
@@ -557,6 +454,15 @@ public sealed partial class PacketEngine : IEntryLifetime
             DropFlow(DropReason.TcpNoSynForNewFlow, farm.Id, -1);
             return;
         }
+        else if (p.Protocol == IpProtocols.Tcp && (p.TcpFlags & TcpFlags.Syn) == 0 && UnderPressure(nowNs))
+        {
+            // A mid-stream pickup must not let an ACK flood from spoofed sources fill the table.
+            Trace?.Step("conntrack: mid-stream pickup refused while the table is under pressure");
+            DropFlow(DropReason.TcpLooseUnderPressure, farm.Id, -1);
+            return;
+        }
+        var sctpState = SctpState.None;
+        if (p.Protocol == IpProtocols.Sctp && !SctpStartNew(frame, p, farm.Id, out sctpState)) return;
         if (_budget is { } budget && budget.Admit(tuple, nowNs) is var verdict && verdict != BudgetVerdict.Admitted && OverBudget(farm, verdict)) return;
         if (port >= 0) LearnSender(frame, p, port, nowNs);
         var backend = ChooseShared(frame, p, farm, snapshot, nowNs, out bool limited, out string why);
@@ -595,9 +501,10 @@ public sealed partial class PacketEngine : IEntryLifetime
             IpProtocols.Tcp => _options.Timeouts.TcpTimeout(tcpState, false),
             IpProtocols.Udp => _options.Timeouts.UdpSeconds,
             IpProtocols.Icmp or IpProtocols.Icmpv6 => _options.Timeouts.IcmpSeconds,
+            IpProtocols.Sctp => ConntrackTimeouts.SctpTimeoutSeconds(sctpState),
             _ => _options.Timeouts.GenericSeconds,
         };
-        int index = NewEntry(tuple, replyTuple, timeout, status, tcpState, FlowForward.Nat, farm, backend, limited, why, nowNs);
+        int index = NewEntry(tuple, replyTuple, timeout, status, tcpState, FlowForward.Nat, farm, backend, limited, why, nowNs, p, sctpState);
         if (index < 0) return;
         ref var e = ref _table[index];
         if (synProxy)
@@ -610,183 +517,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         Send(frame, ref p, e.Reply.Src, farm.Id, false, snapshot, nowNs);
     }
 
-    /// <summary>
-    /// get_unique_tuple for SNAT: keep the client's port when the reply tuple is free; else search the port's class
-    /// (1–511, 600–1023, 1024–65535) from a random offset, up to 128 candidates, halving the attempts with a new offset
-    /// until fewer than 16 remain (nf_nat_l4proto_unique_tuple). A search that needs more than
-    /// <see cref="CrowdedSearch"/> candidates, or finds none, puts the port spaces under pressure for 10 s; meanwhile a
-    /// search tries <see cref="PressureSearchAttempts"/> candidates, and the caller evicts when they are all taken
-    /// (PacketEngine.Pressure.cs): as a space fills, a search costs 1/(1 − fill) lookups, hundreds near the end.
-    /// </summary>
-    private bool UniqueTuple(ref FlowTuple reply, long nowNs)
-    {
-        if (!_table.IsTaken(reply, nowNs)) return true;
-        bool pressure = nowNs < _portPressureUntilNs;
-        ushort original = reply.DstPort;
-        PortClass(original, out int min, out int rangeSize);
-        int attempts = Math.Min(rangeSize, pressure ? PressureSearchAttempts : 128);
-        int offset = _random.Next(65536), tried = 0;
-        while (true)
-        {
-            for (int i = 0; i < attempts; i++, offset++)
-            {
-                var candidate = reply with { DstPort = (ushort)(min + (offset % rangeSize)) };
-                if (_shardCount > 1 && FlowShard.OfPort(candidate.DstPort, _shardCount) != _shardIndex) continue; // another worker's port
-                if (!_table.IsTaken(candidate, nowNs))
-                {
-                    Trace?.Step(Inv($"nat: reply tuple {reply.Format()} in use: source port {original} → {candidate.DstPort} (get_unique_tuple)"));
-                    reply = candidate;
-                    Counters.NatPortRemaps++;
-                    if (tried > CrowdedSearch) PortSpaceCrowded(nowNs);
-                    return true;
-                }
-                tried++;
-            }
-            if (pressure || attempts >= rangeSize || attempts < 16)
-            {
-                PortSpaceCrowded(nowNs);
-                return false;
-            }
-            attempts /= 2;
-            offset = _random.Next(65536);
-        }
-    }
-
     // ------------------------------------------------------------------ transmit
-
-    /// <summary>Routes a translated packet: TTL, MACs for the next hop (queued while unresolved), send.</summary>
-    private void Send(Span<byte> frame, ref PacketInfo p, IpAddr nextHop, int farmId, bool toClient, EngineSnapshot snapshot, long nowNs)
-    {
-        if (!PacketRewriter.DecrementTtl(frame, p))
-        {
-            Trace?.Step("forward: TTL exceeded");
-            DropFlow(DropReason.TtlExceeded, farmId, -1);
-            return;
-        }
-        var ports = toClient ? _farmIngressPort : _farmEgressPort;
-        int configuredPort = (uint)farmId < (uint)ports.Length ? ports[farmId] : -1;
-        var packet = frame[..p.PacketEnd];
-        if (_neighbors.TryGet(nextHop, out var mac, out int port))
-        {
-            Transmit(packet, mac, port, p.Offload);
-            Counters.Forwarded++;
-            if (Trace is not null) Trace.Step(Inv($"out port{port}: {DescribePacket(p)} to {mac}"));
-            return;
-        }
-        int egress = configuredPort >= 0 ? configuredPort : 0;
-        PortMac(egress).Write(packet[Offsets.EthSrc..]);
-        bool solicit = _neighbors.Enqueue(nextHop, packet, egress, nowNs, out bool queued, p.Offload);
-        if (!queued)
-        {
-            Trace?.Step(Inv($"neighbour {nextHop} unresolved and its queue is full: dropped"));
-            DropFlow(DropReason.NeighborUnresolved, farmId, -1);
-        }
-        else
-        {
-            Trace?.Step(Inv($"neighbour {nextHop} unknown: frame queued until it answers"));
-        }
-        if (solicit) Solicit(nextHop, p.Src, egress, snapshot);
-    }
-
-    /// <summary>Sends a forwarded frame out of <paramref name="port"/> to <paramref name="dst"/>, with its offloads.</summary>
-    private void Transmit(Span<byte> packet, MacAddress dst, int port, in VnetHeader offload)
-    {
-        MacAddress.WriteAddresses(packet, dst, PortMac(port));
-        Counters.TxFrames++;
-        Counters.TxBytes += packet.Length;
-        if (offload.IsPlain) _sink.Send(packet, port);
-        else SendOffloaded(packet, port, offload);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void SendOffloaded(Span<byte> packet, int port, in VnetHeader offload) => _sink.Send(packet, port, offload.ForTransmit());
-
-    private void FlushPending(IpAddr ip, long nowNs)
-    {
-        var frames = _neighbors.TakePending(ip);
-        if (frames is null || !_neighbors.TryGet(ip, out var mac, out int port)) return;
-        foreach (var (f, _, offload) in frames)
-        {
-            Transmit(f, mac, port, offload);
-            Counters.Forwarded++;
-        }
-        Trace?.Step(Inv($"neighbour {ip} is at {mac}: {frames.Count} queued frame(s) sent"));
-    }
-
-    /// <summary>Sends an ARP request or an NDP neighbour solicitation for <paramref name="target"/>.</summary>
-    private void Solicit(IpAddr target, IpAddr preferredSource, int port, EngineSnapshot snapshot)
-    {
-        var source = snapshot.LocalAddresses.Contains(preferredSource) ? preferredSource : PickLocalAddress(snapshot, target.IsV4);
-        int first = port >= 0 ? port : 0, last = port >= 0 ? port : _portMacs.Length - 1;
-        for (int pt = first; pt <= last; pt++)
-        {
-            int len;
-            if (target.IsV4)
-            {
-                len = NeighborMessages.WriteArp(_scratch, NeighborMessages.ArpRequest, MacAddress.Broadcast, PortMac(pt), source.V4, MacAddress.Zero, target.V4);
-                Counters.ArpRequestsSent++;
-            }
-            else
-            {
-                var group = NeighborMessages.SolicitedNode(target);
-                len = NeighborMessages.WriteNdp(_scratch, IcmpTypes.V6NeighborSolicitation, MacAddress.Ipv6Multicast((uint)group.Lo), PortMac(pt), source, group, target, false);
-                Counters.NdpSolicitationsSent++;
-            }
-            Counters.TxFrames++;
-            Counters.TxBytes += len;
-            _sink.Send(_scratch.AsSpan(0, len), pt);
-        }
-        Trace?.Step(Inv($"neighbour: {(target.IsV4 ? "ARP who-has" : "NDP solicitation for")} {target} tell {source}"));
-    }
-
-    private static IpAddr PickLocalAddress(EngineSnapshot snapshot, bool v4)
-    {
-        // Never a dsr farm's VIP (its backends own it): then the unspecified address, as an ARP probe / DAD does.
-        foreach (var f in snapshot.Farms)
-            if (f.VirtualAddress.IsV4 == v4 && snapshot.LocalAddresses.Contains(f.VirtualAddress)) return f.VirtualAddress;
-        return v4 ? IpAddr.FromV4(0) : default;
-    }
-
-    /// <summary>A drop that belongs to a farm (and a backend, when known: -1 otherwise): counted per farm and backend by reason too.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DropFlow(DropReason reason, int farmId, int backendId)
-    {
-        var c = Counters;
-        if ((uint)farmId < (uint)c.Farms.Length)
-        {
-            c.Farms[farmId].Drops++;
-            c.FarmDrops[farmId * (int)DropReason.Count + (int)reason]++;
-        }
-        if ((uint)backendId < (uint)c.Backends.Length)
-        {
-            c.Backends[backendId].Drops++;
-            c.BackendDrops[backendId * (int)DropReason.Count + (int)reason]++;
-        }
-        Drop(reason);
-    }
-
-    void IEntryLifetime.OnRemoved(in ConnEntry entry)
-    {
-        Unadmit(entry.FarmId, entry.Original.Src, (entry.Status & ConnStatus.Limited) != 0, entry.BackendId);
-        if ((uint)entry.BackendId < (uint)Counters.Backends.Length) Counters.Backends[entry.BackendId].Active--;
-        if ((uint)entry.FarmId < (uint)Counters.Farms.Length) Counters.Farms[entry.FarmId].Active--;
-    }
-
-    private void Drop(DropReason reason)
-    {
-        Counters.Drops[(int)reason]++;
-        if (reason == DropReason.PartialChecksumOffload && !_partialChecksumReported)
-        {
-            _partialChecksumReported = true;
-            OffloadDetected?.Invoke(reason);
-        }
-        else if (reason == DropReason.GsoSuperFrame && !_gsoReported)
-        {
-            _gsoReported = true;
-            OffloadDetected?.Invoke(reason);
-        }
-        if (Trace is not null) Trace.Step("drop: " + reason.Name());
-    }
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

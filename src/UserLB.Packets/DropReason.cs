@@ -54,6 +54,12 @@ public enum DropReason : byte
     NewFlowBudget,
     /// <summary>An ACK to a SYN-proxied farm with no connection and no valid cookie (PacketEngine.SynProxy.cs).</summary>
     SynProxyBadCookie,
+    /// <summary>A TCP segment without SYN that would start a flow mid-stream (loose pickup) while the table is under pressure.</summary>
+    TcpLooseUnderPressure,
+    /// <summary>An echo request to a VIP over the engine's echo reply budget (EngineOptions.EchoRepliesPerSecond).</summary>
+    IcmpRateLimited,
+    /// <summary>An SCTP packet conntrack finds INVALID: malformed chunks, a chunk its state does not allow, or chunks that cannot start a connection.</summary>
+    SctpInvalid,
     // Offloads (virtio-net header)
     VnetBadChecksumStart,
     VnetGsoSizeZero,

@@ -119,4 +119,11 @@ public static class IcmpTypes
         : type is DestUnreachable or SourceQuench or Redirect or TimeExceeded or ParameterProblem;
 
     public static bool IsEchoRequest(bool v6, byte type) => v6 ? type == V6EchoRequest : type == EchoRequest;
+
+    /// <summary>The type of the answer to a query (the kernel's <c>invmap</c> in nf_conntrack_proto_icmp{,v6}.c): echo,
+    /// timestamp, information and address-mask requests (IPv4), echo and node-information queries (IPv6); the type
+    /// itself for any other.</summary>
+    public static byte ReplyType(bool v6, byte type) => (byte)(v6
+        ? type switch { V6EchoRequest => V6EchoReply, V6EchoReply => V6EchoRequest, 139 => 140, 140 => 139, _ => type }
+        : type switch { EchoRequest => EchoReply, EchoReply => EchoRequest, 13 => 14, 14 => 13, 15 => 16, 16 => 15, 17 => 18, 18 => 17, _ => type });
 }

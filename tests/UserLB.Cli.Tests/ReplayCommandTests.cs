@@ -96,9 +96,10 @@ public sealed class ReplayCommandTests : IDisposable
 
     [Theory]
     [InlineData("--out-format pcapx", "option --out-format: \"pcapx\" is not pcap or pcapng")]
-    [InlineData("--out - --trace", "--out -, --events - and --trace all write standard output: give at most one of them")]
-    [InlineData("--out - --events -", "--out -, --events - and --trace all write standard output")]
-    [InlineData("--events - --trace", "--out -, --events - and --trace all write standard output")]
+    [InlineData("--out - --trace", "--out -, --events -, --timeline - and --trace all write standard output: give at most one of them")]
+    [InlineData("--out - --events -", "--out -, --events -, --timeline - and --trace all write standard output")]
+    [InlineData("--events - --trace", "--out -, --events -, --timeline - and --trace all write standard output")]
+    [InlineData("--timeline - --trace", "--out -, --events -, --timeline - and --trace all write standard output")]
     public void Run_ConflictingOptions_UsageError(string extra, string message)
     {
         string config = Path.Combine(_dir, "farms.json");

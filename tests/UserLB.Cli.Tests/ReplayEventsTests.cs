@@ -81,6 +81,7 @@ public sealed class ReplayEventsTests : IDisposable
             Id = 9,
             ExpiresNs = 31_000_000_000,
             Status = ConnStatus.InUse,
+            IcmpType = IcmpTypes.EchoRequest,
         };
         string line = ConntrackEventJson.Line(ConnEventType.New, e, 1_000_000_000, ConnEventCause.ByPacket(3), new ConnEventContext("ping", "bck0", null));
         Assert.Equal(

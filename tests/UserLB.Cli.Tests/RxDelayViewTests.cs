@@ -14,12 +14,10 @@ public class RxDelayViewTests
     }
 
     [Fact]
-    public void Metrics_WithRxDelay_SummaryWithQuantilesSumAndCount()
+    public void Metrics_WithRxDelay_HistogramSumAndCountAndTextQuantiles()
     {
         var lines = PrometheusText.Format(Stats(new RxDelayStats(4360, 64, 512, 4096, 0.3178))).Split('\n');
-        Assert.Contains("# TYPE userlb_rx_delay_seconds summary", lines);
-        Assert.Contains("userlb_rx_delay_seconds{quantile=\"0.5\"} 6.4E-05", lines);
-        Assert.Contains("userlb_rx_delay_seconds{quantile=\"0.99\"} 0.000512", lines);
+        Assert.Contains("# TYPE userlb_rx_delay_seconds histogram", lines);
         Assert.Contains("userlb_rx_delay_seconds_sum 0.3178", lines);
         Assert.Contains("userlb_rx_delay_seconds_count 4360", lines);
         Assert.Contains(ViewText.Stats(Stats(new RxDelayStats(4360, 64, 512, 4096, 0.3178))).Split('\n'),

@@ -1,7 +1,6 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.RegularExpressions;
+using static UserLB.Lab.Tests.FloodLab;
 
 namespace UserLB.Lab.Tests;
 
@@ -26,20 +25,6 @@ public partial class SynFloodLabTests
     private const int FloodSeconds = 8;
     private const int NewConnections = 20;
     private const int NatPort = 90, ProxyPort = 91;
-
-    /// <summary>One flood: what the flood tool printed, its packets a second, and the new connections' results.</summary>
-    public sealed record Flood(string Tool, string Output, double Pps, List<(double Seconds, string? Error)> During, List<(double Seconds, string? Error)> After)
-    {
-        public int Served(List<(double Seconds, string? Error)> list) => list.Count(x => x.Error is null);
-
-        public string Describe() =>
-            Inv($"flood: {Tool}, {Pps:N0} SYN/s ({Output.Trim().Replace('\n', ' ')})\n") +
-            Inv($"  during: {Served(During)}/{During.Count} served, seconds [{string.Join(" ", During.Select(x => x.Seconds.ToString("F2", CultureInfo.InvariantCulture)))}]{Errors(During)}\n") +
-            Inv($"  after:  {Served(After)}/{After.Count} served, seconds [{string.Join(" ", After.Select(x => x.Seconds.ToString("F2", CultureInfo.InvariantCulture)))}]{Errors(After)}");
-
-        private static string Errors(List<(double Seconds, string? Error)> list) =>
-            list.Any(x => x.Error is not null) ? "; " + string.Join("; ", list.Where(x => x.Error is not null).Select(x => x.Error).Distinct().Take(3)) : "";
-    }
 
     public sealed record Run(Flood Nat, Flood Proxy, List<(string Text, string? Reply, string? Error)> LongLived, long[] BackendProxySyns,
         string Status, string Log)
@@ -99,79 +84,17 @@ public partial class SynFloodLabTests
         return new Run(nat, proxy, exchanges, syns, statusText, u.Log);
     }
 
-    /// <summary>Floods VIP:<paramref name="port"/> for <see cref="FloodSeconds"/> s while the long-lived connection sends a
-    /// line every 200 ms and 20 new connections start; then 20 more right after.</summary>
+    /// <summary>Floods VIP:<paramref name="port"/> with SYNs from spoofed sources for <see cref="FloodSeconds"/> s
+    /// (hping3, or lab/synflood.py when hping3 is missing) while the long-lived connection sends a line every 200 ms.</summary>
     private static Flood FloodAt(LabSession lab, int port, Action<string> exchange)
     {
-        bool hping = LiveLab.Sh("/", "command -v hping3 || true", 10).Trim().Length > 0;
-        string tool = hping ? "hping3 -S --flood --rand-source" : "lab/synflood.py at full speed (hping3 missing)";
-        string command = hping
-            ? $"timeout -s INT {FloodSeconds} hping3 -S --flood --rand-source -p {port} {LiveLab.Vip}"
-            : $"python3 lab/synflood.py {LiveLab.Vip} {port} {FloodSeconds}";
-        var floodOut = new StringBuilder();
-        var duringOut = new StringBuilder();
-        var flood = lab.Start("c", command, floodOut);
-        Thread.Sleep(500); // the table and the port spaces fill within the first seconds
-        var during = lab.Start("c", $"python3 lab/stream.py connect {LiveLab.Vip} {port} {NewConnections} 0.35 3", duringOut);
-        int n = 0;
-        var sw = Stopwatch.StartNew();
-        while (!flood.HasExited && sw.Elapsed < TimeSpan.FromSeconds(FloodSeconds + 20))
-        {
-            exchange(Inv($"{port}-{n++}"));
-            Thread.Sleep(200);
-        }
-        flood.WaitForExit(10_000);
-        during.WaitForExit(60_000);
-        var afterOut = new StringBuilder();
-        var after = lab.Start("c", $"python3 lab/stream.py connect {LiveLab.Vip} {port} {NewConnections} 0.1 3", afterOut);
-        after.WaitForExit(60_000);
-        flood.WaitForExit();
-        string output;
-        lock (floodOut) output = floodOut.ToString();
-        return new Flood(tool, FloodSummary(output), Rate(output), Results(duringOut), Results(afterOut));
+        bool hping = FloodLab.HasHping3;
+        return FloodLab.Run(lab, port, FloodSeconds, NewConnections,
+            hping ? "hping3 -S --flood --rand-source" : "lab/synflood.py at full speed (hping3 missing)",
+            hping ? $"timeout -s INT {FloodSeconds} hping3 -S --flood --rand-source -p {port} {LiveLab.Vip}"
+                  : $"python3 lab/synflood.py {LiveLab.Vip} {port} {FloodSeconds}",
+            exchange);
     }
-
-    /// <summary>SYNs a second: hping3's "N packets transmitted" over the flood's length, or synflood.py's "pps".</summary>
-    private static double Rate(string output)
-    {
-        var m = Regex.Match(output, @"(\d+) packets transmitted");
-        if (m.Success) return long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) / (double)FloodSeconds;
-        m = Regex.Match(output, "\"pps\": (\\d+)");
-        return m.Success ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-    }
-
-    private static string FloodSummary(string output) =>
-        string.Join(' ', output.Split('\n').Where(l => l.Contains("transmitted", StringComparison.Ordinal) || l.Contains("\"sent\"", StringComparison.Ordinal)));
-
-    private static List<(double, string?)> Results(StringBuilder output)
-    {
-        var list = new List<(double, string?)>();
-        string json;
-        lock (output) json = output.ToString().Trim();
-        try
-        {
-            using var doc = System.Text.Json.JsonDocument.Parse(json);
-            foreach (var r in doc.RootElement.GetProperty("results").EnumerateArray())
-            {
-                string? reply = r[1].GetString(), error = r[2].GetString();
-                bool ok = reply is not null && reply.EndsWith(" new-" + list.Count.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
-                list.Add((r[0].GetDouble(), ok ? null : error ?? "bad reply " + reply));
-            }
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            list.Add((0, "stream.py connect printed: " + json));
-        }
-        return list;
-    }
-
-    private static long Field(string status, string name)
-    {
-        var m = Regex.Match(status, @"\b" + Regex.Escape(name) + @"=(\d+)");
-        return m.Success ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
-    }
-
-    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
     [SkippableFact]
     public void SynFlood_LongLivedConnection_EveryLineAnsweredInOrderBySameBackend()
@@ -208,9 +131,9 @@ public partial class SynFloodLabTests
         // The proxy sends a backend one SYN per valid cookie (and again on a client's probe); the backends received at
         // least one per connection served and at most those: none of the flood's, which the proxy answered itself.
         Assert.True(run.BackendProxySyns.All(n => n >= 0), run.Describe());
-        long valid = Field(run.Status, "cookies_valid");
+        long valid = FloodLab.Field(run.Status, "cookies_valid");
         Assert.InRange(run.BackendProxySyns.Sum(), 2 * NewConnections, valid);
         Assert.True(valid <= 4 * NewConnections, run.Describe());
-        Assert.True(Field(run.Status, "syns") > 100 * valid, run.Describe());
+        Assert.True(FloodLab.Field(run.Status, "syns") > 100 * valid, run.Describe());
     }
 }

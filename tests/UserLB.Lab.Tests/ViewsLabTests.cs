@@ -6,7 +6,7 @@ namespace UserLB.Lab.Tests;
 /// <summary>
 /// The views on a live instance (namespaces vw*, pcap engine, NAT mode, one backend so that every pick is known):
 /// `userlb conntrack -E` follows while a held TCP connection opens and exchanges a line; `-L` with filters shows it
-/// ESTABLISHED and ASSURED; `-D` deletes it (DESTROY); the next line is picked up mid-stream as a new entry (NEW) and
+/// ESTABLISHED and ASSURED; `-D` deletes it, printing it (DESTROY, with its state); the next line is picked up mid-stream as a new entry (NEW) and
 /// still answered; GET /status shows the farm. The CLI runs in the LB namespace against the API on its loopback (counts and
 /// polls go over plain HTTP from python: the CLI takes seconds to start on a busy machine).
 /// </summary>
@@ -48,7 +48,12 @@ public class ViewsLabTests
         Assert.Equal("userlb conntrack: 1 flow entries have been shown.", lines[1]);
         Assert.Equal("1", Http($"/conntrack/count?farm=kept&backend=bck0&sport={port}").Trim());
 
-        Assert.Equal("userlb conntrack: 1 flow entries have been deleted.", Cli($"conntrack -D --sport {port}").Trim());
+        // As conntrack -D: the entry it deletes, as it was, then the count.
+        var deleted = Cli($"conntrack -D --sport {port}").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, deleted.Length);
+        Assert.StartsWith("tcp      6 43", deleted[0], StringComparison.Ordinal);
+        Assert.Contains($" ESTABLISHED src=192.168.101.1 dst={LiveLab.Vip} sport={port} dport=90 ", deleted[0], StringComparison.Ordinal);
+        Assert.Equal("userlb conntrack: 1 flow entries have been deleted.", deleted[1]);
         Assert.Equal("0", Http($"/conntrack/count?sport={port}").Trim());
         (reply, error) = client.Send("two");
         Assert.True(reply is not null, $"line after the delete: {error}\n{userlb.Log}");
@@ -58,7 +63,7 @@ public class ViewsLabTests
         string ev = Snapshot(events);
         string[] kinds = [.. ev.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim().Split(' ')[0] + " " + State(l))];
         Assert.True(kinds.Length >= 5, ev);
-        Assert.Equal(["[NEW] SYN_SENT", "[UPDATE] SYN_RECV", "[UPDATE] ESTABLISHED", "[DESTROY] -", "[NEW] ESTABLISHED"], kinds[..5]);
+        Assert.Equal(["[NEW] SYN_SENT", "[UPDATE] SYN_RECV", "[UPDATE] ESTABLISHED", "[DESTROY] ESTABLISHED", "[NEW] ESTABLISHED"], kinds[..5]);
         Assert.All(ev.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => Assert.Contains($"sport={port} dport=90", l, StringComparison.Ordinal));
 
         string status = Http("/status");
@@ -80,10 +85,13 @@ public class ViewsLabTests
         }
     }
 
+    /// <summary>The TCP state of an event line: "[EVENT] tcp 6 TIMEOUT STATE src=…", DESTROY without the timeout; "-" when none.</summary>
     private static string State(string line)
     {
-        var parts = line.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries); // [EVENT] tcp 6 TIMEOUT STATE src=…
-        return parts.Length > 4 && !parts[3].StartsWith("src=", StringComparison.Ordinal) ? parts[4] : "-";
+        var parts = line.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 3; i < parts.Length && !parts[i].StartsWith("src=", StringComparison.Ordinal); i++)
+            if (!char.IsDigit(parts[i][0])) return parts[i];
+        return "-";
     }
 
     private static string Snapshot(StringBuilder sb)

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Primitives;
 using UserLB.Cli.Views;
 using UserLB.Engine.Conntrack;
+using UserLB.Engine.Farms;
 using UserLB.IO.Live;
 using UserLB.IO.Live.Receivers;
 
@@ -70,9 +71,39 @@ internal static class ViewEndpoints
         }
     }
 
+    private const string OutputKey = "output";
+
+    /// <summary>The <c>output</c> parameter (conntrack's <c>-o</c>: extended, id, timestamp, json); a bad one is a 400.</summary>
+    private static ConntrackOutput OutputFrom(IQueryCollection query, bool events)
+    {
+        if (!query.TryGetValue(OutputKey, out StringValues v) || v.Count == 0) return ConntrackOutput.None;
+        if (!ConntrackFormatter.TryParseOutput(v[^1] ?? "", out var output, out string? error))
+            throw new ApiException(StatusCodes.Status400BadRequest, "filter " + error);
+        if (!events && (output & ConntrackOutput.Timestamp) != 0)
+            throw new ApiException(StatusCodes.Status400BadRequest, "filter output timestamp goes with events");
+        return output;
+    }
+
+    /// <summary>An entry as a listing line in <paramref name="output"/>'s format (JSON names the farm and backend).</summary>
+    private static string EntryLine(in ConnEntry e, long nowNs, ConntrackOutput output, LiveClock clock, EngineSnapshot snapshot) =>
+        (output & ConntrackOutput.Json) != 0
+            ? ConntrackEventJson.EntryLine(clock.ToWall(e), clock.ToWall(nowNs), Names(e, snapshot))
+            : ConntrackFormatter.Line(e, nowNs, output: output);
+
+    /// <summary>The farm and backend names of an entry, for its JSON.</summary>
+    private static ConnEventContext Names(in ConnEntry e, EngineSnapshot snapshot)
+    {
+        string? farm = null;
+        foreach (var f in snapshot.Farms)
+            if (f.Id == e.FarmId) { farm = f.Name; break; }
+        return new ConnEventContext(farm, snapshot.Backend(e.BackendId)?.Name, null);
+    }
+
     private static async Task ListAsync(HttpContext context, ViewState views)
     {
-        var filter = FilterFrom(context.Request.Query);
+        var filter = FilterFrom(context.Request.Query, OutputKey);
+        var output = OutputFrom(context.Request.Query, events: false);
+        var clock = views.Clock();
         var ct = context.RequestAborted;
         context.Response.ContentType = "text/plain; charset=utf-8";
         var buffer = new ConnEntry[ListChunk];
@@ -95,7 +126,8 @@ internal static class ViewEndpoints
             var step = steps[at.Worker];
             cursor = cursor.After(step.Next, step.TableDone);
             sb.Clear();
-            for (int i = 0; i < step.Copied; i++) sb.Append(ConntrackFormatter.Line(buffer[i], step.NowNs)).Append('\n');
+            var snapshot = forwarder.Engine.Snapshot;
+            for (int i = 0; i < step.Copied; i++) sb.Append(EntryLine(buffer[i], step.NowNs, output, clock, snapshot)).Append('\n');
             if (sb.Length > 0) await context.Response.WriteAsync(sb.ToString(), ct).ConfigureAwait(false);
         }
     }
@@ -103,11 +135,33 @@ internal static class ViewEndpoints
     /// <summary>One step of a listing: entries copied, the engine's time, the table's cursor after it, whether it reached the end.</summary>
     private readonly record struct ListStep(int Copied, long NowNs, int Next, bool TableDone);
 
+    /// <summary>
+    /// conntrack -D: removes the matching entries; with <c>entries=1</c> the reply also lists each as it was before it went
+    /// (<c>"entries": [lines]</c>, in the <c>output</c> format), which <c>userlb conntrack -D</c> prints as conntrack does.
+    /// </summary>
     private static async Task<IResult> DeleteAsync(HttpContext context, ViewState views)
     {
-        var filter = FilterFrom(context.Request.Query);
-        int deleted = await ControlPlane.SumAsync(views.Control.Forwarder.InvokeAllAsync((engine, now) => engine.Table.RemoveMatching(filter.Bind(engine.Snapshot), now))).ConfigureAwait(false);
-        return ApiHost.JsonText(Inv($"{{\"response\": \"success\", \"deleted\": {deleted}}}\n"));
+        const string EntriesKey = "entries";
+        var query = context.Request.Query;
+        var filter = FilterFrom(query, OutputKey, EntriesKey);
+        var output = OutputFrom(query, events: false);
+        bool list = query.TryGetValue(EntriesKey, out var flag) && flag.Count > 0 && flag[^1] is "1" or "true";
+        var clock = views.Clock();
+        var parts = await views.Control.Forwarder.InvokeAllAsync((engine, now) =>
+        {
+            var removed = list ? new List<ConnEntry>() : null;
+            int n = engine.Table.RemoveMatching(filter.Bind(engine.Snapshot), now, removed);
+            var lines = new List<string>(removed?.Count ?? 0);
+            if (removed is not null)
+                foreach (var e in removed) lines.Add(EntryLine(e, now, output, clock, engine.Snapshot));
+            return (Deleted: n, Lines: lines);
+        }).ConfigureAwait(false);
+        int deleted = 0;
+        foreach (var p in parts) deleted += p.Deleted;
+        if (!list) return ApiHost.JsonText(Inv($"{{\"response\": \"success\", \"deleted\": {deleted}}}\n"));
+        var all = new List<string>(deleted);
+        foreach (var p in parts) all.AddRange(p.Lines);
+        return ApiHost.JsonText(JsonSerializer.Serialize(new DeleteReply("success", deleted, all), ViewsJson.Default.DeleteReply) + "\n");
     }
 
     private static async Task<IResult> CountAsync(HttpContext context, ViewState views)
@@ -120,7 +174,9 @@ internal static class ViewEndpoints
     private static async Task EventsAsync(HttpContext context, ViewState views)
     {
         const string MaskKey = "events";
-        var filter = FilterFrom(context.Request.Query, MaskKey);
+        var filter = FilterFrom(context.Request.Query, MaskKey, OutputKey);
+        var output = OutputFrom(context.Request.Query, events: true);
+        var clock = views.Clock();
         HashSet<ConnEventType> mask;
         try
         {
@@ -166,7 +222,7 @@ internal static class ViewEndpoints
                 if (!ReferenceEquals(current, snapshot)) filter.Bind(snapshot = current);
                 while (reader.TryRead(out var ev))
                     if (mask.Contains(ev.Type) && filter.Matches(ev.Entry))
-                        sb.Append(ConntrackFormatter.EventLine(ev.Type, ev.Entry, ev.NowNs)).Append('\n');
+                        sb.Append(EventLine(ev, output, clock, snapshot)).Append('\n');
                 long lost = subscription.Dropped;
                 if (lost > reported)
                 {
@@ -191,6 +247,16 @@ internal static class ViewEndpoints
             subscription.Dispose();
             await views.AttachHubAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>An event as a <c>conntrack -E</c> line in <paramref name="output"/>'s format, or as JSON (the times the wall clock's).</summary>
+    private static string EventLine(in ConnEvent ev, ConntrackOutput output, LiveClock clock, EngineSnapshot snapshot)
+    {
+        if ((output & ConntrackOutput.Json) == 0)
+            return ConntrackFormatter.EventLine(ev.Type, ev.Entry, ev.NowNs, output, clock.ToWall(ev.NowNs));
+        var entry = clock.ToWall(ev.Entry);
+        long now = clock.ToWall(ev.NowNs);
+        return ConntrackEventJson.Line(ev.Type, entry, now, ConnEventCause.Of(ev.Type, entry, now, 0), Names(ev.Entry, snapshot));
     }
 
     // ---- stats, status, metrics --------------------------------------------------------------------
@@ -251,6 +317,9 @@ internal static class ViewEndpoints
         public ConntrackEventHub Hub { get; } = new();
         public RateTracker Rates { get; } = new();
 
+        /// <summary>The engine's clock against the wall clock, now.</summary>
+        public LiveClock Clock() => LiveClock.Of(Control.Forwarder.Time, Control.Forwarder.NowNs());
+
         /// <summary>
         /// Hooks the hub into every worker's table while someone listens, and unhooks it after the last one (the data path
         /// pays one null check otherwise). Called after every subscribe and unsubscribe; each call reads the count when it
@@ -283,7 +352,16 @@ internal static class ViewEndpoints
                 if (counts[i] > 0) top = i;
             }
             return new RxDelayStats(samples, DelayHistogram.Quantile(counts, 0.5), DelayHistogram.Quantile(counts, 0.99),
-                samples == 0 ? 0 : DelayHistogram.UpperBoundMicroseconds(top), sumNs / 1e9);
+                samples == 0 ? 0 : DelayHistogram.UpperBoundMicroseconds(top), sumNs / 1e9) { Buckets = counts };
+        }
+
+        private static List<PortDropStats> PortDropsOf(LiveForwarder f)
+        {
+            var list = new List<PortDropStats>();
+            foreach (var p in f.Ports)
+                if (p is IPortStats counted && counted.Stats is var st)
+                    list.Add(new PortDropStats(p.Name, st.KernelDrops, st.TxDrops, st.RxTruncated));
+            return list;
         }
 
         public async Task<StatsSnapshot> CaptureAsync()
@@ -296,7 +374,7 @@ internal static class ViewEndpoints
                 f.Receiver.Dispatch, RxDelayOf(f), f.Receiver is PolledReceiver p
                     ? new ReceiveStats(p.BusyPollNs / 1000, p.Sleeps, p.WindowNs / 1000, "auto", p.Policy.Engaged, p.Policy.Engagements,
                         p.PolledNs / 1e9, p.HeldBackWindows)
-                    : null);
+                    : null) { Ports = PortDropsOf(f) };
             var events = new EventStats(Hub.Subscribers, Hub.Delivered, Hub.Dropped);
             // Each worker copies its engine's figures on its thread; the load balancer's are their sum.
             var parts = await f.InvokeAllAsync((engine, _) => EngineFigures.Of(engine)).ConfigureAwait(false);
@@ -323,6 +401,30 @@ internal readonly record struct TableCursor(int Worker, int Index)
     /// <summary>The cursor after a step that left the table's cursor at <paramref name="next"/>; <paramref name="tableDone"/>:
     /// it reached the end of the table, so the next step reads the next worker's from its start.</summary>
     public TableCursor After(int next, bool tableDone) => tableDone ? new TableCursor(Worker + 1, 0) : new TableCursor(Worker, next);
+}
+
+/// <summary>DELETE /conntrack?entries=1's reply: nftlb's response and count, and each deleted entry's line.</summary>
+internal sealed record DeleteReply(string Response, int Deleted, List<string> Entries);
+
+/// <summary>
+/// The engine's clock (monotonic) against the wall clock, read once: converts an entry's times to nanoseconds since
+/// 1970 for the JSON and the <c>-o timestamp</c> of a live instance's events.
+/// </summary>
+internal readonly record struct LiveClock(long OffsetNs)
+{
+    public static LiveClock Of(TimeProvider time, long engineNowNs) =>
+        new((time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100 - engineNowNs);
+
+    public long ToWall(long engineNs) => engineNs + OffsetNs;
+
+    /// <summary>The entry with its creation and expiry on the wall clock (its timeout in seconds is unchanged).</summary>
+    public ConnEntry ToWall(in ConnEntry e)
+    {
+        var copy = e;
+        copy.CreatedNs += OffsetNs;
+        copy.ExpiresNs += OffsetNs;
+        return copy;
+    }
 }
 
 /// <summary>Endpoint metadata: the API key is not asked for (<c>/metrics</c>).</summary>

@@ -14,15 +14,19 @@ internal static class ConntrackCommand
     private static string BuildUsage()
     {
         var sb = new StringBuilder("""
-            usage: userlb conntrack -L|-E|-D|-C [FILTER...] [--api URL] [--key KEY]
+            usage: userlb conntrack -L|-E|-D|-C [FILTER...] [-o FORMAT] [--api URL] [--key KEY]
 
             The running instance's connection table, in conntrack's formats.
               -L, --dump     list the entries, as conntrack -L prints them
               -E, --event    print events as they happen, as conntrack -E does: [NEW], [UPDATE] (state change, first reply,
                              assured), [DESTROY]; until Ctrl-C. Lost events (the client reads too slowly) are reported.
               -e, --event-mask LIST  with -E: only these events (NEW,UPDATE,DESTROY)
-              -D, --delete   delete the matching entries (every entry when no filter is given), as conntrack -D
+              -D, --delete   delete the matching entries (every entry when no filter is given), printing each as
+                             conntrack -D does
               -C, --count    print how many entries match
+              -o, --output LIST  as conntrack's -o: extended (the layer-3 protocol first), id (the entry's id last),
+                             timestamp (with -E: the event's time first); or json alone (one JSON object per line: the
+                             fields of userlb replay --events; -E gives a live run's event stream)
 
             FILTER (every one given must match):
 
@@ -35,6 +39,7 @@ internal static class ConntrackCommand
             Examples: userlb conntrack -L -p tcp --dport 443 --state ESTABLISHED
                       userlb conntrack -D --farm app --backend bck1        (cut a backend's connections)
                       userlb conntrack -E -e NEW,DESTROY --src 192.168.101.0/24
+                      userlb conntrack -E -o json > run.jsonl; userlb timeline --events run.jsonl --out run.html
             """);
         return sb.ToString();
     }
@@ -60,7 +65,7 @@ internal static class ConntrackCommand
     {
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        var valued = new List<string> { "api", "key", "e", "event-mask" };
+        var valued = new List<string> { "api", "key", "e", "event-mask", "o", "output" };
         foreach (var (_, options, _) in ConntrackFilter.Keys)
             foreach (var o in options) valued.Add(o.TrimStart('-'));
         var args = new Args(argv, valued, Commands);
@@ -97,6 +102,14 @@ internal static class ConntrackCommand
             query += (query.Length == 0 ? "?" : "&") + "events=" + Uri.EscapeDataString(mask);
         }
 
+        if ((args.Get("o") ?? args.Get("output")) is { } outputText)
+        {
+            if (command == "C") throw new UsageException("conntrack: --output goes with -L, -E or -D");
+            if (!ConntrackFormatter.TryParseOutput(outputText, out var output, out string? why)) throw new UsageException("conntrack: " + why);
+            if (command != "E" && (output & ConntrackOutput.Timestamp) != 0) throw new UsageException("conntrack: --output timestamp goes with -E");
+            query += (query.Length == 0 ? "?" : "&") + "output=" + Uri.EscapeDataString(ConntrackFormatter.OutputText(output));
+        }
+
         using var client = InstanceClient.FromArgs(args);
         switch (command)
         {
@@ -115,10 +128,14 @@ internal static class ConntrackCommand
             }
             case "D":
             {
-                using var reply = await client.SendAsync(HttpMethod.Delete, "conntrack" + query, cancellationToken).ConfigureAwait(false);
+                // As conntrack -D: each deleted entry (as it was) on standard output, then the count on standard error.
+                using var reply = await client.SendAsync(HttpMethod.Delete, "conntrack" + query + (query.Length == 0 ? "?" : "&") + "entries=1", cancellationToken).ConfigureAwait(false);
                 string body = await reply.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
                 using var doc = JsonDocument.Parse(body);
                 long deleted = doc.RootElement.GetProperty("deleted").GetInt64();
+                if (doc.RootElement.TryGetProperty("entries", out var entries))
+                    foreach (var line in entries.EnumerateArray()) await stdout.WriteLineAsync(line.GetString()).ConfigureAwait(false);
+                await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
                 await stderr.WriteLineAsync(Inv($"userlb conntrack: {deleted} flow entries have been deleted.")).ConfigureAwait(false);
                 return 0;
             }

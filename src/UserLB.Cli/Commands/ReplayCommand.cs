@@ -9,7 +9,7 @@ internal static class ReplayCommand
 {
     public const string Usage = """
         usage: userlb replay --config FARMS.json --in IN.pcap --out OUT.pcap [--out-format pcap|pcapng] [--events EVENTS.jsonl]
-                             [--seed N] [--trace] [--mac MAC] [--max-conns N]
+                             [--packet-events] [--timeline PAGE.html] [--seed N] [--trace] [--mac MAC] [--max-conns N]
 
         Runs the packet engine offline over a capture of the frames arriving at the LB (from clients and backends alike).
           --config     farms in nftlb's JSON format ({"farms":[...]})
@@ -25,6 +25,10 @@ internal static class ReplayCommand
           --events     write conntrack's events (NEW, UPDATE, DESTROY) as JSON lines: time, entry id, TCP state, timeout,
                        both tuples, counters, mark, farm, backend and cause (the packet's number, or the timeout); - for
                        standard output
+          --packet-events  with --events: also a PACKET line per frame of a connection (its number, direction, summary,
+                       verdict, NAT translation and backend), what userlb timeline needs to draw the frames
+          --timeline   write the run's timeline: one self-contained HTML page, a lane per connection with its conntrack
+                       states as coloured bands, its frames as ticks and its timers (as userlb timeline draws it)
           --seed N     makes random choices (weight scheduler, hash key, NAT port search) repeatable (default 0)
           --trace      print each frame's story: farm, backend and why, mark, DNAT/SNAT, conntrack entry, or the drop reason
           --mac MAC    the LB's own MAC (default: the destination MAC of the first frame sent to a VIP)
@@ -36,12 +40,14 @@ internal static class ReplayCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "in", "out", "out-format", "events", "seed", "mac", "max-conns"], ["trace"]);
+        var args = new Args(argv, ["config", "in", "out", "out-format", "events", "seed", "mac", "max-conns", "timeline"], ["trace", "packet-events"]);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         string configPath = args.Require("config");
         string inPath = args.Require("in");
         string outPath = args.Require("out");
         string? eventsPath = args.Get("events");
+        string? timelinePath = args.Get("timeline");
+        if (args.Has("packet-events") && eventsPath is null) throw new UsageException("--packet-events goes with --events");
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
         MacAddress? mac = null;
@@ -54,13 +60,15 @@ internal static class ReplayCommand
         if (args.Get("out-format") is { } f && !ReplayFormats.TryParse(f, out format))
             throw new UsageException($"option --out-format: \"{f}\" is not pcap or pcapng");
         bool trace = args.Has("trace");
-        int toStdout = (outPath == "-" ? 1 : 0) + (eventsPath == "-" ? 1 : 0) + (trace ? 1 : 0);
+        int toStdout = (outPath == "-" ? 1 : 0) + (eventsPath == "-" ? 1 : 0) + (timelinePath == "-" ? 1 : 0) + (trace ? 1 : 0);
         if (toStdout > 1)
-            throw new UsageException("--out -, --events - and --trace all write standard output: give at most one of them");
+            throw new UsageException("--out -, --events -, --timeline - and --trace all write standard output: give at most one of them");
         if (inPath != "-" && !File.Exists(inPath)) throw new UsageException($"--in {inPath}: no such file");
         var config = ConfigLoader.Load(configPath);
 
         using var events = eventsPath is null ? null : eventsPath == "-" ? Console.OpenStandardOutput() : Create(eventsPath, "--events");
+        using var timeline = timelinePath is null ? null
+            : new StreamWriter(timelinePath == "-" ? Console.OpenStandardOutput() : Create(timelinePath, "--timeline"), new System.Text.UTF8Encoding(false));
         var progress = Console.IsErrorRedirected ? null : new ProgressLine(inPath == "-" ? "standard input" : inPath);
         var options = new ReplayOptions
         {
@@ -70,6 +78,8 @@ internal static class ReplayCommand
             Trace = trace ? Console.Out : null,
             Format = format,
             Events = events,
+            PacketEvents = args.Has("packet-events"),
+            Timeline = timeline,
             Progress = progress is null ? null : progress.Show,
         };
         ReplayResult result;
@@ -100,6 +110,7 @@ internal static class ReplayCommand
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"userlb replay: {result.FramesIn} frames in, {result.FramesOut} out (forwarded {c.Forwarded}, handled by the LB {c.Consumed} (ARP/NDP/echo), dropped {c.Dropped}{(drops.Count > 0 ? ": " + string.Join(' ', drops) : "")}; {c.NewFlows} connections; LB MAC {result.Mac})"));
         if (eventsPath is not null) Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"userlb replay: {result.EventsWritten} conntrack events written to {(eventsPath == "-" ? "standard output" : eventsPath)}"));
+        if (timelinePath is not null) Console.Error.WriteLine($"userlb replay: timeline written to {(timelinePath == "-" ? "standard output" : timelinePath)}");
         if (result.ReadError is not null) Console.Error.WriteLine($"userlb replay: warning: {result.ReadError}");
         return 0;
     }
@@ -107,7 +118,7 @@ internal static class ReplayCommand
     private static FileStream OpenRead(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.SequentialScan);
 
-    private static FileStream Create(string path, string option)
+    internal static FileStream Create(string path, string option)
     {
         try
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using UserLB.IO.Live;
 using UserLB.Packets;
 
 namespace UserLB.Cli.Views;
@@ -18,7 +19,6 @@ internal static class PrometheusText
         ArgumentNullException.ThrowIfNull(s);
         var w = new Writer();
         var e = s.Engine;
-        w.Gauge("userlb_up", "1 while the instance answers.", 1);
         w.Gauge("userlb_uptime_seconds", "Seconds since the API started.", s.UptimeSeconds);
         w.Gauge("userlb_config_generation", "Generation of the configuration in the engine (+1 per change).", s.Generation);
         w.Counter("userlb_rx_frames_total", "Frames received by the engine.", e.RxFrames);
@@ -42,10 +42,7 @@ internal static class PrometheusText
         for (int r = 1; r < (int)DropReason.Count; r++)
         {
             string name = ((DropReason)r).Name();
-            long n = 0;
-            foreach (var d in s.Drops)
-                if (d.Reason == name) n = d.Count;
-            w.Sample("userlb_drops_total", Labels(("reason", name)), n);
+            w.Sample("userlb_drops_total", Labels(("reason", name)), CountOf(s.Drops, name));
         }
 
         w.Gauge("userlb_conntrack_entries", "Entries in the connection table.", s.Table.Entries);
@@ -59,6 +56,12 @@ internal static class PrometheusText
         w.Gauge("userlb_queue_capacity", "Capacity of the receive queue.", s.Queue.Capacity);
         w.Counter("userlb_queue_drops_total", "Frames dropped because the receive queue was full.", s.Queue.Drops);
         w.Counter("userlb_oversize_frames_total", "Frames that filled the receive buffer (possibly truncated).", s.Queue.Oversize);
+        w.Family("userlb_port_kernel_drops_total", "counter", "Frames the kernel dropped before userlb read them (a full receive ring: tp_drops / ps_drop), by port.");
+        foreach (var p in s.Queue.Ports) w.Sample("userlb_port_kernel_drops_total", Labels(("port", p.Port)), p.KernelDrops);
+        w.Family("userlb_port_tx_drops_total", "counter", "Frames that could not be sent (the transmit ring stayed full, or the send failed), by port.");
+        foreach (var p in s.Queue.Ports) w.Sample("userlb_port_tx_drops_total", Labels(("port", p.Port)), p.TxDrops);
+        w.Family("userlb_port_rx_truncated_total", "counter", "Received super-frames cut short (the kernel's copy queue was full), by port.");
+        foreach (var p in s.Queue.Ports) w.Sample("userlb_port_rx_truncated_total", Labels(("port", p.Port)), p.RxTruncated);
         w.Family("userlb_workers", "gauge", "Forwarding workers (engines); dispatch=\"inline\" when the receive threads run the engine.");
         w.Sample("userlb_workers", Labels(("dispatch", s.Queue.Dispatch)), s.Queue.Workers);
         if (s.Queue.Receive is { } receive)
@@ -89,7 +92,11 @@ internal static class PrometheusText
         foreach (var f in s.Farms) w.Sample("userlb_farm_bytes_total", Labels(("farm", f.Name)), f.Bytes);
         w.Family("userlb_farm_drops_total", "counter", "The farm's dropped packets, by reason.");
         foreach (var f in s.Farms)
-            foreach (var d in f.DropReasons) w.Sample("userlb_farm_drops_total", Labels(("farm", f.Name), ("reason", d.Reason)), d.Count);
+            for (int r = 1; r < (int)DropReason.Count; r++)
+            {
+                string name = ((DropReason)r).Name();
+                w.Sample("userlb_farm_drops_total", Labels(("farm", f.Name), ("reason", name)), CountOf(f.DropReasons, name));
+            }
 
         w.Family("userlb_backend_up", "gauge", "1 when the backend takes new connections now (state up, healthy, within the priority level, weight > 0).");
         foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_up", Labels(("farm", f.Name), ("backend", b.Name)), b.Candidate ? 1 : 0);
@@ -116,14 +123,27 @@ internal static class PrometheusText
                 w.Sample("userlb_backend_drops_total", Labels(("farm", f.Name), ("backend", b.Name), ("reason", d.Reason)), d.Count);
         if (s.Queue.RxDelay is { } delay)
         {
-            w.Family("userlb_rx_delay_seconds", "summary", "Sampled wait of received frames between the kernel's receive timestamp and userlb reading them (afpacket rings); quantiles are bucket upper bounds, since the start.");
-            w.Sample("userlb_rx_delay_seconds", Labels(("quantile", "0.5")), delay.P50Us / 1e6);
-            w.Sample("userlb_rx_delay_seconds", Labels(("quantile", "0.99")), delay.P99Us / 1e6);
+            w.Family("userlb_rx_delay_seconds", "histogram", "Sampled wait of received frames between the kernel's receive timestamp and userlb reading them (afpacket rings), since the start.");
+            long cumulative = 0;
+            for (int b = 0; b < delay.Buckets.Count; b++)
+            {
+                cumulative += delay.Buckets[b];
+                double bound = DelayHistogram.UpperBoundMicroseconds(b);
+                string le = double.IsPositiveInfinity(bound) ? "+Inf" : (bound / 1e6).ToString("R", CultureInfo.InvariantCulture);
+                w.Sample("userlb_rx_delay_seconds_bucket", Labels(("le", le)), cumulative);
+            }
             w.Sample("userlb_rx_delay_seconds_sum", "", delay.SumSeconds);
             w.Sample("userlb_rx_delay_seconds_count", "", delay.Samples);
         }
         Process(w);
         return w.ToString();
+    }
+
+    private static long CountOf(IReadOnlyList<DropCount> drops, string reason)
+    {
+        foreach (var d in drops)
+            if (d.Reason == reason) return d.Count;
+        return 0;
     }
 
     private static IEnumerable<(FarmStats Farm, BackendStats Backend)> Backends(StatsSnapshot s)
@@ -155,19 +175,41 @@ internal static class PrometheusText
         return sb.Append('}').ToString();
     }
     /// <summary>
-    /// The process: the garbage collector's work (the per-packet path allocates nothing in steady state, so these should
-    /// stay flat under traffic; a GC pause holds the forwarding threads) and resident memory.
+    /// The process, in Prometheus' standard process_* names, and the garbage collector's work (the per-packet path
+    /// allocates nothing in steady state, so these stay flat under traffic; a GC pause holds the forwarding threads).
     /// </summary>
     private static void Process(Writer w)
     {
+        using (var self = System.Diagnostics.Process.GetCurrentProcess())
+        {
+            w.Gauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.", new DateTimeOffset(self.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1e3);
+            w.Counter("process_cpu_seconds_total", "Total user and system CPU time spent, in seconds.", self.TotalProcessorTime.TotalSeconds);
+            w.Gauge("process_resident_memory_bytes", "Resident memory size, in bytes.", self.WorkingSet64);
+            w.Gauge("process_virtual_memory_bytes", "Virtual memory size, in bytes.", self.VirtualMemorySize64);
+            w.Gauge("process_open_fds", "Open file descriptors.", OpenFds());
+        }
         w.Family("userlb_gc_collections_total", "counter", "Garbage collections of the process, by generation.");
         for (int g = 0; g <= GC.MaxGeneration; g++)
             w.Sample("userlb_gc_collections_total", Labels(("generation", g.ToString(CultureInfo.InvariantCulture))), GC.CollectionCount(g));
         w.Counter("userlb_gc_pause_seconds_total", "Time the process spent paused by the garbage collector.", GC.GetTotalPauseDuration().TotalSeconds);
         w.Counter("userlb_allocated_bytes_total", "Bytes allocated by the process (all threads).", GC.GetTotalAllocatedBytes());
-        w.Gauge("userlb_resident_memory_bytes", "Resident set size of the process.", Environment.WorkingSet);
     }
 
+    private static long OpenFds()
+    {
+        try
+        {
+            return Directory.GetFiles("/proc/self/fd").Length;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
 
     private sealed class Writer
     {

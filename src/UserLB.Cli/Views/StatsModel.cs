@@ -129,7 +129,14 @@ internal sealed record TableStats(int Entries, int Max, long EarlyDrops)
 /// <summary>The receive queue between the capture threads and the engine's worker.</summary>
 /// <summary>The forwarder's receive side: channel depth and capacity (0 with inline dispatch), drops, and how frames reach the engines.</summary>
 internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Oversize, int Workers = 1, string Dispatch = "queue",
-    RxDelayStats? RxDelay = null, ReceiveStats? Receive = null);
+    RxDelayStats? RxDelay = null, ReceiveStats? Receive = null)
+{
+    /// <summary>Each port's losses outside the engine (the ports that can tell them).</summary>
+    public IReadOnlyList<PortDropStats> Ports { get; init; } = [];
+}
+
+/// <summary>A port's losses outside the engine: dropped by the kernel before userlb read them, not sent, received cut short.</summary>
+internal sealed record PortDropStats(string Port, long KernelDrops, long TxDrops, long RxTruncated);
 
 /// <summary>
 /// The polled receiver (afpacket, one worker: one receive thread for every port, <see cref="Threads"/> "auto": joined by
@@ -145,7 +152,11 @@ internal sealed record ReceiveStats(long BusyPollUs, long Sleeps, long WindowUs 
 /// Sampled wait of received frames between the kernel and userlb (afpacket with rings): quantiles as the upper bound of
 /// their power-of-two microsecond bucket, since the start.
 /// </summary>
-internal sealed record RxDelayStats(long Samples, double P50Us, double P99Us, double MaxBucketUs, double SumSeconds);
+internal sealed record RxDelayStats(long Samples, double P50Us, double P99Us, double MaxBucketUs, double SumSeconds)
+{
+    /// <summary>Frames per bucket of <see cref="UserLB.IO.Live.DelayHistogram"/> (upper bounds 2^0 … 2^19 µs, then +∞); empty when unknown.</summary>
+    public IReadOnlyList<long> Buckets { get; init; } = [];
+}
 
 /// <summary>The conntrack event stream (<c>GET /conntrack/events</c>).</summary>
 internal sealed record EventStats(int Subscribers, long Delivered, long Dropped);
@@ -168,4 +179,5 @@ internal sealed record StatusDocument(StatsSnapshot Stats, Rates Rates);
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(StatsSnapshot))]
 [JsonSerializable(typeof(StatusDocument))]
+[JsonSerializable(typeof(UserLB.Cli.Api.DeleteReply))]
 internal sealed partial class ViewsJson : JsonSerializerContext;

@@ -4,7 +4,7 @@ using System.Net;
 namespace UserLB.Engine.Config;
 
 /// <summary>One backend of a farm. Immutable; build new values with <c>with</c> or through <see cref="ConfigParser"/>.</summary>
-public sealed record BackendConfig
+public sealed record BackendConfig : ISharedConfig
 {
     /// <summary><c>name</c>: unique within its farm.</summary>
     public required string Name { get; init; }

@@ -297,190 +297,8 @@ public static class ConfigParser
         return new FarmPatch(name, index, action, keys.ToImmutable(), setters.ToImmutable(), backends, sessions);
     }
 
-    private static Action<FarmDraft>? FarmSetter(string key, JsonElement v, Where w)
-    {
-        switch (key)
-        {
-            case "family":
-                {
-                    var x = ConfigValues.Enum(ConfigValues.Families, ConfigValues.Scalar(v, w), w);
-                    return d => d.Family = x;
-                }
-
-            case "virtual-addr":
-                {
-                    var x = ConfigValues.Ip(ConfigValues.Scalar(v, w), w);
-                    return d => d.VirtualAddress = x;
-                }
-
-            case "virtual-ports":
-                {
-                    var x = ConfigValues.PortList(ConfigValues.ScalarOrList(v, w, ','), w);
-                    return d => d.VirtualPorts = x;
-                }
-
-            case "source-addr":
-                {
-                    var x = ConfigValues.OptionalIp(ConfigValues.Scalar(v, w), w);
-                    return d => d.SourceAddress = x;
-                }
-
-            case "mode":
-                {
-                    var x = ConfigValues.Enum(ConfigValues.Modes, ConfigValues.Scalar(v, w), w);
-                    return d => d.Mode = x;
-                }
-
-            case "protocol":
-                {
-                    var x = ConfigValues.Enum(ConfigValues.Protocols, ConfigValues.Scalar(v, w), w);
-                    return d => d.Protocol = x;
-                }
-
-            case "scheduler":
-                {
-                    var x = ConfigValues.Enum(ConfigValues.Schedulers, ConfigValues.Scalar(v, w), w);
-                    return d => d.Scheduler = x;
-                }
-
-            case "sched-param":
-                {
-                    var x = ConfigValues.HashFieldSet(ConfigValues.ScalarOrList(v, w, ' '), w);
-                    return d => d.SchedParam = x;
-                }
-
-            case "persistence":
-                {
-                    var x = ConfigValues.HashFieldSet(ConfigValues.ScalarOrList(v, w, ' '), w);
-                    return d => d.Persistence = x;
-                }
-
-            case "persist-ttl":
-                {
-                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
-                    return d => d.PersistTtlSeconds = x;
-                }
-
-            case "state":
-                {
-                    var x = ConfigValues.Enum(ConfigValues.States, ConfigValues.Scalar(v, w), w);
-                    return d => d.State = x;
-                }
-
-            case "priority":
-                {
-                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 1);
-                    return d => d.Priority = x;
-                }
-
-            case "iface":
-                {
-                    var x = ConfigValues.Iface(ConfigValues.Scalar(v, w), w);
-                    return d => d.Iface = x;
-                }
-
-            case "oface":
-                {
-                    var x = ConfigValues.Iface(ConfigValues.Scalar(v, w), w);
-                    return d => d.Oface = x;
-                }
-
-            case "ether-addr":
-                {
-                    var x = ConfigValues.Mac(ConfigValues.Scalar(v, w), w);
-                    return d => d.EtherAddr = x;
-                }
-
-            case "mark":
-                {
-                    var x = ConfigValues.Mark(v, w);
-                    return d => d.Mark = x;
-                }
-
-            case "log":
-                {
-                    var x = ConfigValues.Log(v, w);
-                    return d => d.Log = x;
-                }
-
-            case "helper":
-                {
-                    var x = ConfigValues.Helper(ConfigValues.Scalar(v, w), w);
-                    return d => d.Helper = x;
-                }
-
-            case "new-rtlimit":
-                {
-                    var x = ConfigValues.RatePerSecond(ConfigValues.Scalar(v, w), w);
-                    return d => d.NewRateLimit = x;
-                }
-
-            case "new-rtlimit-burst":
-                {
-                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
-                    return d => d.NewRateLimitBurst = x;
-                }
-
-            case "rst-rtlimit":
-                {
-                    var x = ConfigValues.RatePerSecond(ConfigValues.Scalar(v, w), w);
-                    return d => d.RstRateLimit = x;
-                }
-
-            case "rst-rtlimit-burst":
-                {
-                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
-                    return d => d.RstRateLimitBurst = x;
-                }
-
-            case "est-connlimit":
-                {
-                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
-                    return d => d.EstConnLimit = x;
-                }
-
-            case "tcp-strict":
-                {
-                    var x = ConfigValues.Switch(v, w);
-                    return d => d.TcpStrict = x;
-                }
-
-            case "limits-ttl":
-                {
-                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
-                    return d => d.LimitsTtlSeconds = x;
-                }
-
-            case HealthCheckValues.Key:
-                {
-                    var x = HealthCheckValues.Parse(v, w);
-                    return d => d.HealthCheck = x;
-                }
-        }
-
-        var extra = FarmExtra(key, v, w);
-        if (extra is null)
-        {
-            return null;
-        }
-
-        var text = extra;
-        return text.Length == 0 ? d => d.Extras.Remove(key) : d => d.Extras[key] = text;
-    }
-
-    /// <summary>Keys nftlb accepts on a farm that UserLB keeps verbatim without acting on them; null if not one.</summary>
-    private static string? FarmExtra(string key, JsonElement v, Where w) => key switch
-    {
-        "fqdn" or "log-prefix" or "new-rtlimit-log-prefix" or "rst-rtlimit-log-prefix"
-            or "est-connlimit-log-prefix" or "tcp-strict-log-prefix" => ConfigValues.AnyText(ConfigValues.Scalar(v, w), w),
-        "iether-addr" or "oether-addr" => ConfigValues.Mac(ConfigValues.Scalar(v, w), w) ?? string.Empty,
-        "responsettl" => ConfigValues.NonNegativeText(ConfigValues.Scalar(v, w), w),
-        "log-rtlimit" => ConfigValues.AnyRateText(ConfigValues.Scalar(v, w), w),
-        "queue" => ConfigValues.QueueText(ConfigValues.Scalar(v, w), w),
-        "flow-offload" or "intra-connect" or "synproxy" => ConfigValues.PrintSwitch(ConfigValues.Switch(v, w)),
-        "verdict" => ConfigValues.VerdictText(ConfigValues.ScalarOrList(v, w, ' '), w),
-        _ => null,
-    };
+    private static Action<FarmDraft>? FarmSetter(string key, JsonElement v, Where w) =>
+        ConfigKeys.Setter(key, v, w, ConfigKeys.FarmByName, ConfigKeys.FarmExtras, d => d.Extras);
 
     private static ImmutableArray<BackendPatch> ParseBackends(JsonElement value, Where farm, Where w)
     {
@@ -551,86 +369,8 @@ public static class ConfigParser
         return new BackendPatch(name, index, action, keys.ToImmutable(), setters.ToImmutable());
     }
 
-    private static Action<BackendDraft>? BackendSetter(string key, JsonElement v, Where w)
-    {
-        switch (key)
-        {
-            case "ip-addr":
-                {
-                    var x = ConfigValues.Ip(ConfigValues.Scalar(v, w), w);
-                    return d => d.Address = x;
-                }
-
-            case "port":
-                {
-                    var x = ConfigValues.Port(ConfigValues.Scalar(v, w), w);
-                    return d => d.Port = x;
-                }
-
-            case "source-addr":
-                {
-                    var x = ConfigValues.OptionalIp(ConfigValues.Scalar(v, w), w);
-                    return d => d.SourceAddress = x;
-                }
-
-            case "weight":
-                {
-                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
-                    return d => d.Weight = x;
-                }
-
-            case "priority":
-                {
-                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 1);
-                    return d => d.Priority = x;
-                }
-
-            case "mark":
-                {
-                    var x = ConfigValues.Mark(v, w);
-                    return d => d.Mark = x;
-                }
-
-            case "est-connlimit":
-                {
-                    var x = ConfigValues.Int(ConfigValues.Scalar(v, w), w, 0);
-                    return d => d.EstConnLimit = x;
-                }
-
-            case "state":
-                {
-                    var x = ConfigValues.Enum(ConfigValues.States, ConfigValues.Scalar(v, w), w);
-                    return d => d.State = x;
-                }
-
-            case "ether-addr":
-                {
-                    var x = ConfigValues.Mac(ConfigValues.Scalar(v, w), w);
-                    return d => d.EtherAddr = x;
-                }
-
-            case HealthCheckValues.Key:
-                {
-                    var x = HealthCheckValues.Parse(v, w);
-                    return d => d.HealthCheck = x;
-                }
-        }
-
-        string? extra = key switch
-        {
-            "fqdn" or "est-connlimit-log-prefix" => ConfigValues.AnyText(ConfigValues.Scalar(v, w), w),
-            "oface" => ConfigValues.Iface(ConfigValues.Scalar(v, w), w) ?? string.Empty,
-            "tunnel" => ConfigValues.TunnelText(ConfigValues.Scalar(v, w), w),
-            _ => null,
-        };
-        if (extra is null)
-        {
-            return null;
-        }
-
-        var text = extra;
-        return text.Length == 0 ? d => d.Extras.Remove(key) : d => d.Extras[key] = text;
-    }
+    private static Action<BackendDraft>? BackendSetter(string key, JsonElement v, Where w) =>
+        ConfigKeys.Setter(key, v, w, ConfigKeys.BackendByName, ConfigKeys.BackendExtras, d => d.Extras);
 
     private static ImmutableArray<SessionPatch> ParseSessions(JsonElement value, Where farm, Where w)
     {
@@ -782,34 +522,9 @@ public static class ConfigParser
     {
         w.WriteStartObject();
         w.WriteString("name", f.Name);
-        w.WriteString("family", ConfigValues.Text(ConfigValues.Families, f.Family));
-        w.WriteString("virtual-addr", f.VirtualAddress.ToString());
-        w.WriteString("virtual-ports", ConfigValues.PrintPorts(f.VirtualPorts));
-        w.WriteString("source-addr", f.SourceAddress?.ToString() ?? string.Empty);
-        w.WriteString("mode", ConfigValues.Text(ConfigValues.Modes, f.Mode));
-        w.WriteString("protocol", ConfigValues.Text(ConfigValues.Protocols, f.Protocol));
-        w.WriteString("scheduler", ConfigValues.Text(ConfigValues.Schedulers, f.Scheduler));
-        w.WriteString("sched-param", ConfigValues.PrintHashFields(f.SchedParam));
-        w.WriteString("persistence", ConfigValues.PrintHashFields(f.Persistence));
-        w.WriteString("persist-ttl", Int(f.PersistTtlSeconds));
-        w.WriteString("helper", f.Helper);
-        w.WriteString("log", ConfigValues.PrintLog(f.Log));
-        w.WriteString("mark", ConfigValues.PrintMark(f.Mark));
-        w.WriteString("priority", Int(f.Priority));
-        w.WriteString("state", ConfigValues.Text(ConfigValues.States, f.State));
-        w.WriteString("limits-ttl", Int(f.LimitsTtlSeconds));
-        w.WriteString("new-rtlimit", ConfigValues.PrintRate(f.NewRateLimit));
-        w.WriteString("new-rtlimit-burst", Int(f.NewRateLimitBurst));
-        w.WriteString("rst-rtlimit", ConfigValues.PrintRate(f.RstRateLimit));
-        w.WriteString("rst-rtlimit-burst", Int(f.RstRateLimitBurst));
-        w.WriteString("est-connlimit", Int(f.EstConnLimit));
-        w.WriteString("tcp-strict", ConfigValues.PrintSwitch(f.TcpStrict));
-        WriteOptional(w, "iface", f.Iface);
-        WriteOptional(w, "oface", f.Oface);
-        WriteOptional(w, "ether-addr", f.EtherAddr);
-        if (f.HealthCheck is { } fhc)
+        foreach (var key in ConfigKeys.Farm)
         {
-            HealthCheckValues.Write(w, fhc);
+            key.Write(w, f);
         }
 
         foreach (var (key, value) in f.Extras)
@@ -845,18 +560,9 @@ public static class ConfigParser
     {
         w.WriteStartObject();
         w.WriteString("name", b.Name);
-        w.WriteString("ip-addr", b.Address.ToString());
-        w.WriteString("port", b.Port == 0 ? string.Empty : Int(b.Port));
-        w.WriteString("source-addr", b.SourceAddress?.ToString() ?? string.Empty);
-        w.WriteString("weight", Int(b.Weight));
-        w.WriteString("priority", Int(b.Priority));
-        w.WriteString("mark", ConfigValues.PrintMark(b.Mark));
-        w.WriteString("est-connlimit", Int(b.EstConnLimit));
-        w.WriteString("state", ConfigValues.Text(ConfigValues.States, b.State));
-        WriteOptional(w, "ether-addr", b.EtherAddr);
-        if (b.HealthCheck is { } bhc)
+        foreach (var key in ConfigKeys.Backend)
         {
-            HealthCheckValues.Write(w, bhc);
+            key.Write(w, b);
         }
 
         foreach (var (key, value) in b.Extras)
@@ -866,14 +572,4 @@ public static class ConfigParser
 
         w.WriteEndObject();
     }
-
-    private static void WriteOptional(Utf8JsonWriter w, string key, string? value)
-    {
-        if (value is not null)
-        {
-            w.WriteString(key, value);
-        }
-    }
-
-    private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

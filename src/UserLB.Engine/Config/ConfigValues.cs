@@ -468,10 +468,11 @@ internal static class ConfigValues
             return null;
         }
 
-        var ok = s.Length <= 64;
+        // Linux's dev_valid_name: 1 to 15 characters (IFNAMSIZ - 1), not "." or "..", no '/', ':' or whitespace.
+        var ok = s.Length <= 15 && s != "." && s != "..";
         foreach (var c in s)
         {
-            ok &= !char.IsWhiteSpace(c) && !char.IsControl(c) && c != '/';
+            ok &= !char.IsWhiteSpace(c) && !char.IsControl(c) && c != '/' && c != ':';
         }
 
         return ok ? s : throw w.Error(Where.Quote(s) + " is not an interface name");
@@ -565,9 +566,6 @@ internal static class ConfigValues
             "ipip" => "ipip",
             _ => throw w.Error(Where.Quote(s) + " is not one of: none, ipip"),
         };
-
-    public static string SwitchText(string s, Where w) =>
-        s.Length == 0 ? s : s.ToLowerInvariant() is "on" or "off" ? s.ToLowerInvariant() : throw w.Error(Where.Quote(s) + " is not one of: on, off");
 
     /// <summary>nftlb log-rtlimit: <c>N</c> or <c>N/unit</c> with unit second, minute, hour, day or week (kept as text).</summary>
     public static string AnyRateText(string s, Where w)

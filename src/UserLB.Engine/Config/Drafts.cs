@@ -4,7 +4,7 @@ using System.Net;
 namespace UserLB.Engine.Config;
 
 /// <summary>A mutable farm being built by <see cref="ConfigParser.Apply"/>; <see cref="Build"/> checks it and freezes it.</summary>
-internal sealed class FarmDraft
+internal sealed class FarmDraft : ISharedDraft
 {
     public FarmDraft(string name) => Name = name;
 
@@ -213,7 +213,7 @@ internal sealed class FarmDraft
 }
 
 /// <summary>A mutable backend being built by <see cref="ConfigParser.Apply"/>.</summary>
-internal sealed class BackendDraft
+internal sealed class BackendDraft : ISharedDraft
 {
     public BackendDraft(string name) => Name = name;
 

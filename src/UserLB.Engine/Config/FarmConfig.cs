@@ -7,7 +7,7 @@ namespace UserLB.Engine.Config;
 /// One farm (virtual service) in nftlb's model. Immutable; the defaults of the properties are nftlb's
 /// defaults. Equality is by value, including the backends, sessions and extras.
 /// </summary>
-public sealed record FarmConfig
+public sealed record FarmConfig : ISharedConfig
 {
     /// <summary>Default <see cref="PersistTtlSeconds"/>.</summary>
     public const int DefaultPersistTtlSeconds = 60;
@@ -119,9 +119,6 @@ public sealed record FarmConfig
     /// <c>queue</c>, <c>flow-offload</c>, <c>verdict</c>), kept verbatim so that they round-trip.
     /// </summary>
     public ImmutableSortedDictionary<string, string> Extras { get; init; } = ConfigEquality.EmptyExtras;
-
-    /// <summary>Whether the farm logs new connections anywhere.</summary>
-    public bool LogEnabled => Log != LogTargets.None;
 
     /// <summary>Whether a packet to destination port <paramref name="port"/> belongs to this farm's ports.</summary>
     public bool MatchesPort(ushort port)

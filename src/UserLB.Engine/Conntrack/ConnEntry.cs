@@ -58,6 +58,8 @@ public struct ConnEntry
     public TcpState TcpState;
     /// <summary>How the flow's packets leave (NAT, or direct server return: L2 or IP-in-IP); set when the entry is made.</summary>
     public FlowForward Forward;
+    /// <summary>SCTP's conntrack state (nf_conntrack_proto_sctp.c); NONE for other protocols.</summary>
+    public SctpState SctpState;
     /// <summary>The established-path rewrite of each direction, prepared when its next hop is cached (PacketEngine.Fast.cs):
     /// bits 0–2 the original direction, 4–6 the reply (valid, the L4 checksum changes, prepared for IPv6).</summary>
     public byte FastFlags;
@@ -81,6 +83,9 @@ public struct ConnEntry
     /// <summary>SYN proxy: the backend's window scale less the one the proxy offered the client; the backend's windows are
     /// shifted by it on their way to the client (the client reads them in the proxy's scale). While pending: the client's.</summary>
     public sbyte WindowShift;
+    /// <summary>ICMP: the original direction's type and code (the kernel keeps them in the tuple; the reply's type is
+    /// <see cref="IcmpTypes.ReplyType"/> of it), printed by the listings and events.</summary>
+    public byte IcmpType, IcmpCode;
 
     public readonly bool InUse => (Status & ConnStatus.InUse) != 0;
     public readonly bool Assured => (Status & ConnStatus.Assured) != 0;

@@ -299,8 +299,8 @@ public sealed class ConnTable
     }
 
     /// <summary>Removes the live entries that match <paramref name="filter"/> (DESTROY events, lifetimes released): conntrack -D.
-    /// Returns how many were removed.</summary>
-    public int RemoveMatching(ConntrackFilter filter, long nowNs)
+    /// Returns how many were removed; <paramref name="removed"/>, when given, receives a copy of each as it was.</summary>
+    public int RemoveMatching(ConntrackFilter filter, long nowNs, List<ConnEntry>? removed = null)
     {
         ArgumentNullException.ThrowIfNull(filter);
         int n = 0;
@@ -309,6 +309,7 @@ public sealed class ConnTable
             ref ConnEntry e = ref _entries[i];
             if (e.InUse && e.ExpiresNs > nowNs && filter.Matches(e))
             {
+                removed?.Add(e);
                 Remove(i, nowNs);
                 n++;
             }

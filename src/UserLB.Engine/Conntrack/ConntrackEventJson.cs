@@ -19,13 +19,13 @@ public readonly record struct ConnEventCause(long Packet, bool Timeout, long Exp
         type == ConnEventType.Destroy && entry.ExpiresNs <= nowNs ? ByTimeout(entry.ExpiresNs, packet) : ByPacket(packet);
 }
 
-/// <summary>Names that go with an event for a reader: the farm and backend of the entry, the TCP state before an UPDATE.</summary>
-public readonly record struct ConnEventContext(string? Farm, string? Backend, TcpState? OldState);
+/// <summary>Names that go with an event for a reader: the farm and backend of the entry, the (TCP or SCTP) state before an UPDATE.</summary>
+public readonly record struct ConnEventContext(string? Farm, string? Backend, string? OldState);
 
 /// <summary>
 /// Conntrack events as data: one JSON object per event, for <c>userlb replay --events FILE.jsonl</c> (and a live
 /// instance's event stream). Fields: event (NEW, UPDATE, DESTROY), time (seconds, 6 decimals) and time_ns (the capture's
-/// clock), id, proto, state and old_state (TCP), timeout (seconds left), original and reply (tuples with their
+/// clock), id, proto, state and old_state (TCP, SCTP), timeout (seconds left), original and reply (tuples with their
 /// packets and bytes), seen_reply, assured, mark, farm, backend, cause ({"packet": N} or {"timer": "timeout",
 /// "expired": seconds, "packet": N} — the packet during which the expiry was noticed).
 /// </summary>
@@ -42,37 +42,49 @@ public static class ConntrackEventJson
     }
 
     /// <summary>Writes the event as one line of UTF-8 JSON (no newline) to <paramref name="output"/>.</summary>
-    public static void Write(IBufferWriter<byte> output, ConnEventType type, in ConnEntry e, long nowNs, ConnEventCause cause, ConnEventContext context = default)
+    public static void Write(IBufferWriter<byte> output, ConnEventType type, in ConnEntry e, long nowNs, ConnEventCause cause, ConnEventContext context = default) =>
+        WriteObject(output, type, e, nowNs, cause, context);
+
+    /// <summary>An entry of a listing (<c>conntrack -L -o json</c>) as one line of JSON: an event's fields without
+    /// <c>event</c>, <c>old_state</c> and <c>cause</c>; <c>time</c> is the listing's.</summary>
+    public static string EntryLine(in ConnEntry e, long nowNs, ConnEventContext context = default)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        WriteObject(buffer, null, e, nowNs, default, context);
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static void WriteObject(IBufferWriter<byte> output, ConnEventType? type, in ConnEntry e, long nowNs, ConnEventCause cause, ConnEventContext context)
     {
         using var w = new Utf8JsonWriter(output, Options);
         var o = e.Original;
         w.WriteStartObject();
-        w.WriteString("event", Name(type));
+        if (type is { } t) w.WriteString("event", Name(t));
         w.WriteNumber("time", Seconds(nowNs));
         w.WriteNumber("time_ns", nowNs);
         w.WriteNumber("id", e.Id);
         w.WriteString("proto", IpProtocols.Name(o.Protocol));
-        if (o.Protocol == IpProtocols.Tcp)
-        {
-            w.WriteString("state", e.TcpState.ToConntrackName());
-            if (context.OldState is { } old && type == ConnEventType.Update) w.WriteString("old_state", old.ToConntrackName());
-        }
-        w.WriteNumber("timeout", Math.Max(0, (e.ExpiresNs - nowNs + 999_999_999) / 1_000_000_000));
-        WriteTuple(w, "original", o, false, e.OriginalPackets, e.OriginalBytes);
-        WriteTuple(w, "reply", e.Reply, true, e.ReplyPackets, e.ReplyBytes);
+        if (ConntrackFormatter.StateName(e) is { } state) w.WriteString("state", state);
+        if (context.OldState is { } old && type == ConnEventType.Update) w.WriteString("old_state", old);
+        w.WriteNumber("timeout", ConntrackFormatter.SecondsLeft(e, nowNs));
+        WriteTuple(w, "original", e, false, e.OriginalPackets, e.OriginalBytes);
+        WriteTuple(w, "reply", e, true, e.ReplyPackets, e.ReplyBytes);
         w.WriteBoolean("seen_reply", e.SeenReply);
         w.WriteBoolean("assured", e.Assured);
         w.WriteNumber("mark", e.Mark);
         if (context.Farm is not null) w.WriteString("farm", context.Farm);
         if (context.Backend is not null) w.WriteString("backend", context.Backend);
-        w.WriteStartObject("cause");
-        if (cause.Timeout)
+        if (type is not null)
         {
-            w.WriteString("timer", "timeout");
-            w.WriteNumber("expired", Seconds(cause.ExpiredNs));
+            w.WriteStartObject("cause");
+            if (cause.Timeout)
+            {
+                w.WriteString("timer", "timeout");
+                w.WriteNumber("expired", Seconds(cause.ExpiredNs));
+            }
+            if (cause.Packet > 0) w.WriteNumber("packet", cause.Packet);
+            w.WriteEndObject();
         }
-        if (cause.Packet > 0) w.WriteNumber("packet", cause.Packet);
-        w.WriteEndObject();
         w.WriteEndObject();
     }
 
@@ -83,16 +95,16 @@ public static class ConntrackEventJson
         _ => "DESTROY",
     };
 
-    private static void WriteTuple(Utf8JsonWriter w, string name, in FlowTuple t, bool reply, ulong packets, ulong bytes)
+    private static void WriteTuple(Utf8JsonWriter w, string name, in ConnEntry e, bool reply, ulong packets, ulong bytes)
     {
+        var t = reply ? e.Reply : e.Original;
         w.WriteStartObject(name);
         w.WriteString("src", t.Src.ToString());
         w.WriteString("dst", t.Dst.ToString());
         if (t.Protocol is IpProtocols.Icmp or IpProtocols.Icmpv6)
         {
-            bool v6 = t.Protocol == IpProtocols.Icmpv6;
-            w.WriteNumber("type", v6 ? (reply ? 129 : 128) : (reply ? 0 : 8));
-            w.WriteNumber("code", 0);
+            w.WriteNumber("type", ConntrackFormatter.IcmpTypeOf(e, reply));
+            w.WriteNumber("code", e.IcmpCode);
             w.WriteNumber("icmp_id", t.SrcPort);
         }
         else

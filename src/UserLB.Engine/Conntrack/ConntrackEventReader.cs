@@ -13,7 +13,8 @@ public sealed record ConnEventRecord(
 
 /// <summary>
 /// Reads an events file (JSON lines, as <c>userlb replay --events</c> writes it). A bad line stops reading with an
-/// <see cref="InvalidDataException"/> naming the file, the line and what is wrong; blank lines are skipped.
+/// <see cref="InvalidDataException"/> naming the file, the line and what is wrong; blank lines and the frames' PACKET
+/// lines (<c>--packet-events</c>, not conntrack events) are skipped.
 /// </summary>
 public static class ConntrackEventReader
 {
@@ -24,7 +25,7 @@ public static class ConntrackEventReader
         while (reader.ReadLine() is { } line)
         {
             lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
+            if (string.IsNullOrWhiteSpace(line) || line.Contains("\"event\":\"PACKET\"", StringComparison.Ordinal)) continue;
             if (!TryParse(line, lineNumber, out var record, out string? error))
                 throw new InvalidDataException(ConntrackEventJson.Inv($"{name} line {lineNumber}: {error}"));
             yield return record!;

@@ -26,7 +26,7 @@ public sealed class ConntrackFilter
         ("dport", ["--dport", "--orig-port-dst"], "destination port of the original direction"),
         ("reply-port-src", ["--reply-port-src"], "source port of the reply direction"),
         ("reply-port-dst", ["--reply-port-dst"], "destination port of the reply direction"),
-        ("state", ["--state"], "TCP state: SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2"),
+        ("state", ["--state"], "TCP state: SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2; SCTP state: CLOSED, COOKIE_WAIT, COOKIE_ECHOED, ESTABLISHED, SHUTDOWN_SENT, SHUTDOWN_RECD, SHUTDOWN_ACK_SENT, HEARTBEAT_SENT"),
         ("mark", ["-m", "--mark"], "connection mark, MARK or MARK/MASK (decimal or 0x hex)"),
         ("status", ["-u", "--status"], "comma-separated: ASSURED, SEEN_REPLY, UNREPLIED, SRC_NAT, DST_NAT"),
         ("family", ["-f", "--family"], "ipv4 or ipv6"),
@@ -49,6 +49,8 @@ public sealed class ConntrackFilter
     public ushort? ReplySrcPort { get; private set; }
     public ushort? ReplyDstPort { get; private set; }
     public TcpState? State { get; private set; }
+    /// <summary>The SCTP state asked for (a name may be both, ESTABLISHED: either protocol's entries in it match).</summary>
+    public SctpState? SctpStateWanted { get; private set; }
     public uint? Mark { get; private set; }
     public uint MarkMask { get; private set; } = uint.MaxValue;
     public ConnStatus StatusSet { get; private set; }
@@ -88,7 +90,7 @@ public sealed class ConntrackFilter
             case "dport" or "orig-port-dst": key = "dport"; DstPort = ParsePort(key, value); break;
             case "reply-port-src": ReplySrcPort = ParsePort(key, value); break;
             case "reply-port-dst": ReplyDstPort = ParsePort(key, value); break;
-            case "state": State = ParseState(key, value); break;
+            case "state": (State, SctpStateWanted) = ParseState(key, value); break;
             case "mark": ParseMark(key, value); break;
             case "status": ParseStatus(key, value); break;
             case "family": Family = value.ToLowerInvariant() switch
@@ -150,12 +152,18 @@ public sealed class ConntrackFilter
         throw Bad(key, value, "is not a port (0-65535)");
     }
 
-    private static TcpState ParseState(string key, string value)
+    private static (TcpState?, SctpState?) ParseState(string key, string value)
     {
         string v = value.ToUpperInvariant();
+        TcpState? tcp = null;
+        SctpState? sctp = null;
         for (var s = TcpState.SynSent; s <= TcpState.SynSent2; s++)
-            if (s.ToConntrackName() == v) return s;
-        throw Bad(key, value, "is not a TCP state (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2)");
+            if (s.ToConntrackName() == v) tcp = s;
+        for (var s = SctpState.Closed; s <= SctpState.HeartbeatSent; s++)
+            if (s.ToConntrackName() == v) sctp = s;
+        if (tcp is null && sctp is null)
+            throw Bad(key, value, "is not a TCP state (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2) or an SCTP state (CLOSED, COOKIE_WAIT, COOKIE_ECHOED, SHUTDOWN_SENT, SHUTDOWN_RECD, SHUTDOWN_ACK_SENT, HEARTBEAT_SENT)");
+        return (tcp, sctp);
     }
 
     private void ParseMark(string key, string value)
@@ -240,7 +248,8 @@ public sealed class ConntrackFilter
         if (DstPort is ushort dp && (!ports || o.DstPort != dp)) return false;
         if (ReplySrcPort is ushort rsp && (!ports || e.Reply.SrcPort != rsp)) return false;
         if (ReplyDstPort is ushort rdp && (!ports || e.Reply.DstPort != rdp)) return false;
-        if (State is TcpState st && (o.Protocol != IpProtocols.Tcp || e.TcpState != st)) return false;
+        if ((State is not null || SctpStateWanted is not null)
+            && !(o.Protocol == IpProtocols.Tcp && State == e.TcpState) && !(o.Protocol == IpProtocols.Sctp && SctpStateWanted == e.SctpState)) return false;
         if (Mark is uint m && (e.Mark & MarkMask) != m) return false;
         if ((e.Status & StatusSet) != StatusSet) return false;
         if (Unreplied && e.SeenReply) return false;
@@ -257,15 +266,6 @@ public sealed class ConntrackFilter
         foreach (var (k, v) in _given)
             sb.Append(sb.Length == 0 ? '?' : '&').Append(k).Append('=').Append(Uri.EscapeDataString(v));
         return sb.ToString();
-    }
-
-    /// <summary>The CLI's option name → the filter key, or null when the option is not a filter.</summary>
-    public static string? KeyOfOption(string option)
-    {
-        foreach (var (key, options, _) in Keys)
-            foreach (var o in options)
-                if (o == option) return key;
-        return null;
     }
 }
 

@@ -6,6 +6,10 @@ namespace UserLB.Engine.Conntrack;
 /// </summary>
 public static class ConntrackTimeouts
 {
+    /// <summary>nf_conntrack_proto_udp's stream rule: a flow that has seen its reply and lives longer than this is a
+    /// stream (the stream timeout, and ASSURED).</summary>
+    public const long UdpStreamAfterNs = 2_000_000_000L;
+
     public const long TcpSynSentSeconds = 120;
     public const long TcpSynRecvSeconds = 60;
     public const long TcpEstablishedSeconds = 432_000;
@@ -31,6 +35,16 @@ public static class ConntrackTimeouts
     public const long IcmpSeconds = 30;
 
     public const long GenericSeconds = 600;
+
+    /// <summary>SCTP's timeout per state, as Linux 6.x (<c>sctp_timeouts</c>): CLOSED 10 s, the handshake's and the
+    /// shutdown's states 3 s, ESTABLISHED 210 s, HEARTBEAT_SENT 30 s.</summary>
+    public static long SctpTimeoutSeconds(SctpState s) => s switch
+    {
+        SctpState.Established => 210,
+        SctpState.HeartbeatSent => 30,
+        SctpState.CookieWait or SctpState.CookieEchoed or SctpState.ShutdownSent or SctpState.ShutdownRecd or SctpState.ShutdownAckSent => 3,
+        _ => 10,
+    };
 
     /// <summary>Default timeout of a TCP state in seconds; 0 for NONE (the kernel has no entry for it) and undefined values.</summary>
     public static long TcpTimeoutSeconds(TcpState s) => s switch

@@ -13,6 +13,7 @@ public sealed record SavedConnection
     public required FlowTuple Original { get; init; }
     public required FlowTuple Reply { get; init; }
     public TcpState TcpState { get; init; }
+    public SctpState SctpState { get; init; }
     /// <summary>SeenReply, Assured, SrcNat, DstNat, Limited, SeqAdjust (InUse is implied).</summary>
     public ConnStatus Status { get; init; }
     /// <summary>A SYN-proxied connection's sequence and timestamp shifts (<see cref="ConnStatus.SeqAdjust"/>).</summary>
@@ -20,6 +21,9 @@ public sealed record SavedConnection
     public uint TsOffset { get; init; }
     public sbyte WindowShift { get; init; }
     public uint Mark { get; init; }
+    /// <summary>ICMP: the original direction's type and code.</summary>
+    public byte IcmpType { get; init; }
+    public byte IcmpCode { get; init; }
     public uint Id { get; init; }
     public long AgeNs { get; init; }
     public long RemainingNs { get; init; }

@@ -3,8 +3,7 @@ using UserLB.Engine.Conntrack;
 namespace UserLB.Engine.Limits;
 
 /// <summary>
-/// The global budget of new flows (<see cref="EngineOptions.NewFlowBudget"/>): a token bucket whose credit is kept in
-/// nanoseconds, as <see cref="SourceLimiter"/>'s, so that refilling is one subtraction and no division per packet.
+/// The global budget of new flows (<see cref="EngineOptions.NewFlowBudget"/>): a <see cref="TokenBucket"/>.
 /// A packet over the budget is remembered by its tuple for <see cref="RetryWindowNs"/>; the same tuple again (a client's
 /// SYN retransmission, 1 s later) is admitted over the budget: a flood from random sources never repeats a tuple, a real
 /// client does, so it gets in on its first retry. One per engine (each worker has its share of the budget); no
@@ -18,8 +17,7 @@ public sealed class NewFlowBudget
     /// <summary>Dropped tuples remembered: a slot holds one for 2^20 drops (7 s of a flood of 150,000 SYNs a second).</summary>
     private const int Slots = 1 << 20;
 
-    private readonly long _costNs, _maxNs;
-    private long _creditNs, _lastNs;
+    private TokenBucket _bucket;
     private readonly ulong _key;
     /// <summary>Per slot: the tuple's fingerprint (upper 32 bits, never 0) and the drop's time in ms (lower 32).</summary>
     private readonly ulong[] _dropped = new ulong[Slots];
@@ -31,10 +29,7 @@ public sealed class NewFlowBudget
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(perSecond, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(burst);
-        _costNs = 1_000_000_000L / perSecond;
-        _maxNs = _costNs * SourceLimiter.BucketSize(perSecond, burst);
-        _creditNs = _maxNs;
-        _lastNs = long.MinValue;
+        _bucket = new TokenBucket(perSecond, SourceLimiter.BucketSize(perSecond, burst));
         _key = hashKey;
         PerSecond = perSecond;
         Burst = SourceLimiter.BucketSize(perSecond, burst);
@@ -44,16 +39,7 @@ public sealed class NewFlowBudget
     public int Burst { get; }
 
     /// <summary>Takes one flow's worth of credit; false (nothing taken) when the bucket is empty.</summary>
-    public bool TryTake(long nowNs)
-    {
-        // Credit earned since the last call, capped at the bucket (the first call finds it full).
-        long elapsed = _lastNs == long.MinValue ? _maxNs : nowNs - _lastNs;
-        if (elapsed > 0) _creditNs = elapsed >= _maxNs - _creditNs ? _maxNs : _creditNs + elapsed;
-        _lastNs = nowNs;
-        if (_creditNs < _costNs) return false;
-        _creditNs -= _costNs;
-        return true;
-    }
+    public bool TryTake(long nowNs) => _bucket.TryTake(nowNs);
 
     /// <summary>
     /// <see cref="TryTake"/> for a packet of <paramref name="tuple"/>, which would start a flow: <see cref="BudgetVerdict.Admitted"/>

@@ -14,7 +14,7 @@ namespace UserLB.IO.Live;
 /// (<see cref="Flush"/>, or when 64 frames are pending): in order, and outside the engine's lock.
 /// Receive is called by one thread; Send by one thread (the engine's owner); Flush by any.
 /// </summary>
-public sealed unsafe partial class AfPacketPort : IPollablePort
+public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
 {
     private const int AF_PACKET = 17;
     private const int SOCK_RAW = 3;
@@ -30,6 +30,7 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
     private const int PACKET_TX_RING = 13;
     private const int PACKET_IGNORE_OUTGOING = 23;
     private const int PACKET_VNET_HDR = 15;
+    private const int PACKET_STATISTICS = 6;
     private const int TPACKET_V2 = 1;
     private const int EAGAIN = 11;
     private const int EINTR = 4;
@@ -62,7 +63,8 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
     private readonly byte* _tx;
     private int _rxNext, _txNext, _delaySample;
     private readonly TxHandOver _handOver;
-    private long _txDrops, _rxTruncated;
+    private long _txDrops, _rxTruncated, _kernelDrops;
+    private readonly Lock _statsLock = new();
     private volatile bool _closed;
 
     /// <param name="name">The interface.</param>
@@ -117,6 +119,21 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
 
     /// <summary>Received super-frames lost because the kernel could not copy them whole (the copy queue was full).</summary>
     public long RxTruncated => Interlocked.Read(ref _rxTruncated);
+
+    /// <summary>The kernel's drops (PACKET_STATISTICS, which resets on each read: summed here), the TX ring's and truncations.</summary>
+    public PortStats Stats
+    {
+        get
+        {
+            lock (_statsLock)
+            {
+                TpacketStats st;
+                int len = sizeof(TpacketStats);
+                if (!_closed && getsockopt(_fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) _kernelDrops += st.Drops;
+                return new PortStats(_kernelDrops, TxDrops, RxTruncated);
+            }
+        }
+    }
 
     /// <summary>The next RX ring slot already holds a frame.</summary>
     public bool Pending => !_closed && HoldsFrame(RxSlot);
@@ -327,6 +344,17 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
     [LibraryImport("libc", SetLastError = true)]
     private static partial int bind(int fd, void* addr, int len);
 
+    /// <summary>struct tpacket_stats: frames seen and dropped since the last read.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TpacketStats
+    {
+        public uint Packets;
+        public uint Drops;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getsockopt(int fd, int level, int name, void* value, int* len);
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int setsockopt(int fd, int level, int name, void* value, int len);
 
@@ -338,7 +366,6 @@ public sealed unsafe partial class AfPacketPort : IPollablePort
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
-
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint send(int fd, byte* buf, nint len, int flags);

@@ -114,6 +114,9 @@ public sealed class LiveForwarder : IDisposable
     /// <summary>Engine time in nanoseconds from the injected clock.</summary>
     public long NowNs() => _clock.NowNs();
 
+    /// <summary>The time the engines' clock reads (<see cref="NowNs"/>), for the wall-clock time of their events.</summary>
+    public TimeProvider Time => _clock.Time;
+
     /// <summary>
     /// Runs <paramref name="action"/> on the thread that owns worker 0's engine, between two frames, and returns its
     /// result. Latency ≤ ~50 ms. When the worker is not running (before Start or after Stop) the action runs on the

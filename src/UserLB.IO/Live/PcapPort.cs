@@ -13,7 +13,7 @@ namespace UserLB.IO.Live;
 /// (<see cref="SoftwareOffload"/>: checksums completed, super-frames cut to the interface's MTU), as the kernel's
 /// software checksum and GSO do for a device without offloads.
 /// </summary>
-public sealed class PcapPort : IPortIo
+public sealed class PcapPort : IPortIo, IPortStats
 {
     private readonly LibPcapLiveDevice _device;
     private readonly int _mtu;
@@ -45,6 +45,25 @@ public sealed class PcapPort : IPortIo
 
     /// <summary>Frames libpcap refused to send, or that could not be completed in software.</summary>
     public long TxDrops => Interlocked.Read(ref _txDrops);
+
+    /// <summary>libpcap's drops (pcap_stats: ps_drop, the kernel's ring full, plus ps_ifdrop) and the sends it refused.</summary>
+    public PortStats Stats
+    {
+        get
+        {
+            long kernel = 0;
+            try
+            {
+                var st = _device.Statistics;
+                if (st is not null) kernel = st.DroppedPackets + st.InterfaceDroppedPackets;
+            }
+            catch (PcapException)
+            {
+                // closed: nothing more is counted
+            }
+            return new PortStats(kernel, TxDrops, 0);
+        }
+    }
 
     public int Receive(Span<byte> buffer, out VnetHeader offload)
     {

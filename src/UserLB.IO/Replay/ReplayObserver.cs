@@ -3,6 +3,7 @@ using System.Globalization;
 using UserLB.Engine;
 using UserLB.Engine.Conntrack;
 using UserLB.Engine.Farms;
+using UserLB.IO.Timeline;
 using UserLB.Packets;
 
 namespace UserLB.IO.Replay;
@@ -19,7 +20,8 @@ internal sealed class ConnInfo
     public required string Original { get; init; }
     /// <summary>What the reply direction's rewrite restores: "source back to VIP:port[, destination back to client:port]".</summary>
     public required string Reply { get; init; }
-    public TcpState State { get; set; }
+    /// <summary>The TCP or SCTP state as conntrack names it (null for other protocols).</summary>
+    public string? State { get; set; }
     public bool SeenReply { get; set; }
     public bool Assured { get; set; }
 }
@@ -35,17 +37,32 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
     private const int MaxConnectionsKept = 1 << 20;
     private readonly IPacketTrace? _inner;
     private readonly Stream? _events;
+    private readonly Stream? _timeline;
+    private readonly bool _packetEvents;
     private readonly Func<EngineSnapshot> _snapshot;
     private readonly ArrayBufferWriter<byte> _line = new(512);
     private readonly Dictionary<uint, ConnInfo> _connections = [];
+    /// <summary>Connections destroyed during the current frame: the frame's PACKET line still names their translation.</summary>
+    private readonly Dictionary<uint, ConnInfo> _destroyed = [];
 
-    public ReplayObserver(IPacketTrace? inner, Stream? events, bool collectStory, Func<EngineSnapshot> snapshot)
+    /// <param name="inner">--trace's writer, or null.</param>
+    /// <param name="events">receives the events as JSON lines (and PACKET lines when <paramref name="packetEvents"/>), or null.</param>
+    /// <param name="collectStory">keep each frame's steps and events (pcapng comments and PACKET lines need them).</param>
+    /// <param name="snapshot">the engine's farms, for names.</param>
+    /// <param name="timeline">receives every event and PACKET line, for the timeline page, or null.</param>
+    /// <param name="packetEvents">write a PACKET line per frame of a connection to <paramref name="events"/>.</param>
+    public ReplayObserver(IPacketTrace? inner, Stream? events, bool collectStory, Func<EngineSnapshot> snapshot, Stream? timeline = null, bool packetEvents = false)
     {
         _inner = inner;
         _events = events;
-        CollectStory = collectStory;
+        _timeline = timeline;
+        _packetEvents = packetEvents && events is not null;
+        CollectStory = collectStory || _packetEvents || timeline is not null;
         _snapshot = snapshot;
     }
+
+    /// <summary>Whether frames' stories are wanted (then the engine's trace must be attached).</summary>
+    public bool WantsPackets => _packetEvents || _timeline is not null;
 
     /// <summary>Keep each frame's steps and events (pcapng comments need them).</summary>
     public bool CollectStory { get; }
@@ -63,6 +80,7 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
         Summary = null;
         Steps.Clear();
         Events.Clear();
+        _destroyed.Clear();
     }
 
     public ConnInfo? Connection(uint id) => _connections.GetValueOrDefault(id);
@@ -82,7 +100,7 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
     public void OnEvent(ConnEventType type, in ConnEntry entry, long nowNs)
     {
         var cause = ConnEventCause.Of(type, entry, nowNs, Packet);
-        TcpState? oldState = null;
+        string? oldState = null;
         string change;
         ConnInfo? info;
         if (type == ConnEventType.New)
@@ -94,13 +112,13 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
         else
         {
             _connections.TryGetValue(entry.Id, out info);
-            if (info is not null && entry.Original.Protocol == IpProtocols.Tcp) oldState = info.State;
+            if (info is not null) oldState = info.State;
             change = type == ConnEventType.Update ? UpdateText(info, entry) : "";
-            if (type == ConnEventType.Destroy) _connections.Remove(entry.Id);
+            if (type == ConnEventType.Destroy && _connections.Remove(entry.Id, out var gone)) _destroyed[entry.Id] = gone;
         }
         if (info is not null)
         {
-            info.State = entry.TcpState;
+            info.State = ConntrackFormatter.StateName(entry);
             info.SeenReply = entry.SeenReply;
             info.Assured = entry.Assured;
         }
@@ -108,24 +126,40 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
             change += Inv($", timeout {Math.Max(0, (entry.ExpiresNs - nowNs + 999_999_999) / 1_000_000_000)} s");
         if (cause.Timeout) change += Inv($" (timeout, expired at {ReplayStory.Time(cause.ExpiredNs)})");
         if (CollectStory) Events.Add(new FrameEvent(type, entry.Id, change, cause));
-        if (_events is null) return;
+        if (_events is null && _timeline is null) return;
         _line.Clear();
         ConntrackEventJson.Write(_line, type, entry, nowNs, cause, new ConnEventContext(info?.Farm, info?.Backend, oldState));
         _line.Write("\n"u8);
+        _timeline?.Write(_line.WrittenSpan);
+        if (_events is null) return;
         _events.Write(_line.WrittenSpan);
         EventsWritten++;
     }
 
+    /// <summary>
+    /// After a frame: its PACKET line (<see cref="PacketLine"/>) when the frame belongs to a connection, for
+    /// <c>--packet-events</c> and the timeline.
+    /// </summary>
+    public void EndFrame(long nowNs, int length)
+    {
+        if (!WantsPackets || !ReplayStory.TryConnectionOf(this, out uint id, out bool reply)) return;
+        var info = Connection(id) ?? _destroyed.GetValueOrDefault(id);
+        _line.Clear();
+        PacketLine.Write(_line, nowNs, Packet, id, reply, Summary ?? "", length, ReplayStory.Verdict(this, out string? drop), drop,
+            info is null ? null : reply ? info.Reply : info.Original, info?.Farm, info?.Backend);
+        _line.Write("\n"u8);
+        _timeline?.Write(_line.WrittenSpan);
+        if (_packetEvents) _events!.Write(_line.WrittenSpan);
+    }
+
     private static string StateText(in ConnEntry e) =>
-        e.Original.Protocol == IpProtocols.Tcp ? " " + e.TcpState.ToConntrackName() : "";
+        ConntrackFormatter.StateName(e) is { } name ? " " + name : "";
 
     private static string UpdateText(ConnInfo? before, in ConnEntry e)
     {
         var parts = new List<string>(3);
-        if (e.Original.Protocol == IpProtocols.Tcp)
-            parts.Add(before is not null && before.State != e.TcpState
-                ? before.State.ToConntrackName() + " → " + e.TcpState.ToConntrackName()
-                : e.TcpState.ToConntrackName());
+        if (ConntrackFormatter.StateName(e) is { } state)
+            parts.Add(before?.State is { } old && old != state ? old + " → " + state : state);
         if (e.SeenReply && before is { SeenReply: false }) parts.Add("first reply");
         if (e.Assured && before is { Assured: false }) parts.Add("ASSURED");
         return parts.Count == 0 ? "" : " " + string.Join(", ", parts);
@@ -151,7 +185,7 @@ internal sealed class ReplayObserver : IPacketTrace, IConntrackEvents
             Backend = snapshot.Backend(e.BackendId)?.Name,
             Original = original,
             Reply = reply,
-            State = e.TcpState,
+            State = ConntrackFormatter.StateName(e),
             SeenReply = e.SeenReply,
             Assured = e.Assured,
         };

@@ -53,6 +53,10 @@ public sealed record ReplayOptions
     public ReplayFormat? Format { get; init; }
     /// <summary>Receives the conntrack events as JSON lines (<see cref="Engine.Conntrack.ConntrackEventJson"/>), or null.</summary>
     public Stream? Events { get; init; }
+    /// <summary>Also write a PACKET line per frame of a connection to <see cref="Events"/> (<see cref="Timeline.PacketLine"/>).</summary>
+    public bool PacketEvents { get; init; }
+    /// <summary>Receives the timeline page (<see cref="Timeline.TimelinePage"/>) of the run's connections, or null.</summary>
+    public TextWriter? Timeline { get; init; }
     /// <summary>Called every <see cref="ProgressInterval"/> while replaying, and once at the end.</summary>
     public Action<ReplayProgress>? Progress { get; init; }
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(500);
@@ -118,8 +122,9 @@ public static class ReplayRunner
         bool nanos = reader.Reader.NanosecondResolution;
 
         PacketEngine? engine = null;
-        var observer = options.Trace is not null || pcapng || options.Events is not null
-            ? new ReplayObserver(options.Trace is { } tw ? new TextTrace(tw) : null, options.Events, pcapng, () => engine!.Snapshot)
+        using var timeline = options.Timeline is null ? null : new MemoryStream();
+        var observer = options.Trace is not null || pcapng || options.Events is not null || timeline is not null
+            ? new ReplayObserver(options.Trace is { } tw ? new TextTrace(tw) : null, options.Events, pcapng, () => engine!.Snapshot, timeline, options.PacketEvents)
             : null;
         var output = openOutput();
         using IReplayOutput sink = pcapng
@@ -133,7 +138,7 @@ public static class ReplayRunner
             AcceptAnyDestinationMac = true,
         }, sink);
         engine.Apply(snapshot);
-        if (options.Trace is not null || pcapng) engine.Trace = observer;
+        if (options.Trace is not null || pcapng || observer?.WantsPackets == true) engine.Trace = observer;
         if (observer is not null) engine.Table.Events = observer;
         options.Trace?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# userlb replay: {config.Farms.Length} farm(s), LB MAC {mac}, seed {options.Seed ?? 0}"));
 
@@ -159,6 +164,7 @@ public static class ReplayRunner
                 if (received is not null) record.Data.CopyTo(received);
                 engine.Process(record.MutableData, 0, record.TimestampNanos, offload);
                 sink.EndFrame(frames, received is null ? [] : received.AsSpan(0, length), record.Data, offload);
+                observer?.EndFrame(record.TimestampNanos, length);
                 if (options.Progress is not null && (frames & 1023) == 0 && clock.Elapsed >= nextProgress)
                 {
                     options.Progress(new ReplayProgress(frames, reader.Reader.BytesRead, totalBytes, clock.Elapsed));
@@ -172,6 +178,7 @@ public static class ReplayRunner
             sink.Flush();
             options.Events?.Flush();
             options.Trace?.Flush();
+            if (timeline is not null) WriteTimeline(timeline, options.Timeline!, inputName);
         }
         options.Progress?.Invoke(new ReplayProgress(frames, reader.Reader.BytesRead, totalBytes, clock.Elapsed));
         return new ReplayResult(frames, sink.Written, engine.Counters, mac, error ?? reader.Reader.Error)
@@ -179,6 +186,15 @@ public static class ReplayRunner
             EventsWritten = observer?.EventsWritten ?? 0,
             Format = format,
         };
+    }
+
+    /// <summary>The timeline page of the events and frames gathered in <paramref name="lines"/> (JSON lines).</summary>
+    private static void WriteTimeline(MemoryStream lines, TextWriter output, string inputName)
+    {
+        lines.Position = 0;
+        using var reader = new StreamReader(lines, leaveOpen: true);
+        output.Write(Timeline.TimelinePage.Render(Timeline.TimelineModel.Read(reader, "timeline"), inputName));
+        output.Flush();
     }
 
     /// <summary>

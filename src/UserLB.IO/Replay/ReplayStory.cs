@@ -67,6 +67,40 @@ internal static partial class ReplayStory
         return steps.Count > 0 ? steps[0] : o.Summary ?? "not processed";
     }
 
+    /// <summary>The connection the frame belongs to and its direction: the one it made, or the one CONNMARK restore found.</summary>
+    public static bool TryConnectionOf(ReplayObserver o, out uint id, out bool reply)
+    {
+        foreach (var ev in o.Events)
+        {
+            if (ev.Type != ConnEventType.New) continue;
+            (id, reply) = (ev.Id, false);
+            return true;
+        }
+        foreach (var s in o.Steps)
+        {
+            if (!s.StartsWith(RestorePrefix, StringComparison.Ordinal) || ConnectionStep().Match(s) is not { Success: true } m) continue;
+            id = uint.Parse(m.Groups[1].ValueSpan, CultureInfo.InvariantCulture);
+            reply = m.Groups[2].ValueSpan.SequenceEqual("reply");
+            return true;
+        }
+        (id, reply) = (0, false);
+        return false;
+    }
+
+    /// <summary>What became of the frame: "forwarded", "queued" (waiting for a neighbour) or "dropped" with its reason.</summary>
+    public static string Verdict(ReplayObserver o, out string? drop)
+    {
+        drop = null;
+        foreach (var s in o.Steps)
+        {
+            if (!s.StartsWith("drop: ", StringComparison.Ordinal)) continue;
+            int end = s.IndexOf(' ', "drop: ".Length);
+            drop = end < 0 ? s["drop: ".Length..] : s["drop: ".Length..end];
+            return "dropped";
+        }
+        return o.Steps.Exists(s => s.Contains(QueuedText, StringComparison.Ordinal)) ? "queued" : "forwarded";
+    }
+
     /// <summary>The second line: the frame's conntrack events, else a queued frame, else the LB's second step; or null.</summary>
     public static string? Then(ReplayObserver o, string what)
     {

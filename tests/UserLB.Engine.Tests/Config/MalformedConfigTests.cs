@@ -5,8 +5,8 @@ namespace UserLB.Engine.Tests.Config;
 
 /// <summary>
 /// A broad table of malformed documents, generated: every key of a farm, a backend, a session and a health check set to
-/// each of a list of bad values. Each document must either be accepted or rejected with a <see cref="ConfigException"/>
-/// whose message names the farm, the backend (for backend keys) and the key; never any other exception. And a rejected
+/// each of a list of bad values. The pairs listed in <c>Accepted</c> must parse and round-trip; every other pair must be
+/// rejected with a <see cref="ConfigException"/> whose message names the farm, the backend (for backend keys) and the key. And a rejected
 /// change leaves the running configuration as it was.
 /// </summary>
 public class MalformedConfigTests
@@ -33,21 +33,103 @@ public class MalformedConfigTests
         "\"0x\"", "\"abc\"", "\"a\\u0000b\"", "\"../etc\"", "\"80-\"", "\"::\"", "\"256.1.1.1\"", "\"65536\"", "\"0\"",
     ];
 
-    public static TheoryData<string, string> FarmKeys() => Keys(n => n["farms"]![0]!.AsObject(), skip: ["name", "backends", "sessions", "health-check"]);
+    /// <summary>Any of <see cref="BadValues"/> that is a JSON scalar without a control character: free text (a log prefix).</summary>
+    private static readonly string[] AnyText =
+        ["\"\"", "\" \"", "\"-1\"", "-1", "1.5", "\"1e3\"", "\"99999999999999999999\"", "\"0x\"", "\"abc\"", "\"../etc\"", "\"80-\"", "\"::\"", "\"256.1.1.1\"", "\"65536\"", "\"0\""];
 
-    public static TheoryData<string, string> BackendKeys() => Keys(n => n["farms"]![0]!["backends"]![0]!.AsObject(), skip: ["name", "health-check"]);
+    /// <summary>
+    /// The (object, key, values) of <see cref="BadValues"/> that are accepted, as nftlb accepts them: an empty value is the
+    /// default, "0" is "none" or "no limit", a number is read as text, a mark is hexadecimal, a boolean is on/off, an
+    /// interface name is any name Linux allows. Every other pair is rejected.
+    /// </summary>
+    private static readonly (string Object, string Key, string[] Values)[] Accepted =
+    [
+    // farm
+    ("farm", "virtual-ports", ["[]", "\"\"", "\" \"", "\"0\""]),
+    ("farm", "source-addr", ["\"\""]),
+    ("farm", "sched-param", ["[]", "\"\"", "\" \""]),
+    ("farm", "persistence", ["[]", "\"\"", "\" \""]),
+    ("farm", "persist-ttl", ["\"65536\"", "\"0\""]),
+    ("farm", "priority", ["\"65536\""]),
+    ("farm", "iface", ["\"\"", "\"-1\"", "-1", "1.5", "\"1e3\"", "\"0x\"", "\"abc\"", "\"80-\"", "\"256.1.1.1\"", "\"65536\"", "\"0\""]),
+    ("farm", "oface", ["\"\"", "\"-1\"", "-1", "1.5", "\"1e3\"", "\"0x\"", "\"abc\"", "\"80-\"", "\"256.1.1.1\"", "\"65536\"", "\"0\""]),
+    ("farm", "ether-addr", ["\"\""]),
+    ("farm", "mark", ["\"1e3\"", "\"abc\"", "\"65536\"", "\"0\""]),
+    ("farm", "new-rtlimit", ["\"65536\"", "\"0\""]),
+    ("farm", "new-rtlimit-burst", ["\"65536\"", "\"0\""]),
+    ("farm", "rst-rtlimit", ["\"65536\"", "\"0\""]),
+    ("farm", "rst-rtlimit-burst", ["\"65536\"", "\"0\""]),
+    ("farm", "est-connlimit", ["\"65536\"", "\"0\""]),
+    ("farm", "tcp-strict", ["true"]),
+    ("farm", "limits-ttl", ["\"65536\"", "\"0\""]),
+    ("farm", "log", ["true", "[]", "\"\"", "\" \""]),
+    ("farm", "log-prefix", AnyText),
+    ("farm", "queue", ["\"\"", "\"-1\"", "-1", "\"65536\"", "\"0\""]),
+    ("farm", "flow-offload", ["true"]),
+    // backend
+    ("backend", "port", ["\"\"", "\"0\""]),
+    ("backend", "source-addr", ["\"\""]),
+    ("backend", "weight", ["\"65536\"", "\"0\""]),
+    ("backend", "priority", ["\"65536\""]),
+    ("backend", "mark", ["\"1e3\"", "\"abc\"", "\"65536\"", "\"0\""]),
+    ("backend", "est-connlimit", ["\"65536\"", "\"0\""]),
+    ("backend", "ether-addr", ["\"\""]),
+    // farmhc
+    ("farmhc", "interval", ["1.5"]),
+    ("farmhc", "timeout", ["1.5"]),
+    ("farmhc", "port", ["\"\"", "\"0\""]),
+    ("farmhc", "flush", ["true"]),
+    // backendhc
+    ("backendhc", "interval", ["1.5"]),
+    ("backendhc", "port", ["\"\"", "\"0\""]),
+    ("backendhc", "flush", ["true"]),
+    ];
 
-    public static TheoryData<string, string> FarmHealthKeys() => Keys(n => n["farms"]![0]!["health-check"]!.AsObject(), skip: []);
+    private static bool IsAccepted(string obj, string key, string value)
+    {
+        foreach (var (o, k, values) in Accepted)
+            if (o == obj && k == key && values.Contains(value)) return true;
+        return false;
+    }
 
-    public static TheoryData<string, string> BackendHealthKeys() => Keys(n => n["farms"]![0]!["backends"]![0]!["health-check"]!.AsObject(), skip: []);
+    private static readonly string[] FarmSkip = ["name", "backends", "sessions", "health-check"];
+    private static readonly string[] BackendSkip = ["name", "health-check"];
 
-    private static TheoryData<string, string> Keys(Func<JsonNode, JsonObject> select, string[] skip)
+    public static TheoryData<string, string> FarmKeys() => Keys("farm", Farm, FarmSkip, accepted: null);
+
+    public static TheoryData<string, string> RejectedFarmValues() => Keys("farm", Farm, FarmSkip, accepted: false);
+
+    public static TheoryData<string, string> AcceptedFarmValues() => Keys("farm", Farm, FarmSkip, accepted: true);
+
+    public static TheoryData<string, string> RejectedBackendValues() => Keys("backend", Backend, BackendSkip, accepted: false);
+
+    public static TheoryData<string, string> AcceptedBackendValues() => Keys("backend", Backend, BackendSkip, accepted: true);
+
+    public static TheoryData<string, string> RejectedFarmHealthValues() => Keys("farmhc", FarmHealth, [], accepted: false);
+
+    public static TheoryData<string, string> AcceptedFarmHealthValues() => Keys("farmhc", FarmHealth, [], accepted: true);
+
+    public static TheoryData<string, string> RejectedBackendHealthValues() => Keys("backendhc", BackendHealth, [], accepted: false);
+
+    public static TheoryData<string, string> AcceptedBackendHealthValues() => Keys("backendhc", BackendHealth, [], accepted: true);
+
+    private static JsonObject Farm(JsonNode n) => n["farms"]![0]!.AsObject();
+
+    private static JsonObject Backend(JsonNode n) => n["farms"]![0]!["backends"]![0]!.AsObject();
+
+    private static JsonObject FarmHealth(JsonNode n) => n["farms"]![0]!["health-check"]!.AsObject();
+
+    private static JsonObject BackendHealth(JsonNode n) => n["farms"]![0]!["backends"]![0]!["health-check"]!.AsObject();
+
+    /// <summary>Every (key, bad value) of an object; with <paramref name="accepted"/>, only the accepted or the rejected ones.</summary>
+    private static TheoryData<string, string> Keys(string obj, Func<JsonNode, JsonObject> select, string[] skip, bool? accepted)
     {
         var data = new TheoryData<string, string>();
         foreach (var (key, _) in select(JsonNode.Parse(Base)!))
         {
             if (skip.Contains(key)) continue;
-            foreach (var bad in BadValues) data.Add(key, bad);
+            foreach (var bad in BadValues)
+                if (accepted is null || IsAccepted(obj, key, bad) == accepted) data.Add(key, bad);
         }
         return data;
     }
@@ -59,19 +141,19 @@ public class MalformedConfigTests
         return root.ToJsonString();
     }
 
-    /// <summary>Parses; when rejected, the message must carry every one of <paramref name="location"/>.</summary>
-    private static void AcceptedOrLocated(string json, params string[] location)
+    /// <summary>Parsing is rejected with a <see cref="ConfigException"/> whose message carries every one of <paramref name="location"/>.</summary>
+    private static void RejectedAndLocated(string json, params string[] location)
     {
-        try
-        {
-            var config = ConfigParser.Parse(json);
-            EngineSupport.Validate(config);
-            Assert.Equal(config, ConfigParser.Parse(ConfigParser.Serialize(config))); // what is accepted also round-trips
-        }
-        catch (ConfigException ex)
-        {
-            foreach (var part in location) Assert.Contains(part, ex.Message, StringComparison.Ordinal);
-        }
+        var ex = Assert.Throws<ConfigException>(() => EngineSupport.Validate(ConfigParser.Parse(json)));
+        foreach (var part in location) Assert.Contains(part, ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Parsing succeeds, the engine accepts it, and what is accepted round-trips.</summary>
+    private static void AcceptedAndRoundTrips(string json)
+    {
+        var config = ConfigParser.Parse(json);
+        EngineSupport.Validate(config);
+        Assert.Equal(config, ConfigParser.Parse(ConfigParser.Serialize(config)));
     }
 
     [Fact]
@@ -83,25 +165,40 @@ public class MalformedConfigTests
     }
 
     [Theory]
-    [MemberData(nameof(FarmKeys))]
-    public void Parse_BadFarmValue_RejectedNamingFarmAndKeyOrAccepted(string key, string bad) =>
-        AcceptedOrLocated(With(n => n["farms"]![0]!.AsObject(), key, bad), "farm \"app\"", "key \"" + key + "\"");
+    [MemberData(nameof(RejectedFarmValues))]
+    public void Parse_BadFarmValue_RejectedNamingFarmAndKey(string key, string bad) =>
+        RejectedAndLocated(With(Farm, key, bad), "farm \"app\"", "key \"" + key + "\"");
 
     [Theory]
-    [MemberData(nameof(BackendKeys))]
-    public void Parse_BadBackendValue_RejectedNamingFarmBackendAndKeyOrAccepted(string key, string bad) =>
-        AcceptedOrLocated(With(n => n["farms"]![0]!["backends"]![0]!.AsObject(), key, bad), "farm \"app\"", "backend \"bck0\"", "key \"" + key + "\"");
+    [MemberData(nameof(AcceptedFarmValues))]
+    public void Parse_LenientFarmValue_AcceptedAndRoundTrips(string key, string value) => AcceptedAndRoundTrips(With(Farm, key, value));
 
     [Theory]
-    [MemberData(nameof(FarmHealthKeys))]
+    [MemberData(nameof(RejectedBackendValues))]
+    public void Parse_BadBackendValue_RejectedNamingFarmBackendAndKey(string key, string bad) =>
+        RejectedAndLocated(With(Backend, key, bad), "farm \"app\"", "backend \"bck0\"", "key \"" + key + "\"");
+
+    [Theory]
+    [MemberData(nameof(AcceptedBackendValues))]
+    public void Parse_LenientBackendValue_AcceptedAndRoundTrips(string key, string value) => AcceptedAndRoundTrips(With(Backend, key, value));
+
+    [Theory]
+    [MemberData(nameof(RejectedFarmHealthValues))]
     public void Parse_BadFarmHealthCheckValue_RejectedNamingTheField(string key, string bad) =>
-        AcceptedOrLocated(With(n => n["farms"]![0]!["health-check"]!.AsObject(), key, bad), "farm \"app\"", "key \"health-check." + key + "\"");
+        RejectedAndLocated(With(FarmHealth, key, bad), "farm \"app\"", "key \"health-check." + key + "\"");
 
     [Theory]
-    [MemberData(nameof(BackendHealthKeys))]
+    [MemberData(nameof(AcceptedFarmHealthValues))]
+    public void Parse_LenientFarmHealthCheckValue_AcceptedAndRoundTrips(string key, string value) => AcceptedAndRoundTrips(With(FarmHealth, key, value));
+
+    [Theory]
+    [MemberData(nameof(RejectedBackendHealthValues))]
     public void Parse_BadBackendHealthCheckValue_RejectedNamingTheField(string key, string bad) =>
-        AcceptedOrLocated(With(n => n["farms"]![0]!["backends"]![0]!["health-check"]!.AsObject(), key, bad),
-            "farm \"app\"", "backend \"bck0\"", "key \"health-check." + key + "\"");
+        RejectedAndLocated(With(BackendHealth, key, bad), "farm \"app\"", "backend \"bck0\"", "key \"health-check." + key + "\"");
+
+    [Theory]
+    [MemberData(nameof(AcceptedBackendHealthValues))]
+    public void Parse_LenientBackendHealthCheckValue_AcceptedAndRoundTrips(string key, string value) => AcceptedAndRoundTrips(With(BackendHealth, key, value));
 
     [Theory]
     [MemberData(nameof(FarmKeys))]

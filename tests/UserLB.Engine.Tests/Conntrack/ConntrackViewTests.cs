@@ -103,7 +103,7 @@ public class ConntrackViewTests
     [InlineData("dst", "fe80::1/x", "filter dst: \"fe80::1/x\" has a bad prefix length")]
     [InlineData("dport", "65536", "filter dport: \"65536\" is not a port (0-65535)")]
     [InlineData("sport", "-1", "filter sport: \"-1\" is not a port (0-65535)")]
-    [InlineData("state", "OPEN", "filter state: \"OPEN\" is not a TCP state (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2)")]
+    [InlineData("state", "OPEN", "filter state: \"OPEN\" is not a TCP state (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2) or an SCTP state (CLOSED, COOKIE_WAIT, COOKIE_ECHOED, SHUTDOWN_SENT, SHUTDOWN_RECD, SHUTDOWN_ACK_SENT, HEARTBEAT_SENT)")]
     [InlineData("mark", "0xZZ", "filter mark: \"0xZZ\" is not a mark (N or N/MASK, decimal or 0x hex)")]
     [InlineData("mark", "1/", "filter mark: \"1/\" has a bad mask (N/MASK, decimal or 0x hex)")]
     [InlineData("status", "FOO", "filter status: \"FOO\" is not a list of ASSURED, SEEN_REPLY, UNREPLIED, SRC_NAT, DST_NAT")]
@@ -207,7 +207,7 @@ public class ConntrackViewTests
             "    [NEW] tcp      6 120 SYN_SENT src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 [UNREPLIED] src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 mark=512",
             " [UPDATE] tcp      6 60 SYN_RECV src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 mark=512",
             " [UPDATE] tcp      6 432000 ESTABLISHED src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 [ASSURED] mark=512",
-            "[DESTROY] tcp      6 src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 packets=3 bytes=130 src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 packets=1 bytes=40 [ASSURED] mark=512",
+            "[DESTROY] tcp      6 ESTABLISHED src=192.168.101.1 dst=192.168.101.250 sport=40000 dport=80 packets=3 bytes=130 src=192.168.1.10 dst=192.168.101.250 sport=80 dport=40000 packets=1 bytes=40 [ASSURED] mark=512",
         ], lines);
         Assert.Equal(4, hub.Delivered);
         Assert.Equal(0, hub.Dropped);

@@ -526,9 +526,14 @@ public class TcpStateTableTests
         long sink = 0;
         for (int round = 0; round < 4; round++) sink += HotPathBody(100_000);
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        sink += HotPathBody(100_000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The least of three runs: an allocation in the body shows in every run, a one-off JIT allocation in one.
+        long allocated = long.MaxValue;
+        for (int run = 0; run < 3; run++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            sink += HotPathBody(100_000);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
         Assert.Equal(0, allocated);
         Assert.NotEqual(0, sink);
     }

@@ -92,6 +92,24 @@ public class DsrTests
     }
 
     [Fact]
+    public void Process_AckFloodFromSpoofedSources_PickupsStopUnderPressure()
+    {
+        var h = new EngineHarness(Config(), new EngineOptions { Seed = 1, MaxConnections = 64 });
+        int sent = 0;
+        for (int i = 0; i < 1000; i++)
+        {
+            string spoofed = IpAddr.FromV4(0xC612_0000u + (uint)i + 1).ToString();
+            sent += h.Process(Tcp(ClientMac, spoofed, Vip, (ushort)(1024 + i), 80, Ack), EngineHarness.S + i * 50_000L).Count;
+        }
+        // Picked up until the table is 90 % full (57 of 64), then refused: the flood cannot fill it.
+        Assert.Equal(57, sent);
+        Assert.Equal(57, h.Engine.Table.Count);
+        Assert.Equal($"tcp_loose_under_pressure={1000 - 57}", h.DropSummary());
+        // A SYN is still admitted.
+        Assert.Single(h.Process(Tcp(ClientMac, Client, Vip, 40000, 80, Syn), 2 * EngineHarness.S));
+    }
+
+    [Fact]
     public void Process_ReplyDirectionOfDsrFlow_DroppedNamed()
     {
         var h = new EngineHarness(Config());
