@@ -3,6 +3,8 @@
 #   ./run-lab.sh [--keep] [--engine afpacket|pcap|tap] [--offloads on|off] [-n N] [--workers W] [--busy-poll USEC]
 #                                                                  run both modes (--keep leaves the lab up afterwards)
 #   ./run-lab.sh down                                              remove the lab
+#   ./run-lab.sh --instances N [--modes "dsr nat kernel"] [...]   the scale-out tier: N instances behind ECMP and BGP,
+#                                                                  one killed with SIGKILL mid-transfer (lab/scale-out.sh)
 #   USERLB_LAB_PREFIX=xy ./run-lab.sh                               namespaces xyc, xylb, ... instead of ulc, ullb, ...
 # --engine: default afpacket. --offloads (default on; $LAB_OFFLOADS if set): on leaves every veth as created (partial
 #   checksums, TSO/GSO super-frames: userlb handles them with virtio-net headers), off turns veth offloads off with
@@ -15,8 +17,10 @@
 #   device lbt, where userlb answers ARP for the VIP and writes the translated frames back (see lab/topo.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
-P=${USERLB_LAB_PREFIX:-ul}; ENGINE=afpacket; OFFLOADS=${LAB_OFFLOADS:-on}; KEEP=0; N=20; CMD=run; WORKERS=1; EXTRA=()
-while [ $# -gt 0 ]; do
+P=${USERLB_LAB_PREFIX:-ul}; INSTANCES=""; ENGINE=afpacket; OFFLOADS=${LAB_OFFLOADS:-on}; KEEP=0; N=20; CMD=run; WORKERS=1; EXTRA=()
+# --instances N: the tier (every other argument goes to lab/scale-out.sh; its own --help lists them).
+for a in "$@"; do [ "$a" = --instances ] && INSTANCES=yes; done
+while [ -z "$INSTANCES" ] && [ $# -gt 0 ]; do
   case "$1" in
     down) CMD=down ;;
     --keep) KEEP=1 ;;
@@ -25,7 +29,7 @@ while [ $# -gt 0 ]; do
     -n) N=$2; shift ;;
     --workers) WORKERS=$2; shift ;;
     --busy-poll) EXTRA+=(--busy-poll "$2"); shift ;; # afpacket: one receive thread polling the rings up to USEC
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run-lab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -52,6 +56,12 @@ install_deps() {
   [ "$OFFLOADS" = on ] || command -v ethtool >/dev/null || need+=(ethtool) # only to turn veth offloads off
   command -v python3 >/dev/null || need+=(python3)
   ls /usr/lib/*/libpcap.so* >/dev/null 2>&1 || need+=(libpcap0.8)
+  if [ -n "$INSTANCES" ]; then # the tier: BGP daemons (router and speakers), backends' web server, downloads, kernel DSR
+    command -v bird >/dev/null || need+=(bird2)
+    command -v nginx >/dev/null || need+=(nginx-light)
+    command -v curl >/dev/null || need+=(curl)
+    command -v nft >/dev/null || need+=(nftables)
+  fi
   if [ ${#need[@]} -gt 0 ]; then
     echo "== installing ${need[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -71,6 +81,7 @@ farms() { # $1 = snat|dnat
 JSON
 }
 
+if [ -n "$INSTANCES" ]; then install_deps; rm -rf "$WORK"; exec lab/scale-out.sh "$@"; fi
 trap 'down; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 install_deps

@@ -14,6 +14,7 @@ const string TopUsage = """
       conntrack  the running instance's connection table: -L list, -E events, -D delete, -C count (userlb conntrack --help)
       stats    the running instance's counters per farm and backend (userlb stats --help)
       status   a one-screen summary of the running instance (userlb status --help)
+      drain    stop being ready (the VIP is withdrawn) and let connections finish (userlb drain --help)
       version  print the version
 
     Every command takes --help.
@@ -37,6 +38,7 @@ try
         "conntrack" => ConntrackCommand.Run(args[1..]),
         "stats" => ViewCommands.Stats(args[1..]),
         "status" => ViewCommands.Status(args[1..]),
+        "drain" => DrainCommand.Run(args[1..]),
         "version" or "--version" => Version(),
         _ => throw new UsageException($"unknown command \"{args[0]}\" (try userlb --help)"),
     };

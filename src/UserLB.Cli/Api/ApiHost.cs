@@ -89,6 +89,7 @@ internal sealed partial class ApiHost : IAsyncDisposable
         });
         app.MapFarmEndpoints(control);
         app.MapViewEndpoints(control);
+        app.MapDrainEndpoints(control, TimeProvider.System);
         return new ApiHost(app);
     }
 

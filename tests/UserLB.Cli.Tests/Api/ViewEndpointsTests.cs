@@ -16,7 +16,7 @@ namespace UserLB.Cli.Tests.Api;
 public sealed partial class ViewEndpointsTests
 {
     /// <summary>web (tcp 80 → bck0 only), dns (udp 53 → bck1 only, DTA), old (tcp 8080, down).</summary>
-    private const string Farms = """
+    internal const string Farms = """
         {"farms":[
           {"name":"web","virtual-addr":"192.168.101.250","virtual-ports":"80","mode":"snat","scheduler":"rr","iface":"m0",
            "backends":[{"name":"bck0","ip-addr":"192.168.1.10"}]},
@@ -72,7 +72,7 @@ public sealed partial class ViewEndpointsTests
     }
 
     /// <summary>Two TCP flows of 192.168.101.1 to web (40000 answered and established, 40001 unreplied) and a UDP flow of .2 to dns.</summary>
-    private static async Task ThreeFlowsAsync(ApiFixture api)
+    internal static async Task ThreeFlowsAsync(ApiFixture api)
     {
         await FeedAsync(api, ClientSyn(40000));
         await FeedAsync(api, Tcp(Bck0, "192.168.1.10", "192.168.101.250", 80, 40000, true, true));
