@@ -237,7 +237,9 @@ public sealed partial class PacketEngine : IEntryLifetime
         }
         if (p.IsIcmp)
         {
-            LearnSender(frame, p, port, nowNs);
+            // An echo request is answered to its own source MAC: learning its sender would let an echo flood from
+            // spoofed sources churn the neighbour table.
+            if (!IcmpTypes.IsEchoRequest(p.IsV6, p.IcmpType)) LearnSender(frame, p, port, nowNs);
             if (p.IsV6 && p.IcmpType is >= IcmpTypes.V6RouterSolicitation and <= 137)
             {
                 HandleNdp(frame, p, port, snapshot, nowNs);

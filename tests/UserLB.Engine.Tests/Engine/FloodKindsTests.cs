@@ -90,6 +90,7 @@ public class FloodKindsTests
         Assert.Equal(entries, h.Engine.Table.Count);
         Assert.Equal(earlyDrops, h.Engine.Table.EarlyDrops);
         Assert.Equal(reason.Length == 0 ? "" : $"{reason}={drops}", h.DropSummary());
+        if (kind is "echo" or "rst" or "fragment") Assert.True(h.Engine.Neighbors.Count <= 3, $"{h.Engine.Neighbors.Count} neighbours learned"); // the backends and the client: no flood sender
         h.AssertInvariant();
     }
 }
