@@ -27,6 +27,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     command -v python3 >/dev/null || need+=(python3)       # lab servers and probes
     command -v curl >/dev/null || need+=(curl)             # API lab tests
     command -v hping3 >/dev/null || need+=(hping3)         # the full-speed SYN flood (SynFloodLabTests)
+    command -v iperf3 >/dev/null || need+=(iperf3)         # the bulk stream under a SYN flood (SynFloodStreamLabTests)
     command -v bird >/dev/null || need+=(bird2)            # the scale-out tier's BGP speakers and router (TierLabTests)
     command -v nginx >/dev/null || need+=(nginx-light)     # the tier's backends
   fi

@@ -65,13 +65,14 @@ public class MetricsNamingTests
     [Fact]
     public void Views_PortLosses_InMetricsAndStats()
     {
-        var queue = new QueueStats(0, 0, 0, 0, 1, "inline") { Ports = [new PortDropStats("veth-c", 41, 2, 1), new PortDropStats("veth-s", 0, 0, 0)] };
+        var queue = new QueueStats(0, 0, 0, 0, 1, "inline") { Ports = [new PortDropStats("veth-c", 41, 2, 1, 900), new PortDropStats("veth-s", 0, 0, 0)] };
         var lines = Metrics(queue);
         Assert.Contains("userlb_port_kernel_drops_total{port=\"veth-c\"} 41", lines);
         Assert.Contains("userlb_port_tx_drops_total{port=\"veth-c\"} 2", lines);
         Assert.Contains("userlb_port_rx_truncated_total{port=\"veth-c\"} 1", lines);
         Assert.Contains("userlb_port_kernel_drops_total{port=\"veth-s\"} 0", lines);
-        Assert.Contains("port     veth-c  kernel drops 41  tx drops 2  rx truncated 1", ViewText.Stats(Stats(queue)).Split('\n'));
+        Assert.Contains("userlb_port_handshake_drops_total{port=\"veth-c\"} 900", lines);
+        Assert.Contains("port     veth-c  kernel drops 41  handshake ring drops 900  tx drops 2  rx truncated 1", ViewText.Stats(Stats(queue)).Split('\n'));
     }
 
     private sealed class NullSink : IFrameSink

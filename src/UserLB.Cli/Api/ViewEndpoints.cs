@@ -360,7 +360,7 @@ internal static class ViewEndpoints
             var list = new List<PortDropStats>();
             foreach (var p in f.Ports)
                 if (p is IPortStats counted && counted.Stats is var st)
-                    list.Add(new PortDropStats(p.Name, st.KernelDrops, st.TxDrops, st.RxTruncated));
+                    list.Add(new PortDropStats(p.Name, st.KernelDrops, st.TxDrops, st.RxTruncated, st.HandshakeDrops));
             return list;
         }
 

@@ -109,6 +109,8 @@ internal static partial class RunCommand
             throw;
         }
 
+        foreach (var p in ports)
+            if (p is AfPacketPort { HandshakeRingUnavailable: { } why }) Log.NoHandshakeRing(log, p.Name, why);
         var macs = new MacAddress[ports.Length];
         for (int i = 0; i < ports.Length; i++) macs[i] = ports[i].Mac;
         var mtus = new int[ports.Length];
@@ -257,5 +259,8 @@ internal static partial class RunCommand
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "frames with offloads dropped ({Reason}): super-frames or partial checksums that came without their virtio-net header could not be forwarded")]
         public static partial void Offload(ILogger logger, string reason);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "{Port}: no handshake ring ({Why}); TCP SYNs share the receive ring with established flows, so a SYN flood can delay them")]
+        public static partial void NoHandshakeRing(ILogger logger, string port, string why);
     }
 }

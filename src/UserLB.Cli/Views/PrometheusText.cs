@@ -58,6 +58,8 @@ internal static class PrometheusText
         w.Counter("userlb_oversize_frames_total", "Frames that filled the receive buffer (possibly truncated).", s.Queue.Oversize);
         w.Family("userlb_port_kernel_drops_total", "counter", "Frames the kernel dropped before userlb read them (a full receive ring: tp_drops / ps_drop), by port.");
         foreach (var p in s.Queue.Ports) w.Sample("userlb_port_kernel_drops_total", Labels(("port", p.Port)), p.KernelDrops);
+        w.Family("userlb_port_handshake_drops_total", "counter", "TCP SYNs the kernel dropped because the port's handshake ring was full (a SYN flood; afpacket), by port.");
+        foreach (var p in s.Queue.Ports) w.Sample("userlb_port_handshake_drops_total", Labels(("port", p.Port)), p.HandshakeDrops);
         w.Family("userlb_port_tx_drops_total", "counter", "Frames that could not be sent (the transmit ring stayed full, or the send failed), by port.");
         foreach (var p in s.Queue.Ports) w.Sample("userlb_port_tx_drops_total", Labels(("port", p.Port)), p.TxDrops);
         w.Family("userlb_port_rx_truncated_total", "counter", "Received super-frames cut short (the kernel's copy queue was full), by port.");

@@ -135,8 +135,9 @@ internal sealed record QueueStats(int Depth, int Capacity, long Drops, long Over
     public IReadOnlyList<PortDropStats> Ports { get; init; } = [];
 }
 
-/// <summary>A port's losses outside the engine: dropped by the kernel before userlb read them, not sent, received cut short.</summary>
-internal sealed record PortDropStats(string Port, long KernelDrops, long TxDrops, long RxTruncated);
+/// <summary>A port's losses outside the engine: dropped by the kernel before userlb read them (main ring; handshake ring),
+/// not sent, received cut short.</summary>
+internal sealed record PortDropStats(string Port, long KernelDrops, long TxDrops, long RxTruncated, long HandshakeDrops = 0);
 
 /// <summary>
 /// The polled receiver (afpacket, one worker: one receive thread for every port, <see cref="Threads"/> "auto": joined by

@@ -68,7 +68,7 @@ internal static class ViewText
             sb.Append(Inv($"synproxy SYNs answered with a cookie {e.SynProxy.SynsAnswered}  valid cookies {e.SynProxy.CookiesValid}  SYNs sent again {e.SynProxy.Retransmits}  handshakes completed {e.SynProxy.Handshakes}\n"));
         sb.Append(Inv($"workers  {s.Queue.Workers}  dispatch {s.Queue.Dispatch}  queue depth {s.Queue.Depth} / {s.Queue.Capacity}  drops {s.Queue.Drops}  oversize {s.Queue.Oversize}\n"));
         foreach (var p in s.Queue.Ports)
-            sb.Append(Inv($"port     {p.Port}  kernel drops {p.KernelDrops}  tx drops {p.TxDrops}  rx truncated {p.RxTruncated}\n"));
+            sb.Append(Inv($"port     {p.Port}  kernel drops {p.KernelDrops}  handshake ring drops {p.HandshakeDrops}  tx drops {p.TxDrops}  rx truncated {p.RxTruncated}\n"));
         if (s.Queue.Receive is { } r)
             sb.Append(Inv($"receive  one thread for every interface{Auto(r)}  busy-poll ≤ {r.BusyPollUs} µs (now {r.WindowUs} µs)  slept {r.Sleeps} times in poll(){Polled(r)}\n"));
         if (s.Queue.RxDelay is { } d)

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using UserLB.Packets;
+using static UserLB.IO.Live.PacketSockets;
 
 namespace UserLB.IO.Live;
 
@@ -63,9 +64,17 @@ public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
     private readonly byte* _tx;
     private int _rxNext, _txNext, _delaySample;
     private readonly TxHandOver _handOver;
-    private long _txDrops, _rxTruncated, _kernelDrops;
+    private long _txDrops, _rxTruncated, _kernelDrops, _handshakeDrops;
     private readonly Lock _statsLock = new();
     private volatile bool _closed;
+    private readonly HandshakeRing? _handshake;
+    private int _mainRun;
+
+    /// <summary>While both rings hold frames, at least one frame in this many is read from the handshake ring.</summary>
+    public const int HandshakeShare = 16;
+
+    /// <summary>Why the port has no handshake ring (the kernel refused a step: e.g. a kernel before PACKET_FANOUT_FLAG_IGNORE_OUTGOING), or null.</summary>
+    public string? HandshakeRingUnavailable { get; }
 
     /// <param name="name">The interface.</param>
     public AfPacketPort(string name)
@@ -101,6 +110,8 @@ public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
         if (bind(_fd, &sll, sizeof(SockaddrLl)) != 0) Fail("bind");
         var mreq = new PacketMreq { IfIndex = ifindex, Type = PACKET_MR_PROMISC };
         if (setsockopt(_fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(PacketMreq)) != 0) Fail("PACKET_ADD_MEMBERSHIP");
+        _handshake = HandshakeRing.TryCreate(_fd, ifindex, out string why);
+        HandshakeRingUnavailable = _handshake is null ? why : null;
     }
 
     private void Fail(string what)
@@ -130,19 +141,20 @@ public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
                 TpacketStats st;
                 int len = sizeof(TpacketStats);
                 if (!_closed && getsockopt(_fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) _kernelDrops += st.Drops;
-                return new PortStats(_kernelDrops, TxDrops, RxTruncated);
+                _handshakeDrops = _closed || _handshake is null ? _handshakeDrops : _handshake.Drops();
+                return new PortStats(_kernelDrops, TxDrops, RxTruncated, _handshakeDrops);
             }
         }
     }
 
     /// <summary>The next RX ring slot already holds a frame.</summary>
-    public bool Pending => !_closed && HoldsFrame(RxSlot);
+    public bool Pending => !_closed && (HoldsFrame(RxSlot) || (_handshake?.HoldsFrame ?? false));
 
     /// <summary>The RX ring slot read next.</summary>
     private byte* RxSlot => _ring + (nint)_rxNext * FrameSize;
 
     /// <summary>The socket, for one thread polling several ports (<see cref="Pending"/> is exact).</summary>
-    public int PollFd => !_closed ? _fd : -1;
+    public int PollFd => !_closed ? _handshake?.PollFd ?? _fd : -1;
 
     /// <summary>The kernel's receive timestamp of the frame in the next RX ring slot (SO_TIMESTAMP); 0 when none waits.</summary>
     public long PendingTimestampNs
@@ -170,11 +182,22 @@ public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
         {
             if (_closed) return -1;
             byte* frame = RxSlot;
-            if (!HoldsFrame(frame))
+            bool main = HoldsFrame(frame);
+            if (_handshake is { } hs && (!main || ++_mainRun >= HandshakeShare) && hs.HoldsFrame)
             {
-                int ready = PortPoll.Wait([_fd], 5);
+                // The handshake ring: when the main one is empty, or its turn among frames of both.
+                _mainRun = 0;
+                int got = hs.Read(buffer, out offload);
+                if (got > 0) return got;
+                Interlocked.Increment(ref _rxTruncated);
+                continue;
+            }
+            if (!main)
+            {
+                int ready = PortPoll.Wait([PollFd], 5);
                 if (_closed) return -1;
-                if (ready <= 0 || !HoldsFrame(frame)) return 0;
+                if (ready <= 0 || !Pending) return 0;
+                continue;
             }
             if (ReceiveDelay is { } delay && (++_delaySample & DelaySampleMask) == 0) SampleDelay(frame, delay);
             uint status = Volatile.Read(ref *(uint*)(frame + HdrStatus));
@@ -283,93 +306,10 @@ public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
     {
         if (_closed) return;
         _closed = true;
+        _handshake?.Dispose();
         close(_fd);
         // The mapping stays: a receive thread may still be reading it until it notices _closed; the process ends soon.
     }
 
     private static ushort Htons(ushort v) => (ushort)((v << 8) | (v >> 8));
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct SockaddrLl
-    {
-        public ushort Family;
-        public ushort Protocol;
-        public int IfIndex;
-        public ushort HaType;
-        public byte PktType;
-        public byte HaLen;
-        public ulong Addr;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PacketMreq
-    {
-        public int IfIndex;
-        public ushort Type;
-        public ushort AddrLen;
-        public ulong Address;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TpacketReq
-    {
-        public uint BlockSize;
-        public uint BlockNr;
-        public uint FrameSize;
-        public uint FrameNr;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec
-    {
-        public void* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name;
-        public int NameLen;
-        public IoVec* Iov;
-        public nuint IovLen;
-        public void* Control;
-        public nuint ControlLen;
-        public int Flags;
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int socket(int domain, int type, int protocol);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int bind(int fd, void* addr, int len);
-
-    /// <summary>struct tpacket_stats: frames seen and dropped since the last read.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TpacketStats
-    {
-        public uint Packets;
-        public uint Drops;
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int getsockopt(int fd, int level, int name, void* value, int* len);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setsockopt(int fd, int level, int name, void* value, int len);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int munmap(void* addr, nuint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint send(int fd, byte* buf, nint len, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
 }
