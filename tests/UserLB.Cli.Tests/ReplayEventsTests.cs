@@ -94,6 +94,31 @@ public sealed class ReplayEventsTests : IDisposable
         Assert.Equal(new EventTuple("192.168.101.1", "192.168.101.250", 77, 0, 0, 0), record!.Original);
     }
 
+    [Fact]
+    public void Line_SynProxiedEntry_SeqAndTimestampOffsetsReadBackAndShownOnItsLane()
+    {
+        var e = new ConnEntry
+        {
+            Original = new FlowTuple(IpAddr.Parse("192.168.101.1"), IpAddr.Parse("192.168.101.250"), 40000, 443, IpProtocols.Tcp),
+            Reply = new FlowTuple(IpAddr.Parse("192.168.1.10"), IpAddr.Parse("192.168.101.250"), 443, 40000, IpProtocols.Tcp),
+            Id = 4,
+            ExpiresNs = 60_000_000_000,
+            Status = ConnStatus.InUse | ConnStatus.SeqAdjust | ConnStatus.DstNat,
+            TcpState = TcpState.SynRecv,
+            SeqOffset = 3_000_000_000,
+            TsOffset = 77,
+        };
+        string line = ConntrackEventJson.Line(ConnEventType.New, e, 1_000_000_000, ConnEventCause.ByPacket(2));
+        Assert.Contains("\"mark\":0,\"seq_offset\":3000000000,\"ts_offset\":77,\"cause\"", line, StringComparison.Ordinal);
+        Assert.True(ConntrackEventReader.TryParse(line, 1, out var record, out string? error), error);
+        Assert.Equal(3_000_000_000, record!.SeqOffset);
+        var model = UserLB.IO.Timeline.TimelineModel.Read(new StringReader(line), "events");
+        Assert.EndsWith("; SYN proxy: backend seq + 3000000000", Assert.Single(model.Lanes).Translation, StringComparison.Ordinal);
+        // An entry the SYN proxy did not open carries neither field.
+        e.Status &= ~ConnStatus.SeqAdjust;
+        Assert.DoesNotContain("seq_offset", ConntrackEventJson.Line(ConnEventType.New, e, 1_000_000_000, ConnEventCause.ByPacket(2)), StringComparison.Ordinal);
+    }
+
     private const string Good = """{"event":"NEW","time":1,"time_ns":1000000000,"id":1,"proto":"udp","timeout":30,"original":{"src":"a","dst":"b","sport":1,"dport":2,"packets":0,"bytes":0},"reply":{"src":"b","dst":"a","sport":2,"dport":1,"packets":0,"bytes":0},"seen_reply":false,"assured":false,"mark":0,"cause":{"packet":1}}""";
 
     [Theory]

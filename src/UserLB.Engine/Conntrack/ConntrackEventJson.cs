@@ -72,6 +72,12 @@ public static class ConntrackEventJson
         w.WriteBoolean("seen_reply", e.SeenReply);
         w.WriteBoolean("assured", e.Assured);
         w.WriteNumber("mark", e.Mark);
+        if ((e.Status & ConnStatus.SeqAdjust) != 0)
+        {
+            // SYN proxy (nf_conntrack_seqadj): added to the backend's sequence numbers, and timestamps, on their way to the client.
+            w.WriteNumber("seq_offset", e.SeqOffset);
+            w.WriteNumber("ts_offset", e.TsOffset);
+        }
         if (context.Farm is not null) w.WriteString("farm", context.Farm);
         if (context.Backend is not null) w.WriteString("backend", context.Backend);
         if (type is not null)

@@ -9,7 +9,7 @@ public sealed record EventTuple(string Src, string Dst, int Sport, int Dport, lo
 public sealed record ConnEventRecord(
     string Event, long TimeNs, long Id, string Proto, string? State, string? OldState, long Timeout,
     EventTuple Original, EventTuple Reply, bool SeenReply, bool Assured, long Mark, string? Farm, string? Backend,
-    long? CausePacket, string? CauseTimer, long LineNumber);
+    long? CausePacket, string? CauseTimer, long LineNumber, long? SeqOffset = null);
 
 /// <summary>
 /// Reads an events file (JSON lines, as <c>userlb replay --events</c> writes it). A bad line stops reading with an
@@ -67,7 +67,7 @@ public static class ConntrackEventReader
                 var cause = Member(root, "cause", JsonValueKind.Object);
                 record = new ConnEventRecord(ev, timeNs, id, proto, state, oldState, timeout, original, reply, seenReply, assured,
                     mark, farm, backend, cause.TryGetProperty("packet", out _) ? Number(cause, "packet") : null,
-                    OptionalText(cause, "timer"), lineNumber);
+                    OptionalText(cause, "timer"), lineNumber, root.TryGetProperty("seq_offset", out _) ? Number(root, "seq_offset") : null);
                 error = null;
                 return true;
             }

@@ -103,6 +103,10 @@ public sealed record TimelineModel(IReadOnlyList<Lane> Lanes, long StartNs, long
             $"#{first.Id} {first.Proto} {Endpoint(o.Src, o.Sport)} → {Endpoint(o.Dst, o.Dport)}");
         string nat = string.Create(CultureInfo.InvariantCulture, $"DNAT to {Endpoint(r.Src, r.Sport)}")
             + (r.Dst != o.Src ? string.Create(CultureInfo.InvariantCulture, $", SNAT to {Endpoint(r.Dst, r.Dport)}") : "");
+        long? seqOffset = null;
+        foreach (var e in events)
+            if (e.SeqOffset is { } offset) seqOffset = offset;
+        if (seqOffset is { } shift) nat += string.Create(CultureInfo.InvariantCulture, $"; SYN proxy: backend seq + {shift}");
         string? farm = first.Farm, backend = first.Backend;
         return new Lane(first.Id, first.Proto, title, nat, farm, backend, bands, packets, laneEnd!);
     }
