@@ -40,6 +40,24 @@ internal sealed class NftlbFarm(string name) : NftlbObject(name)
 
     public NftlbBackend? Backend(string name) => Backends.Find(b => b.Name == name);
 
+    /// <summary>
+    /// The priority the farm runs at, as nftlb shows it: its own, raised by one for each backend out of service (not up)
+    /// whose priority it reaches, until stable. Backends above it stand by ("available").
+    /// </summary>
+    public int EffectivePriority()
+    {
+        int start = int.TryParse(Get("priority", "1"), System.Globalization.CultureInfo.InvariantCulture, out int p) ? p : 1;
+        int current = start;
+        while (true)
+        {
+            int next = start;
+            foreach (var b in Backends)
+                if (b.Get("state", "up") != "up" && b.Priority <= current) next++;
+            if (next == current) return current;
+            current = next;
+        }
+    }
+
     public NftlbFarm Clone()
     {
         var c = CopyTo(new NftlbFarm(Name));
@@ -54,6 +72,8 @@ internal sealed class NftlbFarm(string name) : NftlbObject(name)
 /// <summary>A farm's backend.</summary>
 internal sealed class NftlbBackend(string name) : NftlbObject(name)
 {
+    public int Priority => int.TryParse(Get("priority", "1"), System.Globalization.CultureInfo.InvariantCulture, out int p) ? p : 1;
+
     public NftlbBackend Clone() => CopyTo(new NftlbBackend(Name));
 }
 

@@ -100,6 +100,11 @@ internal static class NftlbRequest
     {
         if (NftlbKeys.Find(keys, key) is not { } k) return false;
         string text = Scalar(value, key);
+        if (text.Length == 0 && k.Default.Length > 0)
+        {
+            o.Values.Remove(key); // an empty value is the default
+            return true;
+        }
         o.Values[key] = k.Read(text, warnings) ?? throw Bad($"Parsing unknown value '{text}' in '{key}'");
         return true;
     }
@@ -126,7 +131,7 @@ internal static class NftlbRequest
                     FarmAction(state, farm, Scalar(p.Value, "action"), effects);
                     continue;
                 case "backends":
-                    foreach (var b in Items(p.Value, "backends")) Backend(farm, b, effects);
+                    foreach (var b in Items(p.Value, "backends")) Backend(state, farm, b, effects);
                     continue;
                 case "sessions":
                     foreach (var s in Items(p.Value, "sessions")) Session(farm, s);
@@ -229,7 +234,7 @@ internal static class NftlbRequest
         }
     }
 
-    private static void Backend(NftlbFarm farm, JsonElement e, NftlbEffects effects)
+    private static void Backend(NftlbState state, NftlbFarm farm, JsonElement e, NftlbEffects effects)
     {
         string name = NameOf(e, "backend");
         var backend = farm.Backend(name);
@@ -243,7 +248,7 @@ internal static class NftlbRequest
         {
             backend = new NftlbBackend(name);
             farm.Backends.Add(backend);
-            if (!e.TryGetProperty("mark", out _)) backend.Values["mark"] = FreeMark(farm);
+            if (!e.TryGetProperty("mark", out _)) backend.Values["mark"] = FreeMark(state);
         }
         foreach (var p in e.EnumerateObject())
         {
@@ -263,13 +268,13 @@ internal static class NftlbRequest
         }
     }
 
-    /// <summary>A new backend without a mark gets the lowest one its farm's backends do not use.</summary>
-    private static string FreeMark(NftlbFarm farm)
+    /// <summary>A new backend without a mark gets the lowest one no backend of any farm uses.</summary>
+    private static string FreeMark(NftlbState state)
     {
         for (int m = 1; ; m++)
         {
             string mark = "0x" + m.ToString("x", CultureInfo.InvariantCulture);
-            if (!farm.Backends.Exists(b => b.Get("mark") == mark)) return mark;
+            if (!state.Farms.Exists(f => f.Backends.Exists(b => b.Get("mark") == mark))) return mark;
         }
     }
 

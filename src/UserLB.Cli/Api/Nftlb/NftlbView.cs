@@ -58,6 +58,7 @@ internal static class NftlbView
         w.StartObject().String("name", f.Name);
         // The virtual service nftlb shows is the farm's first address.
         var first = f.Addresses.Count > 0 ? state.Address(f.Addresses[0]) : null;
+        int priority = f.EffectivePriority();
         foreach (var k in NftlbKeys.Farm)
         {
             string value = f.Get(k.Name, k.Default);
@@ -73,6 +74,8 @@ internal static class NftlbView
                 };
             }
             if (k.Name == "responsettl" && f.Get("mode", "snat") != "stlsdnat") continue;
+            if (k.Name == "priority") value = priority.ToString(CultureInfo.InvariantCulture);
+            if (k.Name == "sched-param" && value == "none" && f.Get("scheduler") == "hash") value = "srcip "; // hash without fields hashes the client address
             if (Shown(k, f, value)) w.String(k.Name, value);
         }
         w.StartArray("addresses");
@@ -86,7 +89,7 @@ internal static class NftlbView
         foreach (var b in f.Backends)
         {
             w.StartObject().String("name", b.Name);
-            Keys(w, b, NftlbKeys.Backend);
+            Keys(w, b, NftlbKeys.Backend, b.Priority > priority ? "available" : null);
             if (health?.Invoke(f.Name, b.Name) is { } h) w.String("health", h);
             w.EndObject();
         }
@@ -101,11 +104,13 @@ internal static class NftlbView
         w.EndObject();
     }
 
-    private static void Keys(NftlbJsonWriter w, NftlbObject o, NftlbKey[] keys)
+    /// <summary>The object's keys; <paramref name="standby"/> replaces an "up" state (a backend above its farm's priority).</summary>
+    private static void Keys(NftlbJsonWriter w, NftlbObject o, NftlbKey[] keys, string? standby = null)
     {
         foreach (var k in keys)
         {
             string value = o.Get(k.Name, k.Default);
+            if (k.Name == "state" && value == "up" && standby is not null) value = standby;
             if (Shown(k, o, value)) w.String(k.Name, value);
         }
     }
