@@ -78,9 +78,9 @@ internal static class FarmEndpoints
     /// addresses and policies it lists, or the farm itself when it lists none.</summary>
     private static void DeleteFarms(NftlbState s, JsonElement root, NftlbEffects effects)
     {
-        _ = effects;
         if (root.ValueKind != JsonValueKind.Object)
         {
+            foreach (var f in s.Farms) NftlbRequest.CheckHelper(s, f, effects);
             s.Farms.Clear();
             return;
         }

@@ -70,6 +70,8 @@ internal static class NftlbKeys
         Text("est-connlimit-log-prefix", NftlbShow.WhenSet),
         Enum("state", "up", NftlbValues.BackendStates),
         Text("ether-addr", NftlbShow.Never),
+        Text("iface", NftlbShow.Never),
+        Text("oface", NftlbShow.Never),
     ];
 
     public static readonly NftlbKey[] Address =

@@ -100,11 +100,7 @@ internal static class NftlbRequest
     {
         if (NftlbKeys.Find(keys, key) is not { } k) return false;
         string text = Scalar(value, key);
-        if (text.Length == 0 && k.Default.Length > 0)
-        {
-            o.Values.Remove(key); // an empty value is the default
-            return true;
-        }
+        if (text.Length == 0 && k.Default.Length > 0) return true; // an empty value leaves the key as it was
         o.Values[key] = k.Read(text, warnings) ?? throw Bad($"Parsing unknown value '{text}' in '{key}'");
         return true;
     }
@@ -156,12 +152,21 @@ internal static class NftlbRequest
                     continue;
             }
             if (NftlbKeys.IsOutputOnly(p.Name)) continue;
+            string persistence = farm.Get("persistence", "none");
             if (!Set(farm, NftlbKeys.Farm, p.Name, p.Value, effects.Warnings)) throw Bad($"Unknown key '{p.Name}' in farm '{farm.Name}'");
+            if (farm.Get("persistence", "none") != persistence) farm.Sessions.Clear(); // the session keys' fields changed
             touchesAddress |= p.Name is "virtual-addr" or "virtual-ports" or "family" or "protocol";
         }
         if (touchesAddress) SyncOwnAddress(state, farm, e.TryGetProperty("virtual-addr", out _) || e.TryGetProperty("virtual-ports", out _));
-        if (farm.Get("helper", "none") != "none" && !HelperFits(farm.Get("helper"), Protocol(state, farm)))
-            effects.Warnings.Add($"Farm '{farm.Name}' doesn't validate helper protocol");
+        CheckHelper(state, farm, effects);
+    }
+
+    /// <summary>A helper that does not fit the farm's protocol puts the farm in config_error, with nftlb's warning.</summary>
+    public static void CheckHelper(NftlbState state, NftlbFarm farm, NftlbEffects effects)
+    {
+        if (farm.Get("helper", "none") == "none" || HelperFits(farm.Get("helper"), Protocol(state, farm))) return;
+        effects.Warnings.Add($"Farm '{farm.Name}' doesn't validate helper protocol");
+        farm.Values["state"] = "config_error";
     }
 
     private static NftlbFarm New(NftlbState state, string name)

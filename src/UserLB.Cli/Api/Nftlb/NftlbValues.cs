@@ -61,7 +61,7 @@ internal static class NftlbValues
     /// </summary>
     public static string Fields(string value, string key, string[] known, string none, List<string> warnings)
     {
-        var words = value.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries);
+        var words = value.Split([' ', ',', '.'], StringSplitOptions.RemoveEmptyEntries);
         var text = new System.Text.StringBuilder();
         foreach (var k in known)
             if (Array.IndexOf(words, k) >= 0) text.Append(k).Append(' ');
@@ -70,15 +70,15 @@ internal static class NftlbValues
         return text.Length == 0 ? none : text.ToString();
     }
 
-    /// <summary>A verdict list (<c>log drop accept</c>, in that order, words separated by spaces).</summary>
+    /// <summary>A verdict list, in the order log, drop, accept, each word followed by a space (unset: <c>log drop accept</c>).</summary>
     public static string Verdict(string value, List<string> warnings)
     {
         var words = value.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries);
-        var parts = new List<string>();
+        var text = new System.Text.StringBuilder();
         foreach (var k in Verdicts)
-            if (Array.IndexOf(words, k) >= 0) parts.Add(k);
+            if (Array.IndexOf(words, k) >= 0) text.Append(k).Append(' ');
         foreach (var w in words)
             if (Array.IndexOf(Verdicts, w) < 0) warnings.Add($"Parsing unknown value '{w}' in 'verdict'");
-        return parts.Count == 0 ? "log drop accept" : string.Join(' ', parts);
+        return text.Length == 0 ? "log drop accept" : text.ToString();
     }
 }

@@ -62,6 +62,7 @@ internal static class NftlbView
         foreach (var k in NftlbKeys.Farm)
         {
             string value = f.Get(k.Name, k.Default);
+            if (first is null && k.Name is "family" or "virtual-addr" or "virtual-ports" or "protocol") continue; // no virtual service yet
             if (first is not null)
             {
                 value = k.Name switch
