@@ -94,6 +94,7 @@ internal static class NftlbKeys
         Enum("route", "in", NftlbValues.Routes),
         Number("timeout", "0"),
         Text("log-prefix", NftlbShow.WhenSet),
+        Number("priority", "1", NftlbShow.Never),
     ];
 
     /// <summary>Keys nftlb prints that a document may carry back: accepted and ignored.</summary>
@@ -103,7 +104,7 @@ internal static class NftlbKeys
 
     private static NftlbKey Text(string name, NftlbShow show = NftlbShow.Always) => new(name, "", (v, _) => v, show);
 
-    private static NftlbKey Number(string name, string fallback) => new(name, fallback, (v, _) => NftlbValues.Number(v));
+    private static NftlbKey Number(string name, string fallback, NftlbShow show = NftlbShow.Always) => new(name, fallback, (v, _) => NftlbValues.Number(v), show);
 
     private static NftlbKey Rate(string name) => new(name, "0/second", (v, _) => NftlbValues.Rate(v));
 

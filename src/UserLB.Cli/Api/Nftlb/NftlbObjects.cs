@@ -41,12 +41,12 @@ internal sealed class NftlbFarm(string name) : NftlbObject(name)
     public NftlbBackend? Backend(string name) => Backends.Find(b => b.Name == name);
 
     /// <summary>
-    /// The priority the farm runs at, as nftlb shows it: its own, raised by one for each backend out of service (not up)
-    /// whose priority it reaches, until stable. Backends above it stand by ("available").
+    /// The priority the farm runs at, as nftlb shows it (whatever priority the farm was given): 1, raised by one for each
+    /// backend out of service (not up) whose priority it reaches, until stable. Backends above it stand by ("available").
     /// </summary>
     public int EffectivePriority()
     {
-        int start = int.TryParse(Get("priority", "1"), System.Globalization.CultureInfo.InvariantCulture, out int p) ? p : 1;
+        const int start = 1;
         int current = start;
         while (true)
         {

@@ -79,6 +79,6 @@ internal static class NftlbValues
             if (Array.IndexOf(words, k) >= 0) text.Append(k).Append(' ');
         foreach (var w in words)
             if (Array.IndexOf(Verdicts, w) < 0) warnings.Add($"Parsing unknown value '{w}' in 'verdict'");
-        return text.Length == 0 ? "log drop accept" : text.ToString();
+        return text.Length is 0 or 16 ? "log drop accept" : text.ToString(); // all three print as the default does
     }
 }
