@@ -66,7 +66,7 @@ internal static class FarmEndpoints
             var f = FarmOrThrow(control.Objects, farm);
             bool isStatic = f.Sessions.Exists(s => s.Client == client);
             int learned = control.Config.FindFarm(farm) is { } placed ? await control.ForgetSessionsAsync(placed, client: client).ConfigureAwait(false) : 0;
-            if (!isStatic && learned == 0) throw new ApiException(StatusCodes.Status404NotFound, $"error deleting session. Farm '{farm}' has no session '{client}'");
+            if (!isStatic && learned == 0) throw new ApiException(StatusCodes.Status404NotFound, $"error deleting session: farm \"{farm}\" has no session \"{client}\"");
             return await Change(control, s => s.Farm(farm)?.Sessions.RemoveAll(x => x.Client == client)).ConfigureAwait(false);
         });
         app.MapDelete("/farms/{farm}/addresses/{address}", (string farm, string address) => Change(control, s => s.Farm(farm)?.Addresses.Remove(address)));

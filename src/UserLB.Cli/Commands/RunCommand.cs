@@ -19,7 +19,8 @@ internal static partial class RunCommand
                           [--new-flow-budget N [--new-flow-burst B]]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
-        name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. Keep the VIPs off the kernel's
+        name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them. A farm without iface (or on an
+        interface not owned) is stored, shown by the API and logged by name as not placed; the engine does not run it. Keep the VIPs off the kernel's
         interfaces and IP forwarding off in this host (namespace), so that the kernel does not answer that traffic too.
         Interfaces may keep their offloads on: partial checksums and GSO/GRO super-frames are forwarded as they came.
           --engine     afpacket (default: raw AF_PACKET sockets with memory-mapped rings and virtio-net headers, the
@@ -42,9 +43,12 @@ internal static partial class RunCommand
           --state-file PATH   save the connection table to PATH on a clean stop (SIGTERM, Ctrl-C) and load it at start,
                               so that connections survive a restart with the same configuration (JSON lines)
           --api ADDR:PORT     the REST control API (nftlb's: /farms ...), default 127.0.0.1:5555; off: none
-          --key KEY           the API key (header "Key: KEY"); default: $USERLB_KEY, else generated and printed at start
+          --key KEY           the API key (header "Key: KEY"); default: $USERLB_KEY, else $NFTLB_SERVER_KEY (nftlb's; empty
+                              is ignored), else generated and printed at start
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
         """;
+
+    private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
     /// <summary>Options removed from <c>userlb run</c> (experiments; README's changelog), with what replaced them.</summary>
     private static readonly (string Name, string Instead)[] Removed =
@@ -70,14 +74,14 @@ internal static partial class RunCommand
         var (budget, burst) = ParseBudget(args, workers);
         string apiText = args.Get("api") ?? ApiHost.DefaultListen;
         var apiListen = apiText == "off" ? null : ApiHost.ParseListen(apiText);
-        string? key = args.Get("key") ?? Environment.GetEnvironmentVariable("USERLB_KEY");
+        string? key = args.Get("key") ?? Environment.GetEnvironmentVariable("USERLB_KEY") ?? NonEmpty(Environment.GetEnvironmentVariable("NFTLB_SERVER_KEY"));
         if (key is { Length: 0 }) throw new UsageException("option --key: the key cannot be empty");
         var config = ConfigLoader.Load(configPath); // after the options: a bad option is reported before any file is read
 
         var names = new List<string>();
         foreach (var f in config.Farms)
         {
-            if (string.IsNullOrEmpty(f.Iface)) throw new UsageException($"farm \"{f.Name}\": key \"iface\" is required for userlb run (the client-side interface)");
+            if (string.IsNullOrEmpty(f.Iface)) continue; // stored and reported by name, not placed (as the API stores such farms)
             foreach (var n in new[] { f.Iface, f.Oface ?? f.Iface })
                 if (!names.Contains(n)) names.Add(n);
         }

@@ -114,10 +114,10 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports)
             if (first.Get("ports") is { Length: > 0 } ports) w.WriteString("virtual-ports", ports);
             w.WriteString("protocol", first.Get("protocol", "tcp"));
             foreach (var key in EngineKeys)
-                if (f.Values.TryGetValue(key, out var v) && (v.Length > 0 || key == "source-addr")) w.WriteString(key, v.TrimEnd());
+                if (f.Values.TryGetValue(key, out var v) && v.Length > 0 && v != NftlbKeys.Find(NftlbKeys.Farm, key)?.Default) w.WriteString(key, v.TrimEnd());
             foreach (var key in (string[])["new-rtlimit", "rst-rtlimit"])
             {
-                if (!f.Values.TryGetValue(key, out var rate)) continue;
+                if (!f.Values.TryGetValue(key, out var rate) || rate == "0/second") continue;
                 if (rate.EndsWith("/second", StringComparison.Ordinal)) w.WriteString(key, rate);
                 else notEnforced.Add($"farm {f.Name}: {key} {rate} (the engine takes rates per second)");
             }
@@ -132,7 +132,7 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports)
                 w.WriteStartObject();
                 w.WriteString("name", b.Name);
                 foreach (var key in BackendKeys)
-                    if (b.Values.TryGetValue(key, out var v) && v.Length > 0) w.WriteString(key, v);
+                    if (b.Values.TryGetValue(key, out var v) && v.Length > 0 && v != NftlbKeys.Find(NftlbKeys.Backend, key)?.Default) w.WriteString(key, v);
                 foreach (var (key, json) in b.Extensions)
                 {
                     w.WritePropertyName(key);

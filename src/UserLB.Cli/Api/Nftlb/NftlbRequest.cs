@@ -37,8 +37,9 @@ internal static class NftlbRequest
             if (doc.RootElement.ValueKind == JsonValueKind.Object) return doc;
             doc.Dispose();
         }
-        catch (JsonException)
+        catch (JsonException ex)
         {
+            throw Bad($"invalid JSON at line {(ex.LineNumber ?? 0) + 1}, position {(ex.BytePositionInLine ?? 0) + 1}");
         }
         throw Bad("the body is not a JSON object like {\"farms\": [...]}");
     }
@@ -267,6 +268,8 @@ internal static class NftlbRequest
                 case "health-check":
                     backend.Extensions[p.Name] = p.Value.GetRawText();
                     continue;
+                case "health" when Scalar(p.Value, "health") is not ("up" or "down" or "none"):
+                    throw Bad($"'health' is read-only (the health-check status: up, down or none), got '{Scalar(p.Value, "health")}' in backend '{name}'");
             }
             if (NftlbKeys.IsOutputOnly(p.Name)) continue;
             if (!Set(backend, NftlbKeys.Backend, p.Name, p.Value, effects.Warnings)) throw Bad($"Unknown key '{p.Name}' in backend '{name}'");

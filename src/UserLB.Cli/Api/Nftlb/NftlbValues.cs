@@ -77,8 +77,7 @@ internal static class NftlbValues
         var text = new System.Text.StringBuilder();
         foreach (var k in Verdicts)
             if (Array.IndexOf(words, k) >= 0) text.Append(k).Append(' ');
-        foreach (var w in words)
-            if (Array.IndexOf(Verdicts, w) < 0) warnings.Add($"Parsing unknown value '{w}' in 'verdict'");
+        _ = warnings; // as nftlb, other words (e.g. "forward") are left out without a warning
         return text.Length is 0 or 16 ? "log drop accept" : text.ToString(); // all three print as the default does
     }
 }
