@@ -17,9 +17,16 @@ internal static class FarmEndpoints
 {
     public static void MapFarmEndpoints(this IEndpointRouteBuilder app, ControlPlane control)
     {
-        app.MapGet("/farms", () => ApiHost.JsonText(NftlbView.Farms(control.Objects, control.Objects.Farms, control.HealthIfChecked)));
+        app.MapGet("/farms", () =>
+        {
+            var objects = control.Objects; // one published state for the whole reply
+            return ApiHost.JsonText(NftlbView.Farms(objects, objects.Farms, control.HealthIfChecked));
+        });
         app.MapGet("/farms/{farm}", (string farm) =>
-            ApiHost.JsonText(NftlbView.Farms(control.Objects, [FarmOrThrow(control.Objects, farm)], control.HealthIfChecked)));
+        {
+            var objects = control.Objects;
+            return ApiHost.JsonText(NftlbView.Farms(objects, [FarmOrThrow(objects, farm)], control.HealthIfChecked));
+        });
         app.MapGet("/farms/{farm}/sessions", async (string farm) =>
         {
             var f = FarmOrThrow(control.Objects, farm);

@@ -15,7 +15,11 @@ internal static class ObjectEndpoints
 {
     public static void MapObjectEndpoints(this IEndpointRouteBuilder app, ControlPlane control)
     {
-        app.MapGet("/addresses", () => ApiHost.JsonText(NftlbView.Addresses(control.Objects, control.Objects.Addresses)));
+        app.MapGet("/addresses", () =>
+        {
+            var objects = control.Objects; // one published state for the whole reply
+            return ApiHost.JsonText(NftlbView.Addresses(objects, objects.Addresses));
+        });
         app.MapGet("/addresses/{address}", (string address) =>
             ApiHost.JsonText(NftlbView.Addresses(control.Objects, [control.Objects.Address(address) ?? throw FarmEndpoints.Unknown("address", address)])));
         app.MapMethods("/addresses", ["POST", "PUT", "PATCH"], (HttpRequest request) => ApiHost.ChangeAsync(control, request, NftlbRequest.Apply));
@@ -28,7 +32,11 @@ internal static class ObjectEndpoints
             Detach(s, address);
         }));
 
-        app.MapGet("/policies", () => ApiHost.JsonText(NftlbView.Policies(control.Objects, control.Objects.Policies)));
+        app.MapGet("/policies", () =>
+        {
+            var objects = control.Objects;
+            return ApiHost.JsonText(NftlbView.Policies(objects, objects.Policies));
+        });
         app.MapGet("/policies/{policy}", (string policy) =>
             ApiHost.JsonText(NftlbView.Policies(control.Objects, [control.Objects.Policy(policy) ?? throw FarmEndpoints.Unknown("policy", policy)])));
         app.MapMethods("/policies", ["POST", "PUT", "PATCH"], (HttpRequest request) => ApiHost.ChangeAsync(control, request, NftlbRequest.Apply));
