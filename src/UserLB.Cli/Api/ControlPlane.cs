@@ -27,7 +27,13 @@ internal sealed partial class ControlPlane : IDisposable
     private LoadBalancerConfig _config;
     private long _generation;
 
-    public ControlPlane(LiveForwarder forwarder, LoadBalancerConfig config, IReadOnlyList<string> portNames, HealthMonitor? health, ILogger logger)
+    /// <param name="forwarder">The forwarder whose workers own the engines.</param>
+    /// <param name="config">The initial configuration.</param>
+    /// <param name="portNames">The interfaces the forwarder owns.</param>
+    /// <param name="health">The health monitor; null in tests.</param>
+    /// <param name="logger">Where changes and what is not placed are logged.</param>
+    /// <param name="defaultIface">Where a farm without <c>iface</c> runs (<c>userlb run --iface</c>); null: such farms are stored, not placed.</param>
+    public ControlPlane(LiveForwarder forwarder, LoadBalancerConfig config, IReadOnlyList<string> portNames, HealthMonitor? health, ILogger logger, string? defaultIface = null)
     {
         ArgumentNullException.ThrowIfNull(forwarder);
         ArgumentNullException.ThrowIfNull(config);
@@ -39,7 +45,7 @@ internal sealed partial class ControlPlane : IDisposable
         Health = health;
         _log = logger;
         _objects = NftlbState.From(config);
-        _projection = new NftlbProjection(portNames);
+        _projection = new NftlbProjection(portNames, defaultIface);
     }
 
     public LiveForwarder Forwarder { get; }

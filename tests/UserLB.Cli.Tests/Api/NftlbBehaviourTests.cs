@@ -76,6 +76,18 @@ public sealed class NftlbBehaviourTests
         foreach (var piece in shown) Assert.Contains(piece, view, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("m0", true)]
+    public async Task Post_FarmWithoutIface_PlacedOnlyWithADefaultInterface(string? defaultIface, bool placed)
+    {
+        await using var api = await ApiFixture.StartAsync("""{"farms": []}""", defaultIface: defaultIface);
+        Assert.Equal(Ok, await SendAsync(api, "POST", "/farms", Farm));
+        Assert.Equal(placed, api.Control.Config.FindFarm("lb01")?.Iface == "m0");
+        Assert.Equal(placed, !api.Control.Unplaced.ContainsKey("lb01"));
+        Assert.Equal(placed, await api.Forwarder.InvokeAsync((e, _) => e.Snapshot.FindFarmByName("lb01") is not null));
+    }
+
     [Fact]
     public async Task GetFarms_Empty_IsNftlbsDocumentWithoutNewline()
     {

@@ -19,9 +19,10 @@ internal sealed record NftlbPlacement(LoadBalancerConfig Config, IReadOnlyDictio
 /// Turns the API's nftlb objects into the engine's configuration: each farm that can be placed (an interface this
 /// <c>userlb run</c> owns, a virtual address, a mode the engine forwards) becomes a <see cref="FarmConfig"/> through
 /// <see cref="ConfigParser"/>; the others stay stored and are reported by name. A farm whose text did not change keeps
-/// its <see cref="FarmConfig"/> instance, so unchanged farms are not rebuilt.
+/// its <see cref="FarmConfig"/> instance, so unchanged farms are not rebuilt. A farm without <c>iface</c> runs on
+/// <paramref name="defaultIface"/> when there is one (<c>userlb run --iface</c>).
 /// </summary>
-internal sealed class NftlbProjection(IReadOnlyList<string> ports)
+internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defaultIface = null)
 {
     /// <summary>Farm keys passed to the engine's configuration as they are (the virtual service comes from the first address).</summary>
     private static readonly string[] EngineKeys =
@@ -77,8 +78,8 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports)
 
     private string? WhyNotPlaced(NftlbState state, NftlbFarm f)
     {
-        string iface = f.Get("iface");
-        if (iface.Length == 0) return "no iface (the client-side interface) given";
+        string iface = f.Get("iface") is { Length: > 0 } given ? given : defaultIface ?? "";
+        if (iface.Length == 0) return "no iface (the client-side interface) given, and no --iface";
         if (!ports.Contains(iface)) return $"iface \"{iface}\" is not an interface this userlb run owns ({string.Join(", ", ports)})";
         if (f.Get("oface") is { Length: > 0 } oface && !ports.Contains(oface))
             return $"oface \"{oface}\" is not an interface this userlb run owns ({string.Join(", ", ports)})";
@@ -99,7 +100,7 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports)
     }
 
     /// <summary>The farm as a document for <see cref="ConfigParser"/>.</summary>
-    private static string Text(NftlbState state, NftlbFarm f, List<string> notEnforced)
+    private string Text(NftlbState state, NftlbFarm f, List<string> notEnforced)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer))
@@ -115,6 +116,7 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports)
             w.WriteString("protocol", first.Get("protocol", "tcp"));
             foreach (var key in EngineKeys)
                 if (f.Values.TryGetValue(key, out var v) && v.Length > 0 && v != NftlbKeys.Find(NftlbKeys.Farm, key)?.Default) w.WriteString(key, v.TrimEnd());
+            if (f.Get("iface").Length == 0 && defaultIface is not null) w.WriteString("iface", defaultIface);
             foreach (var key in (string[])["new-rtlimit", "rst-rtlimit"])
             {
                 if (!f.Values.TryGetValue(key, out var rate) || rate == "0/second") continue;
