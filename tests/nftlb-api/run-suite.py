@@ -123,6 +123,7 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="nftlb-suite-")
     passed = comparable = shown = 0
+    last_file = None
     failures = []
     groups = sorted(d for d in os.listdir(suite) if os.path.isdir(os.path.join(suite, d)) and d.startswith(args.group))
     for group in groups:
@@ -137,7 +138,9 @@ def main():
                     continue
                 req = parse_api(os.path.join(sdir, apis[0]))
                 verb, uri = req.get("VERB", "GET"), req.get("URI", "")
-                data = os.path.join(sdir, req["FILE"]) if req.get("FILE") else None
+                # api_tests.sh `source`s each req.api in one shell: a step without FILE keeps the last one set.
+                last_file = req.get("FILE") or last_file
+                data = os.path.join(sdir, last_file) if last_file else None
                 if verb not in ("POST", "PUT", "DELETE", "PATCH") or data is None or not os.path.exists(data):
                     data = None
                 reply = curl(port, verb, uri, data)

@@ -16,8 +16,8 @@ namespace UserLB.Cli.Api;
 
 /// <summary>
 /// The REST control API of <c>userlb run</c> (nftlb-compatible): ASP.NET Core minimal APIs on Kestrel in the same process,
-/// bound to one address (loopback by default). Every request must carry the header <c>Key</c>; errors are JSON
-/// <c>{"response": "error", "message": "..."}</c>, success <c>{"response": "success"}</c>.
+/// bound to one address (loopback by default). Every request must carry the header <c>Key</c>. Replies are nftlb's:
+/// <c>{"response": "success"}</c> (warnings appended: <c>"success. Parsing unknown value …"</c>) or <c>{"response": "error …"}</c>.
 /// </summary>
 internal sealed partial class ApiHost : IAsyncDisposable
 {
@@ -78,6 +78,10 @@ internal sealed partial class ApiHost : IAsyncDisposable
             {
                 await Error(StatusCodes.Status400BadRequest, ex.Message).ExecuteAsync(context).ConfigureAwait(false);
             }
+            catch (Nftlb.NftlbException ex)
+            {
+                await Error(ex.StatusCode, ex.Message).ExecuteAsync(context).ConfigureAwait(false);
+            }
             catch (ApiException ex)
             {
                 await Error(ex.StatusCode, ex.Message).ExecuteAsync(context).ConfigureAwait(false);
@@ -88,6 +92,7 @@ internal sealed partial class ApiHost : IAsyncDisposable
             }
         });
         app.MapFarmEndpoints(control);
+        app.MapObjectEndpoints(control);
         app.MapViewEndpoints(control);
         app.MapDrainEndpoints(control, TimeProvider.System);
         return new ApiHost(app);
@@ -122,21 +127,56 @@ internal sealed partial class ApiHost : IAsyncDisposable
 
     // ---- replies shared by the endpoint files --------------------------------------------------------
 
-    /// <summary><c>{"response": "success"}</c>.</summary>
-    public static IResult Success() => JsonText("{\"response\": \"success\"}\n", StatusCodes.Status200OK);
+    /// <summary><c>{"response": "success"}</c>, with nftlb's warnings appended (<c>"success. …. …"</c>).</summary>
+    public static IResult Success(IReadOnlyList<string>? warnings = null)
+    {
+        string text = "success";
+        if (warnings is not null)
+            foreach (var w in warnings) text += ". " + w;
+        return JsonText(Response(text), StatusCodes.Status200OK);
+    }
 
-    /// <summary><c>{"response": "error", "message": ...}</c> with <paramref name="status"/>.</summary>
+    /// <summary>nftlb's error reply, <c>{"response": "error …"}</c>, with <paramref name="status"/>.</summary>
     public static IResult Error(int status, string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return JsonText(Response(message.StartsWith("error", StringComparison.Ordinal) ? message : "error: " + message), status);
+    }
+
+    private static string Response(string text)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            w.WriteStringValue(text);
+        return "{\"response\": " + Encoding.UTF8.GetString(buffer.WrittenSpan) + "}";
+    }
+
+    /// <summary>
+    /// A change with a JSON body (an nftlb document): read, applied to the objects all or nothing, replied as nftlb does.
+    /// With <paramref name="bodyOptional"/> an empty body passes an undefined element.
+    /// </summary>
+    public static async Task<IResult> ChangeAsync(ControlPlane control, HttpRequest request, Action<Nftlb.NftlbState, JsonElement, Nftlb.NftlbEffects> change, bool bodyOptional = false)
+    {
+        ArgumentNullException.ThrowIfNull(control);
+        ArgumentNullException.ThrowIfNull(change);
+        string body = await ReadBodyAsync(request).ConfigureAwait(false);
+        Nftlb.NftlbEffects effects;
+        if (string.IsNullOrWhiteSpace(body))
         {
-            w.WriteStartObject();
-            w.WriteString("response", "error");
-            w.WriteString("message", message);
-            w.WriteEndObject();
+            if (!bodyOptional) throw Nftlb.NftlbRequest.Bad("the body must be a document like {\"farms\": [...]}, got nothing");
+            effects = await control.ChangeAsync((s, e) => change(s, default, e)).ConfigureAwait(false);
         }
-        return JsonText(Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n", status);
+        else
+        {
+            using var doc = Nftlb.NftlbRequest.Read(body);
+            var root = doc.RootElement;
+            effects = await control.ChangeAsync((s, e) =>
+            {
+                change(s, root, e);
+                s.ReleaseOwnedAddresses();
+            }).ConfigureAwait(false);
+        }
+        return Success(effects.Warnings);
     }
 
     /// <summary>A JSON document as the reply body.</summary>

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using System.Globalization;
 using UserLB.Engine;
 using UserLB.Engine.Balancing;
+using UserLB.Cli.Api.Nftlb;
 using UserLB.Engine.Config;
 using UserLB.Engine.Farms;
 using UserLB.IO.Health;
@@ -12,10 +13,11 @@ namespace UserLB.Cli.Api;
 /// <summary>
 /// The control plane of <c>userlb run</c>: the running configuration, the ids of its farms and backends, the health
 /// monitor, and the forwarder whose worker threads own the engines (one per worker, each a shard of the flows). Every
-/// change goes through <see cref="ApplyAsync"/> or <see cref="PatchAsync"/>, one at a time: the new configuration is
+/// change goes through <see cref="ChangeAsync"/>, one at a time: the new configuration is
 /// validated, a new immutable <see cref="EngineSnapshot"/> is built off the data path and swapped into every engine on its
-/// worker's thread (between two frames), and only then becomes <see cref="Config"/>. A rejected change leaves everything
-/// as it was. The engines are read and changed only through <see cref="LiveForwarder.InvokeAllAsync"/> (what concerns
+/// worker's thread (between two frames), and only then becomes <see cref="Config"/>. The API's objects (nftlb's farms,
+/// addresses and policies, <see cref="Objects"/>) are the source: the configuration is what of them the engine can run.
+/// A rejected change leaves everything as it was. The engines are read and changed only through <see cref="LiveForwarder.InvokeAllAsync"/> (what concerns
 /// flows: every worker's) and <see cref="LiveForwarder.InvokeAsync"/> (what the workers share).
 /// </summary>
 internal sealed partial class ControlPlane : IDisposable
@@ -25,7 +27,13 @@ internal sealed partial class ControlPlane : IDisposable
     private LoadBalancerConfig _config;
     private long _generation;
 
-    public ControlPlane(LiveForwarder forwarder, LoadBalancerConfig config, IReadOnlyList<string> portNames, HealthMonitor? health, ILogger logger)
+    /// <param name="forwarder">The forwarder whose workers own the engines.</param>
+    /// <param name="config">The initial configuration.</param>
+    /// <param name="portNames">The interfaces the forwarder owns.</param>
+    /// <param name="health">The health monitor; null in tests.</param>
+    /// <param name="logger">Where changes and what is not placed are logged.</param>
+    /// <param name="defaultIface">Where a farm without <c>iface</c> runs (<c>userlb run --iface</c>); null: such farms are stored, not placed.</param>
+    public ControlPlane(LiveForwarder forwarder, LoadBalancerConfig config, IReadOnlyList<string> portNames, HealthMonitor? health, ILogger logger, string? defaultIface = null)
     {
         ArgumentNullException.ThrowIfNull(forwarder);
         ArgumentNullException.ThrowIfNull(config);
@@ -36,6 +44,8 @@ internal sealed partial class ControlPlane : IDisposable
         PortNames = portNames;
         Health = health;
         _log = logger;
+        _objects = NftlbState.From(config);
+        _projection = new NftlbProjection(portNames, defaultIface);
     }
 
     public LiveForwarder Forwarder { get; }
@@ -54,47 +64,6 @@ internal sealed partial class ControlPlane : IDisposable
 
     /// <summary>Generation of the snapshot in the engine (1 after <see cref="StartAsync"/>, +1 per change).</summary>
     public long Generation => Interlocked.Read(ref _generation);
-
-    /// <summary>Installs the initial configuration.</summary>
-    public Task StartAsync() => ApplyAsync(Config);
-
-    /// <summary>Validates <paramref name="next"/>, builds its snapshot and swaps it into the engine.</summary>
-    /// <exception cref="ConfigException">The configuration cannot run here; nothing changed.</exception>
-    public async Task ApplyAsync(LoadBalancerConfig next)
-    {
-        ArgumentNullException.ThrowIfNull(next);
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await ApplyLockedAsync(next).ConfigureAwait(false);
-        }
-        finally
-        {
-            _lock.Release();
-        }
-    }
-
-    /// <summary>
-    /// Applies an nftlb upsert document (see <see cref="ConfigParser.ParsePatch"/>) to the running configuration;
-    /// returns the new configuration. Parse, merge and swap happen under the lock, so concurrent patches do not lose updates.
-    /// </summary>
-    /// <exception cref="ConfigException">The document or the result is invalid; the message names the field; nothing changed.</exception>
-    public async Task<LoadBalancerConfig> PatchAsync(ConfigPatch patch)
-    {
-        ArgumentNullException.ThrowIfNull(patch);
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            var current = Config;
-            var next = ConfigParser.Apply(current, patch);
-            if (!ReferenceEquals(next, current)) await ApplyLockedAsync(next).ConfigureAwait(false);
-            return next;
-        }
-        finally
-        {
-            _lock.Release();
-        }
-    }
 
     /// <summary>Rebuilds the snapshot of the running configuration (e.g. after a health change).</summary>
     public async Task RefreshAsync()
@@ -173,11 +142,15 @@ internal sealed partial class ControlPlane : IDisposable
         });
     }
 
-    /// <summary>Forgets the learned persistence of <paramref name="client"/> (as <see cref="LearnedSessionsAsync"/> names it); how many entries went.</summary>
-    public Task<int> ForgetSessionAsync(FarmConfig farm, string client)
+    /// <summary>
+    /// Forgets learned persistence entries of <paramref name="farm"/>: the one of <paramref name="client"/> (as
+    /// <see cref="LearnedSessionsAsync"/> names it), those on <paramref name="backend"/>, or all; returns how many went.
+    /// </summary>
+    public Task<int> ForgetSessionsAsync(FarmConfig farm, string? client = null, string? backend = null)
     {
         ArgumentNullException.ThrowIfNull(farm);
         int farmId = Ids.FarmId(farm.Name);
+        int backendId = backend is null ? -1 : Ids.BackendId(farm.Name, backend);
         var fields = farm.Persistence;
         return Forwarder.InvokeAsync((engine, now) =>
         {
@@ -188,7 +161,10 @@ internal sealed partial class ControlPlane : IDisposable
                 persistence.Collect(farmId, now, entries);
                 int n = 0;
                 foreach (var e in entries)
-                    if (ClientKey(e.Client, fields) == client && persistence.Remove(farmId, e.Client, fields)) n++;
+                {
+                    bool match = (client is null || ClientKey(e.Client, fields) == client) && (backend is null || e.BackendId == backendId);
+                    if (match && persistence.Remove(farmId, e.Client, fields)) n++;
+                }
                 return n;
             });
         });
@@ -233,11 +209,13 @@ internal sealed partial class ControlPlane : IDisposable
         return "none";
     }
 
+    /// <summary>The backend's health-check status when it has a check ("up" or "down"); null when it has none.</summary>
+    public string? HealthIfChecked(string farm, string backend) => HealthOf(farm, backend) is "none" ? null : HealthOf(farm, backend);
+
     public void Dispose() => _lock.Dispose();
 
     private async Task ApplyLockedAsync(LoadBalancerConfig next)
     {
-        Validate(next);
         long generation = Generation + 1;
         var unhealthy = Health?.Unhealthy;
         var snapshot = EngineSnapshot.Build(next, Ids, unhealthy, generation);
@@ -250,25 +228,6 @@ internal sealed partial class ControlPlane : IDisposable
         Volatile.Write(ref _config, next);
         Interlocked.Exchange(ref _generation, generation);
         Log.Applied(_log, generation, next.Farms.Length);
-    }
-
-    /// <summary>What <c>userlb run</c> needs beyond a valid document: every farm on interfaces the forwarder owns.</summary>
-    private void Validate(LoadBalancerConfig config)
-    {
-        foreach (var f in config.Farms)
-        {
-            if (string.IsNullOrEmpty(f.Iface))
-                throw new ConfigException($"farm \"{f.Name}\", key \"iface\": required by userlb run (the client-side interface)");
-            CheckPort(f, "iface", f.Iface);
-            if (f.Oface is { } o) CheckPort(f, "oface", o);
-        }
-    }
-
-    private void CheckPort(FarmConfig f, string key, string name)
-    {
-        foreach (var p in PortNames)
-            if (p == name) return;
-        throw new ConfigException($"farm \"{f.Name}\", key \"{key}\": \"{name}\" is not an interface this userlb run owns ({string.Join(", ", PortNames)})");
     }
 
     private static int FlushBackend(PacketEngine engine, int backendId, long now)

@@ -1,166 +1,143 @@
-using System.Buffers;
-using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using UserLB.Engine.Config;
+using UserLB.Cli.Api.Nftlb;
 
 namespace UserLB.Cli.Api;
 
 /// <summary>
-/// nftlb's farm API: GET <c>/farms</c>, <c>/farms/NAME</c>, <c>/farms/NAME/sessions</c>; POST or PUT <c>/farms</c> with an
-/// upsert document; DELETE <c>/farms/NAME</c>, <c>/farms/NAME/backends/NAME</c>, <c>/farms/NAME/sessions/CLIENT</c>.
-/// Sessions are the farm's static ones (configuration) and the clients its persistence learned (engine).
+/// nftlb's farm API. GET <c>/farms</c>, <c>/farms/NAME</c>, <c>/farms/NAME/sessions</c>; POST, PUT or PATCH <c>/farms</c>
+/// with a document (upsert, all or nothing); PATCH <c>/farms/NAME/policies</c> replaces the farm's policies; DELETE
+/// <c>/farms</c> (every farm, or with a body the objects it names), <c>/farms/NAME</c>, its backends, sessions (all, one,
+/// a backend's), addresses and policies. As nftlb, deleting what does not exist succeeds. Session keys in a path may
+/// write their spaces as <c>_</c> (<c>192.168.44.4_._90</c>).
 /// </summary>
 internal static class FarmEndpoints
 {
     public static void MapFarmEndpoints(this IEndpointRouteBuilder app, ControlPlane control)
     {
-        app.MapGet("/farms", () => ApiHost.JsonText(FarmsView(control, control.Config.Farms)));
-        app.MapGet("/farms/{farm}", (string farm) => ApiHost.JsonText(FarmsView(control, [FarmOrThrow(control, farm)])));
+        app.MapGet("/farms", () =>
+        {
+            var objects = control.Objects; // one published state for the whole reply
+            return ApiHost.JsonText(NftlbView.Farms(objects, objects.Farms, control.HealthIfChecked));
+        });
+        app.MapGet("/farms/{farm}", (string farm) =>
+        {
+            var objects = control.Objects;
+            return ApiHost.JsonText(NftlbView.Farms(objects, [FarmOrThrow(objects, farm)], control.HealthIfChecked));
+        });
         app.MapGet("/farms/{farm}/sessions", async (string farm) =>
         {
-            var f = FarmOrThrow(control, farm);
-            return ApiHost.JsonText(SessionsView(f, await control.LearnedSessionsAsync(f).ConfigureAwait(false)));
+            var f = FarmOrThrow(control.Objects, farm);
+            var learned = control.Config.FindFarm(farm) is { } placed ? await control.LearnedSessionsAsync(placed).ConfigureAwait(false) : [];
+            return ApiHost.JsonText(NftlbView.Sessions(f, learned.Select(s => (s.Client, s.Backend, s.ExpiresInSeconds))));
         });
-        app.MapPost("/farms", (HttpRequest request) => UpsertAsync(control, request));
-        app.MapPut("/farms", (HttpRequest request) => UpsertAsync(control, request));
-        app.MapDelete("/farms/{farm}", async (string farm) =>
+        app.MapMethods("/farms", ["POST", "PUT", "PATCH"], (HttpRequest request) => ApiHost.ChangeAsync(control, request, NftlbRequest.Apply));
+        app.MapPatch("/farms/{farm}/policies", (string farm, HttpRequest request) => ApiHost.ChangeAsync(control, request, (s, root, _) =>
         {
-            FarmOrThrow(control, farm);
-            await control.PatchAsync(ConfigParser.ParsePatch(Doc(farm, w => w.WriteString("action", "delete")))).ConfigureAwait(false);
-            return ApiHost.Success();
+            var f = s.Farm(farm) ?? throw Unknown("farm", farm);
+            f.Policies.Clear();
+            foreach (var fe in NftlbRequest.Items(root.TryGetProperty("farms", out var fs) ? fs : default, "farms"))
+                if (fe.TryGetProperty("policies", out var ps))
+                    foreach (var p in NftlbRequest.Items(ps, "policies"))
+                    {
+                        string name = p.TryGetProperty("name", out var n) ? NftlbRequest.Scalar(n, "name") : "";
+                        if (s.Policy(name) is null) throw NftlbRequest.Bad($"Unknown policy '{name}'");
+                        if (!f.Policies.Contains(name)) f.Policies.Add(name);
+                    }
+        }));
+        app.MapDelete("/farms", (HttpRequest request) => ApiHost.ChangeAsync(control, request, DeleteFarms, bodyOptional: true));
+        app.MapDelete("/farms/{farm}", (string farm) => Change(control, s => s.Farms.RemoveAll(f => f.Name == farm)));
+        app.MapDelete("/farms/{farm}/backends/{backend}", (string farm, string backend) => Change(control, s =>
+        {
+            if (s.Farm(farm) is not { } f) return;
+            f.Backends.RemoveAll(b => b.Name == backend);
+            f.Sessions.RemoveAll(x => x.Backend == backend);
+        }));
+        app.MapDelete("/farms/{farm}/backends/{backend}/sessions", async (string farm, string backend) =>
+        {
+            var result = await Change(control, s => s.Farm(farm)?.Sessions.RemoveAll(x => x.Backend == backend)).ConfigureAwait(false);
+            if (control.Config.FindFarm(farm) is { } placed) await control.ForgetSessionsAsync(placed, backend: backend).ConfigureAwait(false);
+            return result;
         });
-        app.MapDelete("/farms/{farm}/backends/{backend}", async (string farm, string backend) =>
+        app.MapDelete("/farms/{farm}/sessions", async (string farm) =>
         {
-            BackendOrThrow(FarmOrThrow(control, farm), backend);
-            await control.PatchAsync(ConfigParser.ParsePatch(Doc(farm, w =>
-            {
-                w.WriteStartArray("backends");
-                w.WriteStartObject();
-                w.WriteString("name", backend);
-                w.WriteString("action", "delete");
-                w.WriteEndObject();
-                w.WriteEndArray();
-            }))).ConfigureAwait(false);
-            return ApiHost.Success();
+            var result = await Change(control, s => s.Farm(farm)?.Sessions.Clear()).ConfigureAwait(false);
+            if (control.Config.FindFarm(farm) is { } placed) await control.ForgetSessionsAsync(placed).ConfigureAwait(false);
+            return result;
         });
         app.MapDelete("/farms/{farm}/sessions/{client}", async (string farm, string client) =>
         {
-            var f = FarmOrThrow(control, farm);
-            bool isStatic = false;
-            foreach (var s in f.Sessions) isStatic |= s.Client == client;
-            int learned = await control.ForgetSessionAsync(f, client).ConfigureAwait(false);
-            if (!isStatic && learned == 0) throw new ApiException(StatusCodes.Status404NotFound, $"farm \"{farm}\" has no session \"{client}\"");
-            if (!isStatic) return ApiHost.Success();
-            await control.PatchAsync(ConfigParser.ParsePatch(Doc(farm, w =>
-            {
-                w.WriteStartArray("sessions");
-                w.WriteStartObject();
-                w.WriteString("client", client);
-                w.WriteString("action", "delete");
-                w.WriteEndObject();
-                w.WriteEndArray();
-            }))).ConfigureAwait(false);
-            return ApiHost.Success();
+            client = client.Replace('_', ' ');
+            var f = FarmOrThrow(control.Objects, farm);
+            bool isStatic = f.Sessions.Exists(s => s.Client == client);
+            int learned = control.Config.FindFarm(farm) is { } placed ? await control.ForgetSessionsAsync(placed, client: client).ConfigureAwait(false) : 0;
+            if (!isStatic && learned == 0) throw new ApiException(StatusCodes.Status404NotFound, $"error deleting session: farm \"{farm}\" has no session \"{client}\"");
+            return await Change(control, s => s.Farm(farm)?.Sessions.RemoveAll(x => x.Client == client)).ConfigureAwait(false);
         });
+        app.MapDelete("/farms/{farm}/addresses/{address}", (string farm, string address) => Change(control, s => s.Farm(farm)?.Addresses.Remove(address)));
+        app.MapDelete("/farms/{farm}/policies/{policy}", (string farm, string policy) => Change(control, s => s.Farm(farm)?.Policies.Remove(policy)));
+        app.MapDelete("/farms/{farm}/policies", (string farm) => Change(control, s => s.Farm(farm)?.Policies.Clear()));
     }
 
-    /// <summary>
-    /// POST/PUT <c>/farms</c>: the document is validated and merged into the running configuration as a whole, or
-    /// rejected as a whole (400 naming the field). <c>"action": "flush"</c> on a farm or backend also destroys its
-    /// connections.
-    /// </summary>
-    private static async Task<IResult> UpsertAsync(ControlPlane control, HttpRequest request)
+    /// <summary>DELETE <c>/farms</c>: without a body every farm; with one, for each farm named, the backends, sessions,
+    /// addresses and policies it lists, or the farm itself when it lists none.</summary>
+    private static void DeleteFarms(NftlbState s, JsonElement root, NftlbEffects effects)
     {
-        string body = await ApiHost.ReadBodyAsync(request).ConfigureAwait(false);
-        if (string.IsNullOrWhiteSpace(body))
-            throw new ApiException(StatusCodes.Status400BadRequest, "the body must be a configuration document like {\"farms\": [...]}, got nothing");
-        var patch = ConfigParser.ParsePatch(body);
-        var config = await control.PatchAsync(patch).ConfigureAwait(false);
-        foreach (var fp in patch.Farms)
+        if (root.ValueKind != JsonValueKind.Object)
         {
-            if (config.FindFarm(fp.Name) is null) continue;
-            if (fp.Action == ConfigAction.Flush) await control.FlushFarmAsync(fp.Name).ConfigureAwait(false);
-            foreach (var bp in fp.Backends)
-                if (bp.Action == ConfigAction.Flush) await control.FlushBackendAsync(fp.Name, bp.Name).ConfigureAwait(false);
+            foreach (var f in s.Farms) NftlbRequest.CheckHelper(s, f, effects);
+            s.Farms.Clear();
+            return;
         }
-        return ApiHost.Success();
-    }
-
-    private static FarmConfig FarmOrThrow(ControlPlane control, string name) =>
-        control.Config.FindFarm(name) ?? throw new ApiException(StatusCodes.Status404NotFound, $"farm \"{name}\" does not exist");
-
-    private static BackendConfig BackendOrThrow(FarmConfig farm, string name)
-    {
-        foreach (var b in farm.Backends)
-            if (b.Name == name) return b;
-        throw new ApiException(StatusCodes.Status404NotFound, $"farm \"{farm.Name}\" has no backend \"{name}\"");
-    }
-
-    /// <summary>
-    /// The farms in nftlb's format (every key, values as strings), each backend with an extra read-only key
-    /// <c>health</c>: <c>up</c>, <c>down</c> (failing its health check: no new connections) or <c>none</c> (not checked).
-    /// </summary>
-    internal static string FarmsView(ControlPlane control, IEnumerable<FarmConfig> farms)
-    {
-        var root = JsonNode.Parse(ConfigParser.Serialize(new LoadBalancerConfig { Farms = [.. farms] }))!;
-        foreach (var farm in root["farms"]!.AsArray())
+        foreach (var fe in NftlbRequest.Items(root.TryGetProperty("farms", out var fs) ? fs : default, "farms"))
         {
-            string farmName = (string)farm!["name"]!;
-            if (farm["backends"] is JsonArray backends)
-                foreach (var b in backends)
-                    b!["health"] = control.HealthOf(farmName, (string)b["name"]!);
-        }
-        return root.ToJsonString(ViewOptions) + "\n";
-    }
-
-    /// <summary>The farm's static sessions (from the configuration) and then the learned ones, with seconds to <c>expiration</c>.</summary>
-    private static string SessionsView(FarmConfig farm, IReadOnlyList<LearnedSession> learned) =>
-        Doc(farm.Name, w =>
-        {
-            w.WriteStartArray("sessions");
-            foreach (var s in farm.Sessions)
+            string name = fe.TryGetProperty("name", out var n) ? NftlbRequest.Scalar(n, "name") : "";
+            if (s.Farm(name) is not { } f) continue;
+            bool parts = false;
+            foreach (var p in fe.EnumerateObject())
             {
-                w.WriteStartObject();
-                w.WriteString("client", s.Client);
-                w.WriteString("backend", s.Backend);
-                w.WriteEndObject();
+                if (p.Name is not ("backends" or "sessions" or "addresses" or "policies")) continue;
+                parts = true;
+                foreach (var item in NftlbRequest.Items(p.Value, p.Name))
+                {
+                    string key = p.Name == "sessions" ? (item.TryGetProperty("client", out var c) ? NftlbRequest.Scalar(c, "client") : "")
+                        : item.TryGetProperty("name", out var m) ? NftlbRequest.Scalar(m, "name") : "";
+                    switch (p.Name)
+                    {
+                        case "backends":
+                            f.Backends.RemoveAll(b => b.Name == key);
+                            break;
+                        case "sessions":
+                            f.Sessions.RemoveAll(x => x.Client == key);
+                            break;
+                        case "addresses":
+                            f.Addresses.Remove(key);
+                            break;
+                        default:
+                            f.Policies.Remove(key);
+                            break;
+                    }
+                }
             }
-            foreach (var s in learned)
-            {
-                w.WriteStartObject();
-                w.WriteString("client", s.Client);
-                w.WriteString("backend", s.Backend);
-                w.WriteString("expiration", s.ExpiresInSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-        }, indented: true);
-
-    private static readonly JsonSerializerOptions ViewOptions = new()
-    {
-        WriteIndented = true,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
-
-    /// <summary><c>{"farms": [{"name": farm, ...}]}</c> with the rest written by <paramref name="body"/>.</summary>
-    private static string Doc(string farm, Action<Utf8JsonWriter> body, bool indented = false)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented, Encoder = ViewOptions.Encoder }))
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("farms");
-            w.WriteStartObject();
-            w.WriteString("name", farm);
-            body(w);
-            w.WriteEndObject();
-            w.WriteEndArray();
-            w.WriteEndObject();
+            if (!parts) s.Farms.Remove(f);
         }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan) + (indented ? "\n" : "");
     }
+
+    /// <summary>Applies a change that needs no body and replies as nftlb does.</summary>
+    internal static async Task<IResult> Change(ControlPlane control, Action<NftlbState> change)
+    {
+        var effects = await control.ChangeAsync((s, _) =>
+        {
+            change(s);
+            s.ReleaseOwnedAddresses();
+        }).ConfigureAwait(false);
+        return ApiHost.Success(effects.Warnings);
+    }
+
+    internal static NftlbException Unknown(string what, string name) => new(StatusCodes.Status404NotFound, $"error, unknown {what} '{name}'");
+
+    private static NftlbFarm FarmOrThrow(NftlbState s, string name) =>
+        s.Farm(name) ?? throw new ApiException(StatusCodes.Status404NotFound, $"error, farm \"{name}\" does not exist");
 }

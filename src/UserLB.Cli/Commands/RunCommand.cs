@@ -16,11 +16,12 @@ internal static partial class RunCommand
     public const string Usage = """
         usage: userlb run --config FARMS.json [--engine afpacket|pcap|tap] [--workers N] [--seed N] [--max-conns N]
                           [--api ADDR:PORT|off] [--key KEY] [--status-file PATH] [--state-file PATH] [--busy-poll USEC]
-                          [--new-flow-budget N [--new-flow-burst B]] [--gateway ADDR]
+                          [--new-flow-budget N [--new-flow-burst B]] [--gateway ADDR] [--iface IF[,IF...]] [--key-file PATH]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them (not for dsr farms' VIPs, which
-        their backends own: route those to this host's address). Keep the other VIPs off the kernel's
+        their backends own: route those to this host's address). A farm without iface (or on an interface not owned) is
+        stored, shown by the API and logged by name as not placed; the engine does not run it. Keep the other VIPs off the kernel's
         interfaces and IP forwarding off in this host (namespace), so that the kernel does not answer that traffic too.
         Interfaces may keep their offloads on: partial checksums and GSO/GRO super-frames are forwarded as they came.
           --engine     afpacket (default: raw AF_PACKET sockets with memory-mapped rings and virtio-net headers, the
@@ -45,9 +46,31 @@ internal static partial class RunCommand
           --gateway ADDR      dsr farms' "tunnel": "ipip" backends: the router their IP-in-IP packets go through
                               (default: none, the backends are resolved by ARP/NDP on the link)
           --api ADDR:PORT     the REST control API (nftlb's: /farms ...), default 127.0.0.1:5555; off: none
-          --key KEY           the API key (header "Key: KEY"); default: $USERLB_KEY, else generated and printed at start
+          --key KEY           the API key (header "Key: KEY"); default: --key-file, else $USERLB_KEY, else $NFTLB_SERVER_KEY
+                              (nftlb's; empty is ignored), else generated and printed at start
+          --key-file PATH     the API key from the first line of PATH (it does not show in ps)
+          --iface IF,...      interfaces to own besides the farms' ones; a farm without iface runs on the first
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
         """;
+
+    private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+
+    /// <summary>The key in <paramref name="path"/> (its first line), so that it never shows in <c>ps</c>.</summary>
+    private static string? KeyFromFile(string? path)
+    {
+        if (path is null) return null;
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"option --key-file: cannot read \"{path}\": {ex.Message}");
+        }
+        string key = text.Split('\n')[0].Trim();
+        return key.Length > 0 ? key : throw new UsageException($"option --key-file: \"{path}\" holds no key");
+    }
 
     /// <summary>Options removed from <c>userlb run</c> (experiments; README's changelog), with what replaced them.</summary>
     private static readonly (string Name, string Instead)[] Removed =
@@ -59,7 +82,7 @@ internal static partial class RunCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch", "rx-threads", "busy-poll", "new-flow-budget", "new-flow-burst"], []);
+        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch", "rx-threads", "busy-poll", "new-flow-budget", "new-flow-burst", "iface", "key-file"], []);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         foreach (var (name, instead) in Removed)
             if (args.Get(name) is not null) throw new UsageException($"option --{name} was removed: {instead} (see the README's changelog)");
@@ -73,7 +96,8 @@ internal static partial class RunCommand
         var (budget, burst) = ParseBudget(args, workers);
         string apiText = args.Get("api") ?? ApiHost.DefaultListen;
         var apiListen = apiText == "off" ? null : ApiHost.ParseListen(apiText);
-        string? key = args.Get("key") ?? Environment.GetEnvironmentVariable("USERLB_KEY");
+        string? key = args.Get("key") ?? KeyFromFile(args.Get("key-file")) ?? Environment.GetEnvironmentVariable("USERLB_KEY")
+            ?? NonEmpty(Environment.GetEnvironmentVariable("NFTLB_SERVER_KEY"));
         if (key is { Length: 0 }) throw new UsageException("option --key: the key cannot be empty");
         IpAddr? gateway = args.Get("gateway") is { } gw
             ? System.Net.IPAddress.TryParse(gw, out var g) ? IpAddr.FromIPAddress(g) : throw new UsageException($"option --gateway: \"{gw}\" is not an IP address")
@@ -81,9 +105,12 @@ internal static partial class RunCommand
         var config = ConfigLoader.Load(configPath); // after the options: a bad option is reported before any file is read
 
         var names = new List<string>();
+        foreach (var n in (args.Get("iface") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            if (!names.Contains(n)) names.Add(n);
+        string? defaultIface = names.Count > 0 ? names[0] : null;
         foreach (var f in config.Farms)
         {
-            if (string.IsNullOrEmpty(f.Iface)) throw new UsageException($"farm \"{f.Name}\": key \"iface\" is required for userlb run (the client-side interface)");
+            if (string.IsNullOrEmpty(f.Iface)) continue; // stored and reported by name, not placed (as the API stores such farms)
             foreach (var n in new[] { f.Iface, f.Oface ?? f.Iface })
                 if (!names.Contains(n)) names.Add(n);
         }
@@ -145,7 +172,7 @@ internal static partial class RunCommand
             return true;
         }).GetAwaiter().GetResult();
         var health = new HealthMonitor(new SocketHealthProbe(), TimeProvider.System, loggerFactory.CreateLogger("userlb.health"));
-        using var control = new ControlPlane(forwarder, config, names, health, log);
+        using var control = new ControlPlane(forwarder, config, names, health, log, defaultIface);
         health.ConfigSource = () => control.Config;
         health.OnChange = control.OnHealthChangeAsync;
         control.StartAsync().GetAwaiter().GetResult();

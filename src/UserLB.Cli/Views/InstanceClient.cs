@@ -135,8 +135,12 @@ internal sealed class InstanceClient : IDisposable
         try
         {
             using var doc = JsonDocument.Parse(body);
+            // nftlb's error shape {"response": "error: …"}; instances before it also sent "message".
             if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String)
                 return m.GetString();
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("response", out var r) && r.GetString() is { } text
+                && text.StartsWith("error", StringComparison.Ordinal))
+                return text.StartsWith("error: ", StringComparison.Ordinal) ? text["error: ".Length..] : text;
         }
         catch (JsonException)
         {

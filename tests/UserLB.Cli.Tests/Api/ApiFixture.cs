@@ -44,14 +44,14 @@ internal sealed class ApiFixture : IAsyncDisposable
     /// <summary>Sends the right key.</summary>
     public HttpClient Http { get; }
 
-    public static async Task<ApiFixture> StartAsync(string configJson = TwoBackends, IHealthProbe? probe = null, TimeProvider? time = null, int workers = 1)
+    public static async Task<ApiFixture> StartAsync(string configJson = TwoBackends, IHealthProbe? probe = null, TimeProvider? time = null, int workers = 1, string? defaultIface = null)
     {
         var port = new MemoryPort("m0");
         var forwarder = workers == 1
             ? new LiveForwarder([port], sink => new PacketEngine(new EngineOptions { Seed = 1, PortNames = ["m0"] }, sink), time)
             : NewSharded(port, workers, time);
         var health = probe is null ? null : new HealthMonitor(probe, time ?? TimeProvider.System, NullLogger.Instance);
-        var control = new ControlPlane(forwarder, ConfigParser.Parse(configJson), ["m0"], health, NullLogger.Instance);
+        var control = new ControlPlane(forwarder, ConfigParser.Parse(configJson), ["m0"], health, NullLogger.Instance, defaultIface);
         if (health is not null)
         {
             health.ConfigSource = () => control.Config;

@@ -22,13 +22,23 @@ public sealed class DrainTests
         ["--api", api.Host.Address.ToString(), "--key", ApiFixture.Key, .. extra];
 
     /// <summary>Moves the injected clock a second at a time (letting each poll's request finish) until <paramref name="run"/> ends.</summary>
-    private static async Task AdvanceUntilDoneAsync(FakeTimeProvider clock, Task run)
+    /// <summary>Advances the injected clock one second at a time, each time only once the command has written its next
+    /// line (it is waiting on the clock again), so a slow HTTP call never lets the clock run ahead of the command.</summary>
+    private static async Task AdvanceUntilDoneAsync(FakeTimeProvider clock, Task run, StringWriter output)
     {
-        for (int i = 0; i < 500 && !run.IsCompleted; i++)
+        int lines = 0;
+        for (int i = 0; i < 100 && !run.IsCompleted; i++)
         {
-            clock.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(20);
+            // The command's next line: the first once it drains, then one per poll after each second.
+            for (int wait = 0; wait < 1000 && !run.IsCompleted && Lines(output) <= lines; wait++) await Task.Delay(10);
+            lines = Lines(output);
+            if (!run.IsCompleted) clock.Advance(TimeSpan.FromSeconds(1));
         }
+    }
+
+    private static int Lines(StringWriter output)
+    {
+        lock (output) return output.ToString().Count(c => c == '\n');
     }
 
     [Fact]
@@ -89,7 +99,7 @@ public sealed class DrainTests
         var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var output = new StringWriter();
         var run = DrainCommand.RunAsync(Cli(api, "--wait", "3"), output, clock, CancellationToken.None);
-        await AdvanceUntilDoneAsync(clock, run);
+        await AdvanceUntilDoneAsync(clock, run, output);
         Assert.Equal(3, await run);
         string[] lines = output.ToString().Trim().Split('\n');
         Assert.Equal("draining: GET /ready answers 503, the VIP is withdrawn; 1 established TCP connection(s)", lines[0].TrimEnd('\r'));
@@ -106,7 +116,7 @@ public sealed class DrainTests
         var output = new StringWriter();
         var run = DrainCommand.RunAsync(Cli(api, "--wait", "60"), output, clock, CancellationToken.None);
         using (var res = await api.Http.DeleteAsync("/conntrack?state=ESTABLISHED")) Assert.Equal(HttpStatusCode.OK, res.StatusCode);
-        await AdvanceUntilDoneAsync(clock, run);
+        await AdvanceUntilDoneAsync(clock, run, output);
         Assert.Equal(0, await run);
         Assert.EndsWith("drained: no established connection left", output.ToString().Trim(), StringComparison.Ordinal);
     }

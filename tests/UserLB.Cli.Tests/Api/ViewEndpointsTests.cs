@@ -135,7 +135,7 @@ public sealed partial class ViewEndpointsTests
         using var res = await api.Http.GetAsync(path);
         Assert.Equal(HttpStatusCode.BadRequest, res.StatusCode);
         using var doc = JsonDocument.Parse(await res.Content.ReadAsStringAsync());
-        Assert.Equal(message, doc.RootElement.GetProperty("message").GetString());
+        Assert.Equal("error: " + message, doc.RootElement.GetProperty("response").GetString());
     }
 
     [Fact]

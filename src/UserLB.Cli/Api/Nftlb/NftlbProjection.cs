@@ -1,0 +1,161 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using UserLB.Engine.Config;
+
+namespace UserLB.Cli.Api.Nftlb;
+
+/// <summary>What the engine runs of the API's objects, and what it does not.</summary>
+/// <param name="Config">The farms the engine runs.</param>
+/// <param name="Unplaced">Stored farms the engine does not run, with the reason.</param>
+/// <param name="NotEnforced">Stored keys and objects the engine does not act on, as "farm NAME: what".</param>
+internal sealed record NftlbPlacement(LoadBalancerConfig Config, IReadOnlyDictionary<string, string> Unplaced, IReadOnlyList<string> NotEnforced)
+{
+    /// <summary>The text each placed farm was built from, and the farm.</summary>
+    internal Dictionary<string, (string Text, FarmConfig Farm)> Built { get; init; } = [];
+}
+
+/// <summary>
+/// Turns the API's nftlb objects into the engine's configuration: each farm that can be placed (an interface this
+/// <c>userlb run</c> owns, a virtual address, a mode the engine forwards) becomes a <see cref="FarmConfig"/> through
+/// <see cref="ConfigParser"/>; the others stay stored and are reported by name. A farm whose text did not change keeps
+/// its <see cref="FarmConfig"/> instance, so unchanged farms are not rebuilt. A farm without <c>iface</c> runs on
+/// <paramref name="defaultIface"/> when there is one (<c>userlb run --iface</c>).
+/// </summary>
+internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defaultIface = null)
+{
+    /// <summary>Farm keys passed to the engine's configuration as they are (the virtual service comes from the first address).</summary>
+    private static readonly string[] EngineKeys =
+    [
+        "source-addr", "mode", "scheduler", "sched-param", "persistence", "persist-ttl", "helper", "log", "log-prefix", "log-rtlimit",
+        "mark", "priority", "state", "limits-ttl", "new-rtlimit-burst", "new-rtlimit-log-prefix", "rst-rtlimit-burst", "rst-rtlimit-log-prefix",
+        "est-connlimit", "est-connlimit-log-prefix", "tcp-strict", "tcp-strict-log-prefix", "queue", "verdict", "flow-offload", "intra-connect",
+        "iface", "oface", "ether-addr", "iether-addr", "oether-addr", "fqdn", "responsettl",
+    ];
+
+    private static readonly string[] BackendKeys = ["ip-addr", "port", "source-addr", "weight", "priority", "mark", "est-connlimit", "state", "ether-addr"];
+
+    private Dictionary<string, (string Text, FarmConfig Farm)> _built = new(StringComparer.Ordinal);
+
+    /// <exception cref="ConfigException">A placeable farm's values are not valid for the engine.</exception>
+    public NftlbPlacement Place(NftlbState state)
+    {
+        var farms = new List<FarmConfig>();
+        var unplaced = new Dictionary<string, string>(StringComparer.Ordinal);
+        var notEnforced = new List<string>();
+        var built = new Dictionary<string, (string Text, FarmConfig Farm)>(StringComparer.Ordinal);
+        foreach (var f in state.Farms)
+        {
+            Describe(state, f, notEnforced);
+            if (WhyNotPlaced(state, f) is { } reason)
+            {
+                unplaced[f.Name] = reason;
+                continue;
+            }
+            string text = Text(state, f, notEnforced);
+            if (!_built.TryGetValue(f.Name, out var previous) || previous.Text != text)
+            {
+                var farm = ConfigParser.Parse(text).Farms[0];
+                try
+                {
+                    EngineSupport.Validate(new LoadBalancerConfig { Farms = [farm] });
+                }
+                catch (ConfigException ex)
+                {
+                    unplaced[f.Name] = ex.Message;
+                    continue;
+                }
+                previous = (text, farm);
+            }
+            built[f.Name] = previous;
+            farms.Add(previous.Farm);
+        }
+        return new NftlbPlacement(new LoadBalancerConfig { Farms = [.. farms] }, unplaced, notEnforced) { Built = built };
+    }
+
+    /// <summary>Keeps the farms built for <paramref name="placement"/> for the next placement (once the engine runs it).</summary>
+    public void Commit(NftlbPlacement placement) => _built = placement.Built;
+
+    private string? WhyNotPlaced(NftlbState state, NftlbFarm f)
+    {
+        string iface = f.Get("iface") is { Length: > 0 } given ? given : defaultIface ?? "";
+        if (iface.Length == 0) return "no iface (the client-side interface) given, and no --iface";
+        if (!ports.Contains(iface)) return $"iface \"{iface}\" is not an interface this userlb run owns ({string.Join(", ", ports)})";
+        if (f.Get("oface") is { Length: > 0 } oface && !ports.Contains(oface))
+            return $"oface \"{oface}\" is not an interface this userlb run owns ({string.Join(", ", ports)})";
+        var first = f.Addresses.Count > 0 ? state.Address(f.Addresses[0]) : null;
+        if (first is null || first.Get("ip-addr").Length == 0) return "no virtual address";
+        if (f.Get("state", "up") == "config_error") return "state config_error";
+        return null;
+    }
+
+    /// <summary>What nftlb would do with the farm that the engine does not: said in the log, never silently dropped.</summary>
+    private static void Describe(NftlbState state, NftlbFarm f, List<string> notEnforced)
+    {
+        foreach (var p in f.Policies) notEnforced.Add($"farm {f.Name}: policy {p} ({state.Policy(p)?.Get("type", "blacklist")})");
+        if (f.Addresses.Count > 1) notEnforced.Add($"farm {f.Name}: addresses after the first ({string.Join(", ", f.Addresses.Skip(1))})");
+        foreach (var a in f.Addresses)
+            if (state.Address(a) is { } address)
+                foreach (var p in address.Policies) notEnforced.Add($"farm {f.Name}: address {a}'s policy {p}");
+    }
+
+    /// <summary>The farm as a document for <see cref="ConfigParser"/>.</summary>
+    private string Text(NftlbState state, NftlbFarm f, List<string> notEnforced)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("farms");
+            w.WriteStartObject();
+            w.WriteString("name", f.Name);
+            var first = state.Address(f.Addresses[0])!;
+            w.WriteString("family", first.Get("family", "ipv4"));
+            w.WriteString("virtual-addr", first.Get("ip-addr"));
+            if (first.Get("ports") is { Length: > 0 } ports) w.WriteString("virtual-ports", ports);
+            w.WriteString("protocol", first.Get("protocol", "tcp"));
+            foreach (var key in EngineKeys)
+                if (f.Values.TryGetValue(key, out var v) && v.Length > 0 && v != NftlbKeys.Find(NftlbKeys.Farm, key)?.Default) w.WriteString(key, v.TrimEnd());
+            if (f.Get("iface").Length == 0 && defaultIface is not null) w.WriteString("iface", defaultIface);
+            foreach (var key in (string[])["new-rtlimit", "rst-rtlimit"])
+            {
+                if (!f.Values.TryGetValue(key, out var rate) || rate == "0/second") continue;
+                if (rate.EndsWith("/second", StringComparison.Ordinal)) w.WriteString(key, rate);
+                else notEnforced.Add($"farm {f.Name}: {key} {rate} (the engine takes rates per second)");
+            }
+            foreach (var (key, json) in f.Extensions)
+            {
+                w.WritePropertyName(key);
+                w.WriteRawValue(json);
+            }
+            w.WriteStartArray("backends");
+            foreach (var b in f.Backends)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", b.Name);
+                foreach (var key in BackendKeys)
+                    if (b.Values.TryGetValue(key, out var v) && v.Length > 0 && v != NftlbKeys.Find(NftlbKeys.Backend, key)?.Default) w.WriteString(key, v);
+                foreach (var (key, json) in b.Extensions)
+                {
+                    w.WritePropertyName(key);
+                    w.WriteRawValue(json);
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("sessions");
+            foreach (var s in f.Sessions)
+            {
+                w.WriteStartObject();
+                w.WriteString("client", s.Client);
+                w.WriteString("backend", s.Backend);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}
