@@ -39,8 +39,11 @@ public class ConnTableBenchmarks
         var table = new ConnTable(n, 0x5EED_0000_1234_5678UL);
         var random = new Random(1);
         for (int i = 0; i < n; i++)
+        {
             if (table.Insert(Original(i), Reply(i), 0, long.MaxValue / 2, ConnStatus.SrcNat | ConnStatus.DstNat, random) < 0)
                 throw new InvalidOperationException("insert failed");
+        }
+
         return table;
     }
 

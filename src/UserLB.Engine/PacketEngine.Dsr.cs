@@ -128,7 +128,10 @@ public sealed partial class PacketEngine
         ref var e = ref _table[index];
         if (reply || (e.FastFlags & FastDsr) == 0 || e.NeighborVersion != _neighbors.Version
             || (e.Status & ConnStatus.Assured) == 0 || (uint)p.PacketEnd > (uint)frame.Length)
+        {
             return false;
+        }
+
         if (p.Protocol == IpProtocols.Tcp)
         {
             if (e.TcpState != TcpState.Established || (p.TcpFlags & 0x17) != 0x10) return false;

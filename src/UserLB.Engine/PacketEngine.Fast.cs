@@ -82,14 +82,20 @@ public sealed partial class PacketEngine
         // Frames with offloads (a partial checksum, a super-frame: per byte, not per frame) take the general path.
         if ((flags & FastValid) == 0 || ((flags & FastV6) != 0) != p.IsV6 || !p.Offload.IsPlain
             || e.NeighborVersion != _neighbors.Version || e.NeighborVersion == 0)
+        {
             return false;
+        }
+
         long expires;
         if (!udp)
         {
             // ACK, optionally PSH/URG, no SYN/FIN/RST: tcp_valid_flags accepts it, and ESTABLISHED stays ESTABLISHED.
             if (e.TcpState != TcpState.Established || (p.TcpFlags & 0x17) != 0x10
                 || (e.Status & (ConnStatus.SeenReply | ConnStatus.Assured)) != (ConnStatus.SeenReply | ConnStatus.Assured))
+            {
                 return false;
+            }
+
             expires = nowNs + _tcpEstablishedTimeoutNs;
         }
         else
@@ -105,7 +111,10 @@ public sealed partial class PacketEngine
         int l3 = p.L3Offset, l4 = p.L4Offset, end = p.PacketEnd;
         if (mac == 0 || (uint)end > (uint)frame.Length || l4 + (udp ? Offsets.UdpHeader : Offsets.TcpMinHeader) > end
             || l4 - l3 < (p.IsV6 ? Offsets.Ip6Header : Offsets.Ip4MinHeader) || l3 < Offsets.EthHeader)
+        {
             return false;
+        }
+
         ref byte f = ref MemoryMarshal.GetReference(frame);
         ref byte ip = ref Unsafe.Add(ref f, l3);
         ref byte ttl = ref Unsafe.Add(ref ip, p.IsV6 ? Offsets.Ip6HopLimit : Offsets.Ip4Ttl);

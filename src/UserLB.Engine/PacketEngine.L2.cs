@@ -84,7 +84,10 @@ public sealed partial class PacketEngine
                 bool fromUnspecified = p.Src.IsZero;
                 if (!fromUnspecified && NeighborMessages.TryFindLinkLayerOption(options, 1, out var srcLl)
                     && _neighbors.Learn(p.Src, srcLl, port, nowNs))
+                {
                     FlushPending(p.Src, nowNs);
+                }
+
                 if (!snapshot.LocalAddresses.Contains(target))
                 {
                     Drop(DropReason.NotForUs);

@@ -68,8 +68,11 @@ public sealed partial class PacketEngine
             var farm = snapshot.FindFarmByName(s.Farm);
             BackendRuntime? backend = null;
             if (farm is not null)
+            {
                 foreach (var b in farm.Backends)
                     if (b.Name == s.Backend) backend = b;
+            }
+
             if (farm is null || backend is null)
             {
                 unknown++;

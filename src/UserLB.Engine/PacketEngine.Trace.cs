@@ -14,7 +14,9 @@ public sealed partial class PacketEngine
     {
         string summary;
         if (reason != DropReason.None && p.Kind != FrameKind.Arp && p.Src.IsZero)
+        {
             summary = Inv($"{frame.Length} bytes, unparsable");
+        }
         else if (p.Kind == FrameKind.Arp && frame.Length >= p.L3Offset + Offsets.ArpPacket)
         {
             var a = frame.Slice(p.L3Offset, Offsets.ArpPacket);
@@ -24,7 +26,10 @@ public sealed partial class PacketEngine
                 : Inv($"ARP {IpAddr.ReadV4(a[14..])} is-at {MacAddress.Read(a[8..])}");
         }
         else
+        {
             summary = DescribePacket(p) + Inv($", {frame.Length} bytes");
+        }
+
         Trace!.Frame(_frameNumber, nowNs, summary);
     }
 

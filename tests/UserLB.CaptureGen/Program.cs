@@ -12,7 +12,10 @@ public static class Program
         string? root = null;
         for (int i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--out" && i + 1 < args.Length) root = args[++i];
+            if (args[i] == "--out" && i + 1 < args.Length)
+            {
+                root = args[++i];
+            }
             else
             {
                 Console.Error.WriteLine("usage: UserLB.CaptureGen [--out DIR]   (default DIR: <repository>/captures)");

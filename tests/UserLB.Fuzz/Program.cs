@@ -66,6 +66,7 @@ internal static class Program
         };
         int n = 0;
         foreach (var path in paths)
+        {
             foreach (var file in Directory.Exists(path) ? Directory.GetFiles(path).Order(StringComparer.Ordinal).ToArray() : [path])
             {
                 try
@@ -79,6 +80,8 @@ internal static class Program
                     return 1;
                 }
             }
+        }
+
         Console.WriteLine($"{n} input(s) ran without a failure");
         return 0;
     }

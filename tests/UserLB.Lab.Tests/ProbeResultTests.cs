@@ -15,13 +15,17 @@ public class ProbeResultTests
     public void ClientPortRange_EightConsecutiveRuns_NoPortShared()
     {
         for (int first = 0; first < 8; first++)
+        {
             for (int a = first; a < first + 8; a++)
+            {
                 for (int b = a + 1; b < first + 8; b++)
                 {
                     var (la, ha) = LiveLab.ClientPortRange(a);
                     var (lb, hb) = LiveLab.ClientPortRange(b);
                     Assert.True(ha < lb || hb < la, $"runs {a} and {b}: {la}-{ha} and {lb}-{hb} overlap");
                 }
+            }
+        }
     }
 
     [Fact]
@@ -31,12 +35,14 @@ public class ProbeResultTests
         Assert.Equal(0, LiveLab.FirstPortBlock("on"));
         Assert.Equal(0, LiveLab.FirstPortBlock(null));
         for (int a = 0; a < 4; a++)
+        {
             for (int b = 0; b < 4; b++)
             {
                 var (lowOn, highOn) = LiveLab.ClientPortRange(LiveLab.FirstPortBlock("on") + a);
                 var (lowOff, highOff) = LiveLab.ClientPortRange(LiveLab.FirstPortBlock("off") + b);
                 Assert.True(highOn < lowOff || highOff < lowOn, $"on run {a} ({lowOn}-{highOn}) and off run {b} ({lowOff}-{highOff}) overlap");
             }
+        }
     }
 
     [Theory]

@@ -44,8 +44,11 @@ public class SynFloodStreamLabTests
         lock (streamOut) json = streamOut.ToString();
         var seconds = new List<double>();
         using (var doc = JsonDocument.Parse(json))
+        {
             foreach (var i in doc.RootElement.GetProperty("intervals").EnumerateArray())
                 seconds.Add(i.GetProperty("sum").GetProperty("bits_per_second").GetDouble() / 1e9);
+        }
+
         var sent = Regex.Match(flood, @"(\d+) packets transmitted");
         long floodPackets = sent.Success ? long.Parse(sent.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
         long mainDrops = Counter(metrics, "userlb_port_kernel_drops_total", "lbc");

@@ -39,13 +39,17 @@ internal static class FarmEndpoints
             var f = s.Farm(farm) ?? throw Unknown("farm", farm);
             f.Policies.Clear();
             foreach (var fe in NftlbRequest.Items(root.TryGetProperty("farms", out var fs) ? fs : default, "farms"))
+            {
                 if (fe.TryGetProperty("policies", out var ps))
+                {
                     foreach (var p in NftlbRequest.Items(ps, "policies"))
                     {
                         string name = p.TryGetProperty("name", out var n) ? NftlbRequest.Scalar(n, "name") : "";
                         if (s.Policy(name) is null) throw NftlbRequest.Bad($"Unknown policy '{name}'");
                         if (!f.Policies.Contains(name)) f.Policies.Add(name);
                     }
+                }
+            }
         }));
         app.MapDelete("/farms", (HttpRequest request) => ApiHost.ChangeAsync(control, request, DeleteFarms, bodyOptional: true));
         app.MapDelete("/farms/{farm}", (string farm) => Change(control, s => s.Farms.RemoveAll(f => f.Name == farm)));

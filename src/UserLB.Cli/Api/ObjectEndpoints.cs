@@ -89,10 +89,16 @@ internal static class ObjectEndpoints
     private static void DeleteNamed<T>(List<T> list, JsonElement root, string key, Action<T> detach) where T : NftlbObject
     {
         var gone = new List<T>();
-        if (root.ValueKind != JsonValueKind.Object) gone.AddRange(list);
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            gone.AddRange(list);
+        }
         else
+        {
             foreach (var e in NftlbRequest.Items(root.TryGetProperty(key, out var items) ? items : default, key))
                 if (e.TryGetProperty("name", out var n) && list.Find(o => o.Name == NftlbRequest.Scalar(n, "name")) is { } o) gone.Add(o);
+        }
+
         foreach (var o in gone)
         {
             list.Remove(o);

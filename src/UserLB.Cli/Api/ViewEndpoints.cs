@@ -221,8 +221,11 @@ internal static class ViewEndpoints
                 var current = forwarder.Engine.Snapshot;
                 if (!ReferenceEquals(current, snapshot)) filter.Bind(snapshot = current);
                 while (reader.TryRead(out var ev))
+                {
                     if (mask.Contains(ev.Type) && filter.Matches(ev.Entry))
                         sb.Append(EventLine(ev, output, clock, snapshot)).Append('\n');
+                }
+
                 long lost = subscription.Dropped;
                 if (lost > reported)
                 {
@@ -359,8 +362,11 @@ internal static class ViewEndpoints
         {
             var list = new List<PortDropStats>();
             foreach (var p in f.Ports)
+            {
                 if (p is IPortStats counted && counted.Stats is var st)
                     list.Add(new PortDropStats(p.Name, st.KernelDrops, st.TxDrops, st.RxTruncated, st.HandshakeDrops));
+            }
+
             return list;
         }
 

@@ -82,8 +82,11 @@ internal static class ConntrackCommand
 
         var pairs = new List<KeyValuePair<string, string>>();
         foreach (var (key, options, _) in ConntrackFilter.Keys)
+        {
             foreach (var o in options)
                 if (args.Get(o.TrimStart('-')) is { } v) pairs.Add(KeyValuePair.Create(key, v));
+        }
+
         ConntrackFilter filter;
         try
         {

@@ -123,12 +123,14 @@ internal static partial class RunCommand
         try
         {
             for (int i = 0; i < names.Count; i++)
+            {
                 ports[i] = engineKind switch
                 {
                     "afpacket" => new AfPacketPort(names[i]),
                     "tap" => new TapPort(names[i]),
                     _ => new PcapPort(names[i]),
                 };
+            }
         }
         catch
         {

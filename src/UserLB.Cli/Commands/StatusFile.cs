@@ -85,17 +85,23 @@ internal sealed class StatusFile(string path, int workers, Func<long> queueDrops
         if (c.RxPartialChecksum + c.RxGsoFrames > 0) // frames that came with offloads (virtio-net headers)
             sb.Append(CultureInfo.InvariantCulture, $"# offloads rx_partial_checksum={c.RxPartialChecksum} rx_gso_frames={c.RxGsoFrames} rx_gso_segments={c.RxGsoSegments}\n");
         if (parts.Count > 1) // how the flows spread over the workers
+        {
             for (int w = 0; w < parts.Count; w++)
                 sb.Append(CultureInfo.InvariantCulture, $"# worker {w} rx={parts[w].Counters.RxFrames} forwarded={parts[w].Counters.Forwarded} connections={parts[w].Counters.NewFlows} active={parts[w].Active}\n");
+        }
+
         for (int i = 1; i < c.Drops.Length; i++)
             if (c.Drops[i] > 0) sb.Append(CultureInfo.InvariantCulture, $"# drop {((DropReason)i).Name()}={c.Drops[i]}\n");
         var snap = parts[0].Snapshot;
         foreach (var f in snap.Farms)
+        {
             foreach (var b in f.Backends)
             {
                 var bc = (uint)b.Id < (uint)c.Backends.Length ? c.Backends[b.Id] : default;
                 sb.Append(CultureInfo.InvariantCulture, $"# backend {f.Name}/{b.Name} {b.Address} connections={bc.Connections} packets={bc.Packets} bytes={bc.Bytes}\n");
             }
+        }
+
         foreach (var p in parts) sb.Append(p.Lines);
         string tmp = path + ".tmp";
         File.WriteAllText(tmp, sb.ToString());

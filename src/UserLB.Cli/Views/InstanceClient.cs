@@ -140,7 +140,9 @@ internal sealed class InstanceClient : IDisposable
                 return m.GetString();
             if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("response", out var r) && r.GetString() is { } text
                 && text.StartsWith("error", StringComparison.Ordinal))
+            {
                 return text.StartsWith("error: ", StringComparison.Ordinal) ? text["error: ".Length..] : text;
+            }
         }
         catch (JsonException)
         {

@@ -94,11 +94,13 @@ internal static class PrometheusText
         foreach (var f in s.Farms) w.Sample("userlb_farm_bytes_total", Labels(("farm", f.Name)), f.Bytes);
         w.Family("userlb_farm_drops_total", "counter", "The farm's dropped packets, by reason.");
         foreach (var f in s.Farms)
+        {
             for (int r = 1; r < (int)DropReason.Count; r++)
             {
                 string name = ((DropReason)r).Name();
                 w.Sample("userlb_farm_drops_total", Labels(("farm", f.Name), ("reason", name)), CountOf(f.DropReasons, name));
             }
+        }
 
         w.Family("userlb_backend_up", "gauge", "1 when the backend takes new connections now (state up, healthy, within the priority level, weight > 0).");
         foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_up", Labels(("farm", f.Name), ("backend", b.Name)), b.Candidate ? 1 : 0);
@@ -121,8 +123,11 @@ internal static class PrometheusText
         foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_bytes_total", Labels(("farm", f.Name), ("backend", b.Name)), b.Bytes);
         w.Family("userlb_backend_drops_total", "counter", "The backend's dropped packets, by reason.");
         foreach (var (f, b) in Backends(s))
+        {
             foreach (var d in b.DropReasons)
                 w.Sample("userlb_backend_drops_total", Labels(("farm", f.Name), ("backend", b.Name), ("reason", d.Reason)), d.Count);
+        }
+
         if (s.Queue.RxDelay is { } delay)
         {
             w.Family("userlb_rx_delay_seconds", "histogram", "Sampled wait of received frames between the kernel's receive timestamp and userlb reading them (afpacket rings), since the start.");
@@ -151,8 +156,10 @@ internal static class PrometheusText
     private static IEnumerable<(FarmStats Farm, BackendStats Backend)> Backends(StatsSnapshot s)
     {
         foreach (var f in s.Farms)
+        {
             foreach (var b in f.Backends)
                 yield return (f, b);
+        }
     }
 
     private static string Labels(params (string Name, string Value)[] labels)

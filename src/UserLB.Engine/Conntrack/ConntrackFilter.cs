@@ -249,7 +249,11 @@ public sealed class ConntrackFilter
         if (ReplySrcPort is ushort rsp && (!ports || e.Reply.SrcPort != rsp)) return false;
         if (ReplyDstPort is ushort rdp && (!ports || e.Reply.DstPort != rdp)) return false;
         if ((State is not null || SctpStateWanted is not null)
-            && !(o.Protocol == IpProtocols.Tcp && State == e.TcpState) && !(o.Protocol == IpProtocols.Sctp && SctpStateWanted == e.SctpState)) return false;
+            && !(o.Protocol == IpProtocols.Tcp && State == e.TcpState) && !(o.Protocol == IpProtocols.Sctp && SctpStateWanted == e.SctpState))
+        {
+            return false;
+        }
+
         if (Mark is uint m && (e.Mark & MarkMask) != m) return false;
         if ((e.Status & StatusSet) != StatusSet) return false;
         if (Unreplied && e.SeenReply) return false;

@@ -146,9 +146,11 @@ public static class IptablesRules
                         Inv($"mark match {Mark(b.Mark)} /* {comment} */ to:{to}")));
                     if (f.SynProxy && proto == "tcp") natOut.Add(pre[^1]);
                     if (b.SnatAddress is { } snat)
+                    {
                         post.Add(new Rule("SNAT", proto, null,
                             Inv($"-m mark --mark {Mark(b.Mark)} -m comment --comment {comment} -j SNAT --to-source {snat}"),
                             Inv($"mark match {Mark(b.Mark)} /* {comment} */ to:{snat}")));
+                    }
                 }
             }
         }

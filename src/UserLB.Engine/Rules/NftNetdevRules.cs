@@ -32,9 +32,14 @@ internal static class NftNetdevRules
                 if (onIface.Count == 0) continue;
                 var elements = new List<string>();
                 foreach (var f in onIface)
+                {
                     foreach (var proto in f.Protocols)
+                    {
                         foreach (var r in Ranges(f))
                             elements.Add(Inv($"{proto} . {f.VirtualAddress} . {r} : goto {f.Name}"));
+                    }
+                }
+
                 string map = Inv($"proto-services{(v6 ? "6" : "")}-{iface}");
                 Map(sb, map, v6 ? "ipv6_addr" : "ipv4_addr", onIface.Any(HasRange), elements);
                 chain.Append(Inv($"\t\t{(v6 ? "ip6 nexthdr . ip6" : "ip protocol . ip")} daddr . th dport vmap @{map}\n"));
@@ -89,9 +94,14 @@ internal static class NftNetdevRules
         string oface = f.Config.Oface ?? iface;
         var elements = new List<string>();
         foreach (var b in f.Backends)
+        {
             foreach (var proto in f.Protocols)
+            {
                 foreach (var r in b.Port != 0 ? [b.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)] : Ranges(f))
                     elements.Add(Inv($"{proto} . {b.Address} . {r} : goto {f.Name}-back"));
+            }
+        }
+
         Map(sb, $"proto-services-dnat-{oface}", addr, f.Backends.Any(b => b.Port == 0) && HasRange(f), elements);
         sb.Append(Inv($"\tmap map-{f.Name}-back {{\n\t\ttype {addr} : ether_addr\n\t\tsize 65535\n\t\ttimeout 1m\n\t}}\n\n"));
         sb.Append(Inv($"\tchain ingress-dnat-{oface} {{\n\t\ttype filter hook ingress device \"{oface}\" priority 100; policy accept;\n"));

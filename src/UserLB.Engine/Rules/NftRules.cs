@@ -70,8 +70,10 @@ public static class NftRules
         }
         var backM = new List<string>();
         foreach (var f in farms)
+        {
             foreach (var b in f.Backends)
                 if (b.SnatAddress is { } snat) backM.Add(Inv($"{Mark(b.Mark)} : {snat}"));
+        }
 
         sb.Append(Inv($"table {l3} nftlb {{\n"));
         ServiceMap(sb, "nat-proto-services" + suffix, addrType, interval, elements, "nat");

@@ -205,8 +205,11 @@ public static class ReplayRunner
     {
         var names = new List<string>();
         foreach (var f in config.Farms)
+        {
             foreach (var name in new[] { f.Iface, f.Oface })
                 if (!string.IsNullOrEmpty(name) && !names.Contains(name)) names.Add(name);
+        }
+
         return [names.Count == 0 ? "port0" : string.Join('+', names)];
     }
 

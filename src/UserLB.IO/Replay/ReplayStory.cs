@@ -114,7 +114,10 @@ internal static partial class ReplayStory
                 string text = Inv($"{ConntrackEventJson.Name(ev.Type)} entry {ev.Id}{ev.Change}");
                 if (ev.Type == ConnEventType.Destroy && !ev.Cause.Timeout
                     && steps.Find(s => s.Contains("destroyed", StringComparison.Ordinal)) is { } why)
+                {
                     text += " (" + (why.StartsWith("conntrack: ", StringComparison.Ordinal) ? why["conntrack: ".Length..] : why) + ")";
+                }
+
                 parts.Add(text);
             }
             return "conntrack: " + string.Join("; ", parts) + (queued is null ? "" : "; " + queued);

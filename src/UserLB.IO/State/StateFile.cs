@@ -184,7 +184,10 @@ public static class StateFile
             }
             if (root.TryGetProperty("saved", out var s) && s.ValueKind == JsonValueKind.String
                 && DateTimeOffset.TryParse(s.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+            {
                 savedAt = at;
+            }
+
             if (root.TryGetProperty("entries", out var n) && n.ValueKind == JsonValueKind.Number) n.TryGetInt64(out declared);
             problem = null;
             return true;
@@ -294,11 +297,14 @@ public static class StateFile
     private static bool TryState(string name, out TcpState state)
     {
         for (var s = TcpState.None; s <= TcpState.SynSent2; s++)
+        {
             if (s.ToConntrackName() == name && s != TcpState.None)
             {
                 state = s;
                 return true;
             }
+        }
+
         state = TcpState.None;
         return false;
     }
@@ -310,11 +316,14 @@ public static class StateFile
         {
             bool found = false;
             foreach (var (flag, name) in StatusNames)
+            {
                 if (name == token)
                 {
                     status |= flag;
                     found = true;
                 }
+            }
+
             if (!found) return false;
         }
         return true;

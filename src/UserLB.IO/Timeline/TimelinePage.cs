@@ -127,8 +127,11 @@ public static class TimelinePage
     {
         var seen = new List<string>();
         foreach (var lane in model.Lanes)
+        {
             foreach (var b in lane.Bands)
                 if (!seen.Contains(b.State)) seen.Add(b.State);
+        }
+
         int x = LabelWidth;
         sb.Append(Inv($"<g class=\"legend\" transform=\"translate(0,{y})\">"));
         foreach (var state in seen)

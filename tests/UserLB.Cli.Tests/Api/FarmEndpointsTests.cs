@@ -162,8 +162,11 @@ public sealed class FarmEndpointsTests
             using var res = await api.Http.GetAsync("/farms/app/sessions");
             var result = new Dictionary<string, (string, string?)>();
             foreach (var s in (await JsonAsync(res)).GetProperty("farms")[0].GetProperty("sessions").EnumerateArray())
+            {
                 result[s.GetProperty("client").GetString()!] = (s.GetProperty("backend").GetString()!,
                     s.TryGetProperty("expiration", out var e) ? e.GetString() : null);
+            }
+
             return result;
         }
 
@@ -212,7 +215,11 @@ public sealed class FarmEndpointsTests
         using (var res = await api.PostAsync("/farms", """
             {"farms":[{"name":"dns","virtual-addr":"192.168.101.252","virtual-ports":"53","protocol":"udp","iface":"m0",
               "backends":[{"name":"d0","ip-addr":"192.168.1.30"}]}]}
-            """)) await AssertSuccessAsync(res);
+            """))
+        {
+            await AssertSuccessAsync(res);
+        }
+
         Assert.Equal(2, api.Control.Config.Farms.Length);
         Assert.True(await api.Forwarder.InvokeAsync((e, _) => e.Snapshot.FindFarmByName("dns") is not null));
     }

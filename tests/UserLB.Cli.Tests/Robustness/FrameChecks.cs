@@ -79,7 +79,11 @@ internal static class FrameChecks
         checkedIt = false;
         if (frame.Length >= 14 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x0806) return null; // ARP
         if (frame.Length >= 18 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x8100
-            && BinaryPrimitives.ReadUInt16BigEndian(frame[16..]) == 0x0806) return null; // ARP in a VLAN
+            && BinaryPrimitives.ReadUInt16BigEndian(frame[16..]) == 0x0806)
+        {
+            return null; // ARP in a VLAN
+        }
+
         if (!Locate(frame, out int ipAt, out bool v6, out int l4At, out int l4Len, out byte proto)) return "sent a frame that is not well-formed IP";
         var ip = frame[ipAt..];
         if (!v6 && Sum(ip[..((ip[0] & 0xF) * 4)], 0) != 0xFFFF) return "IPv4 header checksum wrong";

@@ -111,7 +111,9 @@ public sealed class FuzzTests(ITestOutputHelper output)
                      DropReason.Ipv4Fragment, DropReason.Ipv6Fragment, DropReason.L4BadChecksum, DropReason.L4Truncated,
                      DropReason.NoFarm, DropReason.TcpBadHeaderLength, DropReason.UdpBadLength,
                  })
+        {
             Assert.True(drops[(int)reason] > 0, $"the fuzzer never produced a {reason.Name()} drop");
+        }
     }
 
     private static int Copy(byte[] from, byte[] to)

@@ -18,8 +18,11 @@ public sealed class TimelineBrowserTests : IDisposable
     private static string? FindChromium()
     {
         foreach (var name in new[] { "chromium", "chromium-browser", "google-chrome" })
+        {
             foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
                 if (File.Exists(Path.Combine(dir, name))) return Path.Combine(dir, name);
+        }
+
         return null;
     }
 
@@ -38,7 +41,10 @@ public sealed class TimelineBrowserTests : IDisposable
         };
         foreach (var a in new[] { "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND",
                      "--user-data-dir=" + Path.Combine(_dir, "profile"), "--window-size=1320,340", "--screenshot=" + png, "file://" + html })
+        {
             psi.ArgumentList.Add(a);
+        }
+
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
         _ = p.StandardOutput.ReadToEndAsync();
@@ -83,7 +89,11 @@ internal static class Png
                 Assert.Equal(0, data[12]);
                 channels = data[9] switch { 2 => 3, 6 => 4, _ => throw new InvalidDataException($"PNG colour type {data[9]}") };
             }
-            else if (type == "IDAT") idat.Write(data);
+            else if (type == "IDAT")
+            {
+                idat.Write(data);
+            }
+
             pos += 12 + length;
         }
         idat.Position = 0;

@@ -13,7 +13,10 @@ public class EngineCountersTests
         long k = seed;
         foreach (var f in typeof(EngineCounters).GetFields(BindingFlags.Public | BindingFlags.Instance))
         {
-            if (f.FieldType == typeof(long)) f.SetValue(c, k++);
+            if (f.FieldType == typeof(long))
+            {
+                f.SetValue(c, k++);
+            }
             else if (f.FieldType == typeof(long[]))
             {
                 var a = (long[])f.GetValue(c)!;
@@ -31,7 +34,10 @@ public class EngineCountersTests
                 }
                 f.SetValue(c, a);
             }
-            else Assert.Fail($"EngineCounters.{f.Name}: a field of a type this test does not know");
+            else
+            {
+                Assert.Fail($"EngineCounters.{f.Name}: a field of a type this test does not know");
+            }
         }
         return c;
     }
@@ -43,11 +49,19 @@ public class EngineCountersTests
         foreach (var f in typeof(EngineCounters).GetFields(BindingFlags.Public | BindingFlags.Instance))
         {
             object v = f.GetValue(c)!;
-            if (v is long l) list.Add(l);
-            else if (v is long[] a) list.AddRange(a);
+            if (v is long l)
+            {
+                list.Add(l);
+            }
+            else if (v is long[] a)
+            {
+                list.AddRange(a);
+            }
             else
+            {
                 foreach (object item in (Array)v)
                     foreach (var g in item.GetType().GetFields()) list.Add((long)g.GetValue(item)!);
+            }
         }
         return list;
     }

@@ -40,8 +40,10 @@ public class EstablishedFastPathTests
             General.Engine.Trace = new SilentTrace();
             Fast = new EngineHarness(json);
             foreach (var h in new[] { General, Fast })
+            {
                 for (int b = 0; b < 2; b++)
                     h.Process(v6 ? NeighborAdvertisement(BackendMacs[b], Backends[b], Vip) : ArpReply(BackendMacs[b], Backends[b]), 0);
+            }
         }
 
         public bool V6 { get; }

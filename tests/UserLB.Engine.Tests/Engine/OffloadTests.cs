@@ -107,9 +107,14 @@ public class OffloadTests
     {
         var data = new TheoryData<bool, string, byte>();
         foreach (bool v6 in new[] { false, true })
+        {
             foreach (string mode in new[] { "snat", "dnat" })
+            {
                 foreach (byte protocol in new[] { IpProtocols.Tcp, IpProtocols.Udp })
                     data.Add(v6, mode, protocol);
+            }
+        }
+
         return data;
     }
 
@@ -157,11 +162,14 @@ public class OffloadTests
     {
         var data = new TheoryData<bool, string, byte, int>();
         foreach (bool v6 in new[] { false, true })
+        {
             foreach (string mode in new[] { "snat", "dnat" })
             {
                 data.Add(v6, mode, IpProtocols.Tcp, 64000);
                 data.Add(v6, mode, IpProtocols.Udp, 30000);
             }
+        }
+
         return data;
     }
 

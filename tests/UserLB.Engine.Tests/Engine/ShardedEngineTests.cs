@@ -265,8 +265,11 @@ public class ShardedEngineTests
             Assert.Equal(open, h.State!.WithSourceTables((_, limiter) => limiter.Connections(0, client)));
             var backendIds = new HashSet<int>();
             foreach (var e in h.Engines)
+            {
                 for (int i = 0; i < e.Table.HighWater; i++)
                     if (e.Table[i].InUse) backendIds.Add(e.Table[i].BackendId);
+            }
+
             Assert.Single(backendIds);
             Assert.Equal(open, h.State.BackendActive(backendIds.First()));
             foreach (var e in h.Engines) e.Table.SweepAll(t0 + 500 * S);

@@ -383,7 +383,9 @@ public class SynProxyTests
             "ESTABLISHED src=192.168.101.1",
             $"seqadj: seq {BackendIsn + 1} → {Cookie + 1}",
         })
+        {
             Assert.Contains(step, text, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

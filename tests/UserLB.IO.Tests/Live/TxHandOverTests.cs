@@ -67,6 +67,7 @@ public sealed class TxHandOverTests
         const int Threads = 4, PerThread = 20_000;
         var tasks = new Task[Threads];
         for (int t = 0; t < Threads; t++)
+        {
             tasks[t] = Task.Factory.StartNew(() =>
             {
                 for (int i = 0; i < PerThread; i++)
@@ -76,6 +77,8 @@ public sealed class TxHandOverTests
                 }
                 h.Flush();
             }, TaskCreationOptions.LongRunning);
+        }
+
         await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(60));
         Assert.False(h.Pending); // every thread's last flush either handed over or left it to one that did
         Assert.Equal(1, most);

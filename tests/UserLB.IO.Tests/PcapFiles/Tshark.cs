@@ -53,8 +53,11 @@ internal static class Tshark
         {
             var row = new Dictionary<string, string[]>(StringComparer.Ordinal);
             if (frame.GetProperty("_source").TryGetProperty("layers", out var layers))
+            {
                 foreach (var prop in layers.EnumerateObject())
                     row[prop.Name] = [.. prop.Value.EnumerateArray().Select(v => v.GetString() ?? "")];
+            }
+
             frames.Add(row);
         }
         return frames;

@@ -95,8 +95,10 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
         foreach (var p in f.Policies) notEnforced.Add($"farm {f.Name}: policy {p} ({state.Policy(p)?.Get("type", "blacklist")})");
         if (f.Addresses.Count > 1) notEnforced.Add($"farm {f.Name}: addresses after the first ({string.Join(", ", f.Addresses.Skip(1))})");
         foreach (var a in f.Addresses)
+        {
             if (state.Address(a) is { } address)
                 foreach (var p in address.Policies) notEnforced.Add($"farm {f.Name}: address {a}'s policy {p}");
+        }
     }
 
     /// <summary>The farm as a document for <see cref="ConfigParser"/>.</summary>

@@ -136,7 +136,10 @@ public sealed class PolledReceiver : InlineReceiver
                 long arrival = EarliestPendingStamp();
                 window.OnWake(arrival > 0 ? arrival - lastStamp : Clock.NowNs() - lastFrame);
             }
-            else if (ready == 0) window.OnTimeout();
+            else if (ready == 0)
+            {
+                window.OnTimeout();
+            }
         }
         Leave();
     }

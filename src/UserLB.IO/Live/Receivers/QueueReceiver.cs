@@ -30,12 +30,14 @@ public sealed class QueueReceiver : Receiver
         _largePool = new DefaultObjectPool<byte[]>(new BufferPolicy(LiveForwarder.BufferSize), 64 * (ports.Length + workers.Length));
         _queues = new Channel<RxItem>[workers.Length];
         for (int i = 0; i < workers.Length; i++)
+        {
             _queues[i] = Channel.CreateBounded<RxItem>(new BoundedChannelOptions(queueCapacity)
             {
                 SingleReader = true,
                 SingleWriter = ports.Length == 1,
                 FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full; the receive thread counts the drop
             });
+        }
     }
 
     public override string Dispatch => "queue";
