@@ -8,7 +8,7 @@ using System.Text.Json;
 namespace UserLB.Engine.Config;
 
 /// <summary>Parsing and printing of single nftlb values. Every parser throws <see cref="ConfigException"/> located by <see cref="Where"/>.</summary>
-internal static class ConfigValues
+internal static partial class ConfigValues
 {
     public static readonly (string Text, AddressFamilyKind Value)[] Families =
         [("ipv4", AddressFamilyKind.Ipv4), ("ipv6", AddressFamilyKind.Ipv6), ("inet", AddressFamilyKind.Inet)];
@@ -46,56 +46,6 @@ internal static class ConfigValues
         System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
 
     private static readonly char[] ListSeparators = [' ', '\t', ',', '\n', '\r'];
-
-    // ---- JSON shapes ------------------------------------------------------------------------------
-
-    public static string Describe(JsonElement e) => e.ValueKind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => "nothing",
-    };
-
-    /// <summary>A string, or a JSON number taken as its text.</summary>
-    public static string Scalar(JsonElement e, Where w) => e.ValueKind switch
-    {
-        JsonValueKind.String => e.GetString()!,
-        JsonValueKind.Number => e.GetRawText(),
-        _ => throw w.Error("expected a string or a number, got " + Describe(e)),
-    };
-
-    /// <summary>A scalar, or an array of scalars joined by <paramref name="separator"/>.</summary>
-    public static string ScalarOrList(JsonElement e, Where w, char separator)
-    {
-        if (e.ValueKind != JsonValueKind.Array)
-        {
-            return e.ValueKind is JsonValueKind.String or JsonValueKind.Number
-                ? Scalar(e, w)
-                : throw w.Error("expected a string, a number or an array of them, got " + Describe(e));
-        }
-
-        var sb = new StringBuilder();
-        foreach (var item in e.EnumerateArray())
-        {
-            if (item.ValueKind is not (JsonValueKind.String or JsonValueKind.Number))
-            {
-                throw w.Error("expected array items to be strings or numbers, got " + Describe(item));
-            }
-
-            if (sb.Length > 0)
-            {
-                sb.Append(separator);
-            }
-
-            sb.Append(Scalar(item, w));
-        }
-
-        return sb.ToString();
-    }
 
     // ---- scalars ----------------------------------------------------------------------------------
 
@@ -535,97 +485,4 @@ internal static class ConfigValues
 
     public static string PrintPorts(ImmutableArray<PortRange> ports) =>
         ports.IsDefaultOrEmpty ? string.Empty : string.Join(',', ports.Select(p => p.ToString()));
-
-    // ---- raw extras -------------------------------------------------------------------------------
-
-    /// <summary>Any text (prefixes, fqdn).</summary>
-    public static string AnyText(string s, Where w)
-    {
-        foreach (var c in s)
-        {
-            if (char.IsControl(c))
-            {
-                throw w.Error(Where.Quote(s) + " contains control characters");
-            }
-        }
-
-        return s;
-    }
-
-    public static string NonNegativeText(string s, Where w) =>
-        s.Length == 0 ? s : Int(s, w, 0).ToString(CultureInfo.InvariantCulture);
-
-    public static string QueueText(string s, Where w) =>
-        s.Length == 0 ? s : Int(s, w, -1).ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>A dsr backend's <c>tunnel</c> (UserLB's key): <c>ipip</c>, or <c>none</c>/empty (layer 2, the default) as "".</summary>
-    public static string TunnelText(string s, Where w) =>
-        s.ToLowerInvariant() switch
-        {
-            "" or "none" => string.Empty,
-            "ipip" => "ipip",
-            _ => throw w.Error(Where.Quote(s) + " is not one of: none, ipip"),
-        };
-
-    /// <summary>nftlb log-rtlimit: <c>N</c> or <c>N/unit</c> with unit second, minute, hour, day or week (kept as text).</summary>
-    public static string AnyRateText(string s, Where w)
-    {
-        if (s.Length == 0)
-        {
-            return s;
-        }
-
-        var slash = s.IndexOf('/', StringComparison.Ordinal);
-        var number = slash < 0 ? s : s[..slash];
-        var ok = number.Length > 0 && number.All(char.IsAsciiDigit) && int.TryParse(number, CultureInfo.InvariantCulture, out _);
-        if (ok && slash >= 0)
-        {
-            ok = RateUnits.Contains(s[(slash + 1)..].ToLowerInvariant());
-        }
-
-        return ok ? s : throw w.Error(Where.Quote(s) + " is not a rate limit (\"N\" or \"N/second|minute|hour|day|week\")");
-    }
-
-    /// <summary>nftlb verdict: any of log, drop, accept.</summary>
-    public static string VerdictText(string s, Where w)
-    {
-        foreach (var t in s.Split(ListSeparators, StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (!VerdictNames.Contains(t.ToLowerInvariant()) && !string.Equals(t, "none", StringComparison.OrdinalIgnoreCase))
-            {
-                throw w.Error(Where.Quote(s) + ": unknown verdict " + Where.Quote(t) + "; expected any of: log drop accept");
-            }
-        }
-
-        return s;
-    }
-
-    private static bool TryPort(string s, out ushort port)
-    {
-        port = 0;
-        return s.Length is > 0 and <= 5 && s.All(char.IsAsciiDigit)
-            && ushort.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out port);
-    }
-
-    private static string PrintFlags<T>((string Text, T Value)[] names, T flags)
-        where T : struct, Enum
-    {
-        var bits = Convert.ToInt32(flags, CultureInfo.InvariantCulture);
-        if (bits == 0)
-        {
-            return "none";
-        }
-
-        var parts = new List<string>();
-        foreach (var (text, value) in names)
-        {
-            var bit = Convert.ToInt32(value, CultureInfo.InvariantCulture);
-            if ((bits & bit) == bit)
-            {
-                parts.Add(text);
-            }
-        }
-
-        return string.Join(' ', parts);
-    }
 }
