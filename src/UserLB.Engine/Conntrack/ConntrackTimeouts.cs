@@ -47,19 +47,7 @@ public static class ConntrackTimeouts
     };
 
     /// <summary>Default timeout of a TCP state in seconds; 0 for NONE (the kernel has no entry for it) and undefined values.</summary>
-    public static long TcpTimeoutSeconds(TcpState s) => s switch
-    {
-        TcpState.SynSent => TcpSynSentSeconds,
-        TcpState.SynRecv => TcpSynRecvSeconds,
-        TcpState.Established => TcpEstablishedSeconds,
-        TcpState.FinWait => TcpFinWaitSeconds,
-        TcpState.CloseWait => TcpCloseWaitSeconds,
-        TcpState.LastAck => TcpLastAckSeconds,
-        TcpState.TimeWait => TcpTimeWaitSeconds,
-        TcpState.Close => TcpCloseSeconds,
-        TcpState.SynSent2 => TcpSynSent2Seconds,
-        _ => 0,
-    };
+    public static long TcpTimeoutSeconds(TcpState s) => ConntrackTimeoutSettings.Default.TcpTimeout(s);
 }
 
 /// <summary>
