@@ -1,11 +1,7 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
-using UserLB.Engine.Balancing;
-using UserLB.Engine.Config;
 using UserLB.Engine.Conntrack;
 using UserLB.Engine.Farms;
 using UserLB.Engine.L2;
-using UserLB.Engine.Limits;
 using UserLB.Packets;
 
 namespace UserLB.Engine;

@@ -1,10 +1,3 @@
-using System.Buffers;
-using System.Collections.Immutable;
-using System.Globalization;
-using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
-
 namespace UserLB.Engine.Config;
 
 /// <summary>ConfigParser: a patch applied to the running configuration (a copy; all or nothing).</summary>

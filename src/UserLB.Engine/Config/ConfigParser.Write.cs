@@ -1,8 +1,3 @@
-using System.Buffers;
-using System.Collections.Immutable;
-using System.Globalization;
-using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace UserLB.Engine.Config;

@@ -1,9 +1,5 @@
 using System.Collections.Immutable;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
-using System.Text.Json;
 
 namespace UserLB.Engine.Config;
 
