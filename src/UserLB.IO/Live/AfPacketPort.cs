@@ -17,33 +17,20 @@ namespace UserLB.IO.Live;
 /// </summary>
 public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
 {
-    private const int AF_PACKET = 17;
-    private const int SOCK_RAW = 3;
-    private const ushort ETH_P_ALL = 0x0003;
-    private const int SOL_PACKET = 263;
     private const int SOL_SOCKET = 1;
     private const int SO_RCVBUFFORCE = 33;
     private const int PACKET_ADD_MEMBERSHIP = 1;
     private const int PACKET_MR_PROMISC = 1;
-    private const int PACKET_RX_RING = 5;
     private const int PACKET_COPY_THRESH = 7;
-    private const int PACKET_VERSION = 10;
     private const int PACKET_TX_RING = 13;
-    private const int PACKET_IGNORE_OUTGOING = 23;
-    private const int PACKET_VNET_HDR = 15;
-    private const int PACKET_STATISTICS = 6;
-    private const int TPACKET_V2 = 1;
     private const int EAGAIN = 11;
     private const int EINTR = 4;
-    private const int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
     private const int MSG_DONTWAIT = 0x40;
 
-    // struct tpacket2_hdr: tp_status u32 @0, tp_len u32 @4, tp_snaplen u32 @8, tp_mac u16 @12, tp_net u16 @14, ...; 32 bytes.
-    private const int HdrStatus = 0, HdrLen = 4, HdrSnaplen = 8, HdrMac = 12, HdrSec = 16, HdrNsec = 20;
     private const int SO_TIMESTAMP = 29;
     private const int DelaySampleMask = 15; // one frame in 16 is timed
     private const int TxDataOffset = 32; // TPACKET2_HDRLEN - sizeof(struct sockaddr_ll): where the kernel reads a TX frame
-    private const uint TP_STATUS_KERNEL = 0, TP_STATUS_USER = 1, TP_STATUS_COPY = 2, TP_STATUS_AVAILABLE = 0, TP_STATUS_SEND_REQUEST = 1, TP_STATUS_WRONG_FORMAT = 4;
+    private const uint TP_STATUS_AVAILABLE = 0, TP_STATUS_SEND_REQUEST = 1, TP_STATUS_WRONG_FORMAT = 4;
     // (TX slots the kernel rejected stay TP_STATUS_WRONG_FORMAT: reused like available ones.)
 
     /// <summary>RX slots of 2048 bytes (a 1514-byte frame plus headers fits), 64 KiB blocks; a super-frame is read from the socket's queue.</summary>
@@ -172,8 +159,6 @@ public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
 
     private static long KernelTimestampNs(byte* frame) => *(uint*)(frame + HdrSec) * 1_000_000_000L + *(uint*)(frame + HdrNsec);
 
-    /// <summary>The RX ring slot at <paramref name="frame"/> holds a frame the kernel handed over.</summary>
-    private static bool HoldsFrame(byte* frame) => (Volatile.Read(ref *(uint*)(frame + HdrStatus)) & TP_STATUS_USER) != 0;
 
     public int Receive(Span<byte> buffer, out VnetHeader offload)
     {
@@ -201,22 +186,10 @@ public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
             }
             if (ReceiveDelay is { } delay && (++_delaySample & DelaySampleMask) == 0) SampleDelay(frame, delay);
             uint status = Volatile.Read(ref *(uint*)(frame + HdrStatus));
-            int len = (int)*(uint*)(frame + HdrLen);
-            int snap = (int)*(uint*)(frame + HdrSnaplen);
-            int mac = *(ushort*)(frame + HdrMac);
-            int n;
-            if (snap >= len && mac >= VnetHeader.Length && mac + snap <= FrameSize && len <= buffer.Length)
-            {
-                offload = VnetHeader.Read(new ReadOnlySpan<byte>(frame + mac - VnetHeader.Length, VnetHeader.Length));
-                new ReadOnlySpan<byte>(frame + mac, len).CopyTo(buffer);
-                n = len;
-            }
-            else
-            {
-                // Larger than a slot: the whole frame waits in the socket's queue when the kernel could copy it there.
-                n = (status & TP_STATUS_COPY) != 0 ? ReceiveCopy(buffer, out offload) : -1;
-            }
-            Volatile.Write(ref *(uint*)(frame + HdrStatus), TP_STATUS_KERNEL);
+            int n = CopyFromSlot(frame, FrameSize, buffer, out offload);
+            // Larger than a slot: the whole frame waits in the socket's queue when the kernel could copy it there.
+            if (n < 0 && (status & TP_STATUS_COPY) != 0) n = ReceiveCopy(buffer, out offload);
+            Release(frame);
             _rxNext = _rxNext + 1 == RxFrames ? 0 : _rxNext + 1;
             if (n > 0) return n;
             Interlocked.Increment(ref _rxTruncated); // (cut to the slot: not forwardable; the sender retransmits)
@@ -311,5 +284,4 @@ public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
         // The mapping stays: a receive thread may still be reading it until it notices _closed; the process ends soon.
     }
 
-    private static ushort Htons(ushort v) => (ushort)((v << 8) | (v >> 8));
 }

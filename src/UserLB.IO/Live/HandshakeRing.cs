@@ -13,15 +13,8 @@ namespace UserLB.IO.Live;
 /// </summary>
 internal sealed unsafe partial class HandshakeRing : IDisposable
 {
-    private const int AF_PACKET = 17, SOCK_RAW = 3, SOL_PACKET = 263;
-    private const ushort ETH_P_ALL = 0x0003;
-    private const int PACKET_RX_RING = 5, PACKET_STATISTICS = 6, PACKET_VERSION = 10, PACKET_VNET_HDR = 15, PACKET_FANOUT = 18,
-        PACKET_FANOUT_DATA = 22, PACKET_IGNORE_OUTGOING = 23;
-    private const int TPACKET_V2 = 1;
+    private const int PACKET_FANOUT = 18, PACKET_FANOUT_DATA = 22;
     private const int PACKET_FANOUT_CBPF = 6, PACKET_FANOUT_FLAG_UNIQUEID = 0x2000, PACKET_FANOUT_FLAG_IGNORE_OUTGOING = 0x4000;
-    private const int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
-    private const int HdrStatus = 0, HdrLen = 4, HdrSnaplen = 8, HdrMac = 12;
-    private const uint TP_STATUS_KERNEL = 0, TP_STATUS_USER = 1;
     private const int FrameSize = AfPacketPort.FrameSize, BlockSize = 1 << 16;
     /// <summary>4 MiB: handshake frames are small, and a flood is meant to overflow this ring.</summary>
     private const int Frames = 2048;
@@ -54,11 +47,11 @@ internal sealed unsafe partial class HandshakeRing : IDisposable
         if (setsockopt(mainFd, SOL_PACKET, PACKET_FANOUT, &join, sizeof(int)) != 0) return Refused("PACKET_FANOUT (cbpf, ignore outgoing)", out why);
         int group = 0, len = sizeof(int);
         if (getsockopt(mainFd, SOL_PACKET, PACKET_FANOUT, &group, &len) != 0) return Refused("getsockopt PACKET_FANOUT", out why);
-        int fd = socket(AF_PACKET, SOCK_RAW, (ushort)((ETH_P_ALL << 8) | (ETH_P_ALL >> 8)));
+        int fd = socket(AF_PACKET, SOCK_RAW, Htons(ETH_P_ALL));
         if (fd < 0) return Refused("socket", out why);
         int one = 1, version = TPACKET_V2;
         var req = new TpacketReq { BlockSize = BlockSize, BlockNr = Frames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = Frames };
-        var sll = new SockaddrLl { Family = AF_PACKET, Protocol = (ushort)((ETH_P_ALL << 8) | (ETH_P_ALL >> 8)), IfIndex = ifindex };
+        var sll = new SockaddrLl { Family = AF_PACKET, Protocol = Htons(ETH_P_ALL), IfIndex = ifindex };
         int member = (group & 0xFFFF) | ((PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_IGNORE_OUTGOING) << 16);
         byte* ring = null;
         nuint bytes = (nuint)Frames * FrameSize;
@@ -96,7 +89,7 @@ internal sealed unsafe partial class HandshakeRing : IDisposable
     }
 
     /// <summary>Whether the ring's next slot holds a frame.</summary>
-    public bool HoldsFrame => (Volatile.Read(ref *(uint*)(Slot + HdrStatus)) & TP_STATUS_USER) != 0;
+    public bool HoldsFrame => PacketSockets.HoldsFrame(Slot);
 
     private byte* Slot => _ring + (nint)_next * FrameSize;
 
@@ -104,19 +97,9 @@ internal sealed unsafe partial class HandshakeRing : IDisposable
     /// to the slot (not forwardable; the sender retransmits).</summary>
     public int Read(Span<byte> buffer, out VnetHeader offload)
     {
-        offload = default;
         byte* frame = Slot;
-        int len = (int)*(uint*)(frame + HdrLen);
-        int snap = (int)*(uint*)(frame + HdrSnaplen);
-        int mac = *(ushort*)(frame + HdrMac);
-        int n = -1;
-        if (snap >= len && mac >= VnetHeader.Length && mac + snap <= FrameSize && len <= buffer.Length)
-        {
-            offload = VnetHeader.Read(new ReadOnlySpan<byte>(frame + mac - VnetHeader.Length, VnetHeader.Length));
-            new ReadOnlySpan<byte>(frame + mac, len).CopyTo(buffer);
-            n = len;
-        }
-        Volatile.Write(ref *(uint*)(frame + HdrStatus), TP_STATUS_KERNEL);
+        int n = CopyFromSlot(frame, FrameSize, buffer, out offload);
+        Release(frame);
         _next = _next + 1 == Frames ? 0 : _next + 1;
         return n;
     }
