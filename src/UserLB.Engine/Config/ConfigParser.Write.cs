@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text.Json;
 
 namespace UserLB.Engine.Config;
@@ -10,16 +11,7 @@ public static partial class ConfigParser
     private static void WriteFarm(Utf8JsonWriter w, FarmConfig f)
     {
         w.WriteStartObject();
-        w.WriteString("name", f.Name);
-        foreach (var key in ConfigKeys.Farm)
-        {
-            key.Write(w, f);
-        }
-
-        foreach (var (key, value) in f.Extras)
-        {
-            w.WriteString(key, value);
-        }
+        WriteKeys(w, f.Name, ConfigKeys.Farm, f, f.Extras);
 
         w.WriteStartArray("backends");
         foreach (var b in f.Backends)
@@ -48,17 +40,24 @@ public static partial class ConfigParser
     private static void WriteBackend(Utf8JsonWriter w, BackendConfig b)
     {
         w.WriteStartObject();
-        w.WriteString("name", b.Name);
-        foreach (var key in ConfigKeys.Backend)
+        WriteKeys(w, b.Name, ConfigKeys.Backend, b, b.Extras);
+
+        w.WriteEndObject();
+    }
+
+    /// <summary>An object's name, its keys in table order and the extras kept verbatim (the caller opens and closes it).</summary>
+    private static void WriteKeys<TDraft, TConfig>(Utf8JsonWriter w, string name, ConfigKey<TDraft, TConfig>[] keys, TConfig config,
+        ImmutableSortedDictionary<string, string> extras)
+    {
+        w.WriteString("name", name);
+        foreach (var key in keys)
         {
-            key.Write(w, b);
+            key.Write(w, config);
         }
 
-        foreach (var (key, value) in b.Extras)
+        foreach (var (key, value) in extras)
         {
             w.WriteString(key, value);
         }
-
-        w.WriteEndObject();
     }
 }
