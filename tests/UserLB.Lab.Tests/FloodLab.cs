@@ -45,11 +45,11 @@ public static class FloodLab
             exchange?.Invoke(Inv($"{port}-{n++}"));
             Thread.Sleep(200);
         }
-        flood.WaitForExit(10_000);
-        during.WaitForExit(60_000);
+        LabSession.Finish(flood, 10_000);
+        LabSession.Finish(during, 60_000);
         var afterOut = new StringBuilder();
         var after = lab.Start("c", $"python3 lab/stream.py connect {LiveLab.Vip} {port} {connections} 0.1 3", afterOut);
-        after.WaitForExit(60_000);
+        LabSession.Finish(after, 60_000);
         flood.WaitForExit();
         string output;
         lock (floodOut) output = floodOut.ToString();

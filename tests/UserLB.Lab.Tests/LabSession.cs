@@ -65,6 +65,15 @@ public sealed class LabSession : IDisposable
         return p;
     }
 
+    /// <summary>Waits up to <paramref name="milliseconds"/> for a process from <see cref="Start"/> to exit, then for its
+    /// redirected output to be read to the end (WaitForExit with a timeout returns before the last lines arrive).</summary>
+    public static bool Finish(Process p, int milliseconds)
+    {
+        if (!p.WaitForExit(milliseconds)) return false;
+        p.WaitForExit();
+        return true;
+    }
+
     /// <summary>Runs a command in a namespace to completion and returns its output (throws on failure).</summary>
     public string Exec(string ns, string command, int timeoutSeconds = 30) =>
         LiveLab.Sh(Root, $"ip netns exec {Prefix}{ns} {command}", timeoutSeconds);

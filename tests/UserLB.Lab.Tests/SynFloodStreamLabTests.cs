@@ -36,7 +36,7 @@ public class SynFloodStreamLabTests
         var stream = lab.Start("c", $"iperf3 -c {LiveLab.Vip} -t {StreamSeconds} -i 1 -J", streamOut);
         Thread.Sleep(2000);
         string flood = lab.Exec("c", $"bash -c 'timeout -s INT {FloodSeconds} hping3 -S --flood --rand-source -p 80 {LiveLab.Vip} 2>&1; true'", FloodSeconds + 20);
-        stream.WaitForExit((StreamSeconds + 20) * 1000);
+        LabSession.Finish(stream, (StreamSeconds + 20) * 1000);
         string metrics = lab.Exec("lb", "python3 -c \"import urllib.request as u; print(u.urlopen('http://127.0.0.1:5556/metrics').read().decode())\"");
         u.Terminate();
 
