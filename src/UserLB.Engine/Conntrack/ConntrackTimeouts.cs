@@ -10,15 +10,10 @@ public static class ConntrackTimeouts
     /// stream (the stream timeout, and ASSURED).</summary>
     public const long UdpStreamAfterNs = 2_000_000_000L;
 
-    public const long TcpSynSentSeconds = 120;
-    public const long TcpSynRecvSeconds = 60;
-    public const long TcpEstablishedSeconds = 432_000;
-    public const long TcpFinWaitSeconds = 120;
-    public const long TcpCloseWaitSeconds = 60;
-    public const long TcpLastAckSeconds = 30;
-    public const long TcpTimeWaitSeconds = 120;
-    public const long TcpCloseSeconds = 10;
-    public const long TcpSynSent2Seconds = 120;
+    /// <summary>The TCP timeout of each state, indexed by <see cref="TcpState"/> (tcp_timeouts[] in
+    /// nf_conntrack_proto_tcp.c): NONE 0, SYN_SENT 120, SYN_RECV 60, ESTABLISHED 5 days, FIN_WAIT 120, CLOSE_WAIT 60,
+    /// LAST_ACK 30, TIME_WAIT 120, CLOSE 10, SYN_SENT2 120.</summary>
+    public static ReadOnlySpan<long> TcpSeconds => [0, 120, 60, 432_000, 120, 60, 30, 120, 10, 120];
 
     /// <summary>nf_conntrack_tcp_timeout_max_retrans: after tcp_max_retrans (3) retransmissions.</summary>
     public const long TcpRetransSeconds = 300;
@@ -47,12 +42,12 @@ public static class ConntrackTimeouts
     };
 
     /// <summary>Default timeout of a TCP state in seconds; 0 for NONE (the kernel has no entry for it) and undefined values.</summary>
-    public static long TcpTimeoutSeconds(TcpState s) => ConntrackTimeoutSettings.Default.TcpTimeout(s);
+    public static long TcpTimeoutSeconds(TcpState s) => (uint)s < (uint)TcpSeconds.Length ? TcpSeconds[(int)s] : 0;
 }
 
 /// <summary>
 /// Conntrack timeouts in seconds, defaulting to the kernel's values; configurations override them with
-/// object initializers or <c>with</c> expressions (<c>ConntrackTimeoutSettings.Default with { TcpEstablishedSeconds = 3600 }</c>).
+/// <see cref="WithTcp"/> per TCP state and <c>with</c> expressions for the others.
 /// Immutable, so one instance can be shared by all workers.
 /// </summary>
 public sealed record ConntrackTimeoutSettings
@@ -60,15 +55,13 @@ public sealed record ConntrackTimeoutSettings
     /// <summary>The kernel defaults.</summary>
     public static ConntrackTimeoutSettings Default { get; } = new();
 
-    public long TcpSynSentSeconds { get; init; } = ConntrackTimeouts.TcpSynSentSeconds;
-    public long TcpSynRecvSeconds { get; init; } = ConntrackTimeouts.TcpSynRecvSeconds;
-    public long TcpEstablishedSeconds { get; init; } = ConntrackTimeouts.TcpEstablishedSeconds;
-    public long TcpFinWaitSeconds { get; init; } = ConntrackTimeouts.TcpFinWaitSeconds;
-    public long TcpCloseWaitSeconds { get; init; } = ConntrackTimeouts.TcpCloseWaitSeconds;
-    public long TcpLastAckSeconds { get; init; } = ConntrackTimeouts.TcpLastAckSeconds;
-    public long TcpTimeWaitSeconds { get; init; } = ConntrackTimeouts.TcpTimeWaitSeconds;
-    public long TcpCloseSeconds { get; init; } = ConntrackTimeouts.TcpCloseSeconds;
-    public long TcpSynSent2Seconds { get; init; } = ConntrackTimeouts.TcpSynSent2Seconds;
+    private readonly long[] _tcp = ConntrackTimeouts.TcpSeconds.ToArray();
+
+    /// <summary>The kernel defaults.</summary>
+    public ConntrackTimeoutSettings()
+    {
+    }
+
     public long TcpRetransSeconds { get; init; } = ConntrackTimeouts.TcpRetransSeconds;
     public long TcpUnacknowledgedSeconds { get; init; } = ConntrackTimeouts.TcpUnacknowledgedSeconds;
     public long UdpSeconds { get; init; } = ConntrackTimeouts.UdpSeconds;
@@ -77,19 +70,18 @@ public sealed record ConntrackTimeoutSettings
     public long GenericSeconds { get; init; } = ConntrackTimeouts.GenericSeconds;
 
     /// <summary>Timeout of a TCP state in seconds; 0 for NONE and undefined values.</summary>
-    public long TcpTimeout(TcpState state) => state switch
+    public long TcpTimeout(TcpState state) => (uint)state < (uint)_tcp.Length ? _tcp[(int)state] : 0;
+
+    /// <summary>A copy with <paramref name="state"/>'s TCP timeout set to <paramref name="seconds"/>
+    /// (the nf_conntrack_tcp_timeout_* sysctl of that state).</summary>
+    public ConntrackTimeoutSettings WithTcp(TcpState state, long seconds)
     {
-        TcpState.SynSent => TcpSynSentSeconds,
-        TcpState.SynRecv => TcpSynRecvSeconds,
-        TcpState.Established => TcpEstablishedSeconds,
-        TcpState.FinWait => TcpFinWaitSeconds,
-        TcpState.CloseWait => TcpCloseWaitSeconds,
-        TcpState.LastAck => TcpLastAckSeconds,
-        TcpState.TimeWait => TcpTimeWaitSeconds,
-        TcpState.Close => TcpCloseSeconds,
-        TcpState.SynSent2 => TcpSynSent2Seconds,
-        _ => 0,
-    };
+        if ((uint)state >= (uint)_tcp.Length || state == TcpState.None) throw new ArgumentOutOfRangeException(nameof(state));
+        ArgumentOutOfRangeException.ThrowIfNegative(seconds);
+        var copy = this with { };
+        copy._tcp[(int)state] = seconds;
+        return copy;
+    }
 
     /// <summary>
     /// Timeout after a packet moved the flow to <paramref name="state"/>, with the kernel's rule for flows that
@@ -107,4 +99,25 @@ public sealed record ConntrackTimeoutSettings
 
     /// <summary>UDP timeout: <see cref="UdpStreamSeconds"/> once the flow is a stream (reply seen, ASSURED), else <see cref="UdpSeconds"/>.</summary>
     public long UdpTimeout(bool stream) => stream ? UdpStreamSeconds : UdpSeconds;
+
+    /// <summary>Equal when every timeout is (the per-state array compared by value).</summary>
+    public bool Equals(ConntrackTimeoutSettings? other) =>
+        other is not null && _tcp.AsSpan().SequenceEqual(other._tcp) && TcpRetransSeconds == other.TcpRetransSeconds
+        && TcpUnacknowledgedSeconds == other.TcpUnacknowledgedSeconds && UdpSeconds == other.UdpSeconds
+        && UdpStreamSeconds == other.UdpStreamSeconds && IcmpSeconds == other.IcmpSeconds && GenericSeconds == other.GenericSeconds;
+
+    public override int GetHashCode() =>
+        HashCode.Combine(_tcp[(int)TcpState.Established], TcpRetransSeconds, TcpUnacknowledgedSeconds, UdpSeconds, UdpStreamSeconds, IcmpSeconds, GenericSeconds);
+
+    /// <summary>Copy constructor for <c>with</c>: the per-state array is copied, not shared.</summary>
+    private ConntrackTimeoutSettings(ConntrackTimeoutSettings original)
+    {
+        _tcp = (long[])original._tcp.Clone();
+        TcpRetransSeconds = original.TcpRetransSeconds;
+        TcpUnacknowledgedSeconds = original.TcpUnacknowledgedSeconds;
+        UdpSeconds = original.UdpSeconds;
+        UdpStreamSeconds = original.UdpStreamSeconds;
+        IcmpSeconds = original.IcmpSeconds;
+        GenericSeconds = original.GenericSeconds;
+    }
 }

@@ -610,7 +610,7 @@ public class TcpStateTableTests
     [Fact]
     public void ConntrackTimeoutSettings_Override_ChangesOnlyThatState()
     {
-        ConntrackTimeoutSettings custom = ConntrackTimeoutSettings.Default with { TcpEstablishedSeconds = 3600, TcpCloseSeconds = 1 };
+        ConntrackTimeoutSettings custom = ConntrackTimeoutSettings.Default.WithTcp(S.Established, 3600).WithTcp(S.Close, 1);
 
         Assert.Equal(3600, custom.TcpTimeout(S.Established));
         Assert.Equal(1, custom.TcpTimeout(S.Close));
@@ -618,6 +618,8 @@ public class TcpStateTableTests
         Assert.Equal(432000, ConntrackTimeoutSettings.Default.TcpTimeout(S.Established));
         Assert.NotEqual(ConntrackTimeoutSettings.Default, custom);
         Assert.Equal(new ConntrackTimeoutSettings(), ConntrackTimeoutSettings.Default);
+        Assert.Equal(ConntrackTimeoutSettings.Default.WithTcp(S.Close, 1).WithTcp(S.Established, 3600), custom);
+        Assert.Equal(ConntrackTimeoutSettings.Default, ConntrackTimeoutSettings.Default with { });
     }
 
     [Theory]
