@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using UserLB.Packets;
 
 namespace UserLB.Benchmarks;
 
@@ -36,26 +37,26 @@ public class EstablishedFlowBenchmarks
     }
 
     [Benchmark]
-    public void CopyOnly() => _original.CopyTo(_work, 0);
+    public void CopyOnly() => FrameCopy.Copy(_original, _work);
 
     [Benchmark]
     public void OriginalDirection()
     {
-        _original.CopyTo(_work, 0);
+        FrameCopy.Copy(_original, _work);
         _s.Engine.Process(_work, 0, ++_now);
     }
 
     [Benchmark]
     public void ReplyDirection()
     {
-        _reply.CopyTo(_work, 0);
+        FrameCopy.Copy(_reply, _work);
         _s.Engine.Process(_work, 0, ++_now);
     }
 
     [Benchmark]
     public void DsrClientDirection()
     {
-        _dsrOriginal.CopyTo(_work, 0);
+        FrameCopy.Copy(_dsrOriginal, _work);
         _dsr.Engine.Process(_work, 0, ++_now);
     }
 

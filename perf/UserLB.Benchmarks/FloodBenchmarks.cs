@@ -65,7 +65,7 @@ public class FloodBenchmarks
     [Benchmark]
     public void FloodSyn()
     {
-        _syn.CopyTo(_work, 0);
+        FrameCopy.Copy(_syn, _work);
         Vary(_work);
         _now += StepNs;
         _s.Engine.Process(_work, 0, _now);

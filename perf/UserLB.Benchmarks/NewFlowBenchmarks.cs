@@ -66,7 +66,7 @@ public class NewFlowBenchmarks
     [Benchmark]
     public void NewTcpFlow()
     {
-        _syn.CopyTo(_work, 0);
+        FrameCopy.Copy(_syn, _work);
         Vary(_work, _i++);
         _now += StepNs;
         _s.Engine.Process(_work, 0, _now);

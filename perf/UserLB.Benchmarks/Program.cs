@@ -4,6 +4,7 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Running;
 using UserLB.Benchmarks;
+using UserLB.Packets;
 
 // `profile <established|reply|dsr|udp|udpreply|superframe|superframe-copy|newflow|flood|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
 // DOTNET_PerfMapEnabled=1) or dotnet-trace; prints ns per operation. Anything else goes to BenchmarkDotNet.
@@ -70,7 +71,7 @@ if (args.Length > 0 && args[0] == "profile")
         long now = 10;
         body = () =>
         {
-            template.CopyTo(work, 0);
+            FrameCopy.Copy(template, work);
             s.Engine.Process(work, 0, ++now);
         };
     }

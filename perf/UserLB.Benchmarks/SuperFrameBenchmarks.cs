@@ -48,12 +48,12 @@ public class SuperFrameBenchmarks
     }
 
     [Benchmark]
-    public void CopyOnly() => _template.CopyTo(_work, 0);
+    public void CopyOnly() => FrameCopy.Copy(_template, _work);
 
     [Benchmark]
     public void OriginalDirection()
     {
-        _template.CopyTo(_work, 0);
+        FrameCopy.Copy(_template, _work);
         _s.Engine.Process(_work, 0, ++_now, _offload);
     }
 

@@ -243,7 +243,7 @@ public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
         // hdr_len = the whole frame: the kernel copies it into the skb's linear part instead of lending it the ring's
         // pages as zero-copy fragments, which a veth would copy again for the peer.
         (offload with { HdrLen = (ushort)frame.Length }).Write(new Span<byte>(data, VnetHeader.Length));
-        frame.CopyTo(new Span<byte>(data + VnetHeader.Length, MaxTxSlotFrame));
+        FrameCopy.Copy(frame, new Span<byte>(data + VnetHeader.Length, MaxTxSlotFrame));
         *(uint*)(slot + HdrLen) = (uint)(frame.Length + VnetHeader.Length);
         Volatile.Write(ref *(uint*)(slot + HdrStatus), TP_STATUS_SEND_REQUEST);
         _txNext = _txNext + 1 == TxFrames ? 0 : _txNext + 1;

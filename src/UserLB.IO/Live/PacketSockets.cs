@@ -39,7 +39,7 @@ internal static unsafe partial class PacketSockets
         if (snap >= len && mac >= VnetHeader.Length && mac + snap <= slotSize && len <= buffer.Length)
         {
             offload = VnetHeader.Read(new ReadOnlySpan<byte>(slot + mac - VnetHeader.Length, VnetHeader.Length));
-            new ReadOnlySpan<byte>(slot + mac, len).CopyTo(buffer);
+            FrameCopy.Copy(new ReadOnlySpan<byte>(slot + mac, len), buffer);
             return len;
         }
         offload = default;

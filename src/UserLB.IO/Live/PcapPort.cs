@@ -73,7 +73,7 @@ public sealed class PcapPort : IPortIo, IPortStats
         {
             var data = capture.Data;
             int n = Math.Min(data.Length, buffer.Length);
-            data[..n].CopyTo(buffer);
+            FrameCopy.Copy(data[..n], buffer);
             offload = Infer(buffer[..n], _mtu);
             return n;
         }

@@ -87,7 +87,7 @@ public sealed class QueueReceiver : Receiver
             {
                 var pool = n <= SmallBufferSize ? _pool : _largePool;
                 var buffer = pool.Get();
-                frame.CopyTo(buffer);
+                FrameCopy.Copy(frame, buffer);
                 if (!_queues[i].Writer.TryWrite(new RxItem(buffer, n, port, now, offload)))
                 {
                     pool.Return(buffer);
