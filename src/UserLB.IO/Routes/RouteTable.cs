@@ -1,0 +1,92 @@
+using System.Globalization;
+using UserLB.Packets;
+
+namespace UserLB.IO.Routes;
+
+/// <summary>One unicast route of the main table: <see cref="Destination"/>/<see cref="PrefixLength"/> out of
+/// <see cref="Interface"/>, through <see cref="Gateway"/> when it is not on the link.</summary>
+/// <param name="Destination">The network (an IPv4 route's address is IPv4-mapped, as <see cref="IpAddr"/> keeps it).</param>
+/// <param name="PrefixLength">Bits of <see cref="Destination"/> that count: 0 to 32 for IPv4, 0 to 128 for IPv6.</param>
+/// <param name="Interface">The egress interface's name.</param>
+/// <param name="Gateway">The next hop; null when the destination is on the link.</param>
+/// <param name="Metric">The route's priority: of two equally long prefixes the lower wins.</param>
+public sealed record RouteEntry(IpAddr Destination, int PrefixLength, string Interface, IpAddr? Gateway = null, uint Metric = 0)
+{
+    /// <summary>An IPv4 route (as opposed to IPv6).</summary>
+    public bool IsV4 => Destination.IsV4;
+
+    /// <summary>True when <paramref name="address"/> is of this route's family and inside its prefix.</summary>
+    public bool Covers(IpAddr address)
+    {
+        if (address.IsV4 != IsV4) return false;
+        int bits = IsV4 ? 96 + PrefixLength : PrefixLength;
+        if (bits == 0) return true;
+        var mask = UInt128.MaxValue << (128 - bits);
+        return (Value(address) & mask) == (Value(Destination) & mask);
+    }
+
+    private static UInt128 Value(IpAddr a) => new(a.Hi, a.Lo);
+
+    /// <summary>As <c>ip route</c> prints it: "192.168.1.0/24 dev eth1", "default via 10.0.0.1 dev eth0 metric 100".</summary>
+    public override string ToString()
+    {
+        string dst = PrefixLength == 0 ? "default" : string.Create(CultureInfo.InvariantCulture, $"{Destination}/{PrefixLength}");
+        string via = Gateway is { } g ? $" via {g}" : "";
+        string metric = Metric != 0 ? string.Create(CultureInfo.InvariantCulture, $" metric {Metric}") : "";
+        return $"{dst}{via} dev {Interface}{metric}";
+    }
+}
+
+/// <summary>
+/// A namespace's main routing table (IPv4 and IPv6 unicast routes), immutable: <see cref="Lookup"/> picks the route the
+/// kernel would (longest prefix, then the lowest metric). Built by <see cref="RouteWatcher.Dump"/> or <see cref="ProcRoutes"/>.
+/// </summary>
+public sealed class RouteTable
+{
+    private readonly RouteEntry[] _routes;
+
+    /// <summary>A table of <paramref name="routes"/> (any order).</summary>
+    public RouteTable(IEnumerable<RouteEntry> routes)
+    {
+        ArgumentNullException.ThrowIfNull(routes);
+        _routes = [.. routes];
+    }
+
+    /// <summary>A table without routes: every lookup fails.</summary>
+    public static RouteTable Empty { get; } = new([]);
+
+    /// <summary>The routes, in the order they were read.</summary>
+    public IReadOnlyList<RouteEntry> Routes => _routes;
+
+    /// <summary>The route to <paramref name="address"/>: the longest prefix that covers it, of those the lowest metric
+    /// (the first read on a tie); null when none does.</summary>
+    public RouteEntry? Lookup(IpAddr address)
+    {
+        RouteEntry? best = null;
+        foreach (var r in _routes)
+        {
+            if (!r.Covers(address)) continue;
+            if (best is null || r.PrefixLength > best.PrefixLength || (r.PrefixLength == best.PrefixLength && r.Metric < best.Metric)) best = r;
+        }
+        return best;
+    }
+
+    /// <summary>The interfaces that at least one route leaves through, in the order first seen.</summary>
+    public IReadOnlyList<string> Interfaces()
+    {
+        var names = new List<string>();
+        foreach (var r in _routes)
+            if (!names.Contains(r.Interface)) names.Add(r.Interface);
+        return names;
+    }
+
+    /// <summary>True when both tables hold the same routes in the same order.</summary>
+    public bool SameAs(RouteTable other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other._routes.Length != _routes.Length) return false;
+        for (int i = 0; i < _routes.Length; i++)
+            if (_routes[i] != other._routes[i]) return false;
+        return true;
+    }
+}
