@@ -71,6 +71,7 @@ internal sealed partial class ControlPlane
     {
         foreach (var (farm, reason) in placement.Unplaced)
             if (_reported.Add("unplaced " + farm + ": " + reason)) Log.Unplaced(_log, farm, reason);
+        ForgetUnplacedReports(placement); // a farm placed again is reported again when it next cannot be
         foreach (var what in placement.NotEnforced)
             if (_reported.Add("not enforced " + what)) Log.NotEnforced(_log, what);
     }

@@ -33,7 +33,9 @@ internal sealed partial class ControlPlane : IDisposable
     /// <param name="health">The health monitor; null in tests.</param>
     /// <param name="logger">Where changes and what is not placed are logged.</param>
     /// <param name="defaultIface">Where a farm without <c>iface</c> runs (<c>userlb run --iface</c>); null: such farms are stored, not placed.</param>
-    public ControlPlane(LiveForwarder forwarder, LoadBalancerConfig config, IReadOnlyList<string> portNames, HealthMonitor? health, ILogger logger, string? defaultIface = null)
+    /// <param name="routes">The routing table farms without <c>iface</c> or <c>oface</c> are placed by (<see cref="RoutesChangedAsync"/>); null: none.</param>
+    public ControlPlane(LiveForwarder forwarder, LoadBalancerConfig config, IReadOnlyList<string> portNames, HealthMonitor? health, ILogger logger, string? defaultIface = null,
+        Func<IO.Routes.RouteTable?>? routes = null)
     {
         ArgumentNullException.ThrowIfNull(forwarder);
         ArgumentNullException.ThrowIfNull(config);
@@ -45,7 +47,7 @@ internal sealed partial class ControlPlane : IDisposable
         Health = health;
         _log = logger;
         _objects = NftlbState.From(config);
-        _projection = new NftlbProjection(portNames, defaultIface);
+        _projection = new NftlbProjection(portNames, defaultIface, routes);
     }
 
     public LiveForwarder Forwarder { get; }

@@ -7,6 +7,7 @@ using UserLB.Engine.Farms;
 using UserLB.IO.Health;
 using UserLB.IO.Live;
 using UserLB.IO.Live.Receivers;
+using UserLB.IO.Routes;
 using UserLB.Packets;
 
 namespace UserLB.Cli.Commands;
@@ -104,6 +105,9 @@ internal static partial class RunCommand
             : null;
         var config = ConfigLoader.Load(configPath); // after the options: a bad option is reported before any file is read
 
+        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+        var log = loggerFactory.CreateLogger("userlb");
+        using var routes = RouteWatcher.Open(log); // farms without iface or oface are placed by route
         var names = new List<string>();
         foreach (var n in (args.Get("iface") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             if (!names.Contains(n)) names.Add(n);
@@ -114,11 +118,11 @@ internal static partial class RunCommand
             foreach (var n in new[] { f.Iface, f.Oface ?? f.Iface })
                 if (!names.Contains(n)) names.Add(n);
         }
+        foreach (var n in RunRoutes.InterfacesFor(config, routes.Current, defaultIface))
+            if (!names.Contains(n)) names.Add(n);
         if (engineKind != "tap") // a missing TAP device is created
             foreach (var n in names) Interfaces.MacOf(n); // clear error for a missing interface before opening anything
 
-        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
-        var log = loggerFactory.CreateLogger("userlb");
         var ports = new IPortIo[names.Count];
         try
         {
@@ -174,10 +178,11 @@ internal static partial class RunCommand
             return true;
         }).GetAwaiter().GetResult();
         var health = new HealthMonitor(new SocketHealthProbe(), TimeProvider.System, loggerFactory.CreateLogger("userlb.health"));
-        using var control = new ControlPlane(forwarder, config, names, health, log, defaultIface);
+        using var control = new ControlPlane(forwarder, config, names, health, log, defaultIface, () => routes.Current);
         health.ConfigSource = () => control.Config;
         health.OnChange = control.OnHealthChangeAsync;
         control.StartAsync().GetAwaiter().GetResult();
+        RunRoutes.Follow(routes, control, log);
         string? statePath = args.Get("state-file");
         if (statePath is not null) RunState.Load(statePath, forwarder, log);
 
@@ -221,6 +226,7 @@ internal static partial class RunCommand
                 api.StopAsync().GetAwaiter().GetResult();
                 api.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
+            routes.Dispose(); // no re-placement while stopping
             stopHealth.Cancel();
             healthTask.Wait(TimeSpan.FromSeconds(5));
             forwarder.Stop();

@@ -1,16 +1,11 @@
 using UserLB.IO.Routes;
 using UserLB.Packets;
+using static UserLB.IO.Tests.Routes.TestRoutes;
 
 namespace UserLB.IO.Tests.Routes;
 
 public class RouteTableTests
 {
-    private static RouteEntry R(string cidr, string dev, string? via = null, uint metric = 0)
-    {
-        var parts = cidr.Split('/');
-        return new RouteEntry(IpAddr.Parse(parts[0]), int.Parse(parts[1]), dev, via is null ? null : IpAddr.Parse(via), metric);
-    }
-
     private static readonly RouteTable Table = new(
     [
         R("0.0.0.0/0", "wan", "10.0.0.1", 100),

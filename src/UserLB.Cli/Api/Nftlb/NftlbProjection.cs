@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using UserLB.Engine.Config;
+using UserLB.IO.Routes;
+using UserLB.Packets;
 
 namespace UserLB.Cli.Api.Nftlb;
 
@@ -19,10 +21,11 @@ internal sealed record NftlbPlacement(LoadBalancerConfig Config, IReadOnlyDictio
 /// Turns the API's nftlb objects into the engine's configuration: each farm that can be placed (an interface this
 /// <c>userlb run</c> owns, a virtual address, a mode the engine forwards) becomes a <see cref="FarmConfig"/> through
 /// <see cref="ConfigParser"/>; the others stay stored and are reported by name. A farm whose text did not change keeps
-/// its <see cref="FarmConfig"/> instance, so unchanged farms are not rebuilt. A farm without <c>iface</c> runs on
-/// <paramref name="defaultIface"/> when there is one (<c>userlb run --iface</c>).
+/// its <see cref="FarmConfig"/> instance, so unchanged farms are not rebuilt. A farm without <c>iface</c> or <c>oface</c>
+/// is placed by <see cref="RoutePlacement"/>: on <paramref name="defaultIface"/> (<c>userlb run --iface</c>) and by the
+/// routes of <paramref name="routes"/> (null, or returning null: by its keys and <paramref name="defaultIface"/> only).
 /// </summary>
-internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defaultIface = null)
+internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defaultIface = null, Func<RouteTable?>? routes = null)
 {
     /// <summary>Farm keys passed to the engine's configuration as they are (the virtual service comes from the first address).</summary>
     private static readonly string[] EngineKeys =
@@ -44,15 +47,18 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
         var unplaced = new Dictionary<string, string>(StringComparer.Ordinal);
         var notEnforced = new List<string>();
         var built = new Dictionary<string, (string Text, FarmConfig Farm)>(StringComparer.Ordinal);
+        var table = routes?.Invoke();
         foreach (var f in state.Farms)
         {
             Describe(state, f, notEnforced);
-            if (WhyNotPlaced(state, f) is { } reason)
+            var placed = Ports(state, f, table);
+            if (placed.Reason is null && WhyNotPlaced(state, f) is { } why) placed = FarmPorts.Unplaced(why);
+            if (placed.Reason is { } reason)
             {
                 unplaced[f.Name] = reason;
                 continue;
             }
-            string text = Text(state, f, notEnforced);
+            string text = Text(state, f, placed, notEnforced);
             if (!_built.TryGetValue(f.Name, out var previous) || previous.Text != text)
             {
                 var farm = ConfigParser.Parse(text).Farms[0];
@@ -76,13 +82,18 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
     /// <summary>Keeps the farms built for <paramref name="placement"/> for the next placement (once the engine runs it).</summary>
     public void Commit(NftlbPlacement placement) => _built = placement.Built;
 
-    private string? WhyNotPlaced(NftlbState state, NftlbFarm f)
+    /// <summary>The farm's interfaces: its keys, --iface, and the routes to its backends and virtual address.</summary>
+    private FarmPorts Ports(NftlbState state, NftlbFarm f, RouteTable? table)
     {
-        string iface = f.Get("iface") is { Length: > 0 } given ? given : defaultIface ?? "";
-        if (iface.Length == 0) return "no iface (the client-side interface) given, and no --iface";
-        if (!ports.Contains(iface)) return $"iface \"{iface}\" is not an interface this userlb run owns ({string.Join(", ", ports)})";
-        if (f.Get("oface") is { Length: > 0 } oface && !ports.Contains(oface))
-            return $"oface \"{oface}\" is not an interface this userlb run owns ({string.Join(", ", ports)})";
+        var backends = new List<(string, IpAddr)>(f.Backends.Count);
+        foreach (var b in f.Backends)
+            if (System.Net.IPAddress.TryParse(b.Get("ip-addr"), out var a)) backends.Add((b.Name, IpAddr.FromIPAddress(a)));
+        IpAddr? vip = f.Addresses.Count > 0 && System.Net.IPAddress.TryParse(state.Address(f.Addresses[0])?.Get("ip-addr"), out var v) ? IpAddr.FromIPAddress(v) : null;
+        return RoutePlacement.Place(f.Get("iface"), f.Get("oface"), vip, backends, table, ports, defaultIface);
+    }
+
+    private static string? WhyNotPlaced(NftlbState state, NftlbFarm f)
+    {
         var first = f.Addresses.Count > 0 ? state.Address(f.Addresses[0]) : null;
         if (first is null || first.Get("ip-addr").Length == 0) return "no virtual address";
         if (f.Get("state", "up") == "config_error") return "state config_error";
@@ -102,7 +113,7 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
     }
 
     /// <summary>The farm as a document for <see cref="ConfigParser"/>.</summary>
-    private string Text(NftlbState state, NftlbFarm f, List<string> notEnforced)
+    private static string Text(NftlbState state, NftlbFarm f, FarmPorts placed, List<string> notEnforced)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer))
@@ -118,7 +129,8 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
             w.WriteString("protocol", first.Get("protocol", "tcp"));
             foreach (var key in EngineKeys)
                 if (f.Values.TryGetValue(key, out var v) && v.Length > 0 && v != NftlbKeys.Find(NftlbKeys.Farm, key)?.Default) w.WriteString(key, v.TrimEnd());
-            if (f.Get("iface").Length == 0 && defaultIface is not null) w.WriteString("iface", defaultIface);
+            if (f.Get("iface").Length == 0) w.WriteString("iface", placed.Iface);
+            if (f.Get("oface").Length == 0 && placed.Oface != placed.Iface) w.WriteString("oface", placed.Oface);
             foreach (var key in (string[])["new-rtlimit", "rst-rtlimit"])
             {
                 if (!f.Values.TryGetValue(key, out var rate) || rate == "0/second") continue;

@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Logging;
+using UserLB.Cli.Api;
+using UserLB.Cli.Api.Nftlb;
+using UserLB.Engine.Config;
+using UserLB.IO.Routes;
+using UserLB.Packets;
+
+namespace UserLB.Cli.Commands;
+
+/// <summary>
+/// <c>userlb run</c>'s farms without <c>iface</c> or <c>oface</c>: the interfaces to open at start for them (those the
+/// routes to their backends and virtual addresses leave through; ports cannot be added while running), and the route
+/// watcher's changes handed to <see cref="ControlPlane.RoutesChangedAsync"/>.
+/// </summary>
+internal static partial class RunRoutes
+{
+    /// <summary>The interfaces <paramref name="config"/>'s farms without <c>iface</c> or <c>oface</c> are placed on by <paramref name="routes"/>.</summary>
+    public static IReadOnlyList<string> InterfacesFor(LoadBalancerConfig config, RouteTable routes, string? defaultIface)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var names = new List<string>();
+        foreach (var f in config.Farms)
+        {
+            if (!string.IsNullOrEmpty(f.Iface) && !string.IsNullOrEmpty(f.Oface)) continue;
+            var backends = new List<(string, IpAddr)>(f.Backends.Length);
+            foreach (var b in f.Backends) backends.Add((b.Name, IpAddr.FromIPAddress(b.Address)));
+            var placed = RoutePlacement.Place(f.Iface, f.Oface, IpAddr.FromIPAddress(f.VirtualAddress), backends, routes, ports: null, defaultIface);
+            foreach (var n in (string?[])[placed.Iface, placed.Oface])
+                if (n is not null && !names.Contains(n)) names.Add(n);
+        }
+        return names;
+    }
+
+    /// <summary>Logs where the farms without <c>iface</c> or <c>oface</c> run, then follows <paramref name="routes"/>' changes.</summary>
+    public static void Follow(RouteWatcher routes, ControlPlane control, ILogger log)
+    {
+        ArgumentNullException.ThrowIfNull(routes);
+        ArgumentNullException.ThrowIfNull(control);
+        Log.Table(log, routes.Current.Routes.Count, routes.UsesNetlink ? "over netlink, followed" : "from /proc, read every second");
+        foreach (var f in control.Objects.Farms)
+        {
+            if (f.Get("iface").Length > 0 && f.Get("oface").Length > 0) continue;
+            if (control.Config.FindFarm(f.Name) is { } placed) Log.Placed(log, f.Name, placed.Iface ?? "", placed.Oface ?? placed.Iface ?? "");
+        }
+        routes.Changed += _ => Replace(control, log);
+        routes.Start();
+    }
+
+    /// <summary>Places the farms again, on the watcher's thread (one change at a time; the next waits).</summary>
+    private static void Replace(ControlPlane control, ILogger log)
+    {
+        try
+        {
+            control.RoutesChangedAsync().GetAwaiter().GetResult();
+        }
+        catch (ConfigException ex)
+        {
+            Log.ReplaceFailed(log, ex.Message);
+        }
+        catch (ObjectDisposedException)
+        {
+            // stopping: the control plane is gone
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "routes: {Count} route(s) read {How}")]
+        public static partial void Table(ILogger logger, int count, string how);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "farm {Farm} placed by route: iface {Iface}, oface {Oface}")]
+        public static partial void Placed(ILogger logger, string farm, string iface, string oface);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "routes changed, but the farms could not be placed again (they run as before): {Problem}")]
+        public static partial void ReplaceFailed(ILogger logger, string problem);
+    }
+}
