@@ -1,0 +1,61 @@
+using System.Text.Json;
+
+namespace UserLB.Lab.Tests;
+
+/// <summary>
+/// A farm without iface or oface placed by the LB namespace's routes (namespaces rte*, afpacket engine): userlb opens
+/// lbc (the route to the VIP's network) and lbs (the route to the backends) by itself and forwards; after
+/// `ip route del` of the backends' network the farm is reported unplaced and stops forwarding; after `ip route add`
+/// it is placed again and forwards.
+/// </summary>
+[Collection("lab")]
+public class RouteLabTests
+{
+    private const string Prefix = "rte";
+
+    private const string Farms = $$"""
+        {"farms":[{"name":"web","virtual-addr":"{{LiveLab.Vip}}","virtual-ports":"80","protocol":"tcp","mode":"snat",
+          "backends":[{"name":"bck0","ip-addr":"192.168.1.10"},{"name":"bck1","ip-addr":"192.168.1.11"}]}]}
+        """;
+
+    [SkippableFact]
+    public void FarmWithoutIface_RouteDeletedAndAdded_UnplacedThenForwardsAgain()
+    {
+        LiveLab.SkipUnlessRoot();
+        using var lab = new LabSession(Prefix);
+        var u = lab.StartUserlb(Farms, engine: "afpacket");
+        var wait = TimeSpan.FromSeconds(10);
+        u.WaitFor("farm web placed by route: iface lbc, oface lbs", wait);
+        Assert.Contains("afpacket engine on lbc, lbs:", u.Log, StringComparison.Ordinal);
+
+        var before = Probe(lab, 6);
+        Assert.True(before.Ok == 6, $"before: {before}\n{u.Log}");
+        Assert.Equal(["bck0", "bck1"], before.Backends);
+
+        lab.Exec("lb", "ip route del 192.168.1.0/24 dev lbs");
+        u.WaitFor("farm web is stored but not placed (the engine does not run it): no route to backend bck0 (192.168.1.10), bck1 (192.168.1.11)", wait);
+        var during = Probe(lab, 2);
+        Assert.True(during.Ok == 0, $"during: {during}\n{u.Log}");
+
+        lab.Exec("lb", "ip route add 192.168.1.0/24 dev lbs src 192.168.1.1");
+        u.WaitFor("routes changed: farm web is placed again (iface lbc, oface lbs)", wait);
+        var after = Probe(lab, 6);
+        Assert.True(after.Ok == 6, $"after: {after}\n{u.Log}");
+        Assert.Equal(0, u.Terminate());
+    }
+
+    private sealed record Result(int Ok, int Fail, string[] Backends, string Json)
+    {
+        public override string ToString() => Json;
+    }
+
+    /// <summary>lab/probe.py: <paramref name="n"/> HTTP requests to the VIP, one connection each.</summary>
+    private static Result Probe(LabSession lab, int n)
+    {
+        string json = lab.Exec("c", $"python3 lab/probe.py {LiveLab.Vip} tcp:80:{n}", 60);
+        using var doc = JsonDocument.Parse(json);
+        var r = doc.RootElement.GetProperty($"tcp:80:{n}");
+        var backends = r.GetProperty("by").EnumerateObject().Select(p => p.Name.Split(' ')[0]).Distinct().Order(StringComparer.Ordinal).ToArray();
+        return new Result(r.GetProperty("ok").GetInt32(), r.GetProperty("fail").GetInt32(), backends, json);
+    }
+}
