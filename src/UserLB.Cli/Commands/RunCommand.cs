@@ -21,8 +21,11 @@ internal static partial class RunCommand
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them (not for dsr farms' VIPs, which
-        their backends own: route those to this host's address). A farm without iface (or on an interface not owned) is
-        stored, shown by the API and logged by name as not placed; the engine does not run it. Keep the other VIPs off the kernel's
+        their backends own: route those to this host's address). A farm without them is placed by this namespace's
+        routes, followed as they change: oface where its backends are routed on the link, iface --iface's first, else
+        where the VIP is routed, else oface (docs/live.md); the interfaces so found at start are opened. A farm that
+        cannot be placed (or on an interface not owned) is stored, shown by the API and logged by name with the reason;
+        the engine does not run it. Keep the other VIPs off the kernel's
         interfaces and IP forwarding off in this host (namespace), so that the kernel does not answer that traffic too.
         Interfaces may keep their offloads on: partial checksums and GSO/GRO super-frames are forwarded as they came.
           --engine     afpacket (default: raw AF_PACKET sockets with memory-mapped rings and virtio-net headers, the
@@ -50,7 +53,8 @@ internal static partial class RunCommand
           --key KEY           the API key (header "Key: KEY"); default: --key-file, else $USERLB_KEY, else $NFTLB_SERVER_KEY
                               (nftlb's; empty is ignored), else generated and printed at start
           --key-file PATH     the API key from the first line of PATH (it does not show in ps)
-          --iface IF,...      interfaces to own besides the farms' ones; a farm without iface runs on the first
+          --iface IF,...      interfaces to own besides the farms' ones (and those routed to); a farm without iface
+                              runs on the first
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
         """;
 
