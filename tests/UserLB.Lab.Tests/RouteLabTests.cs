@@ -6,7 +6,8 @@ namespace UserLB.Lab.Tests;
 /// A farm without iface or oface placed by the LB namespace's routes (namespaces rte*, afpacket engine): userlb opens
 /// lbc (the route to the VIP's network) and lbs (the route to the backends) by itself and forwards; after
 /// `ip route del` of the backends' network the farm is reported unplaced and stops forwarding; after `ip route add`
-/// it is placed again and forwards.
+/// it is placed again and forwards. The same with the backends' link set down and up (the kernel drops the link's
+/// routes without a route message: the link's own notification makes userlb read the table again).
 /// </summary>
 [Collection("lab")]
 public class RouteLabTests
@@ -41,8 +42,18 @@ public class RouteLabTests
         u.WaitFor("routes changed: farm web is placed again (iface lbc, oface lbs)", wait);
         var after = Probe(lab, 6);
         Assert.True(after.Ok == 6, $"after: {after}\n{u.Log}");
+
+        lab.Exec("lb", "ip link set lbs down");
+        u.WaitFor("generation 4, 0 farm(s)", wait); // unplaced again, for the same reason: logged again (placed in between)
+        Assert.Equal(2, Count(u.Log, "no route to backend bck0 (192.168.1.10), bck1 (192.168.1.11)"));
+        lab.Exec("lb", "ip link set lbs up");
+        u.WaitFor("generation 5, 1 farm(s)", wait);
+        var linkUp = Probe(lab, 4);
+        Assert.True(linkUp.Ok == 4, $"link up: {linkUp}\n{u.Log}");
         Assert.Equal(0, u.Terminate());
     }
+
+    private static int Count(string log, string text) => log.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
 
     private sealed record Result(int Ok, int Fail, string[] Backends, string Json)
     {
