@@ -53,6 +53,26 @@ public class RouteLabTests
         Assert.Equal(0, u.Terminate());
     }
 
+    /// <summary>
+    /// <c>--iface routed</c> with no farm at start (namespaces rtf*): userlb owns every interface with a route (lbc, lbs);
+    /// a farm POSTed through the API without iface or oface is placed by route and forwards.
+    /// </summary>
+    [SkippableFact]
+    public void ApiFarmWithoutIface_IfaceRouted_PlacedAndForwards()
+    {
+        LiveLab.SkipUnlessRoot();
+        using var lab = new LabSession("rtf");
+        var u = lab.StartUserlb("""{"farms": []}""", "--iface routed --api 127.0.0.1:5555 --key k", engine: "afpacket");
+        Assert.Matches("afpacket engine on (lbc, lbs|lbs, lbc):", u.Log);
+        string body = Farms.ReplaceLineEndings(" ");
+        string reply = lab.Exec("lb", $"curl -s -m 5 -X POST -H 'Key: k' -H 'Content-Type: application/json' --data '{body}' http://127.0.0.1:5555/farms");
+        Assert.Equal("{\"response\": \"success\"}", reply);
+        u.WaitFor("configuration applied: generation 2, 1 farm(s)", TimeSpan.FromSeconds(10));
+        var probe = Probe(lab, 4);
+        Assert.True(probe.Ok == 4, $"{probe}\n{u.Log}");
+        Assert.Equal(0, u.Terminate());
+    }
+
     private static int Count(string log, string text) => log.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
 
     private sealed record Result(int Ok, int Fail, string[] Backends, string Json)

@@ -54,7 +54,8 @@ internal static partial class RunCommand
                               (nftlb's; empty is ignored), else generated and printed at start
           --key-file PATH     the API key from the first line of PATH (it does not show in ps)
           --iface IF,...      interfaces to own besides the farms' ones (and those routed to); a farm without iface
-                              runs on the first
+                              runs on the first. "routed" stands for every interface with a route in this namespace's
+                              main table (Ethernet ones, not lo), for farms the API adds later without iface
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
         """;
 
@@ -112,10 +113,7 @@ internal static partial class RunCommand
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
         var log = loggerFactory.CreateLogger("userlb");
         using var routes = RouteWatcher.Open(log); // farms without iface or oface are placed by route
-        var names = new List<string>();
-        foreach (var n in (args.Get("iface") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            if (!names.Contains(n)) names.Add(n);
-        string? defaultIface = names.Count > 0 ? names[0] : null;
+        var (names, defaultIface) = RunRoutes.Owned(args.Get("iface"), routes.Current, engineKind);
         foreach (var f in config.Farms)
         {
             if (string.IsNullOrEmpty(f.Iface)) continue; // stored and reported by name, not placed (as the API stores such farms)

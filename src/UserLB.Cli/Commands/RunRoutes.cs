@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using UserLB.Cli.Api;
 using UserLB.Cli.Api.Nftlb;
 using UserLB.Engine.Config;
+using UserLB.IO.Live;
 using UserLB.IO.Routes;
 using UserLB.Packets;
 
@@ -14,6 +15,48 @@ namespace UserLB.Cli.Commands;
 /// </summary>
 internal static partial class RunRoutes
 {
+    /// <summary>The word of <c>--iface</c> that stands for every interface with a route.</summary>
+    public const string Routed = "routed";
+
+    /// <summary>
+    /// <c>--iface</c>'s interfaces, in order and once each, with <see cref="Routed"/> replaced by every interface the main
+    /// table has a route out of (those with an Ethernet address: the engines need one); and the first named one, where
+    /// farms without <c>iface</c> run.
+    /// </summary>
+    /// <exception cref="UsageException"><see cref="Routed"/> with the tap engine (which creates the devices it names).</exception>
+    public static (List<string> Names, string? Default) Owned(string? ifaceOption, RouteTable routes, string engineKind)
+    {
+        ArgumentNullException.ThrowIfNull(routes);
+        var names = new List<string>();
+        string? first = null;
+        foreach (var n in (ifaceOption ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (n != Routed)
+            {
+                first ??= n;
+                if (!names.Contains(n)) names.Add(n);
+                continue;
+            }
+            if (engineKind == "tap") throw new UsageException($"option --iface: \"{Routed}\" owns the interfaces routes leave through; the tap engine owns TAP devices (name them)");
+            foreach (var r in routes.Interfaces())
+                if (!names.Contains(r) && HasEthernetAddress(r)) names.Add(r);
+        }
+        return (names, first);
+    }
+
+    private static bool HasEthernetAddress(string name)
+    {
+        try
+        {
+            Interfaces.MacOf(name);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // a tunnel or other device without one
+        }
+    }
+
     /// <summary>The interfaces <paramref name="config"/>'s farms without <c>iface</c> or <c>oface</c> are placed on by <paramref name="routes"/>.</summary>
     public static IReadOnlyList<string> InterfacesFor(LoadBalancerConfig config, RouteTable routes, string? defaultIface)
     {
