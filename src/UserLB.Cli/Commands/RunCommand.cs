@@ -23,7 +23,8 @@ internal static partial class RunCommand
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them (not for dsr farms' VIPs, which
         their backends own: route those to this host's address). A farm without them is placed by this namespace's
         routes, followed as they change: oface where its backends are routed on the link, iface --iface's first, else
-        where the VIP is routed, else oface (docs/live.md); the interfaces so found at start are opened. A farm that
+        where the VIP is routed, else oface (docs/live.md); the interfaces so found at start are opened (not with the
+        tap engine, whose TAP devices sit behind the kernel's routing). A farm that
         cannot be placed (or on an interface not owned) is stored, shown by the API and logged by name with the reason;
         the engine does not run it. Keep the other VIPs off the kernel's
         interfaces and IP forwarding off in this host (namespace), so that the kernel does not answer that traffic too.
@@ -120,7 +121,8 @@ internal static partial class RunCommand
             foreach (var n in new[] { f.Iface, f.Oface ?? f.Iface })
                 if (!names.Contains(n)) names.Add(n);
         }
-        foreach (var n in RunRoutes.InterfacesFor(config, routes.Current, defaultIface))
+        bool byRoute = engineKind != "tap"; // a TAP device sits behind the kernel's routing: farms name it
+        foreach (var n in byRoute ? RunRoutes.InterfacesFor(config, routes.Current, defaultIface) : [])
             if (!names.Contains(n)) names.Add(n);
         if (engineKind != "tap") // a missing TAP device is created
             foreach (var n in names) Interfaces.MacOf(n); // clear error for a missing interface before opening anything
@@ -180,11 +182,11 @@ internal static partial class RunCommand
             return true;
         }).GetAwaiter().GetResult();
         var health = new HealthMonitor(new SocketHealthProbe(), TimeProvider.System, loggerFactory.CreateLogger("userlb.health"));
-        using var control = new ControlPlane(forwarder, config, names, health, log, defaultIface, () => routes.Current);
+        using var control = new ControlPlane(forwarder, config, names, health, log, defaultIface, byRoute ? () => routes.Current : null);
         health.ConfigSource = () => control.Config;
         health.OnChange = control.OnHealthChangeAsync;
         control.StartAsync().GetAwaiter().GetResult();
-        RunRoutes.Follow(routes, control, log);
+        if (byRoute) RunRoutes.Follow(routes, control, log);
         string? statePath = args.Get("state-file");
         if (statePath is not null) RunState.Load(statePath, forwarder, log);
 
