@@ -19,13 +19,15 @@ public sealed record RouteEntry(IpAddr Destination, int PrefixLength, string Int
     public bool Covers(IpAddr address)
     {
         if (address.IsV4 != IsV4) return false;
-        int bits = IsV4 ? 96 + PrefixLength : PrefixLength;
-        if (bits == 0) return true;
-        var mask = UInt128.MaxValue << (128 - bits);
+        if (Bits == 0) return true;
+        var mask = UInt128.MaxValue << (128 - Bits);
         return (Value(address) & mask) == (Value(Destination) & mask);
     }
 
-    private static UInt128 Value(IpAddr a) => new(a.Hi, a.Lo);
+    /// <summary>The prefix's length over the 128-bit address (an IPv4 route's counts the IPv4-mapped prefix's 96 bits).</summary>
+    internal int Bits => IsV4 ? 96 + PrefixLength : PrefixLength;
+
+    internal static UInt128 Value(IpAddr a) => new(a.Hi, a.Lo);
 
     /// <summary>As <c>ip route</c> prints it: "192.168.1.0/24 dev eth1", "default via 10.0.0.1 dev eth0 metric 100".</summary>
     public override string ToString()
@@ -39,17 +41,31 @@ public sealed record RouteEntry(IpAddr Destination, int PrefixLength, string Int
 
 /// <summary>
 /// A namespace's main routing table (IPv4 and IPv6 unicast routes), immutable: <see cref="Lookup"/> picks the route the
-/// kernel would (longest prefix, then the lowest metric). Built by <see cref="RouteWatcher.Dump"/> or <see cref="ProcRoutes"/>.
+/// kernel would (longest prefix, then the lowest metric), with one hash probe per prefix length in use, so that a large
+/// table stays cheap. Built by <see cref="RouteWatcher.Dump"/> or <see cref="ProcRoutes"/>.
 /// </summary>
 public sealed class RouteTable
 {
     private readonly RouteEntry[] _routes;
+
+    /// <summary>Per prefix length in use, longest first (IPv4 lengths counted from the IPv4-mapped address, 96 + n): the
+    /// best route of each network, keyed by the masked destination.</summary>
+    private readonly (int Bits, Dictionary<UInt128, RouteEntry> Networks)[] _byLength;
 
     /// <summary>A table of <paramref name="routes"/> (any order).</summary>
     public RouteTable(IEnumerable<RouteEntry> routes)
     {
         ArgumentNullException.ThrowIfNull(routes);
         _routes = [.. routes];
+        var byBits = new SortedDictionary<int, Dictionary<UInt128, RouteEntry>>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
+        foreach (var r in _routes)
+        {
+            int bits = r.Bits;
+            if (!byBits.TryGetValue(bits, out var networks)) byBits[bits] = networks = [];
+            var key = Mask(RouteEntry.Value(r.Destination), bits);
+            if (!networks.TryGetValue(key, out var best) || r.Metric < best.Metric) networks[key] = r;
+        }
+        _byLength = [.. byBits.Select(kv => (kv.Key, kv.Value))];
     }
 
     /// <summary>A table without routes: every lookup fails.</summary>
@@ -62,14 +78,15 @@ public sealed class RouteTable
     /// (the first read on a tie); null when none does.</summary>
     public RouteEntry? Lookup(IpAddr address)
     {
-        RouteEntry? best = null;
-        foreach (var r in _routes)
+        var value = RouteEntry.Value(address);
+        foreach (var (bits, networks) in _byLength)
         {
-            if (!r.Covers(address)) continue;
-            if (best is null || r.PrefixLength > best.PrefixLength || (r.PrefixLength == best.PrefixLength && r.Metric < best.Metric)) best = r;
+            if (networks.TryGetValue(Mask(value, bits), out var route) && route.IsV4 == address.IsV4) return route;
         }
-        return best;
+        return null;
     }
+
+    private static UInt128 Mask(UInt128 value, int bits) => bits == 0 ? UInt128.Zero : value & (UInt128.MaxValue << (128 - bits));
 
     /// <summary>The interfaces that at least one route leaves through, in the order first seen.</summary>
     public IReadOnlyList<string> Interfaces()

@@ -17,6 +17,10 @@ public sealed partial class RouteWatcher : IDisposable
     /// <summary>How long the watcher waits after a change for the ones that come with it (one re-read for a burst).</summary>
     private const int SettleMs = 50;
 
+    /// <summary>The least time between two reads of the table, so that a churning table (a routing daemon's) is not
+    /// dumped back to back: changes during it are read at its end.</summary>
+    private const int MinIntervalMs = 500;
+
     private readonly NetlinkSocket? _events;
     private readonly ILogger _log;
     private readonly Thread _thread;
@@ -94,6 +98,7 @@ public sealed partial class RouteWatcher : IDisposable
     private void Loop()
     {
         var buffer = new byte[1 << 16];
+        long lastDump = Environment.TickCount64;
         while (!_stopping)
         {
             if (_events is null)
@@ -110,8 +115,9 @@ public sealed partial class RouteWatcher : IDisposable
                 return;
             }
             if (n > 0 && !RouteMessages.IsChange(buffer.AsSpan(0, n))) continue;
-            Thread.Sleep(SettleMs);
+            Thread.Sleep((int)Math.Max(SettleMs, MinIntervalMs - (Environment.TickCount64 - lastDump)));
             while (_events.Receive(buffer, 0, out _) > 0) { } // the rest of the burst: one re-read covers it
+            lastDump = Environment.TickCount64;
             if (Dump(out string? why) is { } table) Publish(table);
             else Log.DumpFailed(_log, why ?? "unknown");
         }

@@ -62,4 +62,26 @@ public class RouteTableTests
         Assert.False(a.SameAs(new RouteTable([R("10.0.0.0/8", "core")])));
         Assert.Equal(["core", "wan"], a.Interfaces());
     }
+
+    [Fact]
+    public void Lookup_ManyRoutes_SameAsScanningEveryRoute()
+    {
+        var random = new Random(7);
+        var routes = new List<RouteEntry>();
+        for (int i = 0; i < 2000; i++)
+        {
+            int len = random.Next(0, 33);
+            uint net = len == 0 ? 0 : (uint)random.Next() & (uint.MaxValue << (32 - len));
+            routes.Add(new RouteEntry(IpAddr.FromV4(net), len, "if" + random.Next(8), null, (uint)random.Next(4)));
+        }
+        var table = new RouteTable(routes);
+        for (int i = 0; i < 2000; i++)
+        {
+            var a = IpAddr.FromV4((uint)random.Next());
+            RouteEntry? expected = null;
+            foreach (var r in routes) // the definition: longest covering prefix, then the lowest metric, then the first
+                if (r.Covers(a) && (expected is null || r.PrefixLength > expected.PrefixLength || (r.PrefixLength == expected.PrefixLength && r.Metric < expected.Metric))) expected = r;
+            Assert.Same(expected, table.Lookup(a));
+        }
+    }
 }
