@@ -1,13 +1,15 @@
 using Microsoft.Extensions.Logging;
 using UserLB.Cli.Api.Nftlb;
 using UserLB.Engine.Config;
+using UserLB.Packets;
 
 namespace UserLB.Cli.Api;
 
 /// <summary>
 /// Farms placed by route (<see cref="RoutePlacement"/>) follow the routing table: after a change every farm is placed
-/// again, those whose interfaces changed are rebuilt and swapped into the engines, and the log says once per change
-/// which farm moved, which can no longer be placed (and why) and which is placed again.
+/// again, those whose interfaces changed are rebuilt and swapped into the engines (their backends' neighbour entries
+/// forgotten, to be resolved on the new interface), and the log says once per change which farm moved, which can no
+/// longer be placed (and why) and which is placed again.
 /// </summary>
 internal sealed partial class ControlPlane
 {
@@ -17,12 +19,16 @@ internal sealed partial class ControlPlane
         var before = Placements(Config, Unplaced);
         await ChangeAsync((_, _) => { }).ConfigureAwait(false);
         var after = Placements(Config, Unplaced);
+        var moved = new List<IpAddr>();
         foreach (var (farm, now) in after)
         {
             if (!before.TryGetValue(farm, out var was) || was == now || now.StartsWith('!')) continue; // unplaced: said by Report
             if (was.StartsWith('!')) Log.PlacedAgain(_log, farm, now);
             else Log.Moved(_log, farm, was, now);
+            foreach (var b in Config.FindFarm(farm)?.Backends ?? []) moved.Add(IpAddr.FromIPAddress(b.Address));
         }
+        // The engines learned the backends' MACs on the interfaces the farms left: resolve them again where they are now.
+        if (moved.Count > 0) await Forwarder.InvokeAllAsync((engine, _) => moved.Count(engine.Neighbors.Forget)).ConfigureAwait(false);
     }
 
     /// <summary>Each stored farm's interfaces ("iface lbc, oface lbs"), or "!" and why it is not placed.</summary>

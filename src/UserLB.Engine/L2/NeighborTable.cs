@@ -59,6 +59,15 @@ public sealed class NeighborTable
         return false;
     }
 
+    /// <summary>Forgets <paramref name="ip"/>'s mapping (its route moved to another interface), so that the next frame for
+    /// it solicits again on its farm's egress; flows' cached next hops are invalidated. Returns whether it was known.</summary>
+    public bool Forget(IpAddr ip)
+    {
+        if (!_entries.Remove(ip)) return false;
+        Version++;
+        return true;
+    }
+
     /// <summary>Learns or refreshes a mapping. Returns true when it is new or changed.</summary>
     public bool Learn(IpAddr ip, MacAddress mac, int port, long nowNs)
     {

@@ -4,9 +4,11 @@ using UserLB.Cli.Api;
 using UserLB.Cli.Tests.Api;
 using UserLB.Engine;
 using UserLB.Engine.Config;
+using UserLB.Engine.L2;
 using UserLB.IO.Live;
 using UserLB.IO.Routes;
 using UserLB.IO.Tests.Live;
+using UserLB.Packets;
 using static UserLB.IO.Tests.Routes.TestRoutes;
 
 namespace UserLB.Cli.Tests.Routes;
@@ -45,9 +47,7 @@ public sealed class RouteFollowingTests : IAsyncDisposable
         Assert.Empty(_control.Unplaced);
 
         _m0.Incoming.Add(ApiTraffic.Tcp(40000, syn: true));
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!_m1.Sent.Any(IsArpRequest) && DateTime.UtcNow < deadline) await Task.Delay(5);
-        Assert.Contains(_m1.Sent, IsArpRequest); // the backend is resolved on the backend side
+        await WaitAsync(() => _m1.Sent.Any(IsArpRequest)); // the backend is resolved on the backend side
         Assert.DoesNotContain(_m0.Sent, IsArpRequest);
     }
 
@@ -76,6 +76,39 @@ public sealed class RouteFollowingTests : IAsyncDisposable
         await _control.RoutesChangedAsync();
         Assert.Equal(("m0", "m1"), await RunningAsync());
         Assert.Empty(_control.Unplaced);
+    }
+
+    [Fact]
+    public async Task RoutesChanged_FarmMoved_BackendResolvedAgainOnNewInterface()
+    {
+        await _control.StartAsync();
+        _forwarder.Start();
+        _m0.Incoming.Add(ApiTraffic.Tcp(40000, syn: true));
+        await WaitAsync(() => _m1.Sent.Any(IsArpRequest));
+        var reply = new byte[64];
+        int n = NeighborMessages.WriteArp(reply, NeighborMessages.ArpReply, EngineOptions.DefaultMac, MacAddress.Parse("02:00:00:00:01:10"),
+            IpAddr.Parse("192.168.1.10").V4, EngineOptions.DefaultMac, IpAddr.Parse("192.168.1.1").V4);
+        _m1.Incoming.Add(reply[..n]);
+        var backend = IpAddr.Parse("192.168.1.10");
+        await WaitAsync(async () => await _forwarder.InvokeAsync((e, now) => e.Neighbors.TryGet(backend, out var mac, out int port) && port == 1 && !mac.IsZero));
+
+        _routes = new([R("192.168.101.0/24", "m0"), R("192.168.1.0/24", "m0")]); // the backends are now on the clients' link
+        await _control.RoutesChangedAsync();
+        Assert.False(await _forwarder.InvokeAsync((e, _) => e.Neighbors.Contains(backend))); // learned on m1: forgotten
+        _m0.Incoming.Add(ApiTraffic.Tcp(40001, syn: true));
+        await WaitAsync(() => _m0.Sent.Any(IsArpRequest)); // resolved again where the route now leads
+    }
+
+    private static async Task WaitAsync(Func<bool> done) => await WaitAsync(() => Task.FromResult(done()));
+
+    private static async Task WaitAsync(Func<Task<bool>> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!await done())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the engine did not get there");
+            await Task.Delay(5);
+        }
     }
 
     [Fact]
