@@ -73,6 +73,31 @@ public class RouteLabTests
         Assert.Equal(0, u.Terminate());
     }
 
+    /// <summary>
+    /// A backend behind a gateway (namespaces rtg*): 10.77.0.10 lives on b0's loopback and the LB namespace routes
+    /// 10.77.0.0/24 via b0 (192.168.1.10) dev lbs. The farm is placed on lbc/lbs; the engines are given b0's MAC (from
+    /// the kernel's neighbour table, which userlb makes resolve it) as the backend's, and the farm forwards.
+    /// </summary>
+    [SkippableFact]
+    public void FarmWithoutIface_BackendBehindGateway_SentToGatewaysMacAndForwards()
+    {
+        LiveLab.SkipUnlessRoot();
+        using var lab = new LabSession("rtg");
+        lab.Exec("b0", "ip addr add 10.77.0.10/32 dev lo");
+        lab.Exec("b0", "sysctl -qw net.ipv4.conf.all.arp_ignore=1"); // b0 does not answer ARP for 10.77.0.10: a router would not either
+        lab.Exec("lb", "ip route add 10.77.0.0/24 via 192.168.1.10 dev lbs");
+        var u = lab.StartUserlb($$"""
+            {"farms":[{"name":"far","virtual-addr":"{{LiveLab.Vip}}","virtual-ports":"80","protocol":"tcp","mode":"snat",
+              "backends":[{"name":"behind","ip-addr":"10.77.0.10"}]}]}
+            """, engine: "afpacket");
+        u.WaitFor("farm far placed by route: iface lbc, oface lbs", TimeSpan.FromSeconds(10));
+        u.WaitFor("backend 10.77.0.10 is reached through gateway 192.168.1.10 (", TimeSpan.FromSeconds(10));
+        var probe = Probe(lab, 4);
+        Assert.True(probe.Ok == 4, $"{probe}\n{u.Log}");
+        Assert.Equal(["bck0"], probe.Backends); // b0's server answered for 10.77.0.10
+        Assert.Equal(0, u.Terminate());
+    }
+
     private static int Count(string log, string text) => log.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
 
     private sealed record Result(int Ok, int Fail, string[] Backends, string Json)

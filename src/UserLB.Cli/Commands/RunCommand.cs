@@ -22,12 +22,12 @@ internal static partial class RunCommand
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them (not for dsr farms' VIPs, which
         their backends own: route those to this host's address). A farm without them is placed by this namespace's
-        routes, followed as they change: oface where its backends are routed on the link, iface --iface's first, else
-        where the VIP is routed, else oface (docs/live.md); the interfaces so found at start are opened (not with the
-        tap engine, whose TAP devices sit behind the kernel's routing). A farm that
-        cannot be placed (or on an interface not owned) is stored, shown by the API and logged by name with the reason;
-        the engine does not run it. Keep the other VIPs off the kernel's
-        interfaces and IP forwarding off in this host (namespace), so that the kernel does not answer that traffic too.
+        routes, followed as they change: oface where its backends are routed (behind a gateway: sent to its MAC), iface
+        --iface's first, else where the VIP is routed, else oface (docs/live.md); the interfaces so found at start are
+        opened (not with the tap engine, whose TAP devices sit behind the kernel's routing). A farm that cannot be
+        placed (or on an interface not owned) is stored, shown by the API and logged by name with the reason; the engine
+        does not run it. Keep the other VIPs off the kernel's interfaces and IP forwarding off in this host
+        (namespace), so that the kernel does not answer that traffic too.
         Interfaces may keep their offloads on: partial checksums and GSO/GRO super-frames are forwarded as they came.
           --engine     afpacket (default: raw AF_PACKET sockets with memory-mapped rings and virtio-net headers, the
                        fastest), pcap (libpcap via SharpPcap; offloads done in software) or tap (iface/oface name TAP
@@ -186,7 +186,7 @@ internal static partial class RunCommand
         health.ConfigSource = () => control.Config;
         health.OnChange = control.OnHealthChangeAsync;
         control.StartAsync().GetAwaiter().GetResult();
-        if (byRoute) RunRoutes.Follow(routes, control, log);
+        using var gateways = byRoute ? RunRoutes.Follow(routes, control, log) : null;
         string? statePath = args.Get("state-file");
         if (statePath is not null) RunState.Load(statePath, forwarder, log);
 
@@ -231,6 +231,7 @@ internal static partial class RunCommand
                 api.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
             routes.Dispose(); // no re-placement while stopping
+            gateways?.Dispose();
             stopHealth.Cancel();
             healthTask.Wait(TimeSpan.FromSeconds(5));
             forwarder.Stop();

@@ -74,8 +74,9 @@ internal static partial class RunRoutes
         return names;
     }
 
-    /// <summary>Logs where the farms without <c>iface</c> or <c>oface</c> run, then follows <paramref name="routes"/>' changes.</summary>
-    public static void Follow(RouteWatcher routes, ControlPlane control, ILogger log)
+    /// <summary>Logs where the farms without <c>iface</c> or <c>oface</c> run, then follows <paramref name="routes"/>' changes;
+    /// returns what gives the engines the gateways' MACs for backends behind one (<see cref="GatewayNeighbors"/>).</summary>
+    public static GatewayNeighbors Follow(RouteWatcher routes, ControlPlane control, ILogger log)
     {
         ArgumentNullException.ThrowIfNull(routes);
         ArgumentNullException.ThrowIfNull(control);
@@ -87,6 +88,7 @@ internal static partial class RunRoutes
         }
         routes.Changed += _ => Replace(control, log);
         routes.Start();
+        return new GatewayNeighbors(routes, control, log);
     }
 
     /// <summary>Places the farms again, on the watcher's thread (one change at a time; the next waits).</summary>

@@ -38,6 +38,41 @@ internal sealed unsafe partial class NetlinkSocket : IDisposable
         return new NetlinkSocket(fd);
     }
 
+    /// <summary>Parses one datagram of a dump reply.</summary>
+    internal delegate NetlinkStatus DatagramParser(ReadOnlySpan<byte> datagram, out int error);
+
+    /// <summary>Runs a dump of <paramref name="type"/> (RTM_GETROUTE, RTM_GETNEIGH) through <paramref name="parse"/> to its
+    /// end: true when it ended, false with the reason.</summary>
+    public static bool Dump(ushort type, DatagramParser parse, out string? why)
+    {
+        using var socket = Open(0, out why);
+        if (socket is null) return false;
+        Span<byte> request = stackalloc byte[RouteMessages.NlmsgHeader + RouteMessages.RtmsgLength];
+        if (!socket.Send(request[..RouteMessages.WriteDumpRequest(request, type, 1)]))
+        {
+            why = "the dump request could not be sent";
+            return false;
+        }
+        var buffer = new byte[1 << 16];
+        while (true)
+        {
+            int n = socket.Receive(buffer, 2000, out int errno);
+            if (n <= 0)
+            {
+                why = n == 0 ? "no reply to the dump request" : $"recv: errno {errno}";
+                return false;
+            }
+            switch (parse(buffer.AsSpan(0, n), out int error))
+            {
+                case NetlinkStatus.Done:
+                    return true;
+                case NetlinkStatus.Error:
+                    why = $"dump: error {error}";
+                    return false;
+            }
+        }
+    }
+
     /// <summary>Sends one request to the kernel.</summary>
     public bool Send(ReadOnlySpan<byte> message)
     {

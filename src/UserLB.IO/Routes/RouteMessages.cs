@@ -31,16 +31,20 @@ public static class RouteMessages
     internal const uint RTNH_F_DEAD = 1, RTNH_F_LINKDOWN = 16;
 
     /// <summary>Writes a dump request for every family's routes into <paramref name="buffer"/>; returns its length.</summary>
-    public static int WriteDumpRequest(Span<byte> buffer, uint sequence)
+    public static int WriteDumpRequest(Span<byte> buffer, uint sequence) => WriteDumpRequest(buffer, RTM_GETROUTE, sequence);
+
+    /// <summary>Writes a dump request of <paramref name="type"/> (RTM_GETROUTE, RTM_GETNEIGH) for every family, with a
+    /// zeroed 12-byte family header (rtmsg, ndmsg); returns its length.</summary>
+    internal static int WriteDumpRequest(Span<byte> buffer, ushort type, uint sequence)
     {
         const int length = NlmsgHeader + RtmsgLength;
         var b = buffer[..length];
         b.Clear();
         Write(b, (uint)length);
-        Write(b[4..], RTM_GETROUTE);
+        Write(b[4..], type);
         Write(b[6..], (ushort)(NLM_F_REQUEST | NLM_F_DUMP));
         Write(b[8..], sequence);
-        return length; // rtmsg all zero: AF_UNSPEC asks for IPv4 and IPv6
+        return length; // family AF_UNSPEC: IPv4 and IPv6
     }
 
     /// <summary>
@@ -52,28 +56,49 @@ public static class RouteMessages
     {
         ArgumentNullException.ThrowIfNull(nameOf);
         ArgumentNullException.ThrowIfNull(into);
+        NetlinkStatus status;
+        while (TryNext(ref buffer, out ushort type, out var body, out status, out error))
+            if (type == RTM_NEWROUTE) ParseRoute(body, nameOf, into);
+        return status;
+    }
+
+    /// <summary>
+    /// Reads the next message of <paramref name="buffer"/> and moves past it: true with its type and body; false at the
+    /// end of the buffer (<paramref name="status"/> More), at NLMSG_DONE (Done), or at an NLMSG_ERROR with an error or a
+    /// message cut short (Error; <paramref name="error"/> the code, or -1). Acknowledgements are skipped.
+    /// </summary>
+    internal static bool TryNext(ref ReadOnlySpan<byte> buffer, out ushort type, out ReadOnlySpan<byte> body, out NetlinkStatus status, out int error)
+    {
         error = 0;
+        status = NetlinkStatus.More;
         while (buffer.Length >= NlmsgHeader)
         {
             int len = (int)Read32(buffer);
-            if (len < NlmsgHeader || len > buffer.Length) { error = -1; return NetlinkStatus.Error; }
-            ushort type = Read16(buffer[4..]);
-            var body = buffer[NlmsgHeader..len];
-            switch (type)
-            {
-                case NLMSG_DONE:
-                    return NetlinkStatus.Done;
-                case NLMSG_ERROR:
-                    error = body.Length >= 4 ? (int)Read32(body) : -1;
-                    if (error != 0) return NetlinkStatus.Error;
-                    break; // an acknowledgement
-                case RTM_NEWROUTE:
-                    ParseRoute(body, nameOf, into);
-                    break;
-            }
+            if (len < NlmsgHeader || len > buffer.Length) break;
+            type = Read16(buffer[4..]);
+            body = buffer[NlmsgHeader..len];
             buffer = buffer[Math.Min(Align(len), buffer.Length)..];
+            if (type == NLMSG_DONE)
+            {
+                status = NetlinkStatus.Done;
+                return false;
+            }
+            if (type != NLMSG_ERROR) return true;
+            error = body.Length >= 4 ? (int)Read32(body) : -1;
+            if (error != 0)
+            {
+                status = NetlinkStatus.Error;
+                return false;
+            }
         }
-        return NetlinkStatus.More;
+        type = 0;
+        body = default;
+        if (buffer.Length > 0) // a message cut short
+        {
+            error = -1;
+            status = NetlinkStatus.Error;
+        }
+        return false;
     }
 
     /// <summary>True when the message at the start of <paramref name="buffer"/> is one a watcher re-reads the table for

@@ -66,33 +66,10 @@ public sealed partial class RouteWatcher : IDisposable
     /// <summary>The main table now, over netlink; null (with the reason) when netlink cannot be used.</summary>
     public static RouteTable? Dump(out string? why)
     {
-        using var socket = NetlinkSocket.Open(0, out why);
-        if (socket is null) return null;
-        Span<byte> request = stackalloc byte[RouteMessages.NlmsgHeader + RouteMessages.RtmsgLength];
-        if (!socket.Send(request[..RouteMessages.WriteDumpRequest(request, 1)]))
-        {
-            why = "the route dump request could not be sent";
-            return null;
-        }
-        var buffer = new byte[1 << 16];
         var routes = new List<RouteEntry>();
-        while (true)
-        {
-            int n = socket.Receive(buffer, 2000, out int errno);
-            if (n <= 0)
-            {
-                why = n == 0 ? "no reply to the route dump" : $"recv: errno {errno}";
-                return null;
-            }
-            switch (RouteMessages.Parse(buffer.AsSpan(0, n), NetlinkSocket.NameOf, routes, out int error))
-            {
-                case NetlinkStatus.Done:
-                    return new RouteTable(routes);
-                case NetlinkStatus.Error:
-                    why = $"route dump: error {error}";
-                    return null;
-            }
-        }
+        return NetlinkSocket.Dump(RouteMessages.RTM_GETROUTE, (ReadOnlySpan<byte> datagram, out int error) => RouteMessages.Parse(datagram, NetlinkSocket.NameOf, routes, out error), out why)
+            ? new RouteTable(routes)
+            : null;
     }
 
     private void Loop()

@@ -32,7 +32,7 @@ public class RoutePlacementTests
         { null, "lbs2", "192.168.101.250", "192.168.1.10", null, "lbc/lbs2" }, // oface given: kept
         { null, null, "192.168.101.250", "192.168.1.10 192.168.2.10", null, "backends are routed out of different interfaces: lbs (b0); lbs2 (b1)" },
         { null, null, "192.168.101.250", "10.0.0.5", null, "backends are routed out of wan, not an interface this userlb run owns" },
-        { null, null, "192.168.101.250", "172.16.0.5", null, "backend b0 (172.16.0.5) via 192.168.1.254 dev lbs: reached through a gateway" },
+        { null, null, "192.168.101.250", "172.16.0.5 192.168.1.10", null, "lbc/lbs" }, // behind a gateway out of lbs, and on lbs's link
         { null, null, "2001:db8::250", "2001:db8::10", null, "no route to backend b0 (2001:db8::10)" },
         { null, null, "192.168.101.250", "", null, "lbc/lbc" }, // no backends: the VIP's side
         { null, null, "10.0.0.250", "", null, "no iface given, no --iface, no backends, and its virtual address is not routed out of an interface this userlb run owns" },

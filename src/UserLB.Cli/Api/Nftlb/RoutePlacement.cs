@@ -17,9 +17,9 @@ internal readonly record struct FarmPorts(string? Iface, string? Oface, string? 
 /// (<see cref="RouteTable"/>), as the kernel would send its packets:
 /// <list type="bullet">
 /// <item><c>oface</c>: the interface of the route to its backends. Every backend must be routed out of the same
-/// interface, on the link (the engine resolves backends by ARP/NDP on the link: a route through a gateway is not used).
+/// interface, on the link or through a gateway (<c>userlb run</c> gives the engines the gateway's MAC for it).
 /// Without a route table or backends, <c>oface</c> is <c>iface</c>, as before; with an <c>iface</c> given, routes that do not
-/// give one owned interface on the link leave <c>oface</c> = <c>iface</c> (given, or <c>--iface</c>'s), as before.</item>
+/// give one owned interface leave <c>oface</c> = <c>iface</c> (given, or <c>--iface</c>'s), as before.</item>
 /// <item><c>iface</c>: <c>userlb run --iface</c>'s first when given; else the interface of the route to the virtual
 /// address (the network clients reach it from, or the default route); else <c>oface</c> (one-armed).</item>
 /// </list>
@@ -55,13 +55,12 @@ internal static class RoutePlacement
         return new FarmPorts(client, oface, null);
     }
 
-    /// <summary>The one owned interface every backend is routed out of on the link; else null and why.</summary>
+    /// <summary>The one owned interface every backend is routed out of; else null and why.</summary>
     private static (string? Interface, string? Why) BackendInterface(IReadOnlyList<(string Name, IpAddr Address)> backends, RouteTable routes, IReadOnlyList<string>? ports)
     {
         var byInterface = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var order = new List<string>();
         var unrouted = new List<string>();
-        var viaGateway = new List<string>();
         foreach (var (name, address) in backends)
         {
             var route = routes.Lookup(address);
@@ -70,7 +69,6 @@ internal static class RoutePlacement
                 unrouted.Add($"{name} ({address})");
                 continue;
             }
-            if (route.Gateway is { } gw) viaGateway.Add($"{name} ({address}) via {gw} dev {route.Interface}");
             if (!byInterface.TryGetValue(route.Interface, out var list))
             {
                 byInterface[route.Interface] = list = [];
@@ -81,8 +79,6 @@ internal static class RoutePlacement
         if (unrouted.Count > 0) return (null, $"no route to backend {string.Join(", ", unrouted)}");
         if (order.Count > 1)
             return (null, "backends are routed out of different interfaces: " + string.Join("; ", order.Select(i => $"{i} ({string.Join(", ", byInterface[i])})")));
-        if (viaGateway.Count > 0)
-            return (null, $"backend {string.Join(", ", viaGateway)}: reached through a gateway, and the engine resolves backends on the link only");
         string one = order[0];
         if (!Owned(one, ports))
             return (null, $"backends are routed out of {one}, not an interface this userlb run owns ({string.Join(", ", ports!)}; interfaces are opened at start: name it in --iface)");
