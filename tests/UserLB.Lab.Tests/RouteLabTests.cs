@@ -76,7 +76,8 @@ public class RouteLabTests
     /// <summary>
     /// A backend behind a gateway (namespaces rtg*): 10.77.0.10 lives on b0's loopback and the LB namespace routes
     /// 10.77.0.0/24 via b0 (192.168.1.10) dev lbs. The farm is placed on lbc/lbs; the engines are given b0's MAC (from
-    /// the kernel's neighbour table, which userlb makes resolve it) as the backend's, and the farm forwards.
+    /// the kernel's neighbour table, which userlb makes resolve it) as the backend's, and the farm forwards; when the
+    /// route is replaced by one via b1 (which has the address too), the engines send it to b1.
     /// </summary>
     [SkippableFact]
     public void FarmWithoutIface_BackendBehindGateway_SentToGatewaysMacAndForwards()
@@ -95,6 +96,15 @@ public class RouteLabTests
         var probe = Probe(lab, 4);
         Assert.True(probe.Ok == 4, $"{probe}\n{u.Log}");
         Assert.Equal(["bck0"], probe.Backends); // b0's server answered for 10.77.0.10
+
+        // The route now leads through b1, which has 10.77.0.10 too: the engines are given b1's MAC instead.
+        lab.Exec("b1", "ip addr add 10.77.0.10/32 dev lo");
+        lab.Exec("b1", "sysctl -qw net.ipv4.conf.all.arp_ignore=1");
+        lab.Exec("lb", "ip route replace 10.77.0.0/24 via 192.168.1.11 dev lbs");
+        u.WaitFor("backend 10.77.0.10 is reached through gateway 192.168.1.11 (", TimeSpan.FromSeconds(10));
+        var moved = Probe(lab, 4);
+        Assert.True(moved.Ok == 4, $"{moved}\n{u.Log}");
+        Assert.Equal(["bck1"], moved.Backends);
         Assert.Equal(0, u.Terminate());
     }
 

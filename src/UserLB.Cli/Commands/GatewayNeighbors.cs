@@ -31,6 +31,7 @@ internal sealed partial class GatewayNeighbors : IDisposable
     private readonly Task _task;
     private readonly HashSet<GatewaySeed> _said = [];
     private readonly HashSet<IpAddr> _unresolvedSaid = [];
+    private readonly Dictionary<IpAddr, (IpAddr Gateway, string Interface)> _seeded = []; // what the engines were given
     private int _disposed;
 
     public GatewayNeighbors(RouteWatcher routes, ControlPlane control, ILogger log)
@@ -122,6 +123,7 @@ internal sealed partial class GatewayNeighbors : IDisposable
     private async Task SeedAsync()
     {
         var wanted = Wanted(_control.Config, _control.Objects, _routes.Current);
+        await ForgetStaleAsync(wanted).ConfigureAwait(false);
         if (wanted.Count == 0) return;
         var neighbours = KernelNeighbors.Dump(out string? why);
         if (neighbours is null)
@@ -144,9 +146,34 @@ internal sealed partial class GatewayNeighbors : IDisposable
         }).ConfigureAwait(false);
         foreach (var s in seeds)
         {
+            _seeded[s.Backend] = (s.Gateway, _control.PortNames[s.Port]);
             _unresolvedSaid.Remove(s.Gateway);
             if (_said.Add(s)) Log.Seeded(_log, s.Backend, s.Gateway, s.Mac, _control.PortNames[s.Port]);
         }
+    }
+
+    /// <summary>The backends of <paramref name="seeded"/> (backend: gateway, interface) that <paramref name="wanted"/> no longer has so.</summary>
+    public static List<IpAddr> Stale(IReadOnlyDictionary<IpAddr, (IpAddr Gateway, string Interface)> seeded, List<(IpAddr Backend, IpAddr Gateway, string Interface)> wanted)
+    {
+        ArgumentNullException.ThrowIfNull(seeded);
+        ArgumentNullException.ThrowIfNull(wanted);
+        var stale = new List<IpAddr>();
+        foreach (var (backend, was) in seeded)
+            if (!wanted.Contains((backend, was.Gateway, was.Interface))) stale.Add(backend);
+        return stale;
+    }
+
+    /// <summary>
+    /// Forgets in the engines the backends given a gateway's MAC that are no longer behind that gateway on that interface
+    /// (the route now reaches them on the link, through another gateway, or the farm went), so that they are resolved again.
+    /// </summary>
+    private async Task ForgetStaleAsync(List<(IpAddr Backend, IpAddr Gateway, string Interface)> wanted)
+    {
+        var stale = Stale(_seeded, wanted);
+        if (stale.Count == 0) return;
+        foreach (var b in stale) _seeded.Remove(b);
+        _said.RemoveWhere(s => stale.Contains(s.Backend));
+        await _control.Forwarder.InvokeAllAsync((engine, _) => stale.Count(engine.Neighbors.Forget)).ConfigureAwait(false);
     }
 
     /// <summary>The interface's index (a link-local IPv6 gateway's scope), 0 when it cannot be read.</summary>

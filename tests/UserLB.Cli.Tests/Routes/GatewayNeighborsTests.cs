@@ -58,4 +58,24 @@ public class GatewayNeighborsTests
         Assert.Equal([new GatewaySeed(IpAddr.Parse("10.77.0.10"), gw, mac, 1), new GatewaySeed(IpAddr.Parse("10.77.0.11"), gw, mac, 1)], seeds);
         Assert.Equal([(other, "lbs")], unresolved); // once, to be solicited
     }
+
+    [Fact]
+    public void Stale_GatewayChangedOrGoneOrOnLink_ForgottenKeptOtherwise()
+    {
+        var gw = IpAddr.Parse("192.168.1.254");
+        var seeded = new Dictionary<IpAddr, (IpAddr, string)>
+        {
+            [IpAddr.Parse("10.77.0.10")] = (gw, "lbs"), // still so
+            [IpAddr.Parse("10.77.0.11")] = (gw, "lbs"), // now through another gateway
+            [IpAddr.Parse("10.77.0.12")] = (gw, "lbs"), // now on the link, or its farm went: not wanted
+            [IpAddr.Parse("10.77.0.13")] = (gw, "lbs"), // now out of another interface
+        };
+        List<(IpAddr, IpAddr, string)> wanted =
+        [
+            (IpAddr.Parse("10.77.0.10"), gw, "lbs"),
+            (IpAddr.Parse("10.77.0.11"), IpAddr.Parse("192.168.1.253"), "lbs"),
+            (IpAddr.Parse("10.77.0.13"), gw, "lbs2"),
+        ];
+        Assert.Equal([IpAddr.Parse("10.77.0.11"), IpAddr.Parse("10.77.0.12"), IpAddr.Parse("10.77.0.13")], GatewayNeighbors.Stale(seeded, wanted).OrderBy(a => a.Lo));
+    }
 }
