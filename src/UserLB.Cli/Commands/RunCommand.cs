@@ -56,7 +56,8 @@ internal static partial class RunCommand
           --key-file PATH     the API key from the first line of PATH (it does not show in ps)
           --iface IF,...      interfaces to own besides the farms' ones (and those routed to); a farm without iface
                               runs on the first. "routed" stands for every interface with a route in this namespace's
-                              main table (Ethernet ones, not lo), for farms the API adds later without iface
+                              main table (Ethernet ones; not lo, not IPv6 link-local alone), for farms the API adds
+                              later without iface
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
         """;
 

@@ -24,6 +24,9 @@ public sealed record RouteEntry(IpAddr Destination, int PrefixLength, string Int
         return (Value(address) & mask) == (Value(Destination) & mask);
     }
 
+    /// <summary>IPv6's link-local network (fe80::/10 and longer).</summary>
+    public bool IsLinkLocal => !IsV4 && PrefixLength >= 10 && (Destination.Hi >> 54) == 0x3FA;
+
     /// <summary>The prefix's length over the 128-bit address (an IPv4 route's counts the IPv4-mapped prefix's 96 bits).</summary>
     internal int Bits => IsV4 ? 96 + PrefixLength : PrefixLength;
 
@@ -88,12 +91,13 @@ public sealed class RouteTable
 
     private static UInt128 Mask(UInt128 value, int bits) => bits == 0 ? UInt128.Zero : value & (UInt128.MaxValue << (128 - bits));
 
-    /// <summary>The interfaces that at least one route leaves through, in the order first seen.</summary>
+    /// <summary>The interfaces that at least one route leaves through, in the order first seen; not counting IPv6's
+    /// link-local route (fe80::/64), which every interface with IPv6 has.</summary>
     public IReadOnlyList<string> Interfaces()
     {
         var names = new List<string>();
         foreach (var r in _routes)
-            if (!names.Contains(r.Interface)) names.Add(r.Interface);
+            if (!r.IsLinkLocal && !names.Contains(r.Interface)) names.Add(r.Interface);
         return names;
     }
 

@@ -61,6 +61,8 @@ public class RouteTableTests
         Assert.False(a.SameAs(new RouteTable([R("10.0.0.0/8", "core"), R("0.0.0.0/0", "wan", "10.0.0.2")])));
         Assert.False(a.SameAs(new RouteTable([R("10.0.0.0/8", "core")])));
         Assert.Equal(["core", "wan"], a.Interfaces());
+        var withLinkLocal = new RouteTable([R("fe80::/64", "idle"), R("fe80::/64", "core"), R("10.0.0.0/8", "core"), R("2001:db8::/32", "v6")]);
+        Assert.Equal(["core", "v6"], withLinkLocal.Interfaces()); // an interface with only IPv6's link-local route is left out
     }
 
     [Fact]
