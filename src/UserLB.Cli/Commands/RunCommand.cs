@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using UserLB.Cli.Api;
+using UserLB.Cli.Service;
 using UserLB.Engine;
 using UserLB.Engine.Config;
 using UserLB.Engine.Farms;
@@ -17,8 +18,11 @@ internal static partial class RunCommand
         usage: userlb run --config FARMS.json [--engine afpacket|pcap|tap] [--workers N] [--seed N] [--max-conns N]
                           [--api ADDR:PORT|off] [--key KEY] [--status-file PATH] [--state-file PATH] [--busy-poll USEC]
                           [--new-flow-budget N [--new-flow-burst B]] [--gateway ADDR] [--iface IF[,IF...]] [--key-file PATH]
+                          [--host ADDR] [--port PORT] [--log LEVEL] [--log-output OUTPUT]
 
-        Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
+        Forwards live until Ctrl-C or SIGTERM; SIGHUP reads FARMS.json again and makes it the running configuration
+        (farms no longer in it are removed, unchanged farms keep their connections; a bad file changes nothing and the
+        log says why). Under systemd (Type=notify) it reports READY=1, RELOADING=1 and STOPPING=1 to $NOTIFY_SOCKET. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them (not for dsr farms' VIPs, which
         their backends own: route those to this host's address). A farm without iface (or on an interface not owned) is
         stored, shown by the API and logged by name as not placed; the engine does not run it. Keep the other VIPs off the kernel's
@@ -50,6 +54,10 @@ internal static partial class RunCommand
                               (nftlb's; empty is ignored), else generated and printed at start
           --key-file PATH     the API key from the first line of PATH (it does not show in ps)
           --iface IF,...      interfaces to own besides the farms' ones; a farm without iface runs on the first
+          --host ADDR, --port PORT   nftlb's way to give the API's address (instead of --api; defaults 127.0.0.1, 5555)
+          --log LEVEL         log from syslog level LEVEL up: 0-2 critical, 3 error, 4 warning, 5-6 information (default), 7 debug
+          --log-output OUTPUT 0 syslog (/dev/log), 1 stdout (default), 2 stderr, 3 syslog+stdout, 4 syslog+stderr
+        nftlb's short names work too: -c (--config), -k (--key), -H (--host), -P (--port), -l (--log), -L (--log-output).
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
         """;
 
@@ -82,7 +90,7 @@ internal static partial class RunCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch", "rx-threads", "busy-poll", "new-flow-budget", "new-flow-burst", "iface", "key-file"], []);
+        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch", "rx-threads", "busy-poll", "new-flow-budget", "new-flow-burst", "iface", "key-file", .. DaemonOptions.Valued], [], DaemonOptions.Aliases);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         foreach (var (name, instead) in Removed)
             if (args.Get(name) is not null) throw new UsageException($"option --{name} was removed: {instead} (see the README's changelog)");
@@ -94,8 +102,8 @@ internal static partial class RunCommand
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
         var (budget, burst) = ParseBudget(args, workers);
-        string apiText = args.Get("api") ?? ApiHost.DefaultListen;
-        var apiListen = apiText == "off" ? null : ApiHost.ParseListen(apiText);
+        var apiListen = DaemonOptions.Listen(args, out string apiText);
+        var logOutput = LogOutput.Parse(args.Get("log"), args.Get("log-output"));
         string? key = args.Get("key") ?? KeyFromFile(args.Get("key-file")) ?? Environment.GetEnvironmentVariable("USERLB_KEY")
             ?? NonEmpty(Environment.GetEnvironmentVariable("NFTLB_SERVER_KEY"));
         if (key is { Length: 0 }) throw new UsageException("option --key: the key cannot be empty");
@@ -117,7 +125,7 @@ internal static partial class RunCommand
         if (engineKind != "tap") // a missing TAP device is created
             foreach (var n in names) Interfaces.MacOf(n); // clear error for a missing interface before opening anything
 
-        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+        using var loggerFactory = LoggerFactory.Create(b => logOutput.Configure(b));
         var log = loggerFactory.CreateLogger("userlb");
         var ports = new IPortIo[names.Count];
         try
@@ -184,6 +192,12 @@ internal static partial class RunCommand
         using var stop = new ManualResetEventSlim();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+        using var notify = SdNotify.FromEnvironment();
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            _ = Task.Run(() => ReloadAsync(control, configPath, log, notify)); // changes are serialized by the control plane
+        });
         forwarder.Start();
         using var stopHealth = new CancellationTokenSource();
         var healthTask = Task.Run(() => health.RunAsync(stopHealth.Token));
@@ -197,7 +211,7 @@ internal static partial class RunCommand
                     key = ApiHost.NewKey();
                     Console.Out.WriteLine($"userlb: API key: {key} (generated; choose one with --key or USERLB_KEY)");
                 }
-                api = ApiHost.Create(control, apiListen, key, b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Warning));
+                api = ApiHost.Create(control, apiListen, key, b => logOutput.Configure(b, LogLevel.Warning));
                 try
                 {
                     api.StartAsync().GetAwaiter().GetResult();
@@ -212,10 +226,12 @@ internal static partial class RunCommand
             string interfaces = string.Join(", ", names);
             string dispatchName = forwarder.Receiver.Description;
             Log.Started(log, engineKind, interfaces, config.Farms.Length, forwarder.WorkerCount, dispatchName);
+            notify?.Ready($"forwarding on {interfaces}");
             stop.Wait();
         }
         finally
         {
+            notify?.Stopping();
             if (api is not null)
             {
                 api.StopAsync().GetAwaiter().GetResult();
