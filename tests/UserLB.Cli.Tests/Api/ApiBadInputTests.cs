@@ -109,7 +109,7 @@ public sealed class ApiBadInputTests
             Assert.Equal(HttpStatusCode.OK, other.StatusCode); // the stalled request holds no lock
         string reply = slow.ReadToClose();
         Assert.StartsWith("HTTP/1.1 408 ", reply, StringComparison.Ordinal);
-        AssertNftlbError(Body(reply), "");
+        AssertNftlbError(Body(reply), "timed out");
         Assert.NotSame(config, api.Control.Config); // the other client's change only
         Assert.Equal("3", api.Control.Objects.Farm("app")!.Backend("bck0")!.Get("weight"));
         Assert.NotEqual(before, await GetAsync(api, "/farms"));
