@@ -60,6 +60,11 @@ catch (ConfigException ex)
     Console.Error.WriteLine($"userlb: invalid config: {ex.Message}");
     return 2;
 }
+catch (UserLB.Cli.Api.Nftlb.NftlbException ex) // a file the engine's parser takes but nftlb's objects do not (e.g. a backend's fqdn)
+{
+    Console.Error.WriteLine($"userlb: invalid config: {ex.Message}");
+    return 2;
+}
 catch (InvalidDataException ex)
 {
     Console.Error.WriteLine($"userlb: {ex.Message}");
