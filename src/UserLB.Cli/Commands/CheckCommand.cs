@@ -16,7 +16,8 @@ internal static class CheckCommand
 
         Checks a configuration as userlb run would load it, and prints one line per finding:
           error:    the file does not parse, a value cannot run in the engine, or an interface does not exist
-          warning:  a farm would be stored but not placed (no iface), or a key is accepted but does nothing here
+          warning:  a farm would be stored but not placed (no iface), a key is accepted but does nothing here, or
+                    this process lacks CAP_NET_RAW (userlb run as this user could not open the interfaces)
         and a last line with the counts. Exit status 0 when userlb run would start with it (warnings allowed), 1 when
         it would not, 2 for a usage error. --engine tap: missing interfaces are TAP devices userlb run creates.
         --iface: as userlb run's (interfaces to own; a farm without iface runs on the first).
@@ -54,8 +55,9 @@ internal static class CheckCommand
 
     public static int Run(string[] argv) => Run(argv, Console.Out);
 
-    /// <summary>Runs the check, writing its findings to <paramref name="output"/>; returns the exit status.</summary>
-    internal static int Run(string[] argv, TextWriter output)
+    /// <summary>Runs the check, writing its findings to <paramref name="output"/>; returns the exit status.
+    /// <paramref name="status"/>: this process's <c>/proc/self/status</c> (its capabilities); null reads it.</summary>
+    internal static int Run(string[] argv, TextWriter output, string? status = null)
     {
         ArgumentNullException.ThrowIfNull(output);
         var args = new Args(argv, ["config", "engine", "iface"], [], new Dictionary<string, string>(StringComparer.Ordinal) { ["c"] = "config" });
@@ -65,6 +67,7 @@ internal static class CheckCommand
         if (engine is not ("afpacket" or "pcap" or "tap")) throw new UsageException($"option --engine: \"{engine}\" is not afpacket, pcap or tap");
         var extra = (args.Get("iface") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var findings = Check(path, engine, extra);
+        if (engine != "tap" && MissingNetRaw(status ?? ReadStatus())) findings.Add((false, "this process has no CAP_NET_RAW: userlb run as this user cannot open raw sockets (root, or AmbientCapabilities=CAP_NET_RAW)"));
         foreach (var (error, text) in findings) output.WriteLine((error ? "error: " : "warning: ") + text);
         int errors = findings.Count(f => f.Error);
         output.WriteLine($"{path}: {errors} error(s), {findings.Count - errors} warning(s)");
@@ -144,6 +147,30 @@ internal static class CheckCommand
             foreach (var b in f.Backends) Inert(findings, $"farm \"{f.Name}\", backend \"{b.Name}\"", b, InertBackendKeys, NftlbKeys.Backend);
         }
         return findings;
+    }
+
+    /// <summary>Whether a <c>/proc/PID/status</c> text shows an effective capability set without CAP_NET_RAW (bit 13).</summary>
+    internal static bool MissingNetRaw(string? status)
+    {
+        foreach (var line in (status ?? "").Split('\n'))
+        {
+            if (!line.StartsWith("CapEff:", StringComparison.Ordinal)) continue;
+            return !ulong.TryParse(line.AsSpan(7).Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out ulong caps)
+                || (caps & (1UL << 13)) == 0;
+        }
+        return false; // no capability line (not Linux): nothing to say
+    }
+
+    private static string? ReadStatus()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/self/status");
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static void Inert(List<(bool, string)> findings, string where, NftlbObject o, (string Key, string Why)[] inert, NftlbKey[] keys)

@@ -6,6 +6,9 @@ namespace UserLB.Cli.Tests.Service;
 public sealed class CheckCommandTests : IDisposable
 {
     private const string Backends = "\"backends\":[{\"name\":\"b0\",\"ip-addr\":\"192.168.1.10\"}]";
+    /// <summary>A process status with CAP_NET_RAW, so that the findings do not depend on who runs the tests.</summary>
+    private const string WithNetRaw = "CapEff:\t0000000000002000\n";
+
     private readonly string _dir = Directory.CreateTempSubdirectory("userlb-check-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, true);
@@ -15,7 +18,7 @@ public sealed class CheckCommandTests : IDisposable
         string path = Path.Combine(_dir, "farms.json");
         File.WriteAllText(path, farmsJson);
         using var output = new StringWriter();
-        int status = CheckCommand.Run(["--config", path, .. extra], output);
+        int status = CheckCommand.Run(["--config", path, .. extra], output, WithNetRaw);
         return (status, output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
@@ -80,8 +83,27 @@ public sealed class CheckCommandTests : IDisposable
     public void Check_MissingFile_ExitOne()
     {
         using var output = new StringWriter();
-        Assert.Equal(1, CheckCommand.Run(["--config", Path.Combine(_dir, "none.json")], output));
+        Assert.Equal(1, CheckCommand.Run(["--config", Path.Combine(_dir, "none.json")], output, WithNetRaw));
         Assert.StartsWith("error: cannot read ", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Name:\tuserlb\nCapInh:\t0000000000002000\nCapEff:\t0000000000002000\n", false)]
+    [InlineData("CapEff:\t000001ffffffffff\n", false)]
+    [InlineData("CapPrm:\t0000000000002000\nCapEff:\t0000000000000000\n", true)]
+    [InlineData("CapEff:\t0000000000001000\n", true)]
+    [InlineData("Name:\tuserlb\n", false)]
+    public void MissingNetRaw_ProcStatus_ReadsTheEffectiveSet(string status, bool missing) =>
+        Assert.Equal(missing, CheckCommand.MissingNetRaw(status));
+
+    [Fact]
+    public void Check_ProcessWithoutNetRaw_WarnedExitZero()
+    {
+        string path = Path.Combine(_dir, "farms.json");
+        File.WriteAllText(path, $$"""{"farms":[{{Farm("app", "\"iface\":\"lo\",")}}]}""");
+        using var output = new StringWriter();
+        Assert.Equal(0, CheckCommand.Run(["--config", path], output, "CapEff:\t0000000000000000\n"));
+        Assert.StartsWith("warning: this process has no CAP_NET_RAW", output.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]
