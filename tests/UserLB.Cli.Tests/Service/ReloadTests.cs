@@ -97,6 +97,19 @@ public sealed class ReloadTests : IDisposable
     }
 
     [Fact]
+    public async Task Reload_FarmOnAnInterfaceNotOpened_StoredNotPlacedAndLogged()
+    {
+        await using var api = await ApiFixture.StartAsync($$"""{"farms":[{{Farm}}]}""");
+        var log = new ListLogger();
+        string elsewhere = Dns.Replace("\"m0\"", "\"m1\"", StringComparison.Ordinal);
+        Assert.True(await RunCommand.ReloadAsync(api.Control, File($$"""{"farms":[{{Farm}},{{elsewhere}}]}"""), log));
+        Assert.Equal(["app"], api.Control.Config.Farms.Select(f => f.Name));
+        Assert.StartsWith("iface \"m1\" is not an interface this userlb run owns", api.Control.Unplaced["dns"], StringComparison.Ordinal);
+        Assert.Contains(log.Lines, l => l.Contains("2 farm(s), 1 not placed", StringComparison.Ordinal));
+        Assert.Contains("\"dns\"", await FarmsAsync(api), StringComparison.Ordinal); // stored and shown, as the API stores it
+    }
+
+    [Fact]
     public async Task Reload_FarmAddedThroughApiNotInFile_Removed()
     {
         await using var api = await ApiFixture.StartAsync($$"""{"farms":[{{Farm}}]}""");
