@@ -20,9 +20,7 @@ internal static partial class RunCommand
                           [--new-flow-budget N [--new-flow-burst B]] [--gateway ADDR] [--iface IF[,IF...]] [--key-file PATH]
                           [--host ADDR] [--port PORT] [--log LEVEL] [--log-output OUTPUT]
 
-        Forwards live until Ctrl-C or SIGTERM; SIGHUP reads FARMS.json again and makes it the running configuration
-        (farms no longer in it are removed, unchanged farms keep their connections; a bad file changes nothing and the
-        log says why). Under systemd (Type=notify) it reports READY=1, RELOADING=1 and STOPPING=1 to $NOTIFY_SOCKET. Each farm's iface (client side) and oface (backend side, default: iface)
+        Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them (not for dsr farms' VIPs, which
         their backends own: route those to this host's address). A farm without iface (or on an interface not owned) is
         stored, shown by the API and logged by name as not placed; the engine does not run it. Keep the other VIPs off the kernel's
@@ -50,15 +48,18 @@ internal static partial class RunCommand
           --gateway ADDR      dsr farms' "tunnel": "ipip" backends: the router their IP-in-IP packets go through
                               (default: none, the backends are resolved by ARP/NDP on the link)
           --api ADDR:PORT     the REST control API (nftlb's: /farms ...), default 127.0.0.1:5555; off: none
+          --host ADDR, --port PORT   nftlb's way to give the API's address (instead of --api; defaults 127.0.0.1, 5555)
+          --log LEVEL         log from syslog level LEVEL up: 0-2 critical, 3 error, 4 warning, 5-6 information (default), 7 debug
+          --log-output OUTPUT 0 syslog (/dev/log), 1 stdout (default), 2 stderr, 3 syslog+stdout, 4 syslog+stderr
           --key KEY           the API key (header "Key: KEY"); default: --key-file, else $USERLB_KEY, else $NFTLB_SERVER_KEY
                               (nftlb's; empty is ignored), else generated and printed at start
           --key-file PATH     the API key from the first line of PATH (it does not show in ps)
           --iface IF,...      interfaces to own besides the farms' ones; a farm without iface runs on the first
-          --host ADDR, --port PORT   nftlb's way to give the API's address (instead of --api; defaults 127.0.0.1, 5555)
-          --log LEVEL         log from syslog level LEVEL up: 0-2 critical, 3 error, 4 warning, 5-6 information (default), 7 debug
-          --log-output OUTPUT 0 syslog (/dev/log), 1 stdout (default), 2 stderr, 3 syslog+stdout, 4 syslog+stderr
-        nftlb's short names work too: -c (--config), -k (--key), -H (--host), -P (--port), -l (--log), -L (--log-output).
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
+        nftlb's short names work too: -c (--config), -k (--key), -H (--host), -P (--port), -l (--log), -L (--log-output).
+        SIGHUP reads FARMS.json again and makes it the running configuration (farms no longer in it are removed,
+        unchanged farms keep their connections; a bad file changes nothing and the log says why). Under systemd
+        (Type=notify) it reports READY=1, RELOADING=1 and STOPPING=1 to $NOTIFY_SOCKET (docs/service.md).
         """;
 
     private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
