@@ -10,7 +10,11 @@ internal sealed class Args
     private readonly HashSet<string> _flags;
     private readonly HashSet<string> _valued;
 
-    public Args(IEnumerable<string> args, IEnumerable<string> valued, IEnumerable<string> flags)
+    /// <param name="args">The command line after the command.</param>
+    /// <param name="valued">Options that take a value.</param>
+    /// <param name="flags">Options that take none.</param>
+    /// <param name="aliases">Other names of options (e.g. nftlb's <c>c</c> for <c>config</c>): stored under the option's own name.</param>
+    public Args(IEnumerable<string> args, IEnumerable<string> valued, IEnumerable<string> flags, IReadOnlyDictionary<string, string>? aliases = null)
     {
         _valued = [.. valued];
         _flags = [.. flags, "help", "h"];
@@ -24,6 +28,7 @@ internal sealed class Args
                 string? value = null;
                 int eq = name.IndexOf('=', StringComparison.Ordinal);
                 if (eq >= 0) { value = name[(eq + 1)..]; name = name[..eq]; }
+                if (aliases is not null && aliases.TryGetValue(name, out var canonical)) name = canonical; // the last one given wins, as for a repeated option
                 if (_flags.Contains(name))
                 {
                     if (value is not null) throw new UsageException($"option --{name} takes no value");

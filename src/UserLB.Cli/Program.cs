@@ -7,6 +7,7 @@ const string TopUsage = """
 
     commands:
       run      forward live on interfaces (userlb run --help)
+      check    check a configuration as userlb run would load it: errors, and keys that do nothing here (userlb check --help)
       replay   run the engine offline over a capture (userlb replay --help)
       timeline draw conntrack events (replay --events, conntrack -E -o json) as an HTML timeline (userlb timeline --help)
       rules    print the equivalent iptables / nftables ruleset (userlb rules --help)
@@ -33,6 +34,7 @@ try
         "replay" => ReplayCommand.Run(args[1..]),
         "timeline" => TimelineCommand.Run(args[1..]),
         "run" => RunCommand.Run(args[1..]),
+        "check" => CheckCommand.Run(args[1..]),
         "rules" => RulesCommand.Run(args[1..]),
         "maglev" => MaglevCommand.Run(args[1..]),
         "conntrack" => ConntrackCommand.Run(args[1..]),
@@ -54,6 +56,11 @@ catch (UsageException ex)
     return 2;
 }
 catch (ConfigException ex)
+{
+    Console.Error.WriteLine($"userlb: invalid config: {ex.Message}");
+    return 2;
+}
+catch (UserLB.Cli.Api.Nftlb.NftlbException ex) // a file the engine's parser takes but nftlb's objects do not (e.g. a backend's fqdn)
 {
     Console.Error.WriteLine($"userlb: invalid config: {ex.Message}");
     return 2;

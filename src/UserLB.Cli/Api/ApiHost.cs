@@ -23,7 +23,6 @@ internal sealed partial class ApiHost : IAsyncDisposable
 {
     public const string DefaultListen = "127.0.0.1:5555";
     public const string KeyHeader = "Key";
-    private const long MaxBodyBytes = 4 << 20;
 
     private readonly WebApplication _app;
 
@@ -41,8 +40,9 @@ internal sealed partial class ApiHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Builds the host; <paramref name="logging"/> configures ASP.NET Core's own logging (null: none).</summary>
-    public static ApiHost Create(ControlPlane control, IPEndPoint listen, string key, Action<ILoggingBuilder>? logging = null)
+    /// <summary>Builds the host; <paramref name="logging"/> configures ASP.NET Core's own logging (null: none);
+    /// <paramref name="limits"/>: what one client may cost (null: <see cref="ApiLimits.Default"/>).</summary>
+    public static ApiHost Create(ControlPlane control, IPEndPoint listen, string key, Action<ILoggingBuilder>? logging = null, ApiLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(control);
         ArgumentNullException.ThrowIfNull(listen);
@@ -53,7 +53,7 @@ internal sealed partial class ApiHost : IAsyncDisposable
         builder.WebHost.UseKestrel(o =>
         {
             o.Listen(listen);
-            o.Limits.MaxRequestBodySize = MaxBodyBytes;
+            (limits ?? ApiLimits.Default).Apply(o.Limits);
             o.AddServerHeader = false;
         });
         var app = builder.Build();

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using UserLB.Cli.Api;
+using UserLB.Cli.Service;
 using UserLB.Engine;
 using UserLB.Engine.Config;
 using UserLB.Engine.Farms;
@@ -18,6 +19,7 @@ internal static partial class RunCommand
         usage: userlb run --config FARMS.json [--engine afpacket|pcap|tap] [--workers N] [--seed N] [--max-conns N]
                           [--api ADDR:PORT|off] [--key KEY] [--status-file PATH] [--state-file PATH] [--busy-poll USEC]
                           [--new-flow-budget N [--new-flow-burst B]] [--gateway ADDR] [--iface IF[,IF...]] [--key-file PATH]
+                          [--host ADDR] [--port PORT] [--log LEVEL] [--log-output OUTPUT]
 
         Forwards live until Ctrl-C or SIGTERM. Each farm's iface (client side) and oface (backend side, default: iface)
         name the interfaces the engine owns; it answers ARP/NDP for the VIPs on them (not for dsr farms' VIPs, which
@@ -51,6 +53,9 @@ internal static partial class RunCommand
           --gateway ADDR      dsr farms' "tunnel": "ipip" backends: the router their IP-in-IP packets go through
                               (default: none, the backends are resolved by ARP/NDP on the link)
           --api ADDR:PORT     the REST control API (nftlb's: /farms ...), default 127.0.0.1:5555; off: none
+          --host ADDR, --port PORT   nftlb's way to give the API's address (instead of --api; defaults 127.0.0.1, 5555)
+          --log LEVEL         log from syslog level LEVEL up: 0-2 critical, 3 error, 4 warning, 5-6 information (default), 7 debug
+          --log-output OUTPUT 0 syslog (/dev/log), 1 stdout (default), 2 stderr, 3 syslog+stdout, 4 syslog+stderr
           --key KEY           the API key (header "Key: KEY"); default: --key-file, else $USERLB_KEY, else $NFTLB_SERVER_KEY
                               (nftlb's; empty is ignored), else generated and printed at start
           --key-file PATH     the API key from the first line of PATH (it does not show in ps)
@@ -59,6 +64,10 @@ internal static partial class RunCommand
                               main table (Ethernet ones; not lo, not IPv6 link-local alone), for farms the API adds
                               later without iface
         Health checks ("health-check" on a farm or backend) run from this host's stack and mark backends down and up.
+        nftlb's short names work too: -c (--config), -k (--key), -H (--host), -P (--port), -l (--log), -L (--log-output).
+        SIGHUP reads FARMS.json again and makes it the running configuration (farms no longer in it are removed,
+        unchanged farms keep their connections; a bad file changes nothing and the log says why). Under systemd
+        (Type=notify) it reports READY=1, RELOADING=1 and STOPPING=1 to $NOTIFY_SOCKET (docs/service.md).
         """;
 
     private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
@@ -90,7 +99,7 @@ internal static partial class RunCommand
 
     public static int Run(string[] argv)
     {
-        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch", "rx-threads", "busy-poll", "new-flow-budget", "new-flow-burst", "iface", "key-file"], []);
+        var args = new Args(argv, ["config", "engine", "rings", "workers", "seed", "max-conns", "status-file", "api", "key", "state-file", "dispatch", "rx-threads", "busy-poll", "new-flow-budget", "new-flow-burst", "iface", "key-file", .. DaemonOptions.Valued], [], DaemonOptions.Aliases);
         if (args.Help) { Console.Out.WriteLine(Usage); return 0; }
         foreach (var (name, instead) in Removed)
             if (args.Get(name) is not null) throw new UsageException($"option --{name} was removed: {instead} (see the README's changelog)");
@@ -102,8 +111,8 @@ internal static partial class RunCommand
         args.TryGetInt("seed", out int? seed);
         args.TryGetInt("max-conns", out int? maxConns);
         var (budget, burst) = ParseBudget(args, workers);
-        string apiText = args.Get("api") ?? ApiHost.DefaultListen;
-        var apiListen = apiText == "off" ? null : ApiHost.ParseListen(apiText);
+        var apiListen = DaemonOptions.Listen(args, out string apiText);
+        var logOutput = LogOutput.Parse(args.Get("log"), args.Get("log-output"));
         string? key = args.Get("key") ?? KeyFromFile(args.Get("key-file")) ?? Environment.GetEnvironmentVariable("USERLB_KEY")
             ?? NonEmpty(Environment.GetEnvironmentVariable("NFTLB_SERVER_KEY"));
         if (key is { Length: 0 }) throw new UsageException("option --key: the key cannot be empty");
@@ -112,7 +121,7 @@ internal static partial class RunCommand
             : null;
         var config = ConfigLoader.Load(configPath); // after the options: a bad option is reported before any file is read
 
-        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+        using var loggerFactory = LoggerFactory.Create(b => logOutput.Configure(b));
         var log = loggerFactory.CreateLogger("userlb");
         using var routes = RouteWatcher.Open(log); // farms without iface or oface are placed by route
         var (names, defaultIface) = RunRoutes.Owned(args.Get("iface"), routes.Current, engineKind);
@@ -194,6 +203,12 @@ internal static partial class RunCommand
         using var stop = new ManualResetEventSlim();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+        using var notify = SdNotify.FromEnvironment();
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            _ = Task.Run(() => ReloadAsync(control, configPath, log, notify)); // changes are serialized by the control plane
+        });
         forwarder.Start();
         using var stopHealth = new CancellationTokenSource();
         var healthTask = Task.Run(() => health.RunAsync(stopHealth.Token));
@@ -207,7 +222,7 @@ internal static partial class RunCommand
                     key = ApiHost.NewKey();
                     Console.Out.WriteLine($"userlb: API key: {key} (generated; choose one with --key or USERLB_KEY)");
                 }
-                api = ApiHost.Create(control, apiListen, key, b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Warning));
+                api = ApiHost.Create(control, apiListen, key, b => logOutput.Configure(b, LogLevel.Warning));
                 try
                 {
                     api.StartAsync().GetAwaiter().GetResult();
@@ -222,10 +237,12 @@ internal static partial class RunCommand
             string interfaces = string.Join(", ", names);
             string dispatchName = forwarder.Receiver.Description;
             Log.Started(log, engineKind, interfaces, config.Farms.Length, forwarder.WorkerCount, dispatchName);
+            notify?.Ready($"forwarding on {interfaces}");
             stop.Wait();
         }
         finally
         {
+            notify?.Stopping();
             if (api is not null)
             {
                 api.StopAsync().GetAwaiter().GetResult();

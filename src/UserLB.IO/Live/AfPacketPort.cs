@@ -18,6 +18,7 @@ namespace UserLB.IO.Live;
 public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
 {
     private const int SOL_SOCKET = 1;
+    private const int SO_RCVBUF = 8;
     private const int SO_RCVBUFFORCE = 33;
     private const int PACKET_ADD_MEMBERSHIP = 1;
     private const int PACKET_MR_PROMISC = 1;
@@ -77,7 +78,8 @@ public sealed unsafe partial class AfPacketPort : IPollablePort, IPortStats
         if (setsockopt(_fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(int)) != 0) Fail("PACKET_VNET_HDR");
         if (setsockopt(_fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof(int)) != 0) Fail("PACKET_COPY_THRESH");
         int queue = CopyQueueBytes;
-        setsockopt(_fd, SOL_SOCKET, SO_RCVBUFFORCE, &queue, sizeof(int)); // (best effort: without it rmem_default bounds the copies)
+        // Best effort: FORCE needs CAP_NET_ADMIN; without it SO_RCVBUF gets up to net.core.rmem_max (else rmem_default bounds the copies).
+        if (setsockopt(_fd, SOL_SOCKET, SO_RCVBUFFORCE, &queue, sizeof(int)) != 0) setsockopt(_fd, SOL_SOCKET, SO_RCVBUF, &queue, sizeof(int));
         int version = TPACKET_V2;
         if (setsockopt(_fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(int)) != 0) Fail("PACKET_VERSION TPACKET_V2");
         var rx = new TpacketReq { BlockSize = BlockSize, BlockNr = RxFrames * FrameSize / BlockSize, FrameSize = FrameSize, FrameNr = RxFrames };

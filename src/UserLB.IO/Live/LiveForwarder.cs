@@ -162,6 +162,7 @@ public sealed class LiveForwarder : IDisposable
 
     public void Start()
     {
+        if (_ports.Length == 0) return; // no receive thread would run the workers' control actions: they stay inline
         foreach (var w in _workers) w.Running = true;
         Receiver.Start();
     }

@@ -44,7 +44,7 @@ internal sealed class ApiFixture : IAsyncDisposable
     /// <summary>Sends the right key.</summary>
     public HttpClient Http { get; }
 
-    public static async Task<ApiFixture> StartAsync(string configJson = TwoBackends, IHealthProbe? probe = null, TimeProvider? time = null, int workers = 1, string? defaultIface = null)
+    public static async Task<ApiFixture> StartAsync(string configJson = TwoBackends, IHealthProbe? probe = null, TimeProvider? time = null, int workers = 1, string? defaultIface = null, ApiLimits? limits = null)
     {
         var port = new MemoryPort("m0");
         var forwarder = workers == 1
@@ -59,7 +59,7 @@ internal sealed class ApiFixture : IAsyncDisposable
         }
         await control.StartAsync();
         forwarder.Start();
-        var host = ApiHost.Create(control, new IPEndPoint(IPAddress.Loopback, 0), Key);
+        var host = ApiHost.Create(control, new IPEndPoint(IPAddress.Loopback, 0), Key, limits: limits);
         await host.StartAsync();
         var http = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromSeconds(10) };
         http.DefaultRequestHeaders.Add("Key", Key);

@@ -69,6 +69,20 @@ public sealed class LiveForwarderTests
         Assert.Equal(0, await fwd.InvokeAsync((e, now) => e.Table.Count).WaitAsync(TimeSpan.FromSeconds(5)));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task InvokeAllAsync_NoPortsStarted_RunsInlineAndStopReturns(int workers)
+    {
+        // userlb run with no interface yet (farms to come through the API): no receive thread runs control actions.
+        using var fwd = new LiveForwarder([], (sink, shard) => new PacketEngine(new EngineOptions { ShardCount = workers, ShardIndex = shard }, sink), workers);
+        fwd.Start();
+        var counts = await fwd.InvokeAllAsync((e, now) => e.Table.Count).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(new int[workers], counts);
+        fwd.Stop();
+        Assert.Equal(0, await fwd.InvokeAsync((e, now) => e.Table.Count).WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
     [Fact]
     public async Task InvokeAsync_ActionThrows_FaultsTaskAndWorkerGoesOn()
     {
