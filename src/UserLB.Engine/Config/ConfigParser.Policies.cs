@@ -28,7 +28,7 @@ public static partial class ConfigParser
             var policy = ParsePolicy(item, w);
             if (!names.Add(policy.Name))
             {
-                throw w.Error("policy " + Where.Quote(policy.Name) + ": duplicate policy name (policy names must be unique)");
+                throw Where.ForPolicy(policy.Name).Error("duplicate policy name (policy names must be unique)");
             }
 
             result.Add(policy);
@@ -47,38 +47,38 @@ public static partial class ConfigParser
         var name = ConfigValues.Name(FindName(e, "name", w) ?? throw w.Error("a policy needs \"name\""), w.WithKey("name"));
         var policy = new PolicyConfig { Name = name };
         var elements = new List<PolicyElement>();
-        foreach (var (key, v) in Properties(e, w))
+        var pw = Where.ForPolicy(name);
+        foreach (var (key, v) in Properties(e, pw))
         {
-            var kw = w.WithKey(key);
-            string In(string what) => "policy " + Where.Quote(name) + ", " + what;
+            var kw = pw.WithKey(key);
             switch (key)
             {
                 case "name":
                 case "used":
                     break;
                 case "type":
-                    policy = policy with { Type = ConfigValues.Enum(PolicyTypes, ConfigValues.Scalar(v, kw), Where.Root.WithKey(In("type"))) };
+                    policy = policy with { Type = ConfigValues.Enum(PolicyTypes, ConfigValues.Scalar(v, kw), kw) };
                     break;
                 case "family":
-                    policy = policy with { Family = ConfigValues.Enum(ConfigValues.Families, ConfigValues.Scalar(v, kw), Where.Root.WithKey(In("family"))) };
+                    policy = policy with { Family = ConfigValues.Enum(ConfigValues.Families, ConfigValues.Scalar(v, kw), kw) };
                     break;
                 case "timeout":
-                    policy = policy with { TimeoutSeconds = ConfigValues.Int(ConfigValues.Scalar(v, kw), Where.Root.WithKey(In("timeout")), 0) };
+                    policy = policy with { TimeoutSeconds = ConfigValues.Int(ConfigValues.Scalar(v, kw), kw, 0) };
                     break;
                 case "priority":
-                    policy = policy with { Priority = ConfigValues.Int(ConfigValues.Scalar(v, kw), Where.Root.WithKey(In("priority")), 1) };
+                    policy = policy with { Priority = ConfigValues.Int(ConfigValues.Scalar(v, kw), kw, 1) };
                     break;
                 case "route":
-                    policy = policy with { Route = ConfigValues.Scalar(v, kw) is "in" or "out" or "" ? ConfigValues.Scalar(v, kw) : throw Where.Root.WithKey(In("route")).Error("expected in or out") };
+                    policy = policy with { Route = ConfigValues.Scalar(v, kw) is "in" or "out" or "" ? ConfigValues.Scalar(v, kw) : throw kw.Error("expected in or out") };
                     break;
                 case "log-prefix":
                     policy = policy with { LogPrefix = ConfigValues.Scalar(v, kw) };
                     break;
                 case "elements":
-                    ParseElements(v, Where.Root.WithKey(In("elements")), elements);
+                    ParseElements(v, kw, elements);
                     break;
                 default:
-                    throw Where.Root.WithKey("policies").Error("policy " + Where.Quote(name) + ": unknown key " + Where.Quote(key));
+                    throw pw.Error("unknown key " + Where.Quote(key));
             }
         }
 

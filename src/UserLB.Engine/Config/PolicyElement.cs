@@ -32,7 +32,7 @@ public readonly record struct PolicyElement(string Text, bool V6, UInt128 First,
             if (!TryAddress(text[..slash], out bool v6, out var a) || !int.TryParse(text[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int len)) return false;
             int bits = v6 ? 128 : 32;
             if (len > bits) return false;
-            UInt128 host = len == bits ? UInt128.Zero : (UInt128.One << (bits - len)) - 1;
+            UInt128 host = len == bits ? UInt128.Zero : len == 0 && v6 ? UInt128.MaxValue : (UInt128.One << (bits - len)) - 1; // a shift by 128 would wrap
             element = new PolicyElement(text, v6, a & ~host, a | host);
             return true;
         }
