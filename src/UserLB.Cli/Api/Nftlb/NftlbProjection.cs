@@ -13,6 +13,9 @@ internal sealed record NftlbPlacement(LoadBalancerConfig Config, IReadOnlyDictio
 {
     /// <summary>The text each placed farm was built from, and the farm.</summary>
     internal Dictionary<string, (string Text, FarmConfig Farm)> Built { get; init; } = [];
+
+    /// <summary>Each policy's configuration, by name.</summary>
+    internal Dictionary<string, PolicyConfig> PolicyConfigs { get; init; } = [];
 }
 
 /// <summary>
@@ -20,7 +23,9 @@ internal sealed record NftlbPlacement(LoadBalancerConfig Config, IReadOnlyDictio
 /// <c>userlb run</c> owns, a virtual address, a mode the engine forwards) becomes a <see cref="FarmConfig"/> through
 /// <see cref="ConfigParser"/>; the others stay stored and are reported by name. A farm whose text did not change keeps
 /// its <see cref="FarmConfig"/> instance, so unchanged farms are not rebuilt. A farm without <c>iface</c> runs on
-/// <paramref name="defaultIface"/> when there is one (<c>userlb run --iface</c>).
+/// <paramref name="defaultIface"/> when there is one (<c>userlb run --iface</c>). Policies become
+/// <see cref="PolicyConfig"/>s (an unchanged one keeps its instance, so the engine keeps its compiled form); a farm
+/// checks its addresses' policies and then its own.
 /// </summary>
 internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defaultIface = null)
 {
@@ -36,6 +41,7 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
     private static readonly string[] BackendKeys = ["ip-addr", "port", "source-addr", "weight", "priority", "mark", "est-connlimit", "state", "ether-addr"];
 
     private Dictionary<string, (string Text, FarmConfig Farm)> _built = new(StringComparer.Ordinal);
+    private Dictionary<string, PolicyConfig> _policies = new(StringComparer.Ordinal);
 
     /// <exception cref="ConfigException">A placeable farm's values are not valid for the engine.</exception>
     public NftlbPlacement Place(NftlbState state)
@@ -46,16 +52,18 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
         var built = new Dictionary<string, (string Text, FarmConfig Farm)>(StringComparer.Ordinal);
         foreach (var f in state.Farms)
         {
-            Describe(state, f, notEnforced);
+            Describe(f, notEnforced);
             if (WhyNotPlaced(state, f) is { } reason)
             {
                 unplaced[f.Name] = reason;
                 continue;
             }
+            var policies = PoliciesOf(state, f);
             string text = Text(state, f, notEnforced);
-            if (!_built.TryGetValue(f.Name, out var previous) || previous.Text != text)
+            string key = text + "\npolicies: " + string.Join(",", policies); // what the farm is built from
+            if (!_built.TryGetValue(f.Name, out var previous) || previous.Text != key)
             {
-                var farm = ConfigParser.Parse(text).Farms[0];
+                var farm = ConfigParser.Parse(text).Farms[0] with { Policies = [.. policies] };
                 try
                 {
                     EngineSupport.Validate(new LoadBalancerConfig { Farms = [farm] });
@@ -65,16 +73,55 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
                     unplaced[f.Name] = ex.Message;
                     continue;
                 }
-                previous = (text, farm);
+                previous = (key, farm);
             }
             built[f.Name] = previous;
             farms.Add(previous.Farm);
         }
-        return new NftlbPlacement(new LoadBalancerConfig { Farms = [.. farms] }, unplaced, notEnforced) { Built = built };
+        var policyConfigs = new Dictionary<string, PolicyConfig>(StringComparer.Ordinal);
+        foreach (var p in state.Policies)
+        {
+            var config = ToConfig(p);
+            policyConfigs[p.Name] = _policies.TryGetValue(p.Name, out var old) && old.Equals(config) ? old : config;
+        }
+        var loadBalancer = new LoadBalancerConfig { Farms = [.. farms], Policies = [.. state.Policies.Select(p => policyConfigs[p.Name])] };
+        return new NftlbPlacement(loadBalancer, unplaced, notEnforced) { Built = built, PolicyConfigs = policyConfigs };
     }
 
-    /// <summary>Keeps the farms built for <paramref name="placement"/> for the next placement (once the engine runs it).</summary>
-    public void Commit(NftlbPlacement placement) => _built = placement.Built;
+    /// <summary>Keeps the farms and policies built for <paramref name="placement"/> for the next placement (once the engine runs it).</summary>
+    public void Commit(NftlbPlacement placement)
+    {
+        _built = placement.Built;
+        _policies = placement.PolicyConfigs;
+    }
+
+    /// <summary>The policies a farm checks: those of its addresses (their traffic's) first, then its own, each once.</summary>
+    private static List<string> PoliciesOf(NftlbState state, NftlbFarm f)
+    {
+        var names = new List<string>();
+        foreach (var a in f.Addresses)
+        {
+            if (state.Address(a) is not { } address) continue;
+            foreach (var p in address.Policies)
+                if (!names.Contains(p)) names.Add(p);
+        }
+        foreach (var p in f.Policies)
+            if (!names.Contains(p)) names.Add(p);
+        return names;
+    }
+
+    /// <summary>An API policy as the engine's configuration.</summary>
+    private static PolicyConfig ToConfig(NftlbPolicy p) => new()
+    {
+        Name = p.Name,
+        Type = p.Get("type", "blacklist") == "whitelist" ? PolicyType.Whitelist : PolicyType.Blacklist,
+        Family = p.Get("family", "ipv4") == "ipv6" ? AddressFamilyKind.Ipv6 : AddressFamilyKind.Ipv4,
+        TimeoutSeconds = int.TryParse(p.Get("timeout", "0"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int t) ? t : 0,
+        Priority = int.TryParse(p.Get("priority", "1"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int prio) && prio > 0 ? prio : 1,
+        Route = p.Get("route", "in"),
+        LogPrefix = p.Values.TryGetValue("log-prefix", out var prefix) ? prefix : null,
+        Elements = [.. p.Elements],
+    };
 
     private string? WhyNotPlaced(NftlbState state, NftlbFarm f)
     {
@@ -90,15 +137,9 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
     }
 
     /// <summary>What nftlb would do with the farm that the engine does not: said in the log, never silently dropped.</summary>
-    private static void Describe(NftlbState state, NftlbFarm f, List<string> notEnforced)
+    private static void Describe(NftlbFarm f, List<string> notEnforced)
     {
-        foreach (var p in f.Policies) notEnforced.Add($"farm {f.Name}: policy {p} ({state.Policy(p)?.Get("type", "blacklist")})");
         if (f.Addresses.Count > 1) notEnforced.Add($"farm {f.Name}: addresses after the first ({string.Join(", ", f.Addresses.Skip(1))})");
-        foreach (var a in f.Addresses)
-        {
-            if (state.Address(a) is { } address)
-                foreach (var p in address.Policies) notEnforced.Add($"farm {f.Name}: address {a}'s policy {p}");
-        }
     }
 
     /// <summary>The farm as a document for <see cref="ConfigParser"/>.</summary>
