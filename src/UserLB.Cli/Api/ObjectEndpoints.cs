@@ -64,6 +64,7 @@ internal static class ObjectEndpoints
     /// <summary>The engines' per-element counters (nftlb's <c>counter-packets</c>, <c>counter-bytes</c>), by policy and element.</summary>
     private static async Task<Func<string, string, (long, long)>> ElementCountersAsync(ControlPlane control)
     {
+        if (control.Config.Policies.IsEmpty) return (_, _) => (0, 0); // no placed farm checks a policy: nothing counted
         var counters = await control.CountersAsync().ConfigureAwait(false);
         return (policy, element) =>
         {

@@ -42,6 +42,10 @@ public class PolicyEndpointsTests
                                                     "counter-bytes": "40"
             """.Replace("\r", "", StringComparison.Ordinal), policies, StringComparison.Ordinal);
 
+        var metrics = await api.Http.GetStringAsync("/metrics");
+        Assert.Contains("userlb_policy_packets_total{policy=\"bl\",type=\"blacklist\"} 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("userlb_farm_drops_total{farm=\"app\",reason=\"policy_blacklist\"} 1\n", metrics, StringComparison.Ordinal);
+
         var farm = api.Control.Config.Farms[0];
         Assert.Equal(HttpStatusCode.OK, (await api.Http.DeleteAsync($"/policies/bl/elements/{Blocked}")).StatusCode);
         Assert.Same(farm, api.Control.Config.Farms[0]); // an element change leaves the farms as they were

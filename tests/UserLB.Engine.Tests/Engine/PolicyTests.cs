@@ -131,6 +131,28 @@ public class PolicyTests
         Assert.Single(h.Process(Tcp(ClientMac, "192.168.101.67", Vip, 40000, 443, TestFrames.Syn), EngineHarness.S));
     }
 
+    [Theory]
+    [InlineData("10.2.0.1", "policy black (blacklist): 10.2.0.1 is in 10.0.0.0/8: dropped")]
+    [InlineData("10.1.0.1", "policy white (whitelist): 10.1.0.1 is in 10.1.0.0/16: accepted")]
+    [InlineData("192.168.101.40", "policies: 192.168.101.40 is in none of the farm's 2 policies: goes on")]
+    public void Process_Traced_StepNamesThePolicyVerdict(string client, string expected)
+    {
+        var h = new EngineHarness(Config(White + "," + Black, Refs("white", "black")));
+        var trace = new StepTrace();
+        h.Engine.Trace = trace;
+        h.Process(Syn(client), EngineHarness.S);
+        Assert.Contains(expected, trace.Steps);
+    }
+
+    private sealed class StepTrace : IPacketTrace
+    {
+        public List<string> Steps { get; } = [];
+
+        public void Frame(long frameNumber, long nowNs, string summary) { }
+
+        public void Step(string text) => Steps.Add(text);
+    }
+
     [Fact]
     public void WithPolicies_ElementChange_FarmsKeptPolicyRecompiled()
     {

@@ -84,7 +84,9 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
             var config = ToConfig(p);
             policyConfigs[p.Name] = _policies.TryGetValue(p.Name, out var old) && old.Equals(config) ? old : config;
         }
-        var loadBalancer = new LoadBalancerConfig { Farms = [.. farms], Policies = [.. state.Policies.Select(p => policyConfigs[p.Name])] };
+        // The engine gets the policies its farms check (those of farms not placed change nothing in it).
+        var used = new HashSet<string>(farms.SelectMany(f => f.Policies), StringComparer.Ordinal);
+        var loadBalancer = new LoadBalancerConfig { Farms = [.. farms], Policies = [.. state.Policies.Where(p => used.Contains(p.Name)).Select(p => policyConfigs[p.Name])] };
         return new NftlbPlacement(loadBalancer, unplaced, notEnforced) { Built = built, PolicyConfigs = policyConfigs };
     }
 
