@@ -71,6 +71,23 @@ public class PolicyEndpointsTests
     }
 
     [Fact]
+    public async Task ConfigFileWithPolicies_EnforcedAndShownByTheApi()
+    {
+        await using var api = await ApiFixture.StartAsync($$"""
+            {"policies":[{"name":"bl","elements":[{"data":"{{Blocked}}"}]}],
+             "farms":[{"name":"app","virtual-addr":"192.168.101.250","virtual-ports":"80","mode":"snat","iface":"m0","policies":[{"name":"bl"}],
+                       "backends":[{"name":"bck0","ip-addr":"192.168.1.10"}]}]}
+            """);
+
+        await ApiTraffic.SendAsync(api, ApiTraffic.Tcp(40000, syn: true, client: Blocked), ApiTraffic.Tcp(40001, syn: true));
+
+        Assert.Equal(1, await PolicyDropsAsync(api));
+        Assert.Equal(1, await ConnectionsFromAsync(api, "192.168.101.1"));
+        Assert.Contains("\"name\": \"bl\"", await api.Http.GetStringAsync("/farms/app"), StringComparison.Ordinal);
+        Assert.Contains("\"counter-packets\": \"1\"", await api.Http.GetStringAsync("/policies/bl"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task FarmOnAddressObject_RunsAsInlineAndTheAddressPoliciesApply()
     {
         await using var api = await ApiFixture.StartAsync("""{"farms":[]}""");
