@@ -154,6 +154,29 @@ public class PolicyTests
     }
 
     [Fact]
+    public void Process_SynReopensTimeWaitEntry_ElementCountsThePacketOnce()
+    {
+        const string Nat = """
+            {"policies":[{"name":"white","type":"whitelist","elements":[{"data":"192.168.101.1"}]}],
+             "farms":[{"name":"app","virtual-addr":"192.168.101.250","virtual-ports":"443","mode":"snat",
+                       "backends":[{"name":"bck0","ip-addr":"192.168.1.10"}],"policies":[{"name":"white"}]}]}
+            """;
+        var h = new EngineHarness(Nat);
+        h.LearnBackends();
+        byte[] Client(byte flags) => Tcp(ClientMac, "192.168.101.1", Vip, 40000, 443, flags);
+        byte[] Backend(byte flags) => Tcp(Bck0Mac, "192.168.1.10", Vip, 443, 40000, flags);
+        long t = EngineHarness.S;
+        foreach (var frame in new[] { Client(TestFrames.Syn), Backend(TestFrames.Syn | Ack), Client(Ack), Client(Fin | Ack), Backend(Ack), Backend(Fin | Ack), Client(Ack) })
+            Assert.Single(h.Process(frame, t++));
+        Assert.Equal(UserLB.Engine.Conntrack.TcpState.TimeWait, h.SingleEntry().TcpState);
+        var white = h.Engine.Snapshot.Policies.Single();
+        Assert.Equal(4, h.Counters.PolicyElement(white.CounterIds[0]).Packets); // the client's four packets
+
+        Assert.Single(h.Process(Client(TestFrames.Syn), t)); // reopens the entry: checked as part of the tracked flow only
+        Assert.Equal(5, h.Counters.PolicyElement(white.CounterIds[0]).Packets);
+    }
+
+    [Fact]
     public void WithPolicies_ElementChange_FarmsKeptPolicyRecompiled()
     {
         var ids = new IdRegistry();
