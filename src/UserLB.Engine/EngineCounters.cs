@@ -44,7 +44,7 @@ public sealed class EngineCounters
     public long[] BackendDrops = [];
 
     /// <summary>Packets and bytes from the sources each policy element holds (nftlb's per-element
-    /// <c>counter-packets</c>, <c>counter-bytes</c>), by the element's slot (<see cref="Farms.IdRegistry.PolicyElementId"/>).</summary>
+    /// <c>counter-packets</c>, <c>counter-bytes</c>), by the element's slot (<see cref="Farms.IdRegistry.PolicyElementId(string, string)"/>).</summary>
     public TrafficCounters[] PolicyElements = [];
 
     /// <summary>Where a farm's or backend's figures go when its id is outside the tables (none, or an object the

@@ -135,6 +135,7 @@ public sealed partial class PacketEngine : IEntryLifetime
         }
         Counters.EnsureIds(maxBackend, maxFarm);
         Counters.EnsurePolicyElements(snapshot.PolicyCounterSlots);
+        foreach (int slot in snapshot.FreshPolicySlots) Counters.PolicyElement(slot) = default; // a slot reused by a new element
         _farmIngressPort = ingress;
         _farmEgressPort = egress;
         Volatile.Write(ref _snapshot, snapshot);

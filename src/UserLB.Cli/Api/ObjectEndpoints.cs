@@ -68,7 +68,8 @@ internal static class ObjectEndpoints
         var counters = await control.CountersAsync().ConfigureAwait(false);
         return (policy, element) =>
         {
-            var c = counters.PolicyElement(control.Ids.PolicyElementId(policy, element));
+            if (!control.Ids.TryPolicyElementId(policy, element, out int id)) return (0, 0);
+            var c = counters.PolicyElement(id);
             return (c.Packets, c.Bytes);
         };
     }

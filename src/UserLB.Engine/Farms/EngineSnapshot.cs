@@ -74,16 +74,21 @@ public sealed class EngineSnapshot
         var byName = new Dictionary<string, PolicyRuntime>(StringComparer.Ordinal);
         var all = ImmutableArray.CreateBuilder<PolicyRuntime>(config.Policies.Length);
         int slots = 0;
+        var fresh = new List<int>();
+        var inUse = new HashSet<string>(StringComparer.Ordinal);
         foreach (var pc in config.Policies)
         {
             PolicyRuntime? runtime = null;
             foreach (var old in previous)
                 if (ReferenceEquals(old.Config, pc)) runtime = old;
-            runtime ??= PolicyRuntime.Build(pc, ids);
+            runtime ??= PolicyRuntime.Build(pc, ids, fresh);
             byName[pc.Name] = runtime;
             all.Add(runtime);
             foreach (int id in runtime.CounterIds) slots = Math.Max(slots, id + 1);
+            foreach (var e in pc.Elements) inUse.Add(IdRegistry.ElementKey(pc.Name, e.Text));
         }
+        ids.RetainPolicyElements(inUse);
+        FreshPolicySlots = [.. fresh];
         int maxFarm = 0;
         foreach (var f in Farms) maxFarm = Math.Max(maxFarm, f.Id + 1);
         var perFarm = new FarmPolicies?[maxFarm];
@@ -103,6 +108,9 @@ public sealed class EngineSnapshot
         HasPolicies = any;
         PolicyCounterSlots = slots;
     }
+
+    /// <summary>Element slots given out for this snapshot: their counts start from zero (<see cref="PacketEngine.Apply"/>).</summary>
+    public int[] FreshPolicySlots { get; private set; } = [];
 
     /// <summary>The size <see cref="EngineCounters.PolicyElements"/> needs for this snapshot's elements.</summary>
     public int PolicyCounterSlots { get; private set; }
@@ -296,13 +304,15 @@ public sealed class EngineSnapshot
     }
 }
 
-/// <summary>Stable numeric ids for farms, backends and policy elements by name, never reused within a process
-/// (conntrack entries and counters keep them).</summary>
+/// <summary>Stable numeric ids for farms and backends by name, never reused within a process (conntrack entries and
+/// counters keep them); and the counters' slots of policy elements, reused once an element is gone.</summary>
 public sealed class IdRegistry
 {
     private readonly Dictionary<string, int> _farms = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _backends = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _elements = new(StringComparer.Ordinal);
+    private readonly Stack<int> _freeElements = new();
+    private int _elementSlots;
     private readonly Lock _lock = new();
 
     public int FarmId(string farm)
@@ -314,14 +324,41 @@ public sealed class IdRegistry
         }
     }
 
-    /// <summary>The counters' slot of a policy's element (by its text); an element removed and added again gets its old slot.</summary>
-    public int PolicyElementId(string policy, string element)
+    /// <summary>The counters' slot of a policy's element (by its text), given to it when it first appears.</summary>
+    public int PolicyElementId(string policy, string element) => PolicyElementId(policy, element, out _);
+
+    /// <summary>The counters' slot of a policy's element; <paramref name="fresh"/>: given now (a slot an element let go
+    /// of before, whose counts the engines must zero: <see cref="EngineSnapshot.FreshPolicySlots"/>).</summary>
+    public int PolicyElementId(string policy, string element, out bool fresh)
     {
         lock (_lock)
         {
-            string key = policy + "\0" + element;
-            if (!_elements.TryGetValue(key, out int id)) _elements[key] = id = _elements.Count;
+            string key = ElementKey(policy, element);
+            fresh = !_elements.TryGetValue(key, out int id);
+            if (fresh) _elements[key] = id = _freeElements.Count > 0 ? _freeElements.Pop() : _elementSlots++;
             return id;
+        }
+    }
+
+    /// <summary>The slot of an element a snapshot has, without giving one to an element that has none.</summary>
+    public bool TryPolicyElementId(string policy, string element, out int id)
+    {
+        lock (_lock) return _elements.TryGetValue(ElementKey(policy, element), out id);
+    }
+
+    /// <summary>Lets go of the slots of elements not in <paramref name="inUse"/> (<see cref="ElementKey"/>s): as nft's
+    /// per-element counters, an element removed and added again counts from zero.</summary>
+    public void RetainPolicyElements(IReadOnlySet<string> inUse)
+    {
+        ArgumentNullException.ThrowIfNull(inUse);
+        lock (_lock)
+        {
+            foreach (var (key, id) in _elements.ToList())
+            {
+                if (inUse.Contains(key)) continue;
+                _elements.Remove(key);
+                _freeElements.Push(id);
+            }
         }
     }
 
@@ -330,9 +367,12 @@ public sealed class IdRegistry
     {
         get
         {
-            lock (_lock) return _elements.Count;
+            lock (_lock) return _elementSlots;
         }
     }
+
+    /// <summary>An element's key: its policy and text.</summary>
+    public static string ElementKey(string policy, string element) => policy + "\0" + element;
 
     public int BackendId(string farm, string backend)
     {

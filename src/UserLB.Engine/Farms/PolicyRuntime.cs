@@ -56,13 +56,18 @@ public sealed class PolicyRuntime
         return found >= 0 && last[found].CompareTo(value) >= 0 ? element[found] : -1;
     }
 
-    /// <summary>Compiles <paramref name="config"/>; element counters get their slots from <paramref name="ids"/>.</summary>
-    public static PolicyRuntime Build(PolicyConfig config, IdRegistry ids)
+    /// <summary>Compiles <paramref name="config"/>; element counters get their slots from <paramref name="ids"/>
+    /// (<paramref name="fresh"/>, when given, collects those given out now).</summary>
+    public static PolicyRuntime Build(PolicyConfig config, IdRegistry ids, List<int>? fresh = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(ids);
         var counters = new int[config.Elements.Length];
-        for (int i = 0; i < counters.Length; i++) counters[i] = ids.PolicyElementId(config.Name, config.Elements[i].Text);
+        for (int i = 0; i < counters.Length; i++)
+        {
+            counters[i] = ids.PolicyElementId(config.Name, config.Elements[i].Text, out bool isNew);
+            if (isNew) fresh?.Add(counters[i]);
+        }
         var v4 = Intervals(config, v6: false);
         var v6 = Intervals(config, v6: true);
         return new PolicyRuntime(config,

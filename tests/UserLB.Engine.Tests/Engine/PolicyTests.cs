@@ -94,6 +94,32 @@ public class PolicyTests
     }
 
     [Fact]
+    public void Apply_ElementRemovedAndAddedAgain_CountsFromZero()
+    {
+        const string Two = """{"name":"black","elements":[{"data":"10.0.0.0/8"},{"data":"192.168.101.7"}]}""";
+        const string One = """{"name":"black","elements":[{"data":"192.168.101.7"}]}""";
+        var h = new EngineHarness(Config(Two, Refs("black")));
+        h.Process(Syn("10.0.0.1"), EngineHarness.S);
+        h.Process(Syn("192.168.101.7"), EngineHarness.S);
+        (long, long) Count(string element)
+        {
+            var p = h.Engine.Snapshot.Policies.Single();
+            int at = p.Config.Elements.ToList().FindIndex(e => e.Text == element);
+            var c = h.Counters.PolicyElement(p.CounterIds[at]);
+            return (c.Packets, c.Bytes);
+        }
+        Assert.Equal(1, Count("10.0.0.0/8").Item1);
+
+        h.Apply(Config(One, Refs("black")));
+        h.Process(Syn("192.168.101.7"), EngineHarness.S + 1);
+        h.Apply(Config(Two, Refs("black")));
+        Assert.Equal((0, 0), Count("10.0.0.0/8")); // a new element, as nft's per-element counters
+        Assert.Equal(2, Count("192.168.101.7").Item1); // the element that stayed kept its count
+        h.Process(Syn("10.0.0.1"), EngineHarness.S + 2);
+        Assert.Equal(1, Count("10.0.0.0/8").Item1);
+    }
+
+    [Fact]
     public void Process_ElementAddedToLiveFlow_LaterPacketsDroppedEntryKept()
     {
         var h = new EngineHarness(Config(Black, Refs("black")));
