@@ -13,8 +13,27 @@ namespace UserLB.Engine;
 /// </summary>
 public sealed partial class PacketEngine
 {
-    /// <summary>Whether <paramref name="policies"/> drop the packet (counted); every match counts on its element.</summary>
+    /// <summary>The frame whose source the policies already passed as part of a tracked flow.</summary>
+    private long _policyCheckedFrame = -1;
+
+    /// <summary>A packet of a tracked flow's client: whether the flow's farm's policies drop it. Out of line, so that
+    /// the receive path's inlining is not spent on it.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TrackedFlowPolicyDrops(EngineSnapshot snapshot, int farmId, in PacketInfo p)
+    {
+        if (snapshot.PoliciesOf(farmId) is not { } policies) return false;
+        if (PolicyDrops(policies, farmId, p)) return true;
+        _policyCheckedFrame = _frameNumber; // a SYN that reopens the entry is not checked (and counted) twice
+        return false;
+    }
+
+    /// <summary>A new flow's first packet: whether its farm's policies drop it (not checked again after
+    /// <see cref="TrackedFlowPolicyDrops"/> passed it).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool NewFlowPolicyDrops(EngineSnapshot snapshot, int farmId, in PacketInfo p) =>
+        _policyCheckedFrame != _frameNumber && snapshot.PoliciesOf(farmId) is { } policies && PolicyDrops(policies, farmId, p);
+
+    /// <summary>Whether <paramref name="policies"/> drop the packet (counted); every match counts on its element.</summary>
     private bool PolicyDrops(FarmPolicies policies, int farmId, in PacketInfo p)
     {
         var list = policies.Policies;

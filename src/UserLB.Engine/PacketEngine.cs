@@ -50,8 +50,6 @@ public sealed partial class PacketEngine : IEntryLifetime
     private int[] _farmIngressPort = [];
     private int[] _farmEgressPort = [];
     private long _frameNumber;
-    /// <summary>The frame whose source the policies already passed as part of a tracked flow.</summary>
-    private long _policyCheckedFrame = -1;
     private long _lastHousekeepingNs;
     private bool _housekept;
 
@@ -263,11 +261,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             ref var e = ref _table[index];
             // nftlb checks policies per packet at ingress, before conntrack: a tracked flow from a source blacklisted
             // since is dropped too (its entry is left to time out, as the kernel's would be).
-            if (!reply && snapshot.HasPolicies && snapshot.PoliciesOf(e.FarmId) is { } policies)
-            {
-                if (PolicyDrops(policies, e.FarmId, p)) return;
-                _policyCheckedFrame = _frameNumber; // a SYN that reopens the entry is not checked (and counted) twice
-            }
+            if (!reply && snapshot.HasPolicies && TrackedFlowPolicyDrops(snapshot, e.FarmId, p)) return;
             if (e.Forward != FlowForward.Nat)
             {
                 DsrPacket(frame, ref p, port, snapshot, nowNs, index, reply);
@@ -455,7 +449,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             DropFlow(DropReason.FarmDown, farm.Id, -1);
             return;
         }
-        if (snapshot.HasPolicies && _policyCheckedFrame != _frameNumber && snapshot.PoliciesOf(farm.Id) is { } policies && PolicyDrops(policies, farm.Id, p)) return;
+        if (snapshot.HasPolicies && NewFlowPolicyDrops(snapshot, farm.Id, p)) return;
         if (farm.Mode == FarmMode.Dsr)
         {
             NewDsrFlow(frame, ref p, port, farm, snapshot, nowNs, tuple);
