@@ -46,6 +46,14 @@ public class PolicyEndpointsTests
         Assert.Contains("userlb_policy_packets_total{policy=\"bl\",type=\"blacklist\"} 1\n", metrics, StringComparison.Ordinal);
         Assert.Contains("userlb_farm_drops_total{farm=\"app\",reason=\"policy_blacklist\"} 1\n", metrics, StringComparison.Ordinal);
 
+        using (var stats = System.Text.Json.JsonDocument.Parse(await api.Http.GetStringAsync("/stats")))
+        {
+            var bl = Assert.Single(stats.RootElement.GetProperty("policies").EnumerateArray());
+            Assert.Equal(("bl", "blacklist", 2, 1, 40), (bl.GetProperty("name").GetString(), bl.GetProperty("type").GetString(),
+                bl.GetProperty("elements").GetInt32(), bl.GetProperty("packets").GetInt64(), bl.GetProperty("bytes").GetInt64()));
+        }
+        Assert.Contains("policy   bl  blacklist  2 element(s)  matched 1 packets 40 bytes\n", await api.Http.GetStringAsync("/stats?format=text"), StringComparison.Ordinal);
+
         var farm = api.Control.Config.Farms[0];
         Assert.Equal(HttpStatusCode.OK, (await api.Http.DeleteAsync($"/policies/bl/elements/{Blocked}")).StatusCode);
         Assert.Same(farm, api.Control.Config.Farms[0]); // an element change leaves the farms as they were
