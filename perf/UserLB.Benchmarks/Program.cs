@@ -6,7 +6,7 @@ using BenchmarkDotNet.Running;
 using UserLB.Benchmarks;
 using UserLB.Packets;
 
-// `profile <established|reply|dsr|udp|udpreply|superframe|superframe-copy|newflow|flood|parts|lookup|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
+// `profile <established|reply|dsr|udp|udpreply|superframe|superframe-copy|newflow|flood|parts|lookup|policy|memory> [v6] [iterations]`: runs one body in a loop, for `perf record` (with
 // DOTNET_PerfMapEnabled=1) or dotnet-trace; prints ns per operation. Anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "profile")
 {
@@ -34,6 +34,18 @@ if (args.Length > 0 && args[0] == "profile")
             var (hit, _) = MinTimer.Measure(() => t.LookupHit(), n);
             var (miss, _) = MinTimer.Measure(() => t.LookupMiss(), n);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"lookup at {entries,9} entries: hit {hit:F1} ns, miss {miss:F1} ns (fastest batch)"));
+        }
+        return;
+    }
+    if (what == "policy")
+    {
+        foreach (int elements in new[] { 10, 1_000, 100_000 })
+        {
+            var p = new PolicyBenchmarks { Elements = elements, V6 = v6 };
+            p.Setup();
+            var (hit, _) = MinTimer.Measure(() => p.Hit(), n);
+            var (miss, _) = MinTimer.Measure(() => p.Miss(), n);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"policy lookup ({(v6 ? "IPv6" : "IPv4")}) at {elements,7} elements: hit {hit:F1} ns, miss {miss:F1} ns (fastest batch)"));
         }
         return;
     }

@@ -43,6 +43,10 @@ public sealed class EngineCounters
     /// <summary>Drops of a backend's traffic by reason: <c>[backendId * DropReason.Count + reason]</c>.</summary>
     public long[] BackendDrops = [];
 
+    /// <summary>Packets and bytes from the sources each policy element holds (nftlb's per-element
+    /// <c>counter-packets</c>, <c>counter-bytes</c>), by the element's slot (<see cref="Farms.IdRegistry.PolicyElementId(string, string)"/>).</summary>
+    public TrafficCounters[] PolicyElements = [];
+
     /// <summary>Where a farm's or backend's figures go when its id is outside the tables (none, or an object the
     /// snapshot no longer has): nothing reads it, so callers need no bounds check.</summary>
     private TrafficCounters _outside;
@@ -142,11 +146,27 @@ public sealed class EngineCounters
         var farms = other.Farms;
         var backendDrops = other.BackendDrops;
         var farmDrops = other.FarmDrops;
+        var elements = other.PolicyElements;
         EnsureIds(backends.Length, farms.Length);
+        EnsurePolicyElements(elements.Length);
+        for (int i = 0; i < elements.Length; i++) PolicyElements[i].Add(elements[i]);
         for (int i = 0; i < backends.Length; i++) Backends[i].Add(backends[i]);
         for (int i = 0; i < farms.Length; i++) Farms[i].Add(farms[i]);
         for (int i = 0; i < backendDrops.Length && i < BackendDrops.Length; i++) BackendDrops[i] += backendDrops[i];
         for (int i = 0; i < farmDrops.Length && i < FarmDrops.Length; i++) FarmDrops[i] += farmDrops[i];
+    }
+
+    internal void EnsurePolicyElements(int slots)
+    {
+        if (PolicyElements.Length < slots) Array.Resize(ref PolicyElements, Math.Max(slots, PolicyElements.Length * 2));
+    }
+
+    /// <summary>Element slot <paramref name="id"/>'s counters (a slot nothing reads when the id is outside the table).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public ref TrafficCounters PolicyElement(int id)
+    {
+        if ((uint)id < (uint)PolicyElements.Length) return ref PolicyElements[id];
+        return ref _outside;
     }
 
     internal void EnsureIds(int backends, int farms)

@@ -132,6 +132,8 @@ public sealed partial class PacketEngine : IEntryLifetime
             egress[f.Id] = PortIndex(f.Config.Oface ?? f.Config.Iface);
         }
         Counters.EnsureIds(maxBackend, maxFarm);
+        Counters.EnsurePolicyElements(snapshot.PolicyCounterSlots);
+        foreach (int slot in snapshot.FreshPolicySlots) Counters.PolicyElement(slot) = default; // a slot reused by a new element
         _farmIngressPort = ingress;
         _farmEgressPort = egress;
         Volatile.Write(ref _snapshot, snapshot);
@@ -257,6 +259,9 @@ public sealed partial class PacketEngine : IEntryLifetime
         if (index >= 0)
         {
             ref var e = ref _table[index];
+            // nftlb checks policies per packet at ingress, before conntrack: a tracked flow from a source blacklisted
+            // since is dropped too (its entry is left to time out, as the kernel's would be).
+            if (!reply && snapshot.HasPolicies && TrackedFlowPolicyDrops(snapshot, e.FarmId, p)) return;
             if (e.Forward != FlowForward.Nat)
             {
                 DsrPacket(frame, ref p, port, snapshot, nowNs, index, reply);
@@ -444,6 +449,7 @@ public sealed partial class PacketEngine : IEntryLifetime
             DropFlow(DropReason.FarmDown, farm.Id, -1);
             return;
         }
+        if (snapshot.HasPolicies && NewFlowPolicyDrops(snapshot, farm.Id, p)) return;
         if (farm.Mode == FarmMode.Dsr)
         {
             NewDsrFlow(frame, ref p, port, farm, snapshot, nowNs, tuple);

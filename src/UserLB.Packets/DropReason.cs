@@ -72,6 +72,8 @@ public enum DropReason : byte
     /// <summary>A packet with DF set too large for the egress MTU once encapsulated (IP-in-IP): answered with ICMP
     /// fragmentation needed / packet too big.</summary>
     FragmentationNeeded,
+    /// <summary>A client packet from a source a farm's blacklist policy holds (nftlb's policies).</summary>
+    PolicyBlacklist,
     Count,
 }
 

@@ -42,6 +42,7 @@ internal sealed partial class ControlPlane
             change(next, effects);
             var placement = _projection.Place(next);
             if (force || !SameFarms(placement.Config, Config)) await ApplyLockedAsync(placement.Config).ConfigureAwait(false);
+            else if (!SamePolicies(placement.Config, Config)) await ApplyPoliciesLockedAsync(placement.Config).ConfigureAwait(false);
             _projection.Commit(placement);
             Volatile.Write(ref _objects, next);
             Volatile.Write(ref _unplaced, placement.Unplaced);
@@ -63,6 +64,14 @@ internal sealed partial class ControlPlane
         if (a.Farms.Length != b.Farms.Length) return false;
         for (int i = 0; i < a.Farms.Length; i++)
             if (!ReferenceEquals(a.Farms[i], b.Farms[i])) return false;
+        return true;
+    }
+
+    private static bool SamePolicies(LoadBalancerConfig a, LoadBalancerConfig b)
+    {
+        if (a.Policies.Length != b.Policies.Length) return false;
+        for (int i = 0; i < a.Policies.Length; i++)
+            if (!ReferenceEquals(a.Policies[i], b.Policies[i])) return false;
         return true;
     }
 

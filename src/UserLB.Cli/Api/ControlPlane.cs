@@ -220,16 +220,42 @@ internal sealed partial class ControlPlane : IDisposable
     {
         long generation = Generation + 1;
         var unhealthy = Health?.Unhealthy;
-        var snapshot = EngineSnapshot.Build(next, Ids, unhealthy, generation);
+        await SwapLockedAsync(EngineSnapshot.Build(next, Ids, unhealthy, generation)).ConfigureAwait(false);
+        Volatile.Write(ref _appliedUnhealthy, unhealthy);
+        Volatile.Write(ref _config, next);
+        Interlocked.Exchange(ref _generation, generation);
+        Log.Applied(_log, generation, next.Farms.Length);
+    }
+
+    /// <summary>A change of policies alone (elements added or removed): the running snapshot's farms, backends and
+    /// schedulers are kept, only the policies are compiled anew and swapped in; connections are not touched.</summary>
+    private async Task ApplyPoliciesLockedAsync(LoadBalancerConfig next)
+    {
+        long generation = Generation + 1;
+        await SwapLockedAsync((_snapshot ?? EngineSnapshot.Build(next, Ids, Health?.Unhealthy, generation)).WithPolicies(next, Ids, generation)).ConfigureAwait(false);
+        Volatile.Write(ref _config, next);
+        Interlocked.Exchange(ref _generation, generation);
+        Log.PoliciesApplied(_log, generation, next.Policies.Length);
+    }
+
+    private EngineSnapshot? _snapshot; // the snapshot the engines run
+
+    private async Task SwapLockedAsync(EngineSnapshot snapshot)
+    {
         await Forwarder.InvokeAllAsync((engine, _) =>
         {
             engine.Apply(snapshot);
             return true;
         }).ConfigureAwait(false);
-        Volatile.Write(ref _appliedUnhealthy, unhealthy);
-        Volatile.Write(ref _config, next);
-        Interlocked.Exchange(ref _generation, generation);
-        Log.Applied(_log, generation, next.Farms.Length);
+        _snapshot = snapshot;
+    }
+
+    /// <summary>Every worker's counters summed (taken on each worker's thread).</summary>
+    public async Task<EngineCounters> CountersAsync()
+    {
+        var sum = new EngineCounters();
+        foreach (var c in await Forwarder.InvokeAllAsync((engine, _) => engine.Counters.Clone()).ConfigureAwait(false)) sum.Add(c);
+        return sum;
     }
 
     private static int FlushBackend(PacketEngine engine, int backendId, long now)
@@ -251,6 +277,9 @@ internal sealed partial class ControlPlane : IDisposable
     {
         [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "configuration applied: generation {Generation}, {Farms} farm(s)")]
         public static partial void Applied(ILogger logger, long generation, int farms);
+
+        [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "policies applied: generation {Generation}, {Policies} polic(ies), farms kept")]
+        public static partial void PoliciesApplied(ILogger logger, long generation, int policies);
 
         [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "health: farm {Farm} backend {Backend}: {Count} connection(s) flushed")]
         public static partial void Flushed(ILogger logger, string farm, string backend, int count);

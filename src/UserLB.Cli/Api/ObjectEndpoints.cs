@@ -32,13 +32,17 @@ internal static class ObjectEndpoints
             Detach(s, address);
         }));
 
-        app.MapGet("/policies", () =>
+        app.MapGet("/policies", async () =>
         {
             var objects = control.Objects;
-            return ApiHost.JsonText(NftlbView.Policies(objects, objects.Policies));
+            return ApiHost.JsonText(NftlbView.Policies(objects, objects.Policies, await ElementCountersAsync(control).ConfigureAwait(false)));
         });
-        app.MapGet("/policies/{policy}", (string policy) =>
-            ApiHost.JsonText(NftlbView.Policies(control.Objects, [control.Objects.Policy(policy) ?? throw FarmEndpoints.Unknown("policy", policy)])));
+        app.MapGet("/policies/{policy}", async (string policy) =>
+        {
+            var objects = control.Objects;
+            var p = objects.Policy(policy) ?? throw FarmEndpoints.Unknown("policy", policy);
+            return ApiHost.JsonText(NftlbView.Policies(objects, [p], await ElementCountersAsync(control).ConfigureAwait(false)));
+        });
         app.MapMethods("/policies", ["POST", "PUT", "PATCH"], (HttpRequest request) => ApiHost.ChangeAsync(control, request, NftlbRequest.Apply));
         app.MapDelete("/policies", (HttpRequest request) => ApiHost.ChangeAsync(control, request, DeletePolicies, bodyOptional: true));
         app.MapDelete("/policies/{policy}", (string policy) => FarmEndpoints.Change(control, s =>
@@ -55,6 +59,19 @@ internal static class ObjectEndpoints
             p.Elements.Clear();
             NftlbRequest.Apply(s, root, effects);
         }));
+    }
+
+    /// <summary>The engines' per-element counters (nftlb's <c>counter-packets</c>, <c>counter-bytes</c>), by policy and element.</summary>
+    private static async Task<Func<string, string, (long, long)>> ElementCountersAsync(ControlPlane control)
+    {
+        if (control.Config.Policies.IsEmpty) return (_, _) => (0, 0); // no placed farm checks a policy: nothing counted
+        var counters = await control.CountersAsync().ConfigureAwait(false);
+        return (policy, element) =>
+        {
+            if (!control.Ids.TryPolicyElementId(policy, element, out int id)) return (0, 0);
+            var c = counters.PolicyElement(id);
+            return (c.Packets, c.Bytes);
+        };
     }
 
     /// <summary>DELETE <c>/policies</c>: without a body every policy; with one, the listed elements of each policy named, or the policy itself when it lists none.</summary>

@@ -102,6 +102,13 @@ internal static class PrometheusText
             }
         }
 
+        w.Family("userlb_policy_packets_total", "counter", "Client packets from a source the policy holds (dropped by a blacklist, let past the later policies by a whitelist), by policy.");
+        foreach (var p in s.Policies ?? []) w.Sample("userlb_policy_packets_total", Labels(("policy", p.Name), ("type", p.Type)), p.Packets);
+        w.Family("userlb_policy_bytes_total", "counter", "IP bytes of those packets, by policy.");
+        foreach (var p in s.Policies ?? []) w.Sample("userlb_policy_bytes_total", Labels(("policy", p.Name), ("type", p.Type)), p.Bytes);
+        w.Family("userlb_policy_elements", "gauge", "Addresses, networks and ranges in the policy.");
+        foreach (var p in s.Policies ?? []) w.Sample("userlb_policy_elements", Labels(("policy", p.Name), ("type", p.Type)), p.Elements);
+
         w.Family("userlb_backend_up", "gauge", "1 when the backend takes new connections now (state up, healthy, within the priority level, weight > 0).");
         foreach (var (f, b) in Backends(s)) w.Sample("userlb_backend_up", Labels(("farm", f.Name), ("backend", b.Name)), b.Candidate ? 1 : 0);
         w.Family("userlb_backend_healthy", "gauge", "1 when the backend passes its health check (or has none).");

@@ -19,7 +19,8 @@ internal sealed record StatsSnapshot(
     QueueStats Queue,
     EventStats Events,
     IReadOnlyList<DropCount> Drops,
-    IReadOnlyList<FarmStats> Farms)
+    IReadOnlyList<FarmStats> Farms,
+    IReadOnlyList<PolicyStats>? Policies = null)
 {
     /// <summary>Copies the counters of <paramref name="engine"/>; run on the thread that owns it.</summary>
     /// <param name="checkedBackends">"farm/backend" of the backends that have a health check.</param>
@@ -62,7 +63,25 @@ internal sealed record StatsSnapshot(
                 c.NatPortRemaps, c.IcmpErrorsRelayed, figures.PendingNeighbor, c.NatPortEvictions,
                 new SynProxyStats(c.SynProxySyns, c.SynProxyCookiesValid, c.SynProxyRetransmits, c.SynProxyHandshakes), c.NewFlowBudgetRetries),
             new TableStats(figures.Entries, figures.Max, figures.EarlyDrops),
-            queue, events, Reasons(c.Drops, 0), farms);
+            queue, events, Reasons(c.Drops, 0), farms, PolicyFigures(snap, c));
+    }
+
+    /// <summary>Per policy, the packets and bytes its elements matched (the sum of nftlb's per-element counters).</summary>
+    private static List<PolicyStats> PolicyFigures(EngineSnapshot snap, EngineCounters c)
+    {
+        var list = new List<PolicyStats>(snap.Policies.Length);
+        foreach (var p in snap.Policies)
+        {
+            long packets = 0, bytes = 0;
+            foreach (int id in p.CounterIds)
+            {
+                var e = c.PolicyElement(id);
+                packets += e.Packets;
+                bytes += e.Bytes;
+            }
+            list.Add(new PolicyStats(p.Name, p.IsBlacklist ? "blacklist" : "whitelist", p.Config.Elements.Length, packets, bytes));
+        }
+        return list;
     }
 
     private static List<DropCount> Reasons(long[] counts, int id)
@@ -163,6 +182,9 @@ internal sealed record RxDelayStats(long Samples, double P50Us, double P99Us, do
 internal sealed record EventStats(int Subscribers, long Delivered, long Dropped);
 
 internal sealed record DropCount(string Reason, long Count);
+
+/// <summary>A policy: its type, how many elements it has, and the packets and bytes from the sources they hold.</summary>
+internal sealed record PolicyStats(string Name, string Type, int Elements, long Packets, long Bytes);
 
 internal sealed record FarmStats(string Name, string VirtualAddr, string VirtualPorts, string Protocol, string Mode, string Scheduler,
     string State, int Level, long Active, long Connections, long Packets, long Bytes, long Drops, IReadOnlyList<DropCount> DropReasons,

@@ -74,6 +74,8 @@ internal static class ViewText
         if (s.Queue.RxDelay is { } d)
             sb.Append(Inv($"rx delay kernel → userlb, {d.Samples} sampled frames: p50 ≤ {d.P50Us:0} µs  p99 ≤ {d.P99Us:0} µs  max ≤ {d.MaxBucketUs:0} µs\n"));
         sb.Append(Inv($"events   {s.Events.Subscribers} subscriber(s)  delivered {s.Events.Delivered}  dropped {s.Events.Dropped}\n"));
+        foreach (var p in s.Policies ?? [])
+            sb.Append(Inv($"policy   {p.Name}  {p.Type}  {p.Elements} element(s)  matched {p.Packets} packets {p.Bytes} bytes\n"));
         var rows = new List<string[]> { StatsHeader };
         foreach (var f in s.Farms)
         {

@@ -20,6 +20,11 @@ public static partial class ConfigParser
         }
 
         w.WriteEndArray();
+        if (!f.Policies.IsDefaultOrEmpty)
+        {
+            WriteFarmPolicies(w, f.Policies);
+        }
+
         if (!f.Sessions.IsDefaultOrEmpty)
         {
             w.WriteStartArray("sessions");

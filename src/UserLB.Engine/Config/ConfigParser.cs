@@ -15,8 +15,9 @@ namespace UserLB.Engine.Config;
 /// a string one hexadecimal as in nftlb), list values (<c>virtual-ports</c>, <c>sched-param</c>,
 /// <c>persistence</c>, <c>log</c>) may also be JSON arrays, and on/off switches may be booleans. Keys may come
 /// in any order; enum values are case-insensitive. Unknown keys are errors.</para>
-/// <para>Rejected on purpose, with a message saying so: nftlb policies and address objects
-/// (<c>policies</c>, <c>addresses</c>, unless empty), renaming (<c>newname</c>), rate limits in units other
+/// <para>nftlb's <c>policies</c> (blacklists and whitelists) are read at the top of the document and by name on a
+/// farm (ConfigParser.Policies.cs). Rejected on purpose, with a message saying so: nftlb address objects
+/// (<c>addresses</c>, unless empty), renaming (<c>newname</c>), rate limits in units other
 /// than per second, state <c>config_error</c> (nftlb output only), and a key repeated in one object with
 /// different values.</para>
 /// </remarks>
@@ -54,6 +55,7 @@ public static partial class ConfigParser
         }
 
         var farms = ImmutableArray<FarmPatch>.Empty;
+        var policies = ImmutableArray<PolicyConfig>.Empty;
         foreach (var (key, value) in Properties(root, Where.Root))
         {
             var w = Where.Root.WithKey(key);
@@ -63,15 +65,17 @@ public static partial class ConfigParser
                     farms = ParseFarms(value, w);
                     break;
                 case "policies":
+                    policies = ParsePolicies(value, w);
+                    break;
                 case "addresses":
-                    RejectUnlessEmpty(value, w, "nftlb " + key + " objects are not supported by UserLB");
+                    RejectUnlessEmpty(value, w, "nftlb addresses objects are not supported by UserLB in a configuration file; use a farm's \"virtual-addr\"");
                     break;
                 default:
-                    throw Where.Root.Error("unknown key " + Where.Quote(key) + " (expected \"farms\")");
+                    throw Where.Root.Error("unknown key " + Where.Quote(key) + " (expected \"farms\" or \"policies\")");
             }
         }
 
-        return new ConfigPatch(farms);
+        return new ConfigPatch(farms, policies);
     }
 
     /// <summary>
@@ -127,12 +131,16 @@ public static partial class ConfigParser
             }
         }
 
+        var policies = ApplyPolicies(current.Policies, patch.Policies);
+        changed |= policies != current.Policies;
         if (!changed)
         {
             return current;
         }
 
-        return new LoadBalancerConfig { Farms = [.. farms.Where(f => f is not null).Select(f => f!)] };
+        var result = new LoadBalancerConfig { Farms = [.. farms.Where(f => f is not null).Select(f => f!)], Policies = policies };
+        CheckPolicyReferences(result.Farms, result.Policies);
+        return result;
     }
 
     /// <summary>
@@ -147,6 +155,11 @@ public static partial class ConfigParser
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             writer.WriteStartObject();
+            if (!config.Policies.IsEmpty)
+            {
+                WritePolicies(writer, config.Policies); // before the farms that name them
+            }
+
             writer.WriteStartArray("farms");
             foreach (var farm in config.Farms)
             {
@@ -281,7 +294,15 @@ public static partial class ConfigParser
                     sessions = ParseSessions(value, w, kw);
                     continue;
                 case "policies":
-                    RejectUnlessEmpty(value, kw, "nftlb policies (blacklists/whitelists) are not supported by UserLB");
+                    var named = ParseFarmPolicies(value, kw);
+                    setters.Add(d =>
+                    {
+                        foreach (var n in named)
+                        {
+                            if (!d.Policies.Contains(n)) d.Policies.Add(n);
+                        }
+                    });
+                    keys.Add(key);
                     continue;
                 case "addresses":
                     RejectUnlessEmpty(value, kw, "nftlb farm address objects are not supported by UserLB; use \"virtual-addr\"");

@@ -9,13 +9,20 @@ namespace UserLB.Engine.Config;
 /// </summary>
 public sealed class ConfigPatch
 {
-    internal ConfigPatch(ImmutableArray<FarmPatch> farms) => Farms = farms;
+    internal ConfigPatch(ImmutableArray<FarmPatch> farms, ImmutableArray<PolicyConfig> policies)
+    {
+        Farms = farms;
+        Policies = policies;
+    }
+
+    /// <summary>The policies named by the document: each replaces the policy of its name (or is added).</summary>
+    public ImmutableArray<PolicyConfig> Policies { get; }
 
     /// <summary>The farms named by the document, in document order (names are unique).</summary>
     public ImmutableArray<FarmPatch> Farms { get; }
 
     /// <summary>Whether the patch names no farm at all.</summary>
-    public bool IsEmpty => Farms.IsEmpty;
+    public bool IsEmpty => Farms.IsEmpty && Policies.IsEmpty;
 }
 
 /// <summary>The part of a <see cref="ConfigPatch"/> about one farm.</summary>

@@ -70,6 +70,8 @@ internal sealed class FarmDraft : ISharedDraft
 
     public List<StaticSession> Sessions { get; } = [];
 
+    public List<string> Policies { get; } = [];
+
     public SortedDictionary<string, string> Extras { get; } = new(StringComparer.Ordinal);
 
     public static FarmDraft From(FarmConfig f)
@@ -110,6 +112,7 @@ internal sealed class FarmDraft : ISharedDraft
         }
 
         d.Sessions.AddRange(f.Sessions);
+        d.Policies.AddRange(f.Policies);
         foreach (var (k, v) in f.Extras)
         {
             d.Extras[k] = v;
@@ -198,6 +201,7 @@ internal sealed class FarmDraft : ISharedDraft
             HealthCheck = HealthCheck,
             Backends = backends.MoveToImmutable(),
             Sessions = [.. Sessions],
+            Policies = [.. Policies],
             Extras = Extras.ToImmutableSortedDictionary(StringComparer.Ordinal),
         };
     }

@@ -114,6 +114,9 @@ public sealed record FarmConfig : ISharedConfig
     /// <summary><c>sessions</c>: static persistence sessions.</summary>
     public ImmutableArray<StaticSession> Sessions { get; init; } = ImmutableArray<StaticSession>.Empty;
 
+    /// <summary><c>policies</c>: the names of the policies the farm checks a client's packets against, in order.</summary>
+    public ImmutableArray<string> Policies { get; init; } = ImmutableArray<string>.Empty;
+
     /// <summary>
     /// Other keys nftlb accepts on a farm that UserLB does not act on (e.g. <c>fqdn</c>, <c>log-prefix</c>,
     /// <c>queue</c>, <c>flow-offload</c>, <c>verdict</c>), kept verbatim so that they round-trip.
@@ -209,6 +212,7 @@ public sealed record FarmConfig : ISharedConfig
                 && Equals(HealthCheck, other.HealthCheck)
                 && ConfigEquality.SequenceEqual(Backends, other.Backends)
                 && ConfigEquality.SequenceEqual(Sessions, other.Sessions)
+                && ConfigEquality.SequenceEqual(Policies, other.Policies)
                 && ConfigEquality.ExtrasEqual(Extras, other.Extras)));
 
     /// <inheritdoc/>

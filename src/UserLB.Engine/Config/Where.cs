@@ -7,7 +7,7 @@ namespace UserLB.Engine.Config;
 
 /// <summary>
 /// Where in a document a value sits, for error messages:
-/// <c>farm "app", backend "bck1", key "weight"</c>. Indexes are 0-based and used when the name is unknown.
+/// <c>farm "app", backend "bck1", key "weight"</c> (or <c>policy "bl", key "elements"</c>). Indexes are 0-based and used when the name is unknown.
 /// </summary>
 internal readonly record struct Where(
     string? Farm,
@@ -16,11 +16,14 @@ internal readonly record struct Where(
     int BackendIndex,
     string? Session,
     int SessionIndex,
-    string? Key)
+    string? Key,
+    string? Policy = null)
 {
     public static Where Root => new(null, -1, null, -1, null, -1, null);
 
     public static Where ForFarm(string? name, int index) => new(name, index, null, -1, null, -1, null);
+
+    public static Where ForPolicy(string? name) => Root with { Policy = name };
 
     public Where ForBackend(string? name, int index) =>
         this with { Backend = name, BackendIndex = index, Session = null, SessionIndex = -1, Key = null };
@@ -40,6 +43,7 @@ internal readonly record struct Where(
     public override string ToString()
     {
         var sb = new StringBuilder();
+        Append(sb, "policy", Policy, -1);
         Append(sb, "farm", Farm, FarmIndex);
         Append(sb, "backend", Backend, BackendIndex);
         Append(sb, "session", Session, SessionIndex);

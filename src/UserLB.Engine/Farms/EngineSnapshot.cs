@@ -40,6 +40,80 @@ public sealed class EngineSnapshot
     }
 
     public LoadBalancerConfig Config { get; }
+
+    private FarmPolicies?[] _farmPolicies = [];
+
+    /// <summary>Some farm checks policies (PacketEngine.Policies.cs).</summary>
+    public bool HasPolicies { get; private set; }
+
+    /// <summary>Every policy of the configuration, compiled, in configuration order.</summary>
+    public ImmutableArray<PolicyRuntime> Policies { get; private set; } = ImmutableArray<PolicyRuntime>.Empty;
+
+    /// <summary>Farm <paramref name="farmId"/>'s policies, or null when it has none.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public FarmPolicies? PoliciesOf(int farmId) => (uint)farmId < (uint)_farmPolicies.Length ? _farmPolicies[farmId] : null;
+
+    /// <summary>
+    /// This snapshot with <paramref name="config"/>'s policies: the same farms, backends and addresses (the instances,
+    /// so nothing else is rebuilt); policies whose configuration did not change keep their compiled form.
+    /// <paramref name="config"/>'s farms must be this snapshot's.
+    /// </summary>
+    public EngineSnapshot WithPolicies(LoadBalancerConfig config, IdRegistry ids, long generation)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(ids);
+        var next = new EngineSnapshot(config, Farms, BackendsById, _farmsByVip, LocalAddresses, generation);
+        next.SetPolicies(config, ids, Policies);
+        return next;
+    }
+
+    /// <summary>Compiles the policies (reusing those of <paramref name="previous"/> whose configuration is the same
+    /// instance) and each farm's list of them with its verdict.</summary>
+    private void SetPolicies(LoadBalancerConfig config, IdRegistry ids, ImmutableArray<PolicyRuntime> previous)
+    {
+        var byName = new Dictionary<string, PolicyRuntime>(StringComparer.Ordinal);
+        var all = ImmutableArray.CreateBuilder<PolicyRuntime>(config.Policies.Length);
+        int slots = 0;
+        var fresh = new List<int>();
+        var inUse = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var pc in config.Policies)
+        {
+            PolicyRuntime? runtime = null;
+            foreach (var old in previous)
+                if (ReferenceEquals(old.Config, pc)) runtime = old;
+            runtime ??= PolicyRuntime.Build(pc, ids, fresh);
+            byName[pc.Name] = runtime;
+            all.Add(runtime);
+            foreach (int id in runtime.CounterIds) slots = Math.Max(slots, id + 1);
+            foreach (var e in pc.Elements) inUse.Add(IdRegistry.ElementKey(pc.Name, e.Text));
+        }
+        ids.RetainPolicyElements(inUse);
+        FreshPolicySlots = [.. fresh];
+        int maxFarm = 0;
+        foreach (var f in Farms) maxFarm = Math.Max(maxFarm, f.Id + 1);
+        var perFarm = new FarmPolicies?[maxFarm];
+        bool any = false;
+        foreach (var f in Farms)
+        {
+            var list = new List<PolicyRuntime>();
+            foreach (var name in f.Config.Policies)
+                if (byName.TryGetValue(name, out var p)) list.Add(p);
+            if (list.Count == 0) continue;
+            string verdict = f.Config.Extras.TryGetValue("verdict", out var v) ? v : "log drop accept";
+            perFarm[f.Id] = new FarmPolicies([.. list], verdict.Contains("drop", StringComparison.Ordinal), verdict.Contains("accept", StringComparison.Ordinal));
+            any = true;
+        }
+        Policies = all.ToImmutable();
+        _farmPolicies = perFarm;
+        HasPolicies = any;
+        PolicyCounterSlots = slots;
+    }
+
+    /// <summary>Element slots given out for this snapshot: their counts start from zero (<see cref="PacketEngine.Apply"/>).</summary>
+    public int[] FreshPolicySlots { get; private set; } = [];
+
+    /// <summary>The size <see cref="EngineCounters.PolicyElements"/> needs for this snapshot's elements.</summary>
+    public int PolicyCounterSlots { get; private set; }
     public ImmutableArray<FarmRuntime> Farms { get; }
     /// <summary>Indexed by backend id; null where a backend was removed.</summary>
     public BackendRuntime?[] BackendsById { get; }
@@ -175,8 +249,10 @@ public sealed class EngineSnapshot
             if (fc.Mode != FarmMode.Dsr) local.Add(vip);
             if (farm.SourceNat) local.Add(snat);
         }
-        return new EngineSnapshot(config, farms.ToImmutable(), [.. byId],
+        var snapshot = new EngineSnapshot(config, farms.ToImmutable(), [.. byId],
             byVip.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ToArray()), local.ToFrozenSet(), generation);
+        snapshot.SetPolicies(config, ids, ImmutableArray<PolicyRuntime>.Empty);
+        return snapshot;
     }
 
     /// <summary>
@@ -228,11 +304,15 @@ public sealed class EngineSnapshot
     }
 }
 
-/// <summary>Stable numeric ids for farms and backends by name, never reused within a process (conntrack entries keep them).</summary>
+/// <summary>Stable numeric ids for farms and backends by name, never reused within a process (conntrack entries and
+/// counters keep them); and the counters' slots of policy elements, reused once an element is gone.</summary>
 public sealed class IdRegistry
 {
     private readonly Dictionary<string, int> _farms = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _backends = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _elements = new(StringComparer.Ordinal);
+    private readonly Stack<int> _freeElements = new();
+    private int _elementSlots;
     private readonly Lock _lock = new();
 
     public int FarmId(string farm)
@@ -243,6 +323,56 @@ public sealed class IdRegistry
             return id;
         }
     }
+
+    /// <summary>The counters' slot of a policy's element (by its text), given to it when it first appears.</summary>
+    public int PolicyElementId(string policy, string element) => PolicyElementId(policy, element, out _);
+
+    /// <summary>The counters' slot of a policy's element; <paramref name="fresh"/>: given now (a slot an element let go
+    /// of before, whose counts the engines must zero: <see cref="EngineSnapshot.FreshPolicySlots"/>).</summary>
+    public int PolicyElementId(string policy, string element, out bool fresh)
+    {
+        lock (_lock)
+        {
+            string key = ElementKey(policy, element);
+            fresh = !_elements.TryGetValue(key, out int id);
+            if (fresh) _elements[key] = id = _freeElements.Count > 0 ? _freeElements.Pop() : _elementSlots++;
+            return id;
+        }
+    }
+
+    /// <summary>The slot of an element a snapshot has, without giving one to an element that has none.</summary>
+    public bool TryPolicyElementId(string policy, string element, out int id)
+    {
+        lock (_lock) return _elements.TryGetValue(ElementKey(policy, element), out id);
+    }
+
+    /// <summary>Lets go of the slots of elements not in <paramref name="inUse"/> (<see cref="ElementKey"/>s): as nft's
+    /// per-element counters, an element removed and added again counts from zero.</summary>
+    public void RetainPolicyElements(IReadOnlySet<string> inUse)
+    {
+        ArgumentNullException.ThrowIfNull(inUse);
+        lock (_lock)
+        {
+            foreach (var (key, id) in _elements.ToList())
+            {
+                if (inUse.Contains(key)) continue;
+                _elements.Remove(key);
+                _freeElements.Push(id);
+            }
+        }
+    }
+
+    /// <summary>How many element slots exist (the size a counters table needs).</summary>
+    public int PolicyElementCount
+    {
+        get
+        {
+            lock (_lock) return _elementSlots;
+        }
+    }
+
+    /// <summary>An element's key: its policy and text.</summary>
+    public static string ElementKey(string policy, string element) => policy + "\0" + element;
 
     public int BackendId(string farm, string backend)
     {

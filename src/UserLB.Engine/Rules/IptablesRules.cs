@@ -155,7 +155,23 @@ public static class IptablesRules
             }
         }
 
-        if (raw.Count > 0)
+        foreach (var f in farms)
+        {
+            foreach (var (target, save, list) in PolicyRules.IptablesRules(f, v6))
+            {
+                foreach (var proto in f.Protocols)
+                {
+                    foreach (var ports in PortChunks(f.Config.VirtualPorts))
+                    {
+                        raw.Add(new Rule(target, proto, f.VirtualAddress, (ports is null ? "" : Inv($"-m multiport --dports {ports} ")) + save,
+                            (ports is null ? "" : Inv($"multiport dports {ports} ")) + list));
+                    }
+                }
+            }
+        }
+        PolicyRules.Ipsets(sb, farms, v6);
+
+        if (raw.Count > 0 && farms.Exists(f => f.SynProxy))
             sb.Append(Inv($"# SYN proxy: a SYN to the farm is not tracked; SYNPROXY answers it with a cookie and, for the client's ACK (INVALID with\n# sysctl -w net.netfilter.nf_conntrack_tcp_loose=0), sends the backend a SYN from the host, marked and DNATed in OUTPUT\n"));
         if (format == IptablesFormat.Save)
         {

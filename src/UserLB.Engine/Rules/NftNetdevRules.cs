@@ -23,6 +23,10 @@ internal static class NftNetdevRules
     {
         var farms = all.Where(f => f.IsNetdev && f.Config.State == ObjectState.Up).ToList();
         sb.Append("table netdev nftlb {\n");
+        foreach (bool v6 in new[] { false, true })
+        {
+            foreach (var p in PolicyRules.Used(farms.Where(f => f.IsV6 == v6))) PolicyRules.NftSet(sb, p, v6, PolicyRules.IpsetName(p, v6));
+        }
         foreach (var iface in farms.Select(f => f.Config.Iface ?? "eth0").Distinct())
         {
             var chain = new StringBuilder();
@@ -49,6 +53,11 @@ internal static class NftNetdevRules
         }
         foreach (var f in farms.Where(f => f.Config.Mode == FarmMode.StlsDnat)) StatelessBack(sb, f);
         foreach (var f in farms) Farm(sb, f);
+        foreach (var f in farms.Where(f => !f.Policies.IsEmpty))
+        {
+            PolicyRules.NftChain(sb, f, f.IsV6, p => PolicyRules.IpsetName(p, f.IsV6));
+            sb.Append('\n');
+        }
         sb.Length -= 1; // the blank line after the last chain
         sb.Append("}\n");
     }
@@ -59,6 +68,7 @@ internal static class NftNetdevRules
         string oface = f.Config.Oface ?? f.Config.Iface ?? "eth0";
         string saddr = f.Config.EtherAddr is { } mac ? Inv($"ether saddr set {mac} ") : "";
         sb.Append(Inv($"\tchain {f.Name} {{\n"));
+        if (!f.Policies.IsEmpty) sb.Append(Inv($"\t\tjump policies-{f.Name}\n"));
         foreach (var b in f.Candidates.Where(b => b.EtherAddr is null))
             sb.Append(Inv($"\t\t# backend {b.Name}: no ether-addr (nftlb needs one; userlb resolves {b.Address} by ARP/NDP)\n"));
         var withMac = f.Candidates.Where(b => b.EtherAddr is not null).ToList();

@@ -76,6 +76,7 @@ public static class NftRules
         }
 
         sb.Append(Inv($"table {l3} nftlb {{\n"));
+        foreach (var p in PolicyRules.Used(farms)) PolicyRules.NftSet(sb, p, v6, p.Name);
         ServiceMap(sb, "nat-proto-services" + suffix, addrType, interval, elements, "nat");
         sb.Append(Inv($"\tmap proto-services{suffix}-back-m {{\n\t\ttype mark : {addrType}\n"));
         if (backM.Count > 0) sb.Append("\t\telements = { ").Append(string.Join(", ", backM)).Append(" }\n");
@@ -99,6 +100,7 @@ public static class NftRules
             sb.Append(Inv($"\t\t{l4proto} {proto} {l3} daddr {f.VirtualAddress} goto filter-{f.Name}\n"));
         sb.Append("\t}\n");
         SynProxyChains(sb, farms, l3, l4proto, suffix, v6);
+        PolicyChains(sb, farms, l3, v6);
 
         foreach (var f in farms)
         {
@@ -162,7 +164,27 @@ public static class NftRules
         sb.Append("\t}\n");
     }
 
-    private static string Ports(RulesFarm f)
+    /// <summary>Farms with policies: a raw-priority chain (before conntrack, as nftlb's ingress check) jumps to each one's
+    /// policy chain for its virtual service.</summary>
+    private static void PolicyChains(StringBuilder sb, List<RulesFarm> farms, string l3, bool v6)
+    {
+        var checkedFarms = farms.FindAll(f => !f.Policies.IsEmpty);
+        if (checkedFarms.Count == 0) return;
+        sb.Append("\n\tchain policies {\n\t\ttype filter hook prerouting priority raw; policy accept;\n");
+        foreach (var f in checkedFarms)
+        {
+            foreach (var proto in f.Protocols)
+                sb.Append(Inv($"\t\t{l3} daddr {f.VirtualAddress} {proto} dport {Ports(f)} jump policies-{f.Name}\n"));
+        }
+        sb.Append("\t}\n");
+        foreach (var f in checkedFarms)
+        {
+            sb.Append('\n');
+            PolicyRules.NftChain(sb, f, v6, p => p.Name);
+        }
+    }
+
+    internal static string Ports(RulesFarm f)
     {
         if (f.Config.VirtualPorts.IsDefaultOrEmpty) return "1-65535";
         var list = new List<string>();

@@ -23,6 +23,12 @@ internal sealed record RulesFarm(
 {
     public string Name => Config.Name;
 
+    /// <summary>The farm's policies in its order (those the configuration has).</summary>
+    public ImmutableArray<PolicyConfig> Policies { get; init; } = ImmutableArray<PolicyConfig>.Empty;
+
+    /// <summary>The farm's <c>verdict</c> (default <c>log drop accept</c>): what a policy that matches does.</summary>
+    public string Verdict => Config.Extras.TryGetValue("verdict", out var v) ? v : "log drop accept";
+
     /// <summary>The comment of a SYN-proxied farm's raw and filter rules.</summary>
     public string SynProxyComment => string.Create(CultureInfo.InvariantCulture, $"FARM_{Name}_synproxy_");
 
@@ -50,7 +56,10 @@ internal sealed record RulesFarm(
                 _ => ["tcp", "udp", "sctp"],
             };
             result.Add(new RulesFarm(f.Config, f.Config.VirtualAddress.AddressFamily == AddressFamily.InterNetworkV6,
-                all.ToImmutable(), candidates.ToImmutable(), protocols, f.SynProxy && protocols.Contains("tcp")));
+                all.ToImmutable(), candidates.ToImmutable(), protocols, f.SynProxy && protocols.Contains("tcp"))
+            {
+                Policies = [.. f.Config.Policies.Select(config.FindPolicy).Where(p => p is not null).Select(p => p!)],
+            });
         }
         return result.ToImmutable();
     }

@@ -357,6 +357,52 @@ public class ConfigParserTests
     }
 
     [Fact]
+    public void Parse_Policies_AsTheApiShowsThem()
+    {
+        var config = ConfigParser.Parse("""
+            {"policies":[{"name":"black001","family":"ipv4","type":"blacklist","route":"in","timeout":"5","priority":"2","log-prefix":"[TYPE]","used":"1",
+                          "elements":[{"data":"192.168.40.100/24","counter-packets":"2","counter-bytes":"120"},{"data":"192.168.40.7"},{"data":"10.0.0.1-10.0.0.9"}]},
+                         {"name":"white001","type":"whitelist","family":"ipv6","elements":[{"data":"2001:db8::/32"}]}],
+             "farms":[{"name":"app","virtual-addr":"10.0.0.1","policies":[{"name":"white001"},{"name":"black001"}]}]}
+            """);
+
+        var black = config.Policies[0];
+        Assert.Equal(("black001", PolicyType.Blacklist, 5, 2, "[TYPE]"), (black.Name, black.Type, black.TimeoutSeconds, black.Priority, black.LogPrefix));
+        Assert.Equal(["10.0.0.1-10.0.0.9", "192.168.40.100/24"], black.Elements.Select(e => e.Text)); // in address order; .7 absorbed by the /24
+        Assert.Equal((PolicyType.Whitelist, AddressFamilyKind.Ipv6), (config.Policies[1].Type, config.Policies[1].Family));
+        Assert.Equal(["white001", "black001"], config.Farms[0].Policies.ToArray());
+    }
+
+    [Fact]
+    public void Serialize_Policies_RoundTripsAndComesBeforeTheFarms()
+    {
+        var config = ConfigParser.Parse("""
+            {"farms":[{"name":"app","virtual-addr":"10.0.0.1","verdict":"log drop","policies":[{"name":"bl"}]}],
+             "policies":[{"name":"bl","elements":[{"data":"10.1.0.0/16"},{"data":"2001:db8::1"}]}]}
+            """);
+
+        var text = ConfigParser.Serialize(config);
+
+        Assert.Equal(config, ConfigParser.Parse(text));
+        Assert.True(text.IndexOf("\"policies\"", StringComparison.Ordinal) < text.IndexOf("\"farms\"", StringComparison.Ordinal));
+        Assert.Contains("\"data\": \"10.1.0.0/16\"", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"farms":[{"name":"app","virtual-addr":"10.0.0.1","policies":[{"name":"nope"}]}]}""", "farm \"app\", key \"policies\": no policy named \"nope\"")]
+    [InlineData("""{"policies":[{"name":"bl","elements":[{"data":"10.0.0.300"}]}]}""", "policy \"bl\", key \"elements\": \"10.0.0.300\" is not an address")]
+    [InlineData("""{"policies":[{"name":"bl","type":"greylist"}]}""", "policy \"bl\", key \"type\": \"greylist\"")]
+    [InlineData("""{"policies":[{"name":"bl","colour":"red"}]}""", "policy \"bl\": unknown key \"colour\"")]
+    [InlineData("""{"policies":[{"name":"bl"},{"name":"bl"}]}""", "policy \"bl\": duplicate policy name")]
+    [InlineData("""{"farms":[{"name":"app","virtual-addr":"10.0.0.1","policies":[{"name":"bl","type":"blacklist"}]}],"policies":[{"name":"bl"}]}""", "farm \"app\", key \"policies\": unknown key \"type\"")]
+    public void Parse_BadPolicy_MessageNamesIt(string json, string expected)
+    {
+        var ex = Assert.Throws<ConfigException>(() => ConfigParser.Parse(json));
+
+        Assert.StartsWith(expected, ex.Message);
+    }
+
+    [Fact]
     public void Parse_EmptyDocument_IsEmptyConfig()
     {
         Assert.Equal(LoadBalancerConfig.Empty, ConfigParser.Parse("{}"));
@@ -477,7 +523,7 @@ public class ConfigParserTests
     [Theory]
     [InlineData("""{"farms":[{"name":"app","virtual-adr":"10.0.0.1"}]}""", "farm \"app\": unknown key \"virtual-adr\"")]
     [InlineData("""{"farms":[{"name":"app","virtual-addr":"10.0.0.1","backends":[{"name":"b1","ip":"10.0.1.1"}]}]}""", "farm \"app\", backend \"b1\": unknown key \"ip\"")]
-    [InlineData("""{"farm":[]}""", "unknown key \"farm\" (expected \"farms\")")]
+    [InlineData("""{"farm":[]}""", "unknown key \"farm\" (expected \"farms\" or \"policies\")")]
     [InlineData("""{"farms":[{"name":"app","virtual-addr":"10.0.0.1","sessions":[{"client":"x","backend":"b","ttl":"1"}]}]}""", "farm \"app\", session \"x\": unknown key \"ttl\"")]
     public void Parse_UnknownKey_MessageNamesObjectAndKey(string json, string expected)
     {
@@ -487,8 +533,6 @@ public class ConfigParserTests
     }
 
     [Theory]
-    [InlineData("""{"farms":[{"name":"app","virtual-addr":"10.0.0.1","policies":[{"name":"black001"}]}]}""", "farm \"app\", key \"policies\": nftlb policies (blacklists/whitelists) are not supported")]
-    [InlineData("""{"policies":[{"name":"black001","type":"blacklist"}],"farms":[]}""", "key \"policies\": nftlb policies objects are not supported")]
     [InlineData("""{"farms":[{"name":"app","virtual-addr":"10.0.0.1","addresses":[{"name":"a"}]}]}""", "farm \"app\", key \"addresses\": nftlb farm address objects are not supported")]
     [InlineData("""{"farms":[{"name":"app","newname":"app2"}]}""", "farm \"app\", key \"newname\": renaming is not supported")]
     [InlineData("""{"farms":[{"name":"app","virtual-addr":"10.0.0.1","iface":"lo","iface":"eth0"}]}""", "farm \"app\", key \"iface\": the key is given twice with different values")]

@@ -5,15 +5,9 @@ namespace UserLB.Engine.Tests.Config;
 
 public class NftlbCorpusTests
 {
-    /// <summary>
-    /// Corpus files UserLB rejects on purpose, with the start of the expected message:
-    /// 042 uses nftlb policies (blacklists), which UserLB does not implement; ignoring them silently would
-    /// let blacklisted clients through, so the whole document is refused with a message saying why.
-    /// </summary>
-    private static readonly Dictionary<string, string> RejectedOnPurpose = new(StringComparer.Ordinal)
-    {
-        ["042_farm_backend_policies_logprefix"] = "key \"policies\": nftlb policies objects are not supported by UserLB",
-    };
+    /// <summary>Corpus files UserLB rejects on purpose, with the start of the expected message (none now: 042's
+    /// policies are read and enforced).</summary>
+    private static readonly Dictionary<string, string> RejectedOnPurpose = new(StringComparer.Ordinal);
 
     public static TheoryData<string> Names() => [.. NftlbCorpus.Files.Keys];
 

@@ -10,7 +10,7 @@ namespace UserLB.Engine.Tests.Rules;
 /// </summary>
 public class RulesGoldenTests
 {
-    public static TheoryData<string> Cases() => ["reference", "weighted4", "dnat-priority", "ipv6", "all-ports-multifarm", "synproxy", "dsr-stlsdnat"];
+    public static TheoryData<string> Cases() => ["reference", "weighted4", "dnat-priority", "ipv6", "all-ports-multifarm", "synproxy", "dsr-stlsdnat", "policies"];
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -1,3 +1,5 @@
+using UserLB.Engine.Config;
+
 namespace UserLB.Cli.Api.Nftlb;
 
 /// <summary>
@@ -97,7 +99,7 @@ internal sealed class NftlbAddress(string name) : NftlbObject(name)
 /// <summary>A blacklist or whitelist: a set of addresses, networks and ranges.</summary>
 internal sealed class NftlbPolicy(string name) : NftlbObject(name)
 {
-    public List<NftlbElement> Elements { get; } = [];
+    public List<PolicyElement> Elements { get; } = [];
 
     public NftlbPolicy Clone()
     {

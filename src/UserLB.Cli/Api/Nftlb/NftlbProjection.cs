@@ -15,6 +15,9 @@ internal sealed record NftlbPlacement(LoadBalancerConfig Config, IReadOnlyDictio
 {
     /// <summary>The text each placed farm was built from, and the farm.</summary>
     internal Dictionary<string, (string Text, FarmConfig Farm)> Built { get; init; } = [];
+
+    /// <summary>Each policy's configuration, by name.</summary>
+    internal Dictionary<string, PolicyConfig> PolicyConfigs { get; init; } = [];
 }
 
 /// <summary>
@@ -24,6 +27,8 @@ internal sealed record NftlbPlacement(LoadBalancerConfig Config, IReadOnlyDictio
 /// its <see cref="FarmConfig"/> instance, so unchanged farms are not rebuilt. A farm without <c>iface</c> or <c>oface</c>
 /// is placed by <see cref="RoutePlacement"/>: on <paramref name="defaultIface"/> (<c>userlb run --iface</c>) and by the
 /// routes of <paramref name="routes"/> (null, or returning null: by its keys and <paramref name="defaultIface"/> only).
+/// Policies become <see cref="PolicyConfig"/>s (an unchanged one keeps its instance, so the engine keeps its compiled
+/// form); a farm checks its addresses' policies and then its own.
 /// </summary>
 internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defaultIface = null, Func<RouteTable?>? routes = null)
 {
@@ -39,6 +44,7 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
     private static readonly string[] BackendKeys = ["ip-addr", "port", "source-addr", "weight", "priority", "mark", "est-connlimit", "state", "ether-addr"];
 
     private Dictionary<string, (string Text, FarmConfig Farm)> _built = new(StringComparer.Ordinal);
+    private Dictionary<string, PolicyConfig> _policies = new(StringComparer.Ordinal);
 
     /// <exception cref="ConfigException">A placeable farm's values are not valid for the engine.</exception>
     public NftlbPlacement Place(NftlbState state)
@@ -50,7 +56,7 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
         var table = routes?.Invoke();
         foreach (var f in state.Farms)
         {
-            Describe(state, f, notEnforced);
+            Describe(f, notEnforced);
             var placed = Ports(state, f, table);
             if (placed.Reason is null && WhyNotPlaced(state, f) is { } why) placed = FarmPorts.Unplaced(why);
             if (placed.Reason is { } reason)
@@ -58,10 +64,12 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
                 unplaced[f.Name] = reason;
                 continue;
             }
+            var policies = PoliciesOf(state, f);
             string text = Text(state, f, placed, notEnforced);
-            if (!_built.TryGetValue(f.Name, out var previous) || previous.Text != text)
+            string key = text + "\npolicies: " + string.Join(",", policies); // what the farm is built from
+            if (!_built.TryGetValue(f.Name, out var previous) || previous.Text != key)
             {
-                var farm = ConfigParser.Parse(text).Farms[0];
+                var farm = ConfigParser.Parse(text).Farms[0] with { Policies = [.. policies] };
                 try
                 {
                     EngineSupport.Validate(new LoadBalancerConfig { Farms = [farm] });
@@ -71,16 +79,57 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
                     unplaced[f.Name] = ex.Message;
                     continue;
                 }
-                previous = (text, farm);
+                previous = (key, farm);
             }
             built[f.Name] = previous;
             farms.Add(previous.Farm);
         }
-        return new NftlbPlacement(new LoadBalancerConfig { Farms = [.. farms] }, unplaced, notEnforced) { Built = built };
+        var policyConfigs = new Dictionary<string, PolicyConfig>(StringComparer.Ordinal);
+        foreach (var p in state.Policies)
+        {
+            var config = ToConfig(p);
+            policyConfigs[p.Name] = _policies.TryGetValue(p.Name, out var old) && old.Equals(config) ? old : config;
+        }
+        // The engine gets the policies its farms check (those of farms not placed change nothing in it).
+        var used = new HashSet<string>(farms.SelectMany(f => f.Policies), StringComparer.Ordinal);
+        var loadBalancer = new LoadBalancerConfig { Farms = [.. farms], Policies = [.. state.Policies.Where(p => used.Contains(p.Name)).Select(p => policyConfigs[p.Name])] };
+        return new NftlbPlacement(loadBalancer, unplaced, notEnforced) { Built = built, PolicyConfigs = policyConfigs };
     }
 
-    /// <summary>Keeps the farms built for <paramref name="placement"/> for the next placement (once the engine runs it).</summary>
-    public void Commit(NftlbPlacement placement) => _built = placement.Built;
+    /// <summary>Keeps the farms and policies built for <paramref name="placement"/> for the next placement (once the engine runs it).</summary>
+    public void Commit(NftlbPlacement placement)
+    {
+        _built = placement.Built;
+        _policies = placement.PolicyConfigs;
+    }
+
+    /// <summary>The policies a farm checks: those of its addresses (their traffic's) first, then its own, each once.</summary>
+    private static List<string> PoliciesOf(NftlbState state, NftlbFarm f)
+    {
+        var names = new List<string>();
+        foreach (var a in f.Addresses)
+        {
+            if (state.Address(a) is not { } address) continue;
+            foreach (var p in address.Policies)
+                if (!names.Contains(p)) names.Add(p);
+        }
+        foreach (var p in f.Policies)
+            if (!names.Contains(p)) names.Add(p);
+        return names;
+    }
+
+    /// <summary>An API policy as the engine's configuration.</summary>
+    private static PolicyConfig ToConfig(NftlbPolicy p) => new()
+    {
+        Name = p.Name,
+        Type = p.Get("type", "blacklist") == "whitelist" ? PolicyType.Whitelist : PolicyType.Blacklist,
+        Family = p.Get("family", "ipv4") == "ipv6" ? AddressFamilyKind.Ipv6 : AddressFamilyKind.Ipv4,
+        TimeoutSeconds = int.TryParse(p.Get("timeout", "0"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int t) ? t : 0,
+        Priority = int.TryParse(p.Get("priority", "1"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int prio) && prio > 0 ? prio : 1,
+        Route = p.Get("route", "in"),
+        LogPrefix = p.Values.TryGetValue("log-prefix", out var prefix) ? prefix : null,
+        Elements = [.. p.Elements],
+    };
 
     /// <summary>The farm's interfaces: its keys, --iface, and the routes to its backends and virtual address.</summary>
     private FarmPorts Ports(NftlbState state, NftlbFarm f, RouteTable? table)
@@ -101,15 +150,9 @@ internal sealed class NftlbProjection(IReadOnlyList<string> ports, string? defau
     }
 
     /// <summary>What nftlb would do with the farm that the engine does not: said in the log, never silently dropped.</summary>
-    private static void Describe(NftlbState state, NftlbFarm f, List<string> notEnforced)
+    private static void Describe(NftlbFarm f, List<string> notEnforced)
     {
-        foreach (var p in f.Policies) notEnforced.Add($"farm {f.Name}: policy {p} ({state.Policy(p)?.Get("type", "blacklist")})");
         if (f.Addresses.Count > 1) notEnforced.Add($"farm {f.Name}: addresses after the first ({string.Join(", ", f.Addresses.Skip(1))})");
-        foreach (var a in f.Addresses)
-        {
-            if (state.Address(a) is { } address)
-                foreach (var p in address.Policies) notEnforced.Add($"farm {f.Name}: address {a}'s policy {p}");
-        }
     }
 
     /// <summary>The farm as a document for <see cref="ConfigParser"/>.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using UserLB.Engine.Config;
 
 namespace UserLB.Cli.Api.Nftlb;
 
@@ -361,7 +362,7 @@ internal static class NftlbRequest
             if (p.Name is "name" || NftlbKeys.IsOutputOnly(p.Name)) continue;
             if (p.Name == "elements")
             {
-                foreach (var x in Items(p.Value, "elements")) NftlbElement.AddTo(policy.Elements, Element(x));
+                foreach (var x in Items(p.Value, "elements")) PolicyElement.AddTo(policy.Elements, Element(x));
                 continue;
             }
             if (!Set(policy, NftlbKeys.Policy, p.Name, p.Value, effects.Warnings)) throw Bad($"Unknown key '{p.Name}' in policy '{name}'");
@@ -369,10 +370,10 @@ internal static class NftlbRequest
     }
 
     /// <summary>An element object <c>{"data": "…"}</c>.</summary>
-    public static NftlbElement Element(JsonElement x)
+    public static PolicyElement Element(JsonElement x)
     {
         if (!x.TryGetProperty("data", out var d)) throw Bad("a policy element needs 'data'");
         string data = Scalar(d, "data");
-        return NftlbElement.TryParse(data, out var element) ? element : throw Bad($"Parsing unknown value '{data}' in 'data'");
+        return PolicyElement.TryParse(data, out var element) ? element : throw Bad($"Parsing unknown value '{data}' in 'data'");
     }
 }

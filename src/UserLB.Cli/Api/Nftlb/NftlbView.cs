@@ -27,7 +27,8 @@ internal static class NftlbView
         return w.EndArray().EndObject().ToString();
     }
 
-    public static string Policies(NftlbState state, IEnumerable<NftlbPolicy> policies)
+    /// <summary><c>{"policies": [...]}</c>; <paramref name="counters"/> gives an element's packets and bytes (the engines' counts).</summary>
+    public static string Policies(NftlbState state, IEnumerable<NftlbPolicy> policies, Func<string, string, (long Packets, long Bytes)>? counters = null)
     {
         var w = new NftlbJsonWriter().StartObject().StartArray("policies");
         foreach (var p in policies)
@@ -37,7 +38,10 @@ internal static class NftlbView
             w.String("used", Count(state.PolicyUsers(p.Name)));
             w.StartArray("elements");
             foreach (var e in p.Elements)
-                w.StartObject().String("data", e.Text).String("counter-packets", "0").String("counter-bytes", "0").EndObject();
+            {
+                var (packets, bytes) = counters?.Invoke(p.Name, e.Text) ?? (0, 0);
+                w.StartObject().String("data", e.Text).String("counter-packets", Count(packets)).String("counter-bytes", Count(bytes)).EndObject();
+            }
             w.EndArray().EndObject();
         }
         return w.EndArray().EndObject().ToString();
