@@ -16,8 +16,8 @@ namespace UserLB.Engine.Config;
 /// <c>persistence</c>, <c>log</c>) may also be JSON arrays, and on/off switches may be booleans. Keys may come
 /// in any order; enum values are case-insensitive. Unknown keys are errors.</para>
 /// <para>nftlb's <c>policies</c> (blacklists and whitelists) are read at the top of the document and by name on a
-/// farm (ConfigParser.Policies.cs). Rejected on purpose, with a message saying so: nftlb address objects
-/// (<c>addresses</c>, unless empty), renaming (<c>newname</c>), rate limits in units other
+/// farm (ConfigParser.Policies.cs), and its <c>addresses</c> at the top and on a farm (ConfigParser.Addresses.cs: one
+/// virtual service per farm). Rejected on purpose, with a message saying so: renaming (<c>newname</c>), rate limits in units other
 /// than per second, state <c>config_error</c> (nftlb output only), and a key repeated in one object with
 /// different values.</para>
 /// </remarks>
@@ -56,19 +56,25 @@ public static partial class ConfigParser
 
         var farms = ImmutableArray<FarmPatch>.Empty;
         var policies = ImmutableArray<PolicyConfig>.Empty;
-        foreach (var (key, value) in Properties(root, Where.Root))
+        var properties = Properties(root, Where.Root);
+        var addresses = new Dictionary<string, AddressConfig>(StringComparer.Ordinal);
+        foreach (var (key, value) in properties)
+        {
+            if (key == "addresses") addresses = ParseAddresses(value, Where.Root.WithKey(key)); // before the farms that name them
+        }
+
+        foreach (var (key, value) in properties)
         {
             var w = Where.Root.WithKey(key);
             switch (key)
             {
                 case "farms":
-                    farms = ParseFarms(value, w);
+                    farms = ParseFarms(value, w, addresses);
                     break;
                 case "policies":
                     policies = ParsePolicies(value, w);
                     break;
                 case "addresses":
-                    RejectUnlessEmpty(value, w, "nftlb addresses objects are not supported by UserLB in a configuration file; use a farm's \"virtual-addr\"");
                     break;
                 default:
                     throw Where.Root.Error("unknown key " + Where.Quote(key) + " (expected \"farms\" or \"policies\")");
@@ -225,17 +231,7 @@ public static partial class ConfigParser
     private static string? FindName(JsonElement obj, string key, Where w) =>
         obj.TryGetProperty(key, out var v) ? ConfigValues.Scalar(v, w.WithKey(key)) : null;
 
-    private static void RejectUnlessEmpty(JsonElement value, Where w, string why)
-    {
-        if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() == 0)
-        {
-            return;
-        }
-
-        throw w.Error(why);
-    }
-
-    private static ImmutableArray<FarmPatch> ParseFarms(JsonElement value, Where w)
+    private static ImmutableArray<FarmPatch> ParseFarms(JsonElement value, Where w, Dictionary<string, AddressConfig> addresses)
     {
         if (value.ValueKind != JsonValueKind.Array)
         {
@@ -247,7 +243,7 @@ public static partial class ConfigParser
         var index = 0;
         foreach (var item in value.EnumerateArray())
         {
-            var farm = ParseFarm(item, index);
+            var farm = ParseFarm(item, index, addresses);
             if (!names.Add(farm.Name))
             {
                 throw Where.ForFarm(farm.Name, index).Error("duplicate farm name (farm names must be unique)");
@@ -260,7 +256,7 @@ public static partial class ConfigParser
         return result.ToImmutable();
     }
 
-    private static FarmPatch ParseFarm(JsonElement e, int index)
+    private static FarmPatch ParseFarm(JsonElement e, int index, Dictionary<string, AddressConfig> addresses)
     {
         var w = Where.ForFarm(null, index);
         if (e.ValueKind != JsonValueKind.Object)
@@ -305,7 +301,8 @@ public static partial class ConfigParser
                     keys.Add(key);
                     continue;
                 case "addresses":
-                    RejectUnlessEmpty(value, kw, "nftlb farm address objects are not supported by UserLB; use \"virtual-addr\"");
+                    if (FarmAddresses(value, kw, addresses, props) is { } fromAddress) setters.Insert(0, fromAddress); // the farm's own keys come after
+                    keys.Add(key);
                     continue;
                 case "newname":
                     throw kw.Error("renaming is not supported; delete the farm and create it under the new name");

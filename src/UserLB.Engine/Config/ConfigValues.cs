@@ -21,8 +21,9 @@ internal static partial class ConfigValues
     public static readonly (string Text, SchedulerKind Value)[] Schedulers =
         [("rr", SchedulerKind.RoundRobin), ("weight", SchedulerKind.Weight), ("hash", SchedulerKind.Hash), ("symhash", SchedulerKind.SymHash)];
 
+    /// <summary>Object states; "available" is how nftlb's GET prints an up backend standing by for priority (read as up, written "up").</summary>
     public static readonly (string Text, ObjectState Value)[] States =
-        [("up", ObjectState.Up), ("down", ObjectState.Down), ("off", ObjectState.Off)];
+        [("up", ObjectState.Up), ("down", ObjectState.Down), ("off", ObjectState.Off), ("available", ObjectState.Up)];
 
     public static readonly (string Text, ConfigAction Value)[] Actions =
         [("none", ConfigAction.None), ("start", ConfigAction.Start), ("stop", ConfigAction.Stop), ("reload", ConfigAction.Reload),

@@ -131,7 +131,6 @@ public partial class ConfigParserTests
     }
 
     [Theory]
-    [InlineData("""{"farms":[{"name":"app","virtual-addr":"10.0.0.1","addresses":[{"name":"a"}]}]}""", "farm \"app\", key \"addresses\": nftlb farm address objects are not supported")]
     [InlineData("""{"farms":[{"name":"app","newname":"app2"}]}""", "farm \"app\", key \"newname\": renaming is not supported")]
     [InlineData("""{"farms":[{"name":"app","virtual-addr":"10.0.0.1","iface":"lo","iface":"eth0"}]}""", "farm \"app\", key \"iface\": the key is given twice with different values")]
     public void Parse_FeatureRejectedOnPurpose_MessageSaysSo(string json, string expected)
