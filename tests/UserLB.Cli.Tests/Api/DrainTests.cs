@@ -21,24 +21,47 @@ public sealed class DrainTests
     private static string[] Cli(ApiFixture api, params string[] extra) =>
         ["--api", api.Host.Address.ToString(), "--key", ApiFixture.Key, .. extra];
 
-    /// <summary>Moves the injected clock a second at a time (letting each poll's request finish) until <paramref name="run"/> ends.</summary>
-    /// <summary>Advances the injected clock one second at a time, each time only once the command has written its next
-    /// line (it is waiting on the clock again), so a slow HTTP call never lets the clock run ahead of the command.</summary>
-    private static async Task AdvanceUntilDoneAsync(FakeTimeProvider clock, Task run, StringWriter output)
+    /// <summary>The test's clock: a <see cref="FakeTimeProvider"/> that counts the timers the command starts, so the test
+    /// moves time only while the command waits on one (never between a poll and its next wait).</summary>
+    private sealed class WaitedClock : TimeProvider
     {
-        int lines = 0;
-        for (int i = 0; i < 100 && !run.IsCompleted; i++)
+        private int _timers;
+
+        public FakeTimeProvider Fake { get; } = new(DateTimeOffset.UnixEpoch);
+
+        public int Timers => Volatile.Read(ref _timers);
+
+        public override DateTimeOffset GetUtcNow() => Fake.GetUtcNow();
+
+        public override long GetTimestamp() => Fake.GetTimestamp();
+
+        public override long TimestampFrequency => Fake.TimestampFrequency;
+
+        public override TimeZoneInfo LocalTimeZone => Fake.LocalTimeZone;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
-            // The command's next line: the first once it drains, then one per poll after each second.
-            for (int wait = 0; wait < 1000 && !run.IsCompleted && Lines(output) <= lines; wait++) await Task.Delay(10);
-            lines = Lines(output);
-            if (!run.IsCompleted) clock.Advance(TimeSpan.FromSeconds(1));
+            var timer = Fake.CreateTimer(callback, state, dueTime, period);
+            Interlocked.Increment(ref _timers);
+            return timer;
         }
     }
 
-    private static int Lines(StringWriter output)
+    /// <summary>Advances the clock one second each time the command has started its next one-second wait, until
+    /// <paramref name="run"/> ends.</summary>
+    private static async Task AdvanceUntilDoneAsync(WaitedClock clock, Task run)
     {
-        lock (output) return output.ToString().Count(c => c == '\n');
+        int advanced = 0;
+        for (int wait = 0; wait < 3000 && !run.IsCompleted; wait++)
+        {
+            if (clock.Timers > advanced)
+            {
+                advanced++;
+                clock.Fake.Advance(TimeSpan.FromSeconds(1));
+                continue;
+            }
+            await Task.Delay(10);
+        }
     }
 
     [Fact]
@@ -96,10 +119,10 @@ public sealed class DrainTests
     {
         await using var api = await ApiFixture.StartAsync(ViewEndpointsTests.Farms);
         await ViewEndpointsTests.ThreeFlowsAsync(api);
-        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var clock = new WaitedClock();
         var output = new StringWriter();
         var run = DrainCommand.RunAsync(Cli(api, "--wait", "3"), output, clock, CancellationToken.None);
-        await AdvanceUntilDoneAsync(clock, run, output);
+        await AdvanceUntilDoneAsync(clock, run);
         Assert.Equal(3, await run);
         string[] lines = output.ToString().Trim().Split('\n');
         Assert.Equal("draining: GET /ready answers 503, the VIP is withdrawn; 1 established TCP connection(s)", lines[0].TrimEnd('\r'));
@@ -112,11 +135,11 @@ public sealed class DrainTests
     {
         await using var api = await ApiFixture.StartAsync(ViewEndpointsTests.Farms);
         await ViewEndpointsTests.ThreeFlowsAsync(api);
-        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var clock = new WaitedClock();
         var output = new StringWriter();
         var run = DrainCommand.RunAsync(Cli(api, "--wait", "60"), output, clock, CancellationToken.None);
         using (var res = await api.Http.DeleteAsync("/conntrack?state=ESTABLISHED")) Assert.Equal(HttpStatusCode.OK, res.StatusCode);
-        await AdvanceUntilDoneAsync(clock, run, output);
+        await AdvanceUntilDoneAsync(clock, run);
         Assert.Equal(0, await run);
         Assert.EndsWith("drained: no established connection left", output.ToString().Trim(), StringComparison.Ordinal);
     }
