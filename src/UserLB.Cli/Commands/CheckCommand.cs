@@ -113,20 +113,13 @@ internal static class CheckCommand
         string? defaultIface;
         try
         {
-            (names, defaultIface) = RunRoutes.Owned(string.Join(',', ifaces), routes, engine);
+            (names, defaultIface) = RunRoutes.Opened(string.Join(',', ifaces), config, routes, engine); // what userlb run would open
         }
         catch (UsageException ex)
         {
             findings.Add((true, ex.Message));
             return findings;
         }
-        foreach (var f in config.Farms)
-        {
-            foreach (var n in new[] { f.Iface, f.Oface })
-                if (!string.IsNullOrEmpty(n) && !names.Contains(n)) names.Add(n);
-        }
-        foreach (var n in engine != "tap" ? RunRoutes.InterfacesFor(config, routes, defaultIface) : [])
-            if (!names.Contains(n)) names.Add(n);
         if (engine != "tap")
         {
             foreach (var n in names)

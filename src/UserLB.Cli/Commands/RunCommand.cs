@@ -124,16 +124,8 @@ internal static partial class RunCommand
         using var loggerFactory = LoggerFactory.Create(b => logOutput.Configure(b));
         var log = loggerFactory.CreateLogger("userlb");
         using var routes = RouteWatcher.Open(log); // farms without iface or oface are placed by route
-        var (names, defaultIface) = RunRoutes.Owned(args.Get("iface"), routes.Current, engineKind);
-        foreach (var f in config.Farms)
-        {
-            if (string.IsNullOrEmpty(f.Iface)) continue; // stored and reported by name, not placed (as the API stores such farms)
-            foreach (var n in new[] { f.Iface, f.Oface ?? f.Iface })
-                if (!names.Contains(n)) names.Add(n);
-        }
+        var (names, defaultIface) = RunRoutes.Opened(args.Get("iface"), config, routes.Current, engineKind);
         bool byRoute = engineKind != "tap"; // a TAP device sits behind the kernel's routing: farms name it
-        foreach (var n in byRoute ? RunRoutes.InterfacesFor(config, routes.Current, defaultIface) : [])
-            if (!names.Contains(n)) names.Add(n);
         if (engineKind != "tap") // a missing TAP device is created
             foreach (var n in names) Interfaces.MacOf(n); // clear error for a missing interface before opening anything
 

@@ -44,6 +44,27 @@ internal static partial class RunRoutes
         return (names, first);
     }
 
+    /// <summary>
+    /// The interfaces <c>userlb run</c> opens, in order and once each: <see cref="Owned"/>'s, those the farms name (a farm
+    /// without iface only by route), and, but for the tap engine (a TAP device sits behind the kernel's routing: farms name
+    /// it), those the routes place farms without iface or oface on; and where farms without iface run.
+    /// </summary>
+    /// <exception cref="UsageException">As <see cref="Owned"/>.</exception>
+    public static (List<string> Names, string? Default) Opened(string? ifaceOption, LoadBalancerConfig config, RouteTable routes, string engineKind)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var (names, defaultIface) = Owned(ifaceOption, routes, engineKind);
+        foreach (var f in config.Farms)
+        {
+            if (string.IsNullOrEmpty(f.Iface)) continue; // stored and reported by name, not placed (as the API stores such farms)
+            foreach (var n in new[] { f.Iface, f.Oface ?? f.Iface })
+                if (!names.Contains(n)) names.Add(n);
+        }
+        foreach (var n in engineKind != "tap" ? InterfacesFor(config, routes, defaultIface) : [])
+            if (!names.Contains(n)) names.Add(n);
+        return (names, defaultIface);
+    }
+
     private static bool HasEthernetAddress(string name)
     {
         try
