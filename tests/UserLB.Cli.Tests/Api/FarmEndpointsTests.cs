@@ -153,7 +153,8 @@ public sealed class FarmEndpointsTests
     [Fact]
     public async Task Sessions_LearnedByPersistence_ListedWithExpirationAndDeletable()
     {
-        await using var api = await ApiFixture.StartAsync(WithSession); // app: persistence srcip, persist-ttl 60
+        // app: persistence srcip, persist-ttl 60; the engines' clock stands still, so a session listed is as old as learned.
+        await using var api = await ApiFixture.StartAsync(WithSession, time: StartedClock.Create());
         await ApiTraffic.SendAsync(api, ApiTraffic.Tcp(40100, syn: true, client: "192.168.101.1"), ApiTraffic.Tcp(40101, syn: true, client: "192.168.101.2"));
         var flows = await ApiTraffic.ConnectionsAsync(api);
 

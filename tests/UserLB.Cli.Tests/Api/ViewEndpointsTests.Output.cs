@@ -11,17 +11,7 @@ namespace UserLB.Cli.Tests.Api;
 /// </summary>
 public sealed partial class ViewEndpointsTests
 {
-    /// <summary>A fake clock whose wall time starts at 1700000000 s since 1970.</summary>
-    private static StartedClock FakeTime() => new(DateTimeOffset.FromUnixTimeSeconds(1_700_000_000));
-
-    /// <summary>FakeTimeProvider with timestamps counted from its start (the engine's nanoseconds of a timestamp in
-    /// DateTime ticks since year 1 would not fit a long).</summary>
-    private sealed class StartedClock(DateTimeOffset origin) : FakeTimeProvider(origin)
-    {
-        public override long GetTimestamp() => (GetUtcNow() - Start).Ticks;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-    }
+    private static StartedClock FakeTime() => StartedClock.Create();
 
     private const string UdpEntry = "udp      17 30 src=192.168.101.2 dst=192.168.101.250 sport=5353 dport=53 packets=1 bytes=32 [UNREPLIED] src=192.168.1.11 dst=192.168.101.2 sport=53 dport=5353 packets=0 bytes=0 mark=513 use=1";
 
