@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Bulk transfer for the lab tests, checked end to end.
-  bulk.py serve PORT            accept connections; read each to EOF, answer the sha256 of what came (hex), close
+  bulk.py serve PORT [ipv6]     accept connections (with ipv6: on IPv6 and IPv4); read each to EOF, answer the sha256 of what came (hex), close
   bulk.py send HOST PORT MB     send MB megabytes of deterministic bytes, half-close, print {"sent":…, "ok": bool, "seconds":…}"""
 import hashlib, json, socket, sys, threading, time
 
-def serve(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def serve(port, ipv6=False):
+    s = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port)); s.listen(16)
+    s.bind(("::" if ipv6 else "0.0.0.0", port)); s.listen(16)
     def one(c):
         h = hashlib.sha256()
         with c:
@@ -33,5 +33,5 @@ def send(host, port, mb):
     print(json.dumps({"sent": mb << 20, "ok": answer.decode() == h.hexdigest(), "seconds": round(time.monotonic() - t, 3)}))
 
 if __name__ == "__main__":
-    if sys.argv[1] == "serve": serve(int(sys.argv[2]))
+    if sys.argv[1] == "serve": serve(int(sys.argv[2]), sys.argv[3:] == ["ipv6"])
     else: send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Lab probe for the tests: probe.py VIP SPEC... with SPEC = tcp:PORT:N or udp:PORT:N (N new connections / exchanges,
+"""Lab probe for the tests: probe.py VIP SPEC... (VIP IPv4 or IPv6) with SPEC = tcp:PORT:N or udp:PORT:N (N new connections / exchanges,
 one at a time). Prints one JSON object: per SPEC the successes, failures, which backend answered and what it saw as the
 client (address; whether it saw our own source port), the backend's local port, where the replies came from, the
 client ports used in order ("ports") and the indices in "ports" of those the backend saw replaced by another ("moved": an SNAT clash),
@@ -25,7 +25,7 @@ def one(proto, vip, port):
         if not head.startswith(b"HTTP/1.0 200"):
             raise OSError(f"bad reply {data[:60]!r}")
         return local, peer, body.decode()
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+    s = socket.socket(socket.AF_INET6 if ":" in vip else socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
     try:
         s.sendto(b"ping", (vip, port))
         data, peer = s.recvfrom(2048)

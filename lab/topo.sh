@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The lab topology in network namespaces, shared by ./run-lab.sh (which sources it) and the lab tests:
-#   lab/topo.sh up PREFIX veth|tap WORKDIR [on|off]   build it and start lab/server.py on each backend (logs in WORKDIR)
+#   lab/topo.sh up PREFIX veth|tap WORKDIR [on|off] [ipv6]   build it and start lab/server.py on each backend (logs in WORKDIR)
 #   lab/topo.sh down PREFIX                           remove it (and every process in its namespaces)
 # Offloads (the 4th argument of `up` and of lab_up; without it $LAB_OFFLOADS, default on):
 #   on   every veth as `ip link add … type veth` makes it: tx checksum offload (frames leave with a partial checksum),
@@ -10,6 +10,9 @@
 # veth: PREFIXc (client 192.168.101.1) --veth-- PREFIXlb [lbc | lbs] --veth-- PREFIXsw (bridge) -- PREFIXb0 .10, PREFIXb1 .11
 #   The LB namespace keeps 192.168.101.254 on lbc, 192.168.1.1 (the backends' gateway) on lbs, IP forwarding off and
 #   no VIP: userlb owns lbc and lbs (pcap/afpacket), answers ARP for the VIP 192.168.101.250 and forwards.
+# ipv6 (veth only): the same again in IPv6 beside it: client fd00:101::1, lbc fd00:101::254, lbs fd00:1::1 (the
+#   backends' gateway), backends fd00:1::10, ::11, the VIP fd00:101::250 on no kernel interface (userlb answers NDP for
+#   it), IPv6 forwarding off in the LB namespace; the backends' servers answer on IPv6 too.
 # tap: the same namespaces, but the LB namespace's kernel routes and userlb sits on a TAP device lbt (persistent, made
 #   here; userlb attaches with TUNSETIFF): IP forwarding on, the VIP routed into lbt (proxy ARP on lbc answers the
 #   client for it), everything arriving from the backends (lbs) policy-routed into lbt via the VIP (so DTA replies
@@ -29,8 +32,8 @@ lab_offloads_off() {
   ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
 }
 
-lab_up() { # PREFIX veth|tap WORKDIR [on|off]
-  local P=$1 kind=$2 work=$3 offloads=${4:-${LAB_OFFLOADS:-on}} n i
+lab_up() { # PREFIX veth|tap WORKDIR [on|off] [ipv6]
+  local P=$1 kind=$2 work=$3 offloads=${4:-${LAB_OFFLOADS:-on}} ipv6=${5:-} n i
   case "$offloads" in
     on|off) ;;
     *) echo "lab: offloads must be on or off, not '$offloads'" >&2; return 2 ;;
@@ -71,8 +74,19 @@ lab_up() { # PREFIX veth|tap WORKDIR [on|off]
   else
     $L sysctl -qw net.ipv4.ip_forward=0
   fi
+  if [ "$ipv6" = ipv6 ]; then
+    $L sysctl -qw net.ipv6.conf.all.forwarding=0
+    # nodad: the addresses are usable at once (no duplicate address detection on a lab's own links).
+    ip -n "${P}c" addr add fd00:101::1/64 dev c0 nodad
+    ip -n "${P}lb" addr add fd00:101::254/64 dev lbc nodad
+    ip -n "${P}lb" addr add fd00:1::1/64 dev lbs nodad
+    for i in 0 1; do
+      ip -n "${P}b$i" addr add "fd00:1::1$i/64" dev eth0 nodad
+      ip -n "${P}b$i" -6 route add default via fd00:1::1
+    done
+  fi
   for i in 0 1; do
-    ip netns exec "${P}b$i" python3 lab/server.py "bck$i" 80 5000 "$work/b$i.log" >/dev/null 2>&1 9>&- &  # (not holding run-lab.sh's lock: a server left behind would block the next run)
+    ip netns exec "${P}b$i" python3 lab/server.py "bck$i" 80 5000 "$work/b$i.log" $ipv6 >/dev/null 2>&1 9>&- &  # (not holding run-lab.sh's lock: a server left behind would block the next run)
   done
   # Wait until both backends listen (the lab tests start probing right away).
   for _ in $(seq 50); do
@@ -85,8 +99,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   cd "$(dirname "$0")/.."
   case "${1:-}" in
-    up) lab_up "$2" "$3" "$4" "${5:-}" ;;
+    up) lab_up "$2" "$3" "$4" "${5:-}" "${6:-}" ;;
     down) lab_down "$2" ;;
-    *) sed -n '2,17p' "$0"; exit 2 ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
   esac
 fi

@@ -7,14 +7,15 @@ namespace UserLB.Lab.Tests;
 
 /// <summary>
 /// A lab (lab/topo.sh, namespaces PREFIX*) held open across several userlb processes, for tests that stop and start
-/// userlb or drive traffic step by step. Removes everything it made on Dispose. Needs root.
+/// userlb or drive traffic step by step; with <c>ipv6</c>, IPv6 beside IPv4 (lab/topo.sh's addresses). Removes everything
+/// it made on Dispose. Needs root.
 /// </summary>
 public sealed class LabSession : IDisposable
 {
     private readonly List<Process> _processes = [];
     private readonly FileStream _lock;
 
-    public LabSession(string prefix, string kind = "veth")
+    public LabSession(string prefix, string kind = "veth", bool ipv6 = false)
     {
         _lock = LiveLab.LockPrefix(prefix); // other worktrees' test runs use the same prefixes
         Prefix = prefix;
@@ -22,7 +23,7 @@ public sealed class LabSession : IDisposable
         Work = Directory.CreateTempSubdirectory("userlb-" + prefix + "-").FullName;
         try
         {
-            LiveLab.Sh(Root, $"lab/topo.sh up {prefix} {kind} {Work}", 60);
+            LiveLab.Sh(Root, $"lab/topo.sh up {prefix} {kind} {Work}" + (ipv6 ? " '' ipv6" : ""), 60);
         }
         catch
         {

@@ -35,15 +35,24 @@ public class OffloadBulkLabTests
         lab.Start("b0", "python3 lab/bulk.py serve 9000");
         string status = Path.Combine(lab.Work, "status");
         var u = lab.StartUserlb(Farms(mode), $"--status-file {status}", engine);
-        string result = lab.Exec("c", $"python3 lab/bulk.py send {LiveLab.Vip} 9000 {Megabytes}", 120);
+        AssertTransfer(lab, LiveLab.Vip, status, $"{engine}/{mode}", u.Log);
+    }
+
+    /// <summary>
+    /// Sends <see cref="Megabytes"/> from the client to <paramref name="vip"/>:9000 (lab/bulk.py, served on b0) and
+    /// asserts that the backend's sha256 matches, that userlb's status file counts super-frames and no vnet drop.
+    /// </summary>
+    internal static void AssertTransfer(LabSession lab, string vip, string status, string what, string log)
+    {
+        string result = lab.Exec("c", $"python3 lab/bulk.py send {vip} 9000 {Megabytes}", 120);
         using var json = JsonDocument.Parse(result.Trim().Split('\n')[^1]);
-        Assert.True(json.RootElement.GetProperty("ok").GetBoolean(), $"{engine}/{mode}: the backend's sha256 differs from what was sent: {result}\n{u.Log}");
+        Assert.True(json.RootElement.GetProperty("ok").GetBoolean(), $"{what}: the backend's sha256 differs from what was sent: {result}\n{log}");
         Thread.Sleep(1500); // the status file is rewritten every second
         string text = File.ReadAllText(status, Encoding.UTF8);
         var offloads = text.Split('\n').FirstOrDefault(l => l.StartsWith("# offloads ", StringComparison.Ordinal));
         Assert.True(offloads is not null, $"no offloads line in the status file:\n{text}");
         long gso = long.Parse(offloads!.Split("rx_gso_frames=")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(gso > 0, $"{engine}: no super-frame seen: {offloads}");
+        Assert.True(gso > 0, $"{what}: no super-frame seen: {offloads}");
         Assert.DoesNotContain("# drop vnet_", text, StringComparison.Ordinal);
     }
 }
