@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Lab client: N HTTP requests (new TCP connection each) and N UDP exchanges to the VIP; prints who answered."""
+"""Lab client: N HTTP requests (new TCP connection each) and N UDP exchanges to the VIP (IPv4 or IPv6); prints who answered."""
 import collections, socket, sys
 
 vip, http_port, udp_port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -20,7 +20,7 @@ for i in range(n):
     except OSError as e:
         fail += 1; print(f"tcp request {i}: {e}")
 for i in range(n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+    s = socket.socket(socket.AF_INET6 if ":" in vip else socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
     try:
         s.sendto(f"ping {i}".encode(), (vip, udp_port))
         data, _ = s.recvfrom(2048)
