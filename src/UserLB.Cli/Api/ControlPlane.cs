@@ -34,8 +34,10 @@ internal sealed partial class ControlPlane : IDisposable
     /// <param name="logger">Where changes and what is not placed are logged.</param>
     /// <param name="defaultIface">Where a farm without <c>iface</c> runs (<c>userlb run --iface</c>); null: such farms are stored, not placed.</param>
     /// <param name="routes">The routing table farms without <c>iface</c> or <c>oface</c> are placed by (<see cref="RoutesChangedAsync"/>); null: none.</param>
+    /// <param name="objects">The API's objects to start from (a configuration file's, farms stored without a virtual
+    /// address included); null: <paramref name="config"/>'s.</param>
     public ControlPlane(LiveForwarder forwarder, LoadBalancerConfig config, IReadOnlyList<string> portNames, HealthMonitor? health, ILogger logger, string? defaultIface = null,
-        Func<IO.Routes.RouteTable?>? routes = null)
+        Func<IO.Routes.RouteTable?>? routes = null, NftlbState? objects = null)
     {
         ArgumentNullException.ThrowIfNull(forwarder);
         ArgumentNullException.ThrowIfNull(config);
@@ -46,7 +48,7 @@ internal sealed partial class ControlPlane : IDisposable
         PortNames = portNames;
         Health = health;
         _log = logger;
-        _objects = NftlbState.From(config);
+        _objects = objects ?? NftlbState.From(config);
         _projection = new NftlbProjection(portNames, defaultIface, routes);
     }
 

@@ -81,9 +81,11 @@ internal static class CheckCommand
     {
         var findings = new List<(bool, string)>();
         LoadBalancerConfig config;
+        ConfigFile file;
         try
         {
-            config = ConfigParser.Parse(File.ReadAllText(path));
+            file = ConfigLoader.Split(File.ReadAllText(path));
+            config = file.Config;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -138,10 +140,10 @@ internal static class CheckCommand
         NftlbPlacement placement;
         try
         {
-            state = NftlbState.From(config); // the API's objects: what userlb run serves and places
+            state = file.Objects(); // the API's objects: what userlb run serves and places
             placement = new NftlbProjection(names, defaultIface, engine != "tap" ? () => routes : null).Place(state);
         }
-        catch (Exception ex) when (ex is ConfigException or NftlbException)
+        catch (Exception ex) when (ex is ConfigException or NftlbException or UsageException)
         {
             findings.Add((true, ex.Message));
             return findings;

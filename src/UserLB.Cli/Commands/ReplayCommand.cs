@@ -148,22 +148,3 @@ internal static class ReplayCommand
         }
     }
 }
-
-internal static class ConfigLoader
-{
-    public static LoadBalancerConfig Load(string path)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"--config {path}: {ex.Message}");
-        }
-        var config = ConfigParser.Parse(text);
-        EngineSupport.Validate(config);
-        return config;
-    }
-}

@@ -22,9 +22,9 @@ internal static partial class RunCommand
         notify?.Reloading();
         try
         {
-            var config = ConfigLoader.Load(path);
-            await control.ReplaceAsync(NftlbState.From(config)).ConfigureAwait(false);
-            ReloadLog.Reloaded(log, path, config.Farms.Length, control.Unplaced.Count, control.Generation);
+            var file = ConfigLoader.LoadFile(path);
+            await control.ReplaceAsync(file.Objects()).ConfigureAwait(false);
+            ReloadLog.Reloaded(log, path, file.Config.Farms.Length + file.StoredNames.Count, control.Unplaced.Count, control.Generation);
             return true;
         }
         catch (Exception ex) when (ex is UsageException or ConfigException or NftlbException or JsonException or IOException)

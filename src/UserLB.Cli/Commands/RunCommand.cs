@@ -119,7 +119,8 @@ internal static partial class RunCommand
         IpAddr? gateway = args.Get("gateway") is { } gw
             ? System.Net.IPAddress.TryParse(gw, out var g) ? IpAddr.FromIPAddress(g) : throw new UsageException($"option --gateway: \"{gw}\" is not an IP address")
             : null;
-        var config = ConfigLoader.Load(configPath); // after the options: a bad option is reported before any file is read
+        var file = ConfigLoader.LoadFile(configPath); // after the options: a bad option is reported before any file is read
+        var config = file.Config;
 
         using var loggerFactory = LoggerFactory.Create(b => logOutput.Configure(b));
         var log = loggerFactory.CreateLogger("userlb");
@@ -184,7 +185,7 @@ internal static partial class RunCommand
             return true;
         }).GetAwaiter().GetResult();
         var health = new HealthMonitor(new SocketHealthProbe(), TimeProvider.System, loggerFactory.CreateLogger("userlb.health"));
-        using var control = new ControlPlane(forwarder, config, names, health, log, defaultIface, byRoute ? () => routes.Current : null);
+        using var control = new ControlPlane(forwarder, config, names, health, log, defaultIface, byRoute ? () => routes.Current : null, file.Objects());
         health.ConfigSource = () => control.Config;
         health.OnChange = control.OnHealthChangeAsync;
         control.StartAsync().GetAwaiter().GetResult();

@@ -66,6 +66,15 @@ public sealed class CheckCommandTests : IDisposable
     }
 
     [Fact]
+    public void Check_FarmWithoutVirtualAddress_WarnedStoredExitZero()
+    {
+        var (status, lines) = Check($$"""{"farms":[{{Farm("app", "\"iface\":\"lo\",")}},{"name":"later","virtual-addr":"","iface":"lo",{{Backends}}}]}""");
+        Assert.Equal(0, status);
+        Assert.Contains("warning: farm \"later\" would be stored but not placed: no virtual address", lines);
+        Assert.EndsWith(": 0 error(s), 1 warning(s)", lines[^1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Check_FarmWithoutIfaceBackendsRouted_PlacedByRouteNoWarning()
     {
         _routes = new RouteTable([new RouteEntry(IpAddr.FromIPAddress(System.Net.IPAddress.Parse("192.168.1.0")), 24, "lo")]);

@@ -119,4 +119,28 @@ public sealed class ReloadTests : IDisposable
         Assert.True(await RunCommand.ReloadAsync(api.Control, File($$"""{"farms":[{{Farm}}]}"""), new ListLogger()));
         Assert.Equal(["app"], api.Control.Config.Farms.Select(f => f.Name));
     }
+
+    [Fact]
+    public async Task Reload_FarmWithoutVirtualAddress_StoredShownAndPlacedOnceTheApiGivesOne()
+    {
+        await using var api = await ApiFixture.StartAsync($$"""{"farms":[{{Farm}}]}""");
+        var log = new ListLogger();
+        string noVip = Dns.Replace("\"virtual-addr\":\"192.168.101.252\"", "\"virtual-addr\":\"\"", StringComparison.Ordinal);
+        Assert.True(await RunCommand.ReloadAsync(api.Control, File($$"""{"farms":[{{Farm}},{{noVip}}]}"""), log), string.Join("\n", log.Lines));
+        Assert.Equal(["app"], api.Control.Config.Farms.Select(f => f.Name));
+        Assert.Equal("no virtual address", api.Control.Unplaced["dns"]);
+        Assert.Contains(log.Lines, l => l.Contains("2 farm(s), 1 not placed", StringComparison.Ordinal));
+
+        // GET /farms prints it as nftlb does, and that dump is a file userlb loads again (iface and oface are not in
+        // nftlb's output: --iface or the routes place its farms).
+        string dump = await FarmsAsync(api);
+        Assert.Contains("\"virtual-addr\": \"\"", dump, StringComparison.Ordinal);
+        var again = ConfigLoader.Split(dump);
+        Assert.Equal(["app"], again.Config.Farms.Select(f => f.Name));
+        Assert.Equal(["dns"], again.StoredNames);
+
+        using (var res = await api.PostAsync("/farms", """{"farms":[{"name":"dns","virtual-addr":"192.168.101.252"}]}"""))
+            Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+        Assert.Equal(["app", "dns"], api.Control.Config.Farms.Select(f => f.Name));
+    }
 }
