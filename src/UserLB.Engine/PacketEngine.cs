@@ -313,8 +313,9 @@ public sealed partial class PacketEngine : IEntryLifetime
             Trace?.Step(snapshot.IsVirtualAddress(p.Dst)
                 ? Inv($"mangle PREROUTING: no farm of {p.Dst} takes {IpProtocols.Name(p.Protocol)} port {p.DstPort}")
                 : "mangle PREROUTING: no tracked flow and no farm: not forwarded");
+            // Multicast control traffic (IGMP, MLD reports) is addressed to the link, not to the LB: not for us.
             Drop(p.Protocol is IpProtocols.Tcp or IpProtocols.Udp or IpProtocols.Sctp || snapshot.IsVirtualAddress(p.Dst)
-                ? DropReason.NoFarm : DropReason.UnsupportedProtocol);
+                ? DropReason.NoFarm : p.Dst.IsMulticast ? DropReason.NotForUs : DropReason.UnsupportedProtocol);
             return;
         }
         if (!farm.IsUp)

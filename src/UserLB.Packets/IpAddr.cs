@@ -17,6 +17,9 @@ public readonly record struct IpAddr(ulong Hi, ulong Lo)
     public uint V4 => (uint)Lo;
     public bool IsZero => Hi == 0 && Lo == 0;
 
+    /// <summary>A multicast address: 224.0.0.0/4 or ff00::/8.</summary>
+    public bool IsMulticast => IsV4 ? (Lo & 0xF000_0000UL) == 0xE000_0000UL : Hi >> 56 == 0xFF;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static IpAddr FromV4(uint address) => new(0, MappedPrefix | address);
 
