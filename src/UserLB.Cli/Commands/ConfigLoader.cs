@@ -28,7 +28,8 @@ internal sealed record ConfigFile(LoadBalancerConfig Config, string? Stored, IRe
         }
         catch (NftlbException ex)
         {
-            throw new UsageException($"farm(s) without a virtual address ({string.Join(", ", StoredNames)}): {ex.Message}");
+            string why = ex.Message.StartsWith(NftlbRequest.ParseError, StringComparison.Ordinal) ? ex.Message[NftlbRequest.ParseError.Length..] : ex.Message;
+            throw new UsageException($"farm(s) without a virtual address ({string.Join(", ", StoredNames)}): {why}");
         }
         return state;
     }

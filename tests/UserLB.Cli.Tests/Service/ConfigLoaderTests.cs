@@ -70,4 +70,12 @@ public sealed class ConfigLoaderTests
         var ex = Assert.Throws<UsageException>(file.Objects);
         Assert.Contains("f1", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Objects_MisspelledVirtualAddressKey_UsageErrorNamingTheKey()
+    {
+        var file = ConfigLoader.Split($$"""{"farms":[{{Runs}},{"name":"f1","virtual-adr":"10.0.0.1",{{Backends}}}]}""");
+        var ex = Assert.Throws<UsageException>(file.Objects);
+        Assert.Equal("farm(s) without a virtual address (f1): Unknown key 'virtual-adr' in farm 'f1'", ex.Message);
+    }
 }
