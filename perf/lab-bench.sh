@@ -4,6 +4,8 @@
 #                     [--offloads on|off]   (the lab's veths: on, the default, as `ip link add … type veth` makes them —
 #                                    tx checksum offload, TSO/GSO; off: ethtool -K … tx off rx off tso off gso off gro off)
 #                     [--only "bulk udp conns latency"]   (a subset of the measurements)
+#                     [--ipv6]       (the same in IPv6: client fd00:101::1 → [fd00:101::250] → fd00:1::10/::11; the
+#                                    kernel's rules are `userlb rules`' ip6tables ones; every path but tap)
 #                     [--rounds N]   (every path N times, in alternating order within the one lab: the table shows
 #                                    each figure's median and its range over the rounds; a second table the ratio to
 #                                    the kernel within each round, its median and range)
@@ -31,7 +33,7 @@
 # nginx-light with apt-get when missing. Root only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"; ONLY="bulk udp conns latency"; PIN=0; ROUNDS=1; OFFLOADS=on
+D=5; P=pf; PATHS="direct kernel nft pcap afpacket tap"; ONLY="bulk udp conns latency"; PIN=0; ROUNDS=1; OFFLOADS=on; IPV6=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -d) D=$2; shift ;;
@@ -41,12 +43,17 @@ while [ $# -gt 0 ]; do
     --pin-traffic) PIN=1 ;;
     --rounds) ROUNDS=$2; shift ;;
     --offloads) OFFLOADS=$2; shift ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    --ipv6) IPV6=ipv6 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "lab-bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 case "$OFFLOADS" in on|off) ;; *) echo "lab-bench.sh: --offloads must be on or off, not $OFFLOADS" >&2; exit 2 ;; esac
+if [ -n "$IPV6" ] && [[ " $PATHS " =~ \ tap ]]; then # the TAP topology routes IPv4 only (lab/topo.sh)
+  echo "lab-bench.sh: --ipv6: the tap paths are left out (the TAP topology routes IPv4 only)" >&2
+  kept=""; for p in $PATHS; do [ "${p%%-*}" = tap ] || kept="$kept $p"; done; PATHS=${kept# }
+fi
 [ "$(id -u)" = 0 ] || { echo "lab-bench.sh: must run as root (network namespaces)" >&2; exit 1; }
 need=()
 for t in iperf3 wrk tcpdump; do command -v $t >/dev/null || need+=($t); done
@@ -78,15 +85,22 @@ USERLB="dotnet $(pwd)/src/UserLB.Cli/bin/Release/net10.0/userlb.dll"
 TP=(); LBPIN=()
 if [ "$PIN" = 1 ]; then last=$(( $(nproc) - 1 )); TP=(taskset -c "$last"); LBPIN=(taskset -c "0-$(( last > 0 ? last - 1 : 0 ))"); fi
 C="ip netns exec ${P}c"; LB="ip netns exec ${P}lb"
-VIP=192.168.101.250
+# The run's addresses: IPv4, or IPv6 with --ipv6 (lab/topo.sh's; URL hosts in brackets).
+if [ -n "$IPV6" ]; then
+  FAMILY=ipv6; VIP=fd00:101::250; B0=fd00:1::10; B1=fd00:1::11; LBC_ADDR=fd00:101::254; BACKENDS=fd00:1::/64; VIP_PREFIX=64
+  FWD=net.ipv6.conf.all.forwarding; IPT=ip6tables; HOST_VIP="[$VIP]"; HOST_B0="[$B0]"
+else
+  FAMILY=ipv4; VIP=192.168.101.250; B0=192.168.1.10; B1=192.168.1.11; LBC_ADDR=192.168.101.254; BACKENDS=192.168.1.0/24; VIP_PREFIX=24
+  FWD=net.ipv4.ip_forward; IPT=iptables; HOST_VIP=$VIP; HOST_B0=$B0
+fi
 
 farms() { # $1 = client-side interface, $2 = backend-side interface
   cat <<JSON
 {"farms":[
- {"name":"web","virtual-addr":"$VIP","virtual-ports":"8080","protocol":"tcp","mode":"snat","scheduler":"weight","iface":"$1","oface":"$2",
-  "backends":[{"name":"bck0","ip-addr":"192.168.1.10","weight":"1"},{"name":"bck1","ip-addr":"192.168.1.11","weight":"1"}]},
- {"name":"bulk","virtual-addr":"$VIP","virtual-ports":"5201","protocol":"all","mode":"snat","scheduler":"weight","iface":"$1","oface":"$2",
-  "backends":[{"name":"bck0","ip-addr":"192.168.1.10"}]}]}
+ {"name":"web","family":"$FAMILY","virtual-addr":"$VIP","virtual-ports":"8080","protocol":"tcp","mode":"snat","scheduler":"weight","iface":"$1","oface":"$2",
+  "backends":[{"name":"bck0","ip-addr":"$B0","weight":"1"},{"name":"bck1","ip-addr":"$B1","weight":"1"}]},
+ {"name":"bulk","family":"$FAMILY","virtual-addr":"$VIP","virtual-ports":"5201","protocol":"all","mode":"snat","scheduler":"weight","iface":"$1","oface":"$2",
+  "backends":[{"name":"bck0","ip-addr":"$B0"}]}]}
 JSON
 }
 
@@ -103,7 +117,7 @@ http {
   access_log off;
   client_body_temp_path $WORK/nginx$i; proxy_temp_path $WORK/nginx$i; fastcgi_temp_path $WORK/nginx$i;
   uwsgi_temp_path $WORK/nginx$i; scgi_temp_path $WORK/nginx$i;
-  server { listen 8080 reuseport backlog=4096; location / { return 200 "bck$i\n"; } }
+  server { listen 8080 reuseport backlog=4096;$([ -n "$IPV6" ] && echo " listen [::]:8080 reuseport backlog=4096;") location / { return 200 "bck$i\n"; } }
 }
 CONF
     ip netns exec "${P}b$i" "${TP[@]}" nginx -c "$WORK/nginx$i/nginx.conf"
@@ -121,15 +135,15 @@ flush_neigh() { local n; for n in ${P}c ${P}lb ${P}b0 ${P}b1; do ip -n "$n" neig
 path_up() {
   case "$1" in
     direct)
-      $LB sysctl -qw net.ipv4.ip_forward=1
-      ip -n ${P}c route replace 192.168.1.0/24 via 192.168.101.254 ;;
+      $LB sysctl -qw $FWD=1
+      ip -n ${P}c route replace $BACKENDS via $LBC_ADDR ;;
     kernel|nft)
-      $LB sysctl -qw net.ipv4.ip_forward=1
-      ip -n ${P}lb addr add $VIP/24 dev lbc
+      $LB sysctl -qw $FWD=1
+      ip -n ${P}lb addr add $VIP/$VIP_PREFIX dev lbc $([ -n "$IPV6" ] && echo nodad)
       farms lbc lbs > "$WORK/farms.json"
       if [ "$1" = kernel ]; then
         $USERLB rules --config "$WORK/farms.json" --format save > "$WORK/rules.txt"
-        $LB iptables-restore < "$WORK/rules.txt"
+        $LB $IPT-restore < "$WORK/rules.txt"
       else
         $USERLB rules --config "$WORK/farms.json" --nft > "$WORK/rules.nft"
         $LB nft -f "$WORK/rules.nft"
@@ -143,7 +157,7 @@ path_up() {
       [[ "$1" == *-fifo* ]] && sched=(chrt -f 10)
       [[ "$1" == *-batch* ]] && sched=(chrt -b 0)
       [[ "$1" =~ -pin([0-9]+) ]] && sched=(taskset -c "${BASH_REMATCH[1]}")
-      [ "$engine" = tap ] || $LB sysctl -qw net.ipv4.ip_forward=0
+      [ "$engine" = tap ] || $LB sysctl -qw $FWD=0
       if [ "$engine" = tap ]; then farms lbt lbt; else farms lbc lbs; fi > "$WORK/farms.json"
       # ENGINE…@alt: the build at $USERLB_ALT (a userlb.dll; comparing two builds in one lab, alternating rounds)
       local bin=$USERLB
@@ -158,20 +172,20 @@ path_up() {
 
 path_down() {
   case "$1" in
-    direct) ip -n ${P}c route del 192.168.1.0/24 via 192.168.101.254 2>/dev/null || true ;;
+    direct) ip -n ${P}c route del $BACKENDS via $LBC_ADDR 2>/dev/null || true ;;
     kernel|nft)
-      $LB iptables -t mangle -F; $LB iptables -t nat -F; $LB nft flush ruleset 2>/dev/null || true
-      ip -n ${P}lb addr del $VIP/24 dev lbc 2>/dev/null || true
+      $LB $IPT -t mangle -F; $LB $IPT -t nat -F; $LB nft flush ruleset 2>/dev/null || true
+      ip -n ${P}lb addr del $VIP/$VIP_PREFIX dev lbc 2>/dev/null || true
       $LB conntrack -F >/dev/null 2>&1 || true ;;
     pcap*|afpacket*|tap*)
       kill "$USERLB_PID" 2>/dev/null; wait "$USERLB_PID" 2>/dev/null || true; USERLB_PID="" ;;
   esac
-  $LB sysctl -qw net.ipv4.ip_forward=0
+  $LB sysctl -qw $FWD=0
 }
 
 # ---- measurements; each prints one number (or "-" when the tool failed)
-target() { [ "$1" = direct ] && echo 192.168.1.10 || echo $VIP; }
-web_target() { [ "$1" = direct ] && echo 192.168.1.10 || echo $VIP; }
+target() { [ "$1" = direct ] && echo $B0 || echo $VIP; }
+web_target() { [ "$1" = direct ] && echo "$HOST_B0" || echo "$HOST_VIP"; } # a URL's host
 
 bulk() {
   $C "${TP[@]}" timeout $((D + 10)) iperf3 -c "$(target "$1")" -t "$D" -J 2>/dev/null \
@@ -212,8 +226,12 @@ while True:
     h = f.read(16)
     if len(h) < 16: break
     sec, frac, incl, _ = struct.unpack("<IIII", h); d = f.read(incl); t = sec + frac * 1e-9
-    if d[12:14] != b"\x08\x00" or d[23] != 6: continue
-    ihl = (d[14] & 15) * 4; tot = struct.unpack(">H", d[16:18])[0]; tcp = d[14 + ihl:]
+    if d[12:14] == b"\x08\x00" and d[23] == 6:                  # IPv4, TCP
+        ihl = (d[14] & 15) * 4; tot = struct.unpack(">H", d[16:18])[0]
+    elif d[12:14] == b"\x86\xdd" and d[20] == 6:                # IPv6, TCP (no extension header)
+        ihl = 40; tot = 40 + struct.unpack(">H", d[18:20])[0]
+    else: continue
+    tcp = d[14 + ihl:]
     sp, dp = struct.unpack(">HH", tcp[:4])
     if tot - ihl - (tcp[12] >> 4) * 4 <= 0: continue            # segments with data only
     if dp == 8080: sent[sp] = t                                 # a request leaves the client
@@ -264,9 +282,10 @@ run_path() {
 }
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -z "$IPV6" ] || echo "== IPv6: client fd00:101::1, VIP $VIP, backends $B0, $B1"
 echo "== veth offloads $OFFLOADS$([ "$OFFLOADS" = on ] && echo " (as created: tx checksum offload, TSO/GSO)" || echo " (ethtool -K … tx off rx off tso off gso off gro off)")"
 [ "$PIN" = 1 ] && echo "== pinned: client tools and servers on CPU ${TP[2]}, userlb on CPU(s) ${LBPIN[2]}"
-lab_up "$P" veth "$WORK" "$OFFLOADS"; start_servers
+lab_up "$P" veth "$WORK" "$OFFLOADS" "$IPV6"; start_servers
 for round in $(seq "$ROUNDS"); do
   [ "$ROUNDS" = 1 ] || echo "== round $round of $ROUNDS"
   for path in $PATHS; do p0=${path%@alt}; [ "${p0%%-*}" = tap ] || run_path "$path"; done
@@ -278,9 +297,10 @@ for path in $PATHS; do # each TAP path in a fresh TAP lab (a second userlb on th
 done
 if [ "$ROUNDS" = 1 ]; then echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg); each figure one run of ${D} s"
 else echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg); each figure the median of $ROUNDS runs of ${D} s [min–max]"; fi
-python3 - "$RESULTS" "$OFFLOADS" <<'PY'
+python3 - "$RESULTS" "$OFFLOADS" "$IPV6" <<'PY'
 import sys
 offloads = sys.argv[2]
+family = ", IPv6" if sys.argv[3] == "ipv6" else ""
 runs = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 # Several rounds: one row per path with each figure's median (ratios from the medians) and its [min–max].
 order, byPath = [], {}
@@ -316,7 +336,7 @@ def cellSpan(r, i):
     c = cell(r, i)
     return c + " " + spans[(r[0], i + 1)] if (r[0], i + 1) in spans else c
 print()
-print(f"Veth offloads {offloads} (--offloads {offloads}), every path.")
+print(f"Veth offloads {offloads} (--offloads {offloads}), every path{family}.")
 print()
 print(f"| path (offloads {offloads}) | " + " | ".join(cols) + " |")
 print("|---|" + "---:|" * len(cols))
