@@ -45,11 +45,13 @@ internal static class ConfigLoader
     public static LoadBalancerConfig Load(string path)
     {
         var file = LoadFile(path);
+        file.Objects(); // a stored farm is checked as the API would check it, though nothing here serves it
         foreach (var name in file.StoredNames)
             Console.Error.WriteLine($"userlb: farm \"{name}\" has no virtual address: stored, not run (nftlb keeps such a farm until it gets one)");
         return file.Config;
     }
 
+    /// <summary>The file split as <see cref="Split"/> does; its stored farms are checked by <see cref="ConfigFile.Objects"/>.</summary>
     /// <exception cref="UsageException">The file cannot be read.</exception>
     /// <exception cref="ConfigException">The engine's farms are not valid.</exception>
     public static ConfigFile LoadFile(string path)
@@ -65,7 +67,6 @@ internal static class ConfigLoader
         }
         var file = Split(text);
         EngineSupport.Validate(file.Config);
-        file.Objects(); // a stored farm's errors now, not when run starts serving
         return file;
     }
 

@@ -121,6 +121,7 @@ internal static partial class RunCommand
             : null;
         var file = ConfigLoader.LoadFile(configPath); // after the options: a bad option is reported before any file is read
         var config = file.Config;
+        var objects = file.Objects(); // the API's objects, stored farms included: their errors before any port is opened
 
         using var loggerFactory = LoggerFactory.Create(b => logOutput.Configure(b));
         var log = loggerFactory.CreateLogger("userlb");
@@ -185,7 +186,7 @@ internal static partial class RunCommand
             return true;
         }).GetAwaiter().GetResult();
         var health = new HealthMonitor(new SocketHealthProbe(), TimeProvider.System, loggerFactory.CreateLogger("userlb.health"));
-        using var control = new ControlPlane(forwarder, config, names, health, log, defaultIface, byRoute ? () => routes.Current : null, file.Objects());
+        using var control = new ControlPlane(forwarder, config, names, health, log, defaultIface, byRoute ? () => routes.Current : null, objects);
         health.ConfigSource = () => control.Config;
         health.OnChange = control.OnHealthChangeAsync;
         control.StartAsync().GetAwaiter().GetResult();
