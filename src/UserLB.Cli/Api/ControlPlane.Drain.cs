@@ -43,10 +43,10 @@ internal sealed partial class ControlPlane
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "draining: GET /ready answers 503 so the VIP's announcement is withdrawn; frames that still arrive are forwarded")]
+        [LoggerMessage(EventId = 207, Level = LogLevel.Warning, Message = "draining: GET /ready answers 503 so the VIP's announcement is withdrawn; frames that still arrive are forwarded")]
         public static partial void DrainStarted(ILogger logger);
 
-        [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "drain undone: GET /ready answers 200 again")]
+        [LoggerMessage(EventId = 208, Level = LogLevel.Warning, Message = "drain undone: GET /ready answers 200 again")]
         public static partial void DrainStopped(ILogger logger);
     }
 }

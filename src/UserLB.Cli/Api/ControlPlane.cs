@@ -280,7 +280,7 @@ internal sealed partial class ControlPlane : IDisposable
         [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "configuration applied: generation {Generation}, {Farms} farm(s)")]
         public static partial void Applied(ILogger logger, long generation, int farms);
 
-        [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "policies applied: generation {Generation}, {Policies} polic(ies), farms kept")]
+        [LoggerMessage(EventId = 206, Level = LogLevel.Information, Message = "policies applied: generation {Generation}, {Policies} polic(ies), farms kept")]
         public static partial void PoliciesApplied(ILogger logger, long generation, int policies);
 
         [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "health: farm {Farm} backend {Backend}: {Count} connection(s) flushed")]
