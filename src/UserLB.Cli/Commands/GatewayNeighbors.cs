@@ -135,7 +135,7 @@ internal sealed partial class GatewayNeighbors : IDisposable
         var seeds = Seeds(wanted, neighbours, KernelNeighbors.InterfaceName, _control.PortNames, unresolved);
         foreach (var (gateway, iface) in unresolved)
         {
-            KernelNeighbors.Solicit(gateway, IndexOf(iface));
+            KernelNeighbors.Solicit(gateway, KernelIndexOf(iface));
             if (_unresolvedSaid.Add(gateway)) Log.Resolving(_log, gateway, iface);
         }
         if (seeds.Count == 0) return;
@@ -177,7 +177,7 @@ internal sealed partial class GatewayNeighbors : IDisposable
     }
 
     /// <summary>The interface's index (a link-local IPv6 gateway's scope), 0 when it cannot be read.</summary>
-    private static int IndexOf(string iface)
+    private static int KernelIndexOf(string iface)
     {
         try
         {
